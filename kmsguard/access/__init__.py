@@ -1,0 +1,38 @@
+"""AWS IAM/KMS access decisions: who may do what on a key or table, and why."""
+
+from __future__ import annotations
+
+from kmsguard.access.catalog import action_exists, expand_actions, unknown_actions
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.evaluate import (
+    ALLOW,
+    EXPLICIT_DENY,
+    IMPLICIT_DENY,
+    Decision,
+    StatementRef,
+    build_context,
+    decide,
+    evaluate,
+    who_can,
+)
+from kmsguard.access.policy import Policy, PolicyKind, Statement, parse_policy
+
+__all__ = [
+    "ALLOW",
+    "EXPLICIT_DENY",
+    "IMPLICIT_DENY",
+    "Decision",
+    "Policy",
+    "PolicyDocumentError",
+    "PolicyKind",
+    "Statement",
+    "StatementRef",
+    "action_exists",
+    "build_context",
+    "decide",
+    "evaluate",
+    "expand_actions",
+    "parse_policy",
+    "unknown_actions",
+    "who_can",
+]

