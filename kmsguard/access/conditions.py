@@ -307,8 +307,13 @@ def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:
 
 
 def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool) -> Predicate:
+    plain = not qualifier
+
     def pred(ctx: Context) -> bool:
         v = ctx.get(key)
+        if plain and v.__class__ is str:
+            # The common case: one string value, no set operator.
+            return test(v, ctx) != negated
         if v is None or (isinstance(v, list | tuple) and not v):
             if if_exists:
                 return True

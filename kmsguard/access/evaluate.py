@@ -138,6 +138,9 @@ def build_context(
         if not isinstance(context, Mapping):
             raise PolicyDocumentError("context", "must be an object of condition keys to values")
         for key, value in context.items():
+            if key.__class__ is str and value.__class__ is str:
+                ctx[key.lower()] = value
+                continue
             if not isinstance(key, str):
                 raise PolicyDocumentError("context", "condition keys must be strings")
             if isinstance(value, list | tuple):
@@ -183,8 +186,16 @@ def _label(i: int) -> str:
     return _ID_LABELS[i] if i < len(_ID_LABELS) else f"identity[{i}]"
 
 
+_REFS: dict[tuple[str, Statement], StatementRef] = {}
+
+
 def _ref(policy: str, st: Statement) -> StatementRef:
-    return StatementRef(policy, st.sid, st.index, st.effect)
+    ref = _REFS.get((policy, st))
+    if ref is None:
+        if len(_REFS) > 16384:
+            _REFS.clear()
+        ref = _REFS[(policy, st)] = StatementRef(policy, st.sid, st.index, st.effect)
+    return ref
 
 
 def _decide(
@@ -203,17 +214,13 @@ def _decide(
     direct: list[StatementRef] = []
     delegated: list[StatementRef] = []
     for i, pol in enumerate(ids):
-        for st in pol.statements:
-            if (
-                st.action_matches(al)
-                and st.resource_matches(resource, ctx)
-                and (not st.conditions or st.conditions_hold(ctx))
+        for st in pol.for_action(al):
+            if st.resource_matches(resource, ctx) and (
+                not st.conditions or st.conditions_hold(ctx)
             ):
                 (denies if st.effect == "Deny" else id_allows).append(_ref(_label(i), st))
     if res is not None:
-        for st in res.statements:
-            if not st.action_matches(al):
-                continue
+        for st in res.for_action(al):
             m = st.principal_match(principal, info)
             if m == NO_MATCH or not st.resource_matches(resource, ctx):
                 continue

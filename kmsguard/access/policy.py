@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kmsguard.access.conditions import Context, Predicate, compile_condition
@@ -78,7 +78,7 @@ class PrincipalSpec:
         return info.arn in self.arns and acct_ok
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Statement:
     """One compiled statement; `index` is its position in the policy's Statement list."""
 
@@ -124,7 +124,7 @@ class Statement:
         return all(pred(ctx) for pred in self.conditions)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Policy:
     """A validated, compiled policy document; immutable and safe to cache and share."""
 
@@ -133,6 +133,26 @@ class Policy:
     id: str | None
     statements: tuple[Statement, ...]
     source: str  # the document as canonical JSON text
+    # Memo of action -> statements whose Action/NotAction matches; derived, not state.
+    _by_action: dict[str, tuple[Statement, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def for_action(self, action_lower: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction covers the (lower-cased) action."""
+        hit = self._by_action.get(action_lower)
+        if hit is None:
+            if len(self._by_action) > 4096:
+                self._by_action.clear()
+            hit = tuple(st for st in self.statements if st.action_matches(action_lower))
+            self._by_action[action_lower] = hit
+        return hit
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Policy) and (self.kind, self.source) == (other.kind, other.source)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.source))
 
     @property
     def document(self) -> dict[str, Any]:

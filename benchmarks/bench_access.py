@@ -1,0 +1,148 @@
+"""Decisions per second: a 6-statement key policy plus 3 identity policies, one core."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kmsguard.access import decide, evaluate, parse_policy
+
+ACCT = "111122223333"
+KEY = f"arn:aws:kms:us-east-1:{ACCT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+USER = f"arn:aws:iam::{ACCT}:user/alice"
+ROOT = {"AWS": f"arn:aws:iam::{ACCT}:root"}
+VIA = {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com", "kms:CallerAccount": ACCT}
+
+KEY_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": ROOT, "Action": "kms:*", "Resource": "*"},
+        {
+            "Sid": "Admins",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/KeyAdmin"},
+            "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "Users",
+            "Effect": "Allow",
+            "Principal": {"AWS": [USER, f"arn:aws:iam::{ACCT}:user/bob"]},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": VIA},
+        },
+        {
+            "Sid": "Grants",
+            "Effect": "Allow",
+            "Principal": {"AWS": USER},
+            "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "DenyOutside",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"kms:CallerAccount": ACCT}},
+        },
+        {
+            "Sid": "Service",
+            "Effect": "Allow",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+    ],
+}
+IDENTITY: list[dict[str, Any]] = [
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["kms:DescribeKey", "kms:ListAliases"], "Resource": "*"},
+        ],
+    },
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": KEY,
+                "Condition": {"StringLike": {"kms:ViaService": "dynamodb.*.amazonaws.com"}},
+            }
+        ],
+    },
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Deny", "NotAction": "kms:*", "NotResource": "arn:aws:dynamodb:*"},
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::bucket/${aws:username}/*",
+            },
+        ],
+    },
+]
+
+
+def rate(fn: Any, seconds: float = 1.5) -> float:
+    n = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(200):
+            fn()
+        n += 200
+        now = time.perf_counter()
+        if now >= deadline:
+            return n / (now - start)
+
+
+def main() -> None:
+    key_policy = parse_policy(KEY_POLICY, kind="resource")
+    identity = [parse_policy(d, kind="identity") for d in IDENTITY]
+
+    def parsed() -> None:
+        evaluate(
+            USER,
+            "kms:Decrypt",
+            KEY,
+            identity_policies=identity,
+            resource_policy=key_policy,
+            context=VIA,
+        )
+
+    scenario = {
+        "principal": USER,
+        "action": "kms:Decrypt",
+        "resource": KEY,
+        "context": VIA,
+        "identity_policies": IDENTITY,
+        "resource_policy": KEY_POLICY,
+    }
+
+    def unparsed() -> None:
+        decide(scenario)
+
+    assert evaluate(
+        USER,
+        "kms:Decrypt",
+        KEY,
+        identity_policies=identity,
+        resource_policy=key_policy,
+        context=VIA,
+    ).allowed
+    once = rate(parsed)
+    every = rate(unparsed)
+    print(f"parse once:       {once:>10,.0f} decisions/s (target >= 20,000)")
+    print(f"parse every time: {every:>10,.0f} decisions/s")
+    print(f"ratio: {once / every:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
