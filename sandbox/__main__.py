@@ -1,0 +1,79 @@
+"""Command line: `python -m sandbox serve [--host 127.0.0.1] [--port 4599] [--region us-east-1]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+
+from sandbox.server import is_loopback, serve
+from sandbox.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535; 0 picks a free port)")
+    return value
+
+
+def _region(text: str) -> str:
+    if not _REGION.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name (e.g. us-east-1)")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Local AWS sandbox (DynamoDB, KMS, IAM, STS) enforcing IAM and key policies.",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="serve the sandbox until interrupted")
+    run.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
+    )
+    run.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 = a free port"
+    )
+    run.add_argument("--region", type=_region, default=DEFAULT_REGION, help="default us-east-1")
+    run.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="permit binding a non-loopback address (the sandbox has no real authentication)",
+    )
+    run.add_argument("--verbose", action="store_true", help="log every authorization decision")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser()
+    args = cli.parse_args(argv)
+    if not args.allow_non_loopback and not is_loopback(args.host):
+        cli.error(
+            f"--host {args.host} is not a loopback address; use 127.0.0.1, ::1 or localhost "
+            "(or pass --allow-non-loopback)"
+        )
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("sandbox").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        serve(args.host, args.port, args.region)
+    except OSError as exc:
+        print(
+            f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Adapter over `kmsguard.access`: parsed-policy cache, decisions, validation of key policies."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one authorization check, with AWS's sentence when denied."""
+
+    allowed: bool
+    effect: str
+    reason: str
+    message: str
+
+
+class PolicyInvalid(Exception):
+    """A policy document failed validation; `message` is AWS-style text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Engine:
+    """Calls the project's policy evaluator; parsed policies are cached by document text."""
+
+    def __init__(self, access: ModuleType | None = None, cache_size: int = 2048) -> None:
+        self._access = access if access is not None else importlib.import_module("kmsguard.access")
+        self._parse = functools.lru_cache(maxsize=cache_size)(self._parse_uncached)
+
+    def _parse_uncached(self, text: str, kind: str) -> Any:
+        return self._access.parse_policy(text, kind=kind)
+
+    def parse(self, doc: str | Mapping[str, Any], kind: str) -> Any:
+        text = doc if isinstance(doc, str) else json.dumps(doc, sort_keys=True)
+        try:
+            return self._parse(text, kind)
+        except self._access.PolicyDocumentError as exc:
+            raise PolicyInvalid(str(exc)) from exc
+
+    def validate_key_policy(self, doc: str) -> None:
+        """Raise PolicyInvalid when a key policy is malformed."""
+        try:
+            json.loads(doc)
+        except ValueError as exc:
+            raise PolicyInvalid("The key policy is not valid JSON.") from exc
+        self.parse(doc, "resource")
+
+    def decide(
+        self,
+        principal_arn: str,
+        action: str,
+        resource: str,
+        *,
+        identity_policies: Sequence[str],
+        resource_policy: str | None,
+        context: Mapping[str, Any],
+    ) -> Verdict:
+        identity = []
+        for doc in identity_policies:
+            try:
+                identity.append(self.parse(doc, "identity"))
+            except PolicyInvalid:
+                continue  # IAM validated it on the way in; an unreadable one grants nothing
+        resource_parsed = None
+        if resource_policy:
+            try:
+                resource_parsed = self.parse(resource_policy, "resource")
+            except PolicyInvalid:
+                resource_parsed = None
+        decision = self._access.evaluate(
+            principal_arn,
+            action,
+            resource,
+            identity_policies=identity,
+            resource_policy=resource_parsed,
+            context=dict(context),
+        )
+        message = "" if decision.allowed else decision.message(principal_arn, action, resource)
+        return Verdict(bool(decision.allowed), str(decision.effect), str(decision.reason), message)

@@ -1,0 +1,93 @@
+"""AWS-shaped error responses: JSON protocol (DynamoDB, KMS) and query protocol (IAM, STS)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from sandbox.wire import ApiRequest
+
+_JSON_CONTENT_TYPE = {"dynamodb": "application/x-amz-json-1.0", "kms": "application/x-amz-json-1.1"}
+# DynamoDB qualifies error types with its namespace; KMS does not.
+_JSON_TYPE_PREFIX = {"dynamodb": "com.amazonaws.dynamodb.v20120810#"}
+_XMLNS = {
+    "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
+    "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
+}
+_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden"}
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    """A complete HTTP response, ready for a WSGI start_response."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    code: str
+    message: str
+
+    @property
+    def status_line(self) -> str:
+        return f"{self.status} {_STATUS_TEXT.get(self.status, 'Error')}"
+
+
+def json_error(service: str, code: str, message: str, status: int = 400) -> ErrorResponse:
+    request_id = str(uuid.uuid4())
+    body = json.dumps({"__type": _JSON_TYPE_PREFIX.get(service, "") + code, "message": message})
+    headers = (
+        ("Content-Type", _JSON_CONTENT_TYPE.get(service, "application/x-amz-json-1.1")),
+        ("x-amzn-RequestId", request_id),
+        ("x-amzn-ErrorType", code),
+    )
+    return ErrorResponse(status, headers, body.encode("utf-8"), code, message)
+
+
+def query_error(service: str, code: str, message: str, status: int = 403) -> ErrorResponse:
+    request_id = str(uuid.uuid4())
+    xmlns = _XMLNS.get(service, "")
+    body = (
+        f'<ErrorResponse xmlns="{xmlns}"><Error><Type>Sender</Type>'
+        f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    headers = (("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id))
+    return ErrorResponse(status, headers, body.encode("utf-8"), code, message)
+
+
+def access_denied(request: ApiRequest, message: str) -> ErrorResponse:
+    if request.protocol == "json":
+        return json_error(request.service, "AccessDeniedException", message, 400)
+    return query_error(request.service, "AccessDenied", message, 403)
+
+
+def unrecognized_client(request: ApiRequest) -> ErrorResponse:
+    message = "The security token included in the request is invalid."
+    if request.protocol == "json":
+        return json_error(request.service, "UnrecognizedClientException", message, 400)
+    return query_error(request.service, "InvalidClientTokenId", message, 403)
+
+
+def missing_token(request: ApiRequest) -> ErrorResponse:
+    message = "Request is missing Authentication Token"
+    if request.protocol == "json":
+        return json_error(request.service, "MissingAuthenticationTokenException", message, 400)
+    return query_error(request.service, "MissingAuthenticationToken", message, 403)
+
+
+def expired_token(request: ApiRequest) -> ErrorResponse:
+    message = "The security token included in the request is expired"
+    if request.protocol == "json":
+        return json_error(request.service, "ExpiredTokenException", message, 400)
+    return query_error(request.service, "ExpiredToken", message, 403)
+
+
+def malformed_policy(message: str) -> ErrorResponse:
+    return json_error("kms", "MalformedPolicyDocumentException", message, 400)
+
+
+def forbidden_path() -> ErrorResponse:
+    message = "The moto management API is not exposed by the kmsguard sandbox."
+    return json_error("", "AccessDeniedException", message, 403)

@@ -1,0 +1,152 @@
+"""Python API: run a sandbox in a child process and hand out its endpoint and credentials."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sandbox.settings import (
+    ACCOUNT_ID,
+    ADMIN_ACCESS_KEY_ID,
+    ADMIN_SECRET_ACCESS_KEY,
+    DEFAULT_REGION,
+    READY_PREFIX,
+)
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SandboxStartError(RuntimeError):
+    """The child process did not come up; the message carries the tail of its stderr."""
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """Where a running sandbox listens and how to call it as the admin (account root)."""
+
+    endpoint_url: str
+    region: str
+    account_id: str
+    admin_access_key_id: str
+    admin_secret_access_key: str
+
+    def session(
+        self,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+    ) -> Any:
+        """A boto3 Session with the given credentials (default: the admin)."""
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=access_key_id or self.admin_access_key_id,
+            aws_secret_access_key=secret_access_key or self.admin_secret_access_key,
+            aws_session_token=session_token,
+            region_name=self.region,
+        )
+
+    def client(
+        self,
+        service: str,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+    ) -> Any:
+        """A boto3 client for `service` pointed at the sandbox (default: as the admin)."""
+        from botocore.config import Config
+
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=60
+        )
+        session = self.session(access_key_id, secret_access_key, session_token)
+        return session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables for an SDK or CLI child process to reach the sandbox as admin."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.admin_access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.admin_secret_access_key,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+        }
+
+
+def _child_environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOTO_", "AWS_"))}
+    paths = [str(_REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _await_endpoint(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                break
+            line = proc.stdout.readline()
+            if not line:
+                break  # the child exited
+            if line.startswith(READY_PREFIX):
+                return line[len(READY_PREFIX) :].strip()
+    raise SandboxStartError("no endpoint line")
+
+
+@contextlib.contextmanager
+def running(
+    region: str = DEFAULT_REGION, *, startup_timeout: float = 60.0, verbose: bool = False
+) -> Iterator[SandboxInfo]:
+    """Start a fresh sandbox on a free loopback port; stop it on exit (also on exceptions)."""
+    command = [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--region", region]
+    if verbose:
+        command.append("--verbose")
+    with tempfile.TemporaryFile(mode="w+") as stderr:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=_child_environment(),
+        )
+        try:
+            try:
+                endpoint = _await_endpoint(proc, startup_timeout)
+            except SandboxStartError:
+                stderr.seek(0)
+                tail = stderr.read()[-2000:]
+                raise SandboxStartError(
+                    f"sandbox did not start within {startup_timeout:.0f}s "
+                    f"(exit code {proc.poll()}): {tail.strip() or 'no output'}"
+                ) from None
+            yield SandboxInfo(
+                endpoint, region, ACCOUNT_ID, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
+            )
+        finally:
+            _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

@@ -1,0 +1,89 @@
+"""Serving moto's services behind the authorization layer on loopback (threaded werkzeug)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import sys
+from types import FrameType
+from typing import TextIO
+
+from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import make_server as werkzeug_make_server
+
+from sandbox.engine import Engine
+from sandbox.middleware import AuthorizingApp
+from sandbox.settings import (
+    ACCOUNT_ID,
+    ADMIN_ACCESS_KEY_ID,
+    ADMIN_SECRET_ACCESS_KEY,
+    READY_PREFIX,
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _configure_moto() -> None:
+    # Before any moto backend exists: AWS managed policies (AmazonDynamoDBFullAccess...) must be
+    # real documents, and every request lands in the one sandbox account.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
+    os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)  # our layer is the authority
+
+
+def build_app(region: str, engine: Engine | None = None) -> AuthorizingApp:
+    _configure_moto()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return AuthorizingApp(moto_app, engine or Engine(), region)
+
+
+def make_server(host: str, port: int, region: str, engine: Engine | None = None) -> BaseWSGIServer:
+    """A threaded WSGI server, bound but not yet serving."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = build_app(region, engine)
+    return werkzeug_make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def endpoint_of(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(host: str, port: int, region: str, out: TextIO = sys.stdout) -> None:
+    """Serve until SIGINT or SIGTERM; print the endpoint first (the Python API waits for it)."""
+    server = make_server(host, port, region)
+    endpoint = endpoint_of(host, server.server_port)
+    out.write(
+        f"{READY_PREFIX}{endpoint}\n"
+        f"  region:                {region}\n"
+        f"  account:               {ACCOUNT_ID}\n"
+        f"  admin access key id:   {ADMIN_ACCESS_KEY_ID}\n"
+        f"  admin secret key:      {ADMIN_SECRET_ACCESS_KEY}  (documented local constant)\n"
+        f"  services:              dynamodb kms iam sts (all on this endpoint)\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    out.flush()
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
