@@ -1,0 +1,44 @@
+# Every target that needs Python creates the virtualenv first, so a fresh clone needs nothing else.
+PY      ?= python3
+VENV    := venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+STACK   ?= dev
+
+.PHONY: venv test lint typecheck pytest demo preview verify bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)"
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	@touch $(STAMP)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy kmsguard policies verification sandbox preview __main__.py
+
+pytest: venv
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: venv
+	$(BIN)/python -m kmsguard.demo
+
+preview: venv
+	$(BIN)/python -m kmsguard.preview
+
+verify: venv
+	$(BIN)/python -m verification --stack $(STACK)
+
+bench: venv
+	@for b in benchmarks/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info build

@@ -1,0 +1,217 @@
+"""Validate the stack configuration, collecting every error into one message."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kmsguard.contract import CONFIG_KEYS, PROJECT, ConfigKey
+
+DELETION_WINDOW_RANGE = (7, 30)
+ROTATION_PERIOD_RANGE = (90, 2560)
+
+# DynamoDB allows '.', KMS alias names do not; the alias is `alias/<tableName>`, so both must hold.
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{3,255}$")
+_USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_PRINCIPAL_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):"
+    r"(?P<kind>root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$"
+)
+_SESSION_ARN = re.compile(r"^arn:[\w-]+:sts::\d{12}:assumed-role/")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; `problems` holds one line per invalid key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. `key_administrators` is None when it defaults to the deployer."""
+
+    table_name: str = "kms-protected-table"
+    test_user_name: str = "kms-test-user"
+    grant_test_user_key_access: bool = False
+    key_administrators: tuple[str, ...] | None = None
+    key_users: tuple[str, ...] = ()
+    enable_root_delegation: bool = True
+    restrict_key_use_to_dynamodb: bool = True
+    key_deletion_window_days: int = 30
+    key_rotation_period_days: int = 365
+    point_in_time_recovery: bool = True
+    deletion_protection: bool = False
+
+
+DEFAULTS = Settings()
+
+
+def _key(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+class _Parser:
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        self.problems.append(f"{_key(key)} = {_show(value)}: {allowed}")
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        self.fail(key, value, "must be a boolean: true or false")
+        return default
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        parsed: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            parsed = value
+        elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            parsed = int(value)
+        if parsed is None or not low <= parsed <= high:
+            self.fail(key, value, f"must be a whole number of days from {low} to {high}")
+            return default
+        return parsed
+
+    def name(self, key: str, default: str, pattern: re.Pattern[str], allowed: str) -> str:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            self.fail(key, value, allowed)
+            return default
+        return value
+
+    def arn_list(self, key: str) -> tuple[str, ...] | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        items: Any = value
+        if isinstance(value, str):
+            try:
+                items = json.loads(value)
+            except json.JSONDecodeError:
+                self.fail(key, value, 'must be a JSON list of IAM ARNs, e.g. ["arn:aws:iam::…"]')
+                return None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            self.fail(key, value, "must be a list of IAM ARN strings")
+            return None
+        ok = True
+        for item in items:
+            if _SESSION_ARN.match(item):
+                self.fail(
+                    key,
+                    item,
+                    "is an STS session ARN; key policies need the role ARN "
+                    "(arn:aws:iam::<account>:role/<name>)",
+                )
+                ok = False
+            elif not _PRINCIPAL_ARN.fullmatch(item):
+                self.fail(
+                    key,
+                    item,
+                    "is not an IAM principal ARN; allowed: arn:aws:iam::<12-digit account>:root, "
+                    ":user/<name> or :role/<name>",
+                )
+                ok = False
+        duplicates = sorted({i for i in items if items.count(i) > 1})
+        if duplicates:
+            self.fail(key, value, f"lists {', '.join(duplicates)} more than once")
+            ok = False
+        return tuple(items) if ok else None
+
+
+def parse_settings(raw: Mapping[str, Any]) -> Settings:
+    """Parse raw config values (keys without namespace; strings as Pulumi stores them).
+
+    Raises ConfigError naming every invalid key, its value and what is allowed.
+    """
+    p = _Parser(raw)
+    unknown = sorted(set(raw) - set(CONFIG_KEYS))
+    for key in unknown:
+        p.fail(key, raw[key], f"unknown key; allowed keys: {', '.join(CONFIG_KEYS)}")
+    settings = Settings(
+        table_name=p.name(
+            ConfigKey.TABLE_NAME,
+            DEFAULTS.table_name,
+            _TABLE_NAME,
+            "must be 3-255 characters of letters, digits, '_' or '-' "
+            "(a valid DynamoDB table name that is also a valid KMS alias)",
+        ),
+        test_user_name=p.name(
+            ConfigKey.TEST_USER_NAME,
+            DEFAULTS.test_user_name,
+            _USER_NAME,
+            "must be 1-64 characters of letters, digits and + = , . @ _ -",
+        ),
+        grant_test_user_key_access=p.boolean(
+            ConfigKey.GRANT_TEST_USER_KEY_ACCESS, DEFAULTS.grant_test_user_key_access
+        ),
+        key_administrators=p.arn_list(ConfigKey.KEY_ADMINISTRATORS),
+        key_users=p.arn_list(ConfigKey.KEY_USERS) or (),
+        enable_root_delegation=p.boolean(
+            ConfigKey.ENABLE_ROOT_DELEGATION, DEFAULTS.enable_root_delegation
+        ),
+        restrict_key_use_to_dynamodb=p.boolean(
+            ConfigKey.RESTRICT_KEY_USE_TO_DYNAMODB, DEFAULTS.restrict_key_use_to_dynamodb
+        ),
+        key_deletion_window_days=p.integer(
+            ConfigKey.KEY_DELETION_WINDOW_DAYS,
+            DEFAULTS.key_deletion_window_days,
+            *DELETION_WINDOW_RANGE,
+        ),
+        key_rotation_period_days=p.integer(
+            ConfigKey.KEY_ROTATION_PERIOD_DAYS,
+            DEFAULTS.key_rotation_period_days,
+            *ROTATION_PERIOD_RANGE,
+        ),
+        point_in_time_recovery=p.boolean(
+            ConfigKey.POINT_IN_TIME_RECOVERY, DEFAULTS.point_in_time_recovery
+        ),
+        deletion_protection=p.boolean(ConfigKey.DELETION_PROTECTION, DEFAULTS.deletion_protection),
+    )
+    admins = settings.key_administrators
+    if admins is not None and not admins and not settings.enable_root_delegation:
+        p.fail(
+            ConfigKey.KEY_ADMINISTRATORS,
+            [],
+            f"no key administrator would be left while {_key(ConfigKey.ENABLE_ROOT_DELEGATION)} "
+            "is false; name at least one administrator or enable root delegation",
+        )
+    if p.problems:
+        raise ConfigError(p.problems)
+    return settings
+
+
+def check_test_user_not_in_key_users(settings: Settings, test_user_arn: str) -> None:
+    """The test user's access is the grant flag's job; listing it in keyUsers would hide phase 1."""
+    if test_user_arn in settings.key_users:
+        raise ConfigError(
+            [
+                f"{_key(ConfigKey.KEY_USERS)} = {_show(list(settings.key_users))}: lists the test "
+                f"user {test_user_arn}; use {_key(ConfigKey.GRANT_TEST_USER_KEY_ACCESS)} to grant "
+                "it key use instead"
+            ]
+        )
