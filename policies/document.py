@@ -1,0 +1,200 @@
+"""Read IAM and KMS policy statements as data: principals, actions, conditions, wildcards."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+# Condition keys that pin an otherwise public principal to one account or organization.
+PINNING_CONDITION_KEYS = frozenset(
+    k.lower()
+    for k in ("kms:CallerAccount", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalArn")
+)
+# Operators that only widen (negations, IfExists fallbacks, Null) never pin a caller.
+_PINNING_OPERATOR = re.compile(r"^(ForAllValues:|ForAnyValue:)?(StringEquals|StringLike|ArnEquals|ArnLike)$", re.I)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement, tolerant of malformed input (odd fields become empty)."""
+
+    index: int
+    sid: str
+    effect: str
+    principals: tuple[str, ...]
+    principal_is_not: bool
+    not_resource: bool
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    condition: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"statement {self.sid!r}" if self.sid else f"statement #{self.index}"
+
+    @property
+    def allows(self) -> bool:
+        return self.effect == "Allow"
+
+
+def _principal_values(value: Any) -> tuple[str, ...]:
+    if value == "*":
+        return ("*",)
+    out: list[str] = []
+    if isinstance(value, dict):
+        for kind, names in value.items():
+            for name in as_list(names):
+                if isinstance(name, str):
+                    out.append(name if kind == "AWS" or name == "*" else f"{kind}:{name}")
+    return tuple(out)
+
+
+def statements(doc: Any) -> list[Statement]:
+    raw = doc.get("Statement") if isinstance(doc, dict) else None
+    out: list[Statement] = []
+    for i, st in enumerate(as_list(raw)):
+        if not isinstance(st, dict):
+            continue
+        not_principal = "NotPrincipal" in st
+        cond = st.get("Condition")
+        out.append(
+            Statement(
+                index=i,
+                sid=str(st.get("Sid") or ""),
+                effect=str(st.get("Effect") or ""),
+                principals=_principal_values(st.get("NotPrincipal" if not_principal else "Principal")),
+                principal_is_not=not_principal,
+                not_resource="NotResource" in st and "Resource" not in st,
+                actions=tuple(a for a in as_list(st.get("Action")) if isinstance(a, str)),
+                not_actions=tuple(a for a in as_list(st.get("NotAction")) if isinstance(a, str)),
+                resources=tuple(
+                    r for r in as_list(st.get("Resource", st.get("NotResource"))) if isinstance(r, str)
+                ),
+                condition=cond if isinstance(cond, dict) else {},
+            )
+        )
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _pattern(glob: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + r"\Z", re.I)
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """IAM action globbing: case-insensitive, `*` and `?` wildcards."""
+    return _pattern(pattern).match(action) is not None
+
+
+def covers(st: Statement, action: str) -> bool:
+    """Whether the statement's Action/NotAction applies to `action`."""
+    if st.not_actions:
+        return not any(action_matches(p, action) for p in st.not_actions)
+    return any(action_matches(p, action) for p in st.actions)
+
+
+def covers_any(st: Statement, actions: Iterable[str]) -> list[str]:
+    return [a for a in actions if covers(st, a)]
+
+
+def is_public_principal(principal: str) -> bool:
+    return principal == "*"
+
+
+def pins_caller(st: Statement) -> bool:
+    """A condition restricting the caller to an account, organization or principal ARN."""
+    for operator, block in st.condition.items():
+        if not isinstance(block, dict) or not _PINNING_OPERATOR.match(str(operator)):
+            continue
+        for key, value in block.items():
+            values = [v for v in as_list(value) if isinstance(v, str)]
+            if str(key).lower() in PINNING_CONDITION_KEYS and values and "*" not in values:
+                return True
+    return False
+
+
+def is_account_root(principal: str) -> bool:
+    return bool(re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:root|\d{12}", principal))
+
+
+def account_of(arn: str) -> str | None:
+    m = re.match(r"arn:[\w-]+:[\w-]+:[\w-]*:(\d{12}):", arn)
+    if m:
+        return m.group(1)
+    return arn if re.fullmatch(r"\d{12}", arn) else None
+
+
+def has_condition_value(st: Statement, key: str, value: str) -> bool:
+    for block in st.condition.values():
+        if isinstance(block, dict):
+            for k, v in block.items():
+                if str(k).lower() == key.lower() and value in [str(x).lower() for x in as_list(v)]:
+                    return True
+    return False
+
+
+# Condition keys that narrow which keys (or which path) an identity statement reaches.
+NARROWING_CONDITION_KEYS = (
+    "kms:viaservice",
+    "kms:resourcealiases",
+    "kms:requestalias",
+    "kms:encryptioncontext",
+    "kms:encryptioncontextkeys",
+    "aws:resourcetag/",
+        "aws:resourceaccount",
+    "aws:resourceorgid",
+)
+
+
+def narrows_resource(st: Statement) -> bool:
+    for operator, block in st.condition.items():
+        if not isinstance(block, dict) or str(operator).lower().startswith(("stringnot", "null")):
+            continue
+        if "ifexists" in str(operator).lower():
+            continue
+        for key in block:
+            k = str(key).lower()
+            if any(k == n or (n.endswith("/") and k.startswith(n)) or k.startswith(n + ":")
+                   for n in NARROWING_CONDITION_KEYS):
+                return True
+    return False
+
+
+def _probe_key_arn(pattern: str) -> str:
+    parts = pattern.split(":")
+    region = parts[3] if len(parts) > 5 and parts[3] and "*" not in parts[3] else "us-east-1"
+    account = parts[4] if len(parts) > 5 and parts[4] and "*" not in parts[4] else "111122223333"
+    partition = parts[1] if len(parts) > 5 and "*" not in parts[1] and parts[1] else "aws"
+    return f"arn:{partition}:kms:{region}:{account}:key/kmsguard-probe-0000"
+
+
+def reaches_all_keys(st: Statement) -> bool:
+    """Whether the statement's resources include every KMS key (of an account/region)."""
+    if st.not_resource:
+        return not any(action_matches(r, _probe_key_arn(r)) for r in st.resources)
+    return any(action_matches(r, _probe_key_arn(r)) for r in st.resources)
+
+
+DECRYPT_ACTIONS = ("kms:Decrypt", "kms:ReEncryptFrom")
+
+
+def decrypt_on_all_keys(doc: Any) -> list[tuple[Statement, list[str]]]:
+    """Allow statements of an identity policy granting decrypt actions on all keys."""
+    found = []
+    for st in statements(doc):
+        if not st.allows or not reaches_all_keys(st) or narrows_resource(st):
+            continue
+        actions = covers_any(st, DECRYPT_ACTIONS)
+        if actions:
+            found.append((st, actions))
+    return found

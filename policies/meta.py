@@ -1,0 +1,156 @@
+"""Rule metadata, policy configuration with defaults, and the deferred-to-verification report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyComplianceFramework,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+PACK_NAME = "kmsguard-policies"
+DEFERRED = "deferred to verification"
+
+
+@dataclass(frozen=True)
+class Control:
+    """A public control the rule maps to (Security Hub, CIS)."""
+
+    framework: str
+    reference: str
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    name: str
+    description: str
+    enforcement_level: EnforcementLevel
+    severity: Severity
+    remediation: str
+    controls: tuple[Control, ...] = ()
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v.get("default") for k, v in self.config.items()}
+
+
+class Deferred(UnknownValueError):
+    """Raised after definite violations are reported, so the SDK records an advisory.
+
+    The SDK turns an UnknownValueError into an advisory diagnostic carrying the rule's name
+    ("can't run policy ... during preview: <message>"), which is exactly the report wanted
+    for a check that only a deployed stack can settle.
+    """
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(UNKNOWN_STRING_VALUE, [])
+        self.reasons = reasons
+        self.message = f"{DEFERRED}: " + "; ".join(reasons)
+
+
+class Findings:
+    """Collects violations and deferrals of one rule run; `finish` raises Deferred if any."""
+
+    def __init__(self, report: ReportViolation) -> None:
+        self._report = report
+        self.deferred: list[str] = []
+
+    def violation(self, message: str, urn: str | None = None) -> None:
+        self._report(message, urn)
+
+    def defer(self, reason: str) -> None:
+        self.deferred.append(reason)
+
+    def finish(self) -> None:
+        if self.deferred:
+            raise Deferred(self.deferred)
+
+
+Args = ResourceValidationArgs | StackValidationArgs
+
+
+def config_of(meta: RuleMeta, args: Args) -> dict[str, Any]:
+    """The rule's configuration, defaults applied (the SDK passes only what the user set)."""
+    merged = meta.defaults()
+    try:
+        given = args.get_config() or {}
+    except Exception:  # noqa: BLE001 - a broken config must not crash the analyzer
+        given = {}
+    for key, value in given.items():
+        if key in merged and value is not None:
+            merged[key] = value
+    return merged
+
+
+def str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _framework(meta: RuleMeta) -> PolicyComplianceFramework | None:
+    if not meta.controls:
+        return None
+    c = meta.controls[0]
+    return PolicyComplianceFramework(name=c.framework, version=c.version or None, reference=c.reference)
+
+
+def _tags(meta: RuleMeta) -> list[str]:
+    return ["kms", "dynamodb", *(f"{c.framework}:{c.reference}" for c in meta.controls)]
+
+
+def _schema(meta: RuleMeta) -> PolicyConfigSchema | None:
+    if not meta.config:
+        return None
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in meta.config.items()})
+
+
+ResourceFn = Callable[[ResourceValidationArgs, ReportViolation], None]
+StackFn = Callable[[StackValidationArgs, ReportViolation], None]
+RemediateFn = Callable[[ResourceValidationArgs], Mapping[str, Any] | None]
+
+
+def resource_policy(
+    meta: RuleMeta, validate: ResourceFn, remediate: RemediateFn | None = None
+) -> Policy:
+    return ResourceValidationPolicy(
+        name=meta.name,
+        description=meta.description,
+        validate=validate,
+        remediate=remediate,
+        enforcement_level=meta.enforcement_level,
+        config_schema=_schema(meta),
+        severity=meta.severity,
+        framework=_framework(meta),
+        tags=_tags(meta),
+        remediation_steps=meta.remediation,
+    )
+
+
+def stack_policy(meta: RuleMeta, validate: StackFn) -> Policy:
+    return StackValidationPolicy(
+        name=meta.name,
+        description=meta.description,
+        validate=validate,
+        enforcement_level=meta.enforcement_level,
+        config_schema=_schema(meta),
+        severity=meta.severity,
+        framework=_framework(meta),
+        tags=_tags(meta),
+        remediation_steps=meta.remediation,
+    )

@@ -1,0 +1,53 @@
+"""Helpers shared by the rule modules: frameworks, resource props, table key checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import ResourceValidationArgs
+
+from policies.meta import Control
+from policies.values import plain
+
+SECURITY_HUB = "AWS Foundational Security Best Practices (Security Hub)"
+CIS = "CIS AWS Foundations Benchmark"
+AWS_CONFIG = "AWS Config managed rules"
+
+
+def hub(control: str) -> Control:
+    return Control(SECURITY_HUB, control, "1.0.0")
+
+
+def cis(control: str) -> Control:
+    return Control(CIS, control, "3.0.0")
+
+
+def props_of(args: ResourceValidationArgs) -> dict[str, Any]:
+    props = plain(args.props)
+    return props if isinstance(props, dict) else {}
+
+
+def label(args: ResourceValidationArgs) -> str:
+    return f"{args.resource_type.split(':')[-1]} {args.name!r}"
+
+
+KEY_POLICY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy")
+
+
+class KeyPolicyInput:
+    """The key policy a Key or KeyPolicy resource declares (document, unknown, absent or bad)."""
+
+    def __init__(self, args: ResourceValidationArgs) -> None:
+        from policies.values import DocumentError, load_document
+
+        self.applies = args.resource_type in KEY_POLICY_TYPES
+        self.document: Any = None
+        self.error = ""
+        self.raw: Any = None
+        if not self.applies:
+            return
+        self.raw = props_of(args).get("policy")
+        try:
+            self.document = load_document(self.raw)
+        except DocumentError as exc:
+            self.error = str(exc)

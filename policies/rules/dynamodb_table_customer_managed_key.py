@@ -1,0 +1,92 @@
+"""dynamodb-table-customer-managed-key: tables are encrypted with an explicit customer managed key."""
+
+from __future__ import annotations
+
+import re
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
+
+from kmsguard.contract import AwsType
+from policies.document import account_of
+from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
+from policies.rules._common import AWS_CONFIG
+from policies.meta import Control
+from policies.stack import StackView
+from policies.values import Unknown, as_bool, get
+
+META = RuleMeta(
+    name="dynamodb-table-customer-managed-key",
+    description=(
+        "DynamoDB tables enable server-side encryption with an explicit customer managed KMS key: "
+        "not the AWS owned key, not alias/aws/dynamodb in any form, not another account's key "
+        "unless allow-listed."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Set serverSideEncryption={enabled: true, kmsKeyArn: <customer managed key>.arn} on the "
+        "table, using a key declared in this stack (or an allow-listed cross-account key ARN)."
+    ),
+    controls=(Control(AWS_CONFIG, "dynamodb-table-encrypted-kms"),),
+    config={
+        "allowedCrossAccountKeyArns": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Key ARNs of other accounts that tables may use.",
+        }
+    },
+)
+
+_AWS_ALIAS = re.compile(r"(^|:)alias/aws/", re.I)
+
+
+def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    findings = Findings(report)
+    view = StackView(args.resources)
+    allowed = str_list(config_of(META, args)["allowedCrossAccountKeyArns"])
+    for table in view.of_type(AwsType.DYNAMODB_TABLE):
+        where = f"Table {table.name!r}"
+        enabled = as_bool(get(table.props, "serverSideEncryption", "enabled"))
+        if isinstance(enabled, Unknown):
+            findings.defer(f"{where}: serverSideEncryption.enabled is unknown during preview")
+            continue
+        if not enabled:
+            findings.violation(
+                f"{where}: server-side encryption is not enabled, so DynamoDB uses an AWS owned key",
+                table.urn,
+            )
+            continue
+        ref = view.table_key(table)
+        if ref.node is not None:
+            continue  # a key declared in this stack: customer managed by construction
+        value = ref.value
+        if isinstance(value, Unknown):
+            findings.defer(
+                f"{where}: kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
+                "in the stack"
+            )
+        elif not value:
+            findings.violation(
+                f"{where}: no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb",
+                table.urn,
+            )
+        elif _AWS_ALIAS.search(value):
+            findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", table.urn)
+        elif value in allowed:
+            continue
+        elif account_of(value) and view.account_id and account_of(value) != view.account_id:
+            findings.violation(
+                f"{where}: kmsKeyArn {value!r} belongs to account {account_of(value)}, not "
+                f"{view.account_id}, and is not in allowedCrossAccountKeyArns",
+                table.urn,
+            )
+        else:
+            findings.defer(
+                f"{where}: key {value!r} is not declared in this stack; whether it is customer "
+                "managed is checked against the deployed key"
+            )
+    findings.finish()
+
+
+POLICY = stack_policy(META, validate)

@@ -1,0 +1,34 @@
+"""dynamodb-table-deletion-protection: deletion protection is on."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import AwsType
+from policies.meta import Findings, RuleMeta, resource_policy
+from policies.rules._common import hub, label, props_of
+from policies.values import Unknown, as_bool
+
+META = RuleMeta(
+    name="dynamodb-table-deletion-protection",
+    description="DynamoDB tables have deletion protection enabled.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.LOW,
+    remediation="Set deletionProtectionEnabled=true on the aws.dynamodb.Table.",
+    controls=(hub("DynamoDB.6"),),
+)
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != AwsType.DYNAMODB_TABLE:
+        return
+    findings = Findings(report)
+    enabled = as_bool(props_of(args).get("deletionProtectionEnabled"))
+    if isinstance(enabled, Unknown):
+        findings.defer(f"{label(args)}: deletionProtectionEnabled is unknown during preview")
+    elif not enabled:
+        findings.violation(f"{label(args)}: deletion protection is not enabled")
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

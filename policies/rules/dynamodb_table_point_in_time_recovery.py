@@ -1,0 +1,34 @@
+"""dynamodb-table-point-in-time-recovery: point-in-time recovery is on."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import AwsType
+from policies.meta import Findings, RuleMeta, resource_policy
+from policies.rules._common import hub, label, props_of
+from policies.values import Unknown, as_bool, get
+
+META = RuleMeta(
+    name="dynamodb-table-point-in-time-recovery",
+    description="DynamoDB tables have point-in-time recovery enabled.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    remediation="Set pointInTimeRecovery={enabled: true} on the aws.dynamodb.Table.",
+    controls=(hub("DynamoDB.2"),),
+)
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != AwsType.DYNAMODB_TABLE:
+        return
+    findings = Findings(report)
+    enabled = as_bool(get(props_of(args), "pointInTimeRecovery", "enabled"))
+    if isinstance(enabled, Unknown):
+        findings.defer(f"{label(args)}: pointInTimeRecovery.enabled is unknown during preview")
+    elif not enabled:
+        findings.violation(f"{label(args)}: point-in-time recovery is not enabled")
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

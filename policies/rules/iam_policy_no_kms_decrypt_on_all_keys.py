@@ -1,0 +1,97 @@
+"""iam-policy-no-kms-decrypt-on-all-keys: no identity policy allows decrypt on every key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import AwsType
+from policies.document import decrypt_on_all_keys
+from policies.managed import known_decrypt_on_all_keys, managed_policy_document, managed_policy_name
+from policies.meta import Findings, RuleMeta, resource_policy
+from policies.rules._common import hub, label, props_of
+from policies.values import DocumentError, Unknown, is_unknown, load_document
+
+META = RuleMeta(
+    name="iam-policy-no-kms-decrypt-on-all-keys",
+    description=(
+        "No identity policy in the stack (policies, inline user/role/group policies, and "
+        "attachments of AWS managed policies) allows kms:Decrypt or kms:ReEncryptFrom on all keys."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Scope the statement's Resource to the key ARNs the principal needs (or add a "
+        "kms:ViaService / aws:ResourceTag condition), and avoid attaching AWS managed policies "
+        "that grant decrypt on every key."
+    ),
+    controls=(hub("KMS.1"), hub("KMS.2")),
+)
+
+_DOC_TYPES = (
+    AwsType.IAM_POLICY,
+    AwsType.IAM_USER_POLICY,
+    AwsType.IAM_ROLE_POLICY,
+    AwsType.IAM_GROUP_POLICY,
+)
+_ATTACH_TYPES = (
+    AwsType.IAM_USER_POLICY_ATTACHMENT,
+    AwsType.IAM_ROLE_POLICY_ATTACHMENT,
+    AwsType.IAM_GROUP_POLICY_ATTACHMENT,
+    AwsType.IAM_POLICY_ATTACHMENT,
+)
+
+
+def _check_doc(raw: Any, where: str, findings: Findings) -> None:
+    try:
+        doc = load_document(raw)
+    except DocumentError as exc:
+        findings.defer(f"{where}: {exc}; checked by the verifier")
+        return
+    if isinstance(doc, Unknown):
+        findings.defer(f"{where}: the policy document is unknown during preview")
+        return
+    for st, actions in decrypt_on_all_keys(doc):
+        findings.violation(
+            f"{where}: {st.label} allows {' and '.join(actions)} on all KMS keys "
+            f"(Resource {', '.join(st.resources) or '*'})"
+        )
+
+
+def _check_managed(arn: Any, where: str, findings: Findings) -> None:
+    if is_unknown(arn):
+        findings.defer(f"{where}: policyArn is unknown during preview")
+        return
+    if not isinstance(arn, str):
+        return
+    name = managed_policy_name(arn)
+    if name is None:
+        return  # customer managed policies are judged where they are declared
+    doc = managed_policy_document(arn)
+    if name in known_decrypt_on_all_keys() or (doc is not None and decrypt_on_all_keys(doc)):
+        findings.violation(
+            f"{where}: attaches AWS managed policy {name}, which allows kms:Decrypt on all keys"
+        )
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    findings = Findings(report)
+    props = props_of(args)
+    where = label(args)
+    if args.resource_type in _DOC_TYPES:
+        _check_doc(props.get("policy"), where, findings)
+    elif args.resource_type in _ATTACH_TYPES:
+        _check_managed(props.get("policyArn"), where, findings)
+    elif args.resource_type in (AwsType.IAM_ROLE, AwsType.IAM_USER, AwsType.IAM_GROUP):
+        inline = props.get("inlinePolicies")
+        for i, item in enumerate(inline if isinstance(inline, list) else []):
+            if isinstance(item, dict):
+                _check_doc(item.get("policy"), f"{where} inline policy #{i}", findings)
+        arns = props.get("managedPolicyArns")
+        for arn in arns if isinstance(arns, list) else []:
+            _check_managed(arn, where, findings)
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

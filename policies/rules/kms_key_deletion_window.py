@@ -1,0 +1,57 @@
+"""kms-key-deletion-window: the key's deletion window is at least the configured minimum."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import AwsType
+from policies.meta import Findings, RuleMeta, config_of, resource_policy
+from policies.rules._common import hub, label, props_of
+from policies.values import Unknown, as_int
+
+AWS_DEFAULT_WINDOW = 30
+
+META = RuleMeta(
+    name="kms-key-deletion-window",
+    description="KMS keys keep a deletion window of at least the configured minimum (days).",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.MEDIUM,
+    remediation=(
+        "Set deletionWindowInDays on the aws.kms.Key to at least the minimum (AWS allows 7-30; "
+        "30 gives the most time to cancel an unintended deletion)."
+    ),
+    controls=(hub("KMS.3"),),
+    config={
+        "minDeletionWindowDays": {
+            "type": "integer",
+            "minimum": 7,
+            "maximum": 30,
+            "default": 30,
+            "description": "Smallest acceptable deletion window in days.",
+        }
+    },
+)
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != AwsType.KMS_KEY:
+        return
+    findings = Findings(report)
+    minimum = as_int(config_of(META, args)["minDeletionWindowDays"])
+    minimum = minimum if isinstance(minimum, int) else 30
+    raw = props_of(args).get("deletionWindowInDays")
+    window = AWS_DEFAULT_WINDOW if raw is None else as_int(raw)
+    if isinstance(window, Unknown):
+        findings.defer(f"{label(args)}: deletionWindowInDays is unknown during preview")
+    elif window is None:
+        findings.violation(f"{label(args)}: deletionWindowInDays {raw!r} is not a number of days")
+    elif window < minimum:
+        findings.violation(
+            f"{label(args)}: deletion window is {window} days, below the minimum of {minimum}"
+        )
+    elif not 7 <= window <= 30:
+        findings.violation(f"{label(args)}: deletion window {window} is outside AWS's 7-30 days")
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

@@ -1,0 +1,136 @@
+"""kms-key-policy-least-privilege: separation of duties and narrow grants in key policies."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE, KEY_ADMIN_ACTIONS
+from policies.document import (
+    Statement,
+    action_matches,
+    covers,
+    has_condition_value,
+    is_account_root,
+    statements,
+)
+from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
+from policies.rules._common import KeyPolicyInput, label
+from policies.values import Unknown
+
+META = RuleMeta(
+    name="kms-key-policy-least-privilege",
+    description=(
+        "Beside the account-root delegation, no key policy statement grants kms:*, * or NotAction; "
+        "key users get only usage actions, administrators no cryptographic actions, CreateGrant "
+        "only for AWS resources, and decrypt only to the allowed key users."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Split the policy into an administrators statement (management actions only), a key "
+        "users statement (Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey) and a "
+        "grants statement conditioned on kms:GrantIsForAWSResource=true; list only allowed key "
+        "users as principals of decrypting statements."
+    ),
+    config={
+        "allowedKeyUsers": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "When non-empty, the only principals that may be granted decrypt.",
+        },
+        "adminCryptoActionsAllowed": {
+            "type": "boolean",
+            "default": False,
+            "description": "Allow administrator statements to also grant cryptographic actions.",
+        },
+    },
+)
+
+# Cryptographic operations (use of the key material), per the KMS authorization reference.
+CRYPTO_ACTIONS = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:GenerateMac",
+    "kms:VerifyMac",
+    "kms:Sign",
+    "kms:Verify",
+    "kms:DeriveSharedSecret",
+)
+DECRYPTING = ("kms:Decrypt", "kms:ReEncryptFrom")
+# Actions a key user may also hold: read-only metadata and the AWS-resource grant trio.
+USER_EXTRA = ("kms:DescribeKey", "kms:GetPublicKey", "kms:ListGrants", "kms:RevokeGrant", "kms:CreateGrant")
+
+
+@lru_cache(maxsize=1)
+def admin_only_actions() -> tuple[str, ...]:
+    """Management actions of the catalog (the admin patterns minus read-only and grant ones)."""
+    from kmsguard.access import expand_actions
+
+    out: set[str] = set()
+    for pattern in KEY_ADMIN_ACTIONS:
+        out.update(expand_actions(pattern))
+    readonly = ("kms:Describe*", "kms:List*", "kms:Get*", "kms:CreateGrant", "kms:RevokeGrant")
+    return tuple(sorted(a for a in out if not any(action_matches(p, a) for p in readonly)))
+
+
+def _is_root_delegation(st: Statement) -> bool:
+    return bool(st.principals) and all(is_account_root(p) for p in st.principals) and not st.condition
+
+
+def _check(st: Statement, allowed_users: list[str], admin_crypto: bool, where: str, findings: Findings) -> None:
+    who = ", ".join(st.principals) or "(no principal)"
+    if st.not_actions:
+        findings.violation(f"{where}: {st.label} allows NotAction (everything but {', '.join(st.not_actions)}) to {who}")
+        return
+    wide = [a for a in st.actions if a.strip() == "*" or a.strip().lower() == "kms:*"]
+    if wide:
+        findings.violation(f"{where}: {st.label} grants {wide[0]} to {who}")
+        return
+    crypto = [a for a in CRYPTO_ACTIONS if covers(st, a)]
+    admin = [a for a in admin_only_actions() if covers(st, a)]
+    if crypto and admin and not admin_crypto:
+        findings.violation(
+            f"{where}: {st.label} gives {who} both key administration ({', '.join(admin[:3])}"
+            f"{', ...' if len(admin) > 3 else ''}) and cryptographic use ({', '.join(crypto[:3])}"
+            f"{', ...' if len(crypto) > 3 else ''}); administrators get no cryptographic actions"
+        )
+    if covers(st, "kms:CreateGrant") and not has_condition_value(st, GRANT_IS_FOR_AWS_RESOURCE, "true"):
+        findings.violation(
+            f"{where}: {st.label} allows kms:CreateGrant to {who} without "
+            f"{GRANT_IS_FOR_AWS_RESOURCE}=true"
+        )
+    if allowed_users and any(covers(st, a) for a in DECRYPTING):
+        extra = [p for p in st.principals if p not in allowed_users]
+        if extra:
+            findings.violation(
+                f"{where}: {st.label} lets {', '.join(extra)} decrypt, outside allowedKeyUsers"
+            )
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    policy = KeyPolicyInput(args)
+    if not policy.applies or policy.error or policy.document is None:
+        return
+    findings = Findings(report)
+    if isinstance(policy.document, Unknown):
+        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.finish()
+    config = config_of(META, args)
+    allowed_users = str_list(config["allowedKeyUsers"])
+    admin_crypto = config["adminCryptoActionsAllowed"] is True
+    for st in statements(policy.document):
+        if st.allows and not _is_root_delegation(st):
+            _check(st, allowed_users, admin_crypto, label(args), findings)
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

@@ -1,0 +1,58 @@
+"""kms-key-policy-valid: the key policy parses, is well formed, names real actions."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from policies.document import statements
+from policies.meta import Findings, RuleMeta, resource_policy
+from policies.rules._common import KeyPolicyInput, label
+from policies.values import Unknown
+
+META = RuleMeta(
+    name="kms-key-policy-valid",
+    description=(
+        "Key policies are valid JSON, their statements are well formed, every action exists in "
+        "the AWS catalog, and no Allow statement uses NotPrincipal."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Fix the document at the reported path; use actions from the KMS service authorization "
+        "reference, and name principals with Principal rather than Allow with NotPrincipal."
+    ),
+)
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    from kmsguard.access import PolicyDocumentError, parse_policy, unknown_actions
+
+    policy = KeyPolicyInput(args)
+    if not policy.applies:
+        return
+    findings = Findings(report)
+    if policy.error:
+        findings.violation(f"{label(args)}: {policy.error}")
+    elif isinstance(policy.document, Unknown):
+        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+    elif isinstance(policy.document, dict):
+        doc = policy.document
+        try:
+            parse_policy(doc, kind="resource")
+        except PolicyDocumentError as exc:
+            findings.violation(f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}")
+        else:
+            unknown = unknown_actions(doc, kind="resource")
+            if unknown:
+                listed = ", ".join(f"{action} ({path})" for path, action in unknown)
+                findings.violation(f"{label(args)}: actions not in the AWS catalog: {listed}")
+        for st in statements(doc):
+            if st.allows and st.principal_is_not:
+                findings.violation(
+                    f"{label(args)}: {st.label} is an Allow with NotPrincipal, which grants the key "
+                    "to everyone not listed"
+                )
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)

@@ -1,0 +1,100 @@
+"""kms-key-rotation-enabled: symmetric keys rotate, within the configured maximum period."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from kmsguard.contract import AwsType
+from policies.meta import Findings, RuleMeta, config_of, resource_policy
+from policies.rules._common import cis, hub, label, props_of
+from policies.values import Unknown, as_bool, as_int, is_unknown
+
+AWS_DEFAULT_PERIOD = 365
+PERIOD_RANGE = (90, 2560)
+
+META = RuleMeta(
+    name="kms-key-rotation-enabled",
+    description="Symmetric KMS keys have automatic rotation on, with a period within the maximum.",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Set enableKeyRotation=true on the aws.kms.Key and rotationPeriodInDays between 90 and the "
+        "configured maximum. Run with enforcementLevel 'remediate' to let the pack fix it."
+    ),
+    controls=(hub("KMS.4"), cis("3.6")),
+    config={
+        "maxRotationPeriodDays": {
+            "type": "integer",
+            "minimum": 90,
+            "maximum": 2560,
+            "default": 365,
+            "description": "Longest acceptable automatic rotation period in days.",
+        }
+    },
+)
+
+
+def _symmetric(props: Mapping[str, Any]) -> bool | Unknown:
+    spec = props.get("customerMasterKeySpec", props.get("keySpec")) or "SYMMETRIC_DEFAULT"
+    usage = props.get("keyUsage") or "ENCRYPT_DECRYPT"
+    if is_unknown(spec) or is_unknown(usage):
+        return Unknown()
+    return spec == "SYMMETRIC_DEFAULT" and usage == "ENCRYPT_DECRYPT"
+
+
+def _maximum(args: ResourceValidationArgs) -> int:
+    value = as_int(config_of(META, args)["maxRotationPeriodDays"])
+    return value if isinstance(value, int) else AWS_DEFAULT_PERIOD
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != AwsType.KMS_KEY:
+        return
+    findings = Findings(report)
+    props = props_of(args)
+    symmetric = _symmetric(props)
+    if isinstance(symmetric, Unknown):
+        findings.defer(f"{label(args)}: key spec or usage is unknown during preview")
+        findings.finish()
+    if not symmetric:
+        return
+    enabled = as_bool(props.get("enableKeyRotation"))
+    maximum = _maximum(args)
+    if isinstance(enabled, Unknown):
+        findings.defer(f"{label(args)}: enableKeyRotation is unknown during preview")
+    elif not enabled:
+        findings.violation(f"{label(args)}: automatic key rotation is not enabled")
+    else:
+        raw = props.get("rotationPeriodInDays")
+        period = AWS_DEFAULT_PERIOD if raw is None else as_int(raw)
+        if isinstance(period, Unknown):
+            findings.defer(f"{label(args)}: rotationPeriodInDays is unknown during preview")
+        elif period is None:
+            findings.violation(f"{label(args)}: rotationPeriodInDays {raw!r} is not a number")
+        elif period > maximum:
+            findings.violation(
+                f"{label(args)}: rotation period is {period} days, above the maximum of {maximum}"
+            )
+        elif period < PERIOD_RANGE[0]:
+            findings.violation(f"{label(args)}: rotation period {period} is below AWS's 90 days")
+    findings.finish()
+
+
+def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type != AwsType.KMS_KEY:
+        return None
+    props = props_of(args)
+    if _symmetric(props) is not True:
+        return None
+    maximum = _maximum(args)
+    period = as_int(props.get("rotationPeriodInDays", AWS_DEFAULT_PERIOD))
+    fixed_period = period if isinstance(period, int) and PERIOD_RANGE[0] <= period <= maximum else maximum
+    if as_bool(props.get("enableKeyRotation")) is True and fixed_period == period:
+        return None
+    return {**props, "enableKeyRotation": True, "rotationPeriodInDays": fixed_period}
+
+
+POLICY = resource_policy(META, validate, remediate)

@@ -1,0 +1,56 @@
+"""kms-key-symmetric-for-tables: a key used by a table is symmetric, for encryption, enabled."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
+
+from kmsguard.contract import AwsType
+from policies.meta import Findings, RuleMeta, stack_policy
+from policies.stack import StackView
+from policies.values import Unknown, as_bool, is_unknown
+
+META = RuleMeta(
+    name="kms-key-symmetric-for-tables",
+    description=(
+        "A KMS key used by a DynamoDB table is SYMMETRIC_DEFAULT, has key usage ENCRYPT_DECRYPT "
+        "and is enabled."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Use customerMasterKeySpec=SYMMETRIC_DEFAULT, keyUsage=ENCRYPT_DECRYPT and isEnabled=true "
+        "on the key the table uses; DynamoDB supports only symmetric encryption keys."
+    ),
+)
+
+_EXPECTED = (
+    ("customerMasterKeySpec", "keySpec", "SYMMETRIC_DEFAULT"),
+    ("keyUsage", "keyUsage", "ENCRYPT_DECRYPT"),
+)
+
+
+def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    findings = Findings(report)
+    view = StackView(args.resources)
+    seen: set[str] = set()
+    for table in view.of_type(AwsType.DYNAMODB_TABLE):
+        key = view.table_key(table).node
+        if key is None or key.urn in seen:
+            continue
+        seen.add(key.urn)
+        where = f"Key {key.name!r} (used by table {table.name!r})"
+        for prop, alt, expected in _EXPECTED:
+            value = key.props.get(prop, key.props.get(alt)) or expected
+            if is_unknown(value):
+                findings.defer(f"{where}: {prop} is unknown during preview")
+            elif value != expected:
+                findings.violation(f"{where}: {prop} is {value!r}, expected {expected}", key.urn)
+        enabled = as_bool(key.props.get("isEnabled", True))
+        if isinstance(enabled, Unknown):
+            findings.defer(f"{where}: isEnabled is unknown during preview")
+        elif enabled is False:
+            findings.violation(f"{where}: the key is disabled, so the table is inaccessible", key.urn)
+    findings.finish()
+
+
+POLICY = stack_policy(META, validate)

@@ -1,0 +1,250 @@
+"""A view of the stack for cross-resource rules: tables to keys, keys to policies, principals."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kmsguard.contract import AwsType
+from policies.document import account_of
+from policies.managed import managed_policy_document, managed_policy_name
+from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
+
+AWS_DEFAULT_DYNAMODB_ALIAS = "alias/aws/dynamodb"
+_ACCOUNT = re.compile(r"\b(\d{12})\b")
+
+
+@dataclass
+class Node:
+    """One resource of the stack, props unwrapped."""
+
+    type: str
+    urn: str
+    name: str
+    props: dict[str, Any]
+    prop_deps: dict[str, list[str]]
+    deps: list[str]
+
+    def dep_urns(self, prop: str) -> list[str]:
+        return self.prop_deps.get(prop, [])
+
+
+@dataclass
+class PolicyDoc:
+    """An identity policy reaching a principal: its document (or UNKNOWN) and where it came from."""
+
+    origin: str
+    document: dict[str, Any] | Unknown | None
+    problem: str = ""
+
+
+@dataclass
+class Principal:
+    node: Node
+    kind: str  # user | role
+    arn: str | None
+    policies: list[PolicyDoc] = field(default_factory=list)
+
+
+@dataclass
+class KeyRef:
+    """What a table's kmsKeyArn points at."""
+
+    node: Node | None  # the key in this stack, when found
+    value: str | Unknown | None  # the literal value given
+    via: str  # how the link was established
+
+
+def _node(r: Any) -> Node:
+    props = plain(getattr(r, "props", {}))
+    deps = {
+        str(k): [getattr(d, "urn", str(d)) for d in (v or [])]
+        for k, v in (getattr(r, "property_dependencies", None) or {}).items()
+    }
+    return Node(
+        type=str(getattr(r, "resource_type", "")),
+        urn=str(getattr(r, "urn", "")),
+        name=str(getattr(r, "name", "")),
+        props=props if isinstance(props, dict) else {},
+        prop_deps=deps,
+        deps=[getattr(d, "urn", str(d)) for d in (getattr(r, "dependencies", None) or [])],
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value and not is_unknown(value) else None
+
+
+class StackView:
+    def __init__(self, resources: Iterable[Any], account_id: str = "") -> None:
+        self.nodes = [_node(r) for r in resources]
+        self.by_urn = {n.urn: n for n in self.nodes}
+        self.account_id = account_id or self._infer_account()
+
+    def of_type(self, *types: str) -> list[Node]:
+        return [n for n in self.nodes if n.type in types]
+
+    def _infer_account(self) -> str:
+        # Any account id in a known ARN of the stack; the key policy's root statement usually has it.
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            for key in ("arn", "policy"):
+                v = _str(n.props.get(key))
+                for m in _ACCOUNT.findall(v or ""):
+                    counts[m] = counts.get(m, 0) + 1
+        return max(counts, key=lambda k: counts[k]) if counts else ""
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def key_identifiers(self, key: Node) -> set[str]:
+        ids = {_str(key.props.get(k)) for k in ("arn", "keyId", "id")}
+        for alias in self.of_type(AwsType.KMS_ALIAS):
+            if self.alias_target(alias) is key:
+                name = _str(alias.props.get("name"))
+                ids |= {name, _str(alias.props.get("arn"))}
+        return {i for i in ids if i}
+
+    def alias_target(self, alias: Node) -> Node | None:
+        for urn in alias.dep_urns("targetKeyId"):
+            n = self.by_urn.get(urn)
+            if n is not None and n.type == AwsType.KMS_KEY:
+                return n
+        target = _str(alias.props.get("targetKeyId"))
+        return self._key_by_identifier(target) if target else None
+
+    def _key_by_identifier(self, ident: str) -> Node | None:
+        for key in self.of_type(AwsType.KMS_KEY):
+            if ident in {_str(key.props.get(k)) for k in ("arn", "keyId", "id")}:
+                return key
+        return None
+
+    def table_key(self, table: Node) -> KeyRef:
+        value = get(table.props, "serverSideEncryption", "kmsKeyArn")
+        if isinstance(value, str) and value:
+            for key in self.of_type(AwsType.KMS_KEY):
+                if value in self.key_identifiers(key):
+                    return KeyRef(key, value, "value")
+            return KeyRef(None, value, "value")
+        for urn in table.dep_urns("serverSideEncryption"):
+            n = self.by_urn.get(urn)
+            if n is not None and n.type == AwsType.KMS_KEY:
+                return KeyRef(n, value, "property dependency")
+            if n is not None and n.type == AwsType.KMS_ALIAS:
+                return KeyRef(self.alias_target(n), value, "property dependency on an alias")
+        return KeyRef(None, value if is_unknown(value) else None, "none")
+
+    def key_policy(self, key: Node) -> tuple[dict[str, Any] | Unknown | None, str]:
+        """The key's policy document and its origin (inline, KeyPolicy resource or AWS default)."""
+        for kp in self.of_type(AwsType.KMS_KEY_POLICY):
+            linked = any(
+                self.by_urn.get(u) is key for u in kp.dep_urns("keyId")
+            ) or _str(kp.props.get("keyId")) in self.key_identifiers(key)
+            if linked:
+                return self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}"
+        doc = self._doc(key.props.get("policy"))
+        if doc is not None:
+            return doc, "inline policy"
+        return None, "AWS default key policy"
+
+    @staticmethod
+    def _doc(value: Any) -> dict[str, Any] | Unknown | None:
+        try:
+            return load_document(value)
+        except DocumentError:
+            return None
+
+    def key_arn(self, key: Node) -> str:
+        arn = _str(key.props.get("arn"))
+        if arn:
+            return arn
+        # Preview: the ARN is unknown; a stable placeholder in the right account stands for it.
+        return f"arn:aws:kms:{self.region()}:{self.account_id or '000000000000'}:key/{key.name}"
+
+    def region(self) -> str:
+        for n in self.nodes:
+            m = re.match(r"arn:[\w-]+:(?:kms|dynamodb):([\w-]+):", _str(n.props.get("arn")) or "")
+            if m:
+                return m.group(1)
+            if n.type == AwsType.PROVIDER and _str(n.props.get("region")):
+                return str(n.props["region"])
+        return "us-east-1"
+
+    # --- principals -----------------------------------------------------------------------
+
+    def principals(self) -> list[Principal]:
+        out: list[Principal] = []
+        for node in self.of_type(AwsType.IAM_USER, AwsType.IAM_ROLE):
+            kind = "user" if node.type == AwsType.IAM_USER else "role"
+            arn = _str(node.props.get("arn")) or self._derive_arn(node, kind)
+            p = Principal(node, kind, arn)
+            self._collect_policies(p)
+            out.append(p)
+        return out
+
+    def _derive_arn(self, node: Node, kind: str) -> str | None:
+        name = _str(node.props.get("name"))
+        if not name or not self.account_id:
+            return None
+        path = _str(node.props.get("path")) or "/"
+        return f"arn:aws:iam::{self.account_id}:{kind}{path}{name}"
+
+    def _refers_to(self, holder: Node, prop: str, target: Node) -> bool:
+        if any(self.by_urn.get(u) is target for u in holder.dep_urns(prop)):
+            return True
+        vals = holder.props.get(prop)
+        names = [v for v in (vals if isinstance(vals, list) else [vals]) if _str(v)]
+        return bool(names) and _str(target.props.get("name")) in names
+
+    def _collect_policies(self, p: Principal) -> None:
+        kind = p.kind
+        inline_type = AwsType.IAM_USER_POLICY if kind == "user" else AwsType.IAM_ROLE_POLICY
+        attach_type = (
+            AwsType.IAM_USER_POLICY_ATTACHMENT
+            if kind == "user"
+            else AwsType.IAM_ROLE_POLICY_ATTACHMENT
+        )
+        field_name = kind  # UserPolicy.user / RolePolicy.role
+        for n in self.of_type(inline_type):
+            if self._refers_to(n, field_name, p.node):
+                p.policies.append(PolicyDoc(f"{n.type.split(':')[-1]} {n.name}", self._doc(n.props.get("policy"))))
+        for n in self.of_type(attach_type):
+            if self._refers_to(n, field_name, p.node):
+                p.policies.append(self._attached(n, n.props.get("policyArn")))
+        for n in self.of_type(AwsType.IAM_POLICY_ATTACHMENT):
+            if self._refers_to(n, kind + "s", p.node):
+                p.policies.append(self._attached(n, n.props.get("policyArn")))
+        if kind == "role":
+            for i, item in enumerate(p.node.props.get("inlinePolicies") or []):
+                if isinstance(item, dict):
+                    p.policies.append(PolicyDoc(f"inline policy #{i} of role {p.node.name}", self._doc(item.get("policy"))))
+            for arn in p.node.props.get("managedPolicyArns") or []:
+                p.policies.append(self._attached(p.node, arn))
+
+    def _attached(self, holder: Node, arn: Any) -> PolicyDoc:
+        for urn in holder.dep_urns("policyArn"):
+            n = self.by_urn.get(urn)
+            if n is not None and n.type == AwsType.IAM_POLICY:
+                return PolicyDoc(f"Policy {n.name} (attached by {holder.name})", self._doc(n.props.get("policy")))
+        if is_unknown(arn):
+            return PolicyDoc(f"attachment {holder.name}", UNKNOWN, "policy ARN unknown")
+        if not isinstance(arn, str):
+            return PolicyDoc(f"attachment {holder.name}", None, "no policy ARN")
+        if managed_policy_name(arn):
+            doc = managed_policy_document(arn)
+            if doc is None:
+                return PolicyDoc(f"AWS managed {arn}", UNKNOWN, f"AWS managed policy {arn} not in the catalog")
+            return PolicyDoc(f"AWS managed {managed_policy_name(arn)}", doc)
+        for n in self.of_type(AwsType.IAM_POLICY):
+            if _str(n.props.get("arn")) == arn:
+                return PolicyDoc(f"Policy {n.name}", self._doc(n.props.get("policy")))
+        return PolicyDoc(f"policy {arn}", UNKNOWN, f"customer managed policy {arn} is outside the stack")
+
+
+def account_in(arns: Sequence[str]) -> str:
+    for a in arns:
+        acct = account_of(a)
+        if acct:
+            return acct
+    return ""

@@ -1,0 +1,142 @@
+"""Reading resource properties that may be unknown (preview) or malformed without raising."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    _DictProxy,
+    _ListProxy,
+)
+
+UNKNOWN_SENTINELS = frozenset(
+    {
+        UNKNOWN_BOOLEAN_VALUE,
+        UNKNOWN_NUMBER_VALUE,
+        UNKNOWN_STRING_VALUE,
+        UNKNOWN_ARRAY_VALUE,
+        UNKNOWN_ASSET_VALUE,
+        UNKNOWN_ARCHIVE_VALUE,
+        UNKNOWN_OBJECT_VALUE,
+    }
+)
+
+
+class Unknown:
+    """Marker for a value the engine cannot know yet (preview)."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN = Unknown()
+
+
+def is_unknown(value: Any) -> bool:
+    return value is UNKNOWN or (isinstance(value, str) and value in UNKNOWN_SENTINELS)
+
+
+def plain(value: Any) -> Any:
+    """Unwrap the SDK's unknown-checking proxies into plain dicts and lists (sentinels kept)."""
+    if isinstance(value, _DictProxy | _ListProxy):
+        return plain(value["__target"])
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def get(props: Any, *path: str | int) -> Any:
+    """Follow `path` in plain data; None when absent or malformed, UNKNOWN when unknown."""
+    cur = props
+    for step in path:
+        if is_unknown(cur):
+            return UNKNOWN
+        if isinstance(step, int):
+            if not isinstance(cur, list) or not -len(cur) <= step < len(cur):
+                return None
+            cur = cur[step]
+        else:
+            if not isinstance(cur, dict):
+                return None
+            cur = cur.get(step)
+    return UNKNOWN if is_unknown(cur) else cur
+
+
+def contains_unknown(value: Any) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, dict):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+def as_bool(value: Any) -> bool | None | Unknown:
+    """A boolean property: True/False, UNKNOWN, or None when absent or not a boolean."""
+    if is_unknown(value):
+        return UNKNOWN
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def as_int(value: Any) -> int | None | Unknown:
+    if is_unknown(value):
+        return UNKNOWN
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+class DocumentError(ValueError):
+    """A policy document that is not JSON or not an object."""
+
+
+def load_document(value: Any) -> dict[str, Any] | Unknown | None:
+    """A policy document given as a JSON string or an object; None when absent."""
+    if value is None or value == "":
+        return None
+    if is_unknown(value):
+        return UNKNOWN
+    if isinstance(value, dict):
+        if contains_unknown(value):
+            return UNKNOWN
+        return value
+    if not isinstance(value, str):
+        raise DocumentError(f"policy must be a JSON string, got {type(value).__name__}")
+    if any(s in value for s in UNKNOWN_SENTINELS):
+        return UNKNOWN
+    try:
+        doc = json.loads(value)
+    except (ValueError, RecursionError) as exc:
+        raise DocumentError(f"policy is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise DocumentError(f"policy must be a JSON object, got {type(doc).__name__}")
+    return doc
