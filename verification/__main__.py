@@ -1,0 +1,124 @@
+"""CLI: `python -m verification [--stack NAME | --outputs FILE] ...`; exit 0, 1 or 2."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import NoReturn
+
+from rich.console import Console
+
+from verification.outputs import (
+    VerificationInputError,
+    load_outputs_file,
+    load_stack_outputs,
+)
+from verification.report import EXIT_UNVERIFIABLE
+from verification.runner import VerificationUnavailable, run
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, exit 2, as for any other bad input.
+        self.exit(EXIT_UNVERIFIABLE, f"verification: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m verification",
+        description="Prove, by acting as each principal, that a deployed kmsguard stack behaves "
+        "as its accessExpectations say and is configured as declared. "
+        "Exit 0: as expected; 1: mismatch (regression or drift); 2: could not verify.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--stack", help="read outputs with `pulumi stack output --json --show-secrets --stack NAME`"
+    )
+    source.add_argument("--outputs", metavar="FILE", help="read that JSON from FILE")
+    p.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (sandbox)")
+    p.add_argument("--region", help="AWS region (default: the stack output region)")
+    p.add_argument(
+        "--settle-timeout",
+        metavar="S",
+        type=_seconds,
+        default=None,
+        help="seconds to wait for IAM/KMS changes to propagate "
+        "(default 300, or 10 on a loopback endpoint)",
+    )
+    p.add_argument(
+        "--stable-count",
+        metavar="N",
+        type=_count,
+        default=3,
+        help="identical consecutive results that make a probe settled (default 3)",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE")
+    p.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report to FILE")
+    p.add_argument("--no-explain", action="store_true", help="skip the policy explanation column")
+    return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} must be from 0 to 3600 seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number from 1 to 20")
+    return int(text)
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so every finally block cleans up.
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    try:
+        facts = load_stack_outputs(args.stack) if args.stack else load_outputs_file(args.outputs)
+        with err.status("verifying", spinner="line") as status:
+            report = run(
+                facts,
+                endpoint_url=args.endpoint_url,
+                region=args.region,
+                settle_timeout=args.settle_timeout,
+                stable_count=args.stable_count,
+                explain=not args.no_explain,
+                progress=lambda msg: status.update(msg),
+            )
+    except (VerificationInputError, VerificationUnavailable) as exc:
+        print(f"verification: {exc}", file=sys.stderr)
+        return EXIT_UNVERIFIABLE
+    except KeyboardInterrupt:
+        print(
+            "verification: interrupted; cleanup ran (a rerun removes anything left over)",
+            file=sys.stderr,
+        )
+        return EXIT_UNVERIFIABLE
+    report.render(out)
+    try:
+        if args.json:
+            report.write_json(args.json)
+        if args.junit_xml:
+            report.write_junit(args.junit_xml)
+    except OSError as exc:
+        print(f"verification: cannot write report: {exc}", file=sys.stderr)
+        return EXIT_UNVERIFIABLE
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
