@@ -1,0 +1,360 @@
+"""The sandbox against boto3: the kmsguard scenario, key policy rules and identity policies."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from kmsguard.contract import (
+    DYNAMODB_FULL_ACCESS_POLICY_ARN,
+    account_root_arn,
+)
+from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy, key_policy_json
+from sandbox import SandboxInfo, running
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[SandboxInfo]:
+    with running() as info:
+        yield info
+
+
+@dataclass
+class User:
+    name: str
+    arn: str
+    access_key_id: str
+    secret_access_key: str
+
+    def client(self, sb: SandboxInfo, service: str) -> Any:
+        return sb.client(service, self.access_key_id, self.secret_access_key)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_user(sb: SandboxInfo, managed: tuple[str, ...] = (), inline: Any = None) -> User:
+    iam = sb.client("iam")
+    name = unique("user")
+    arn = iam.create_user(UserName=name)["User"]["Arn"]
+    for policy_arn in managed:
+        iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
+    if inline is not None:
+        iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=json.dumps(inline))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return User(name, arn, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def allow(actions: str | list[str], resource: str = "*", effect: str = "Allow") -> dict[str, Any]:
+    statement = {"Effect": effect, "Action": actions, "Resource": resource}
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def make_key(sb: SandboxInfo, users: tuple[str, ...] = (), **roles: Any) -> dict[str, Any]:
+    kms_roles = KeyPolicyRoles(account_id=sb.account_id, region=sb.region, users=users, **roles)
+    policy = key_policy_json(kms_roles)
+    return sb.client("kms").create_key(Policy=policy)["KeyMetadata"]
+
+
+def make_table(sb: SandboxInfo, sse: dict[str, Any] | None) -> str:
+    name = unique("table")
+    extra = {"SSESpecification": sse} if sse is not None else {}
+    sb.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+    return name
+
+
+def cmk_table(sb: SandboxInfo, key: dict[str, Any]) -> str:
+    return make_table(sb, {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]})
+
+
+def denied(call: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as info:
+        call()
+    return info.value.response
+
+
+def item(pk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}}
+
+
+def test_scenario_end_to_end(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    key = make_key(sb)
+    table = cmk_table(sb, key)
+    ddb = user.client(sb, "dynamodb")
+
+    for call in (
+        lambda: ddb.scan(TableName=table),
+        lambda: ddb.put_item(TableName=table, Item=item("a")),
+    ):
+        response = denied(call)
+        assert response["Error"]["Code"] == "AccessDeniedException"
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        message = response["Error"]["Message"]
+        assert "kms:Decrypt" in message and key["Arn"] in message and user.arn in message
+
+    roles = KeyPolicyRoles(account_id=sb.account_id, region=sb.region, users=(user.arn,))
+    sb.client("kms").put_key_policy(
+        KeyId=key["KeyId"], PolicyName="default", Policy=key_policy_json(roles)
+    )
+    ddb.put_item(TableName=table, Item=item("a"))
+    assert ddb.scan(TableName=table)["Count"] == 1
+    assert ddb.get_item(TableName=table, Key=item("a"))["Item"] == item("a")
+
+    blob = sb.client("kms").encrypt(KeyId=key["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
+    response = denied(lambda: user.client(sb, "kms").decrypt(CiphertextBlob=blob))
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert "kms:Decrypt" in response["Error"]["Message"]
+
+
+def test_unrestricted_key_user_may_decrypt_directly(sb: SandboxInfo) -> None:
+    user = make_user(sb)
+    key = make_key(sb, users=(user.arn,), restrict_to_dynamodb=False)
+    blob = sb.client("kms").encrypt(KeyId=key["KeyId"], Plaintext=b"secret")["CiphertextBlob"]
+    assert user.client(sb, "kms").decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+
+
+def test_every_item_operation_needs_the_key(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    table = cmk_table(sb, make_key(sb))
+    ddb = user.client(sb, "dynamodb")
+    calls = {
+        "GetItem": lambda: ddb.get_item(TableName=table, Key=item("a")),
+        "Query": lambda: ddb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :v",
+            ExpressionAttributeValues={":v": {"S": "a"}},
+        ),
+        "UpdateItem": lambda: ddb.update_item(TableName=table, Key=item("a")),
+        "DeleteItem": lambda: ddb.delete_item(TableName=table, Key=item("a")),
+        "BatchGetItem": lambda: ddb.batch_get_item(RequestItems={table: {"Keys": [item("a")]}}),
+        "BatchWriteItem": lambda: ddb.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": item("a")}}]}
+        ),
+        "TransactGetItems": lambda: ddb.transact_get_items(
+            TransactItems=[{"Get": {"TableName": table, "Key": item("a")}}]
+        ),
+        "TransactWriteItems": lambda: ddb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": table, "Item": item("a")}}]
+        ),
+    }
+    for name, call in calls.items():
+        response = denied(call)
+        assert response["Error"]["Code"] == "AccessDeniedException", name
+        assert "kms:Decrypt" in response["Error"]["Message"], name
+    # Control-plane calls do not touch the key.
+    assert ddb.describe_table(TableName=table)["Table"]["TableName"] == table
+
+
+def test_root_delegation_with_identity_policy_grants_access(sb: SandboxInfo) -> None:
+    key = make_key(sb)  # root delegation only
+    decrypt = allow("kms:Decrypt", key["Arn"])
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,), inline=decrypt)
+    table = cmk_table(sb, key)
+    ddb = user.client(sb, "dynamodb")
+    ddb.put_item(TableName=table, Item=item("b"))
+    assert ddb.scan(TableName=table)["Count"] == 1
+
+
+def test_identity_policy_is_ignored_without_root_delegation(sb: SandboxInfo) -> None:
+    admin_root = account_root_arn(sb.account_id)
+    key = make_key(sb, enable_root_delegation=False, administrators=(admin_root,))
+    user = make_user(
+        sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,), inline=allow("kms:Decrypt", key["Arn"])
+    )
+    table = cmk_table(sb, key)
+    response = denied(lambda: user.client(sb, "dynamodb").scan(TableName=table))
+    assert "no resource-based policy allows the kms:Decrypt action" in response["Error"]["Message"]
+
+
+def test_explicit_deny_in_identity_policy_wins(sb: SandboxInfo) -> None:
+    deny = allow("kms:Decrypt", "*", effect="Deny")
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,), inline=deny)
+    table = cmk_table(sb, make_key(sb, users=(user.arn,)))
+    response = denied(lambda: user.client(sb, "dynamodb").scan(TableName=table))
+    assert "explicit deny in an identity-based policy" in response["Error"]["Message"]
+
+
+def test_explicit_deny_in_key_policy_wins(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,), inline=allow("kms:Decrypt"))
+    deny = {
+        "Sid": "DenyUser",
+        "Effect": "Deny",
+        "Principal": {"AWS": user.arn},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    key = make_key(sb, users=(user.arn,), extra_statements=(deny,))
+    table = cmk_table(sb, key)
+    response = denied(lambda: user.client(sb, "dynamodb").scan(TableName=table))
+    assert "explicit deny in a resource-based policy" in response["Error"]["Message"]
+
+
+def test_aws_owned_and_aws_managed_keys_need_dynamodb_permissions_only(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    ddb = user.client(sb, "dynamodb")
+    for sse in (None, {"Enabled": False}, {"Enabled": True, "SSEType": "KMS"}):
+        table = make_table(sb, sse)
+        ddb.put_item(TableName=table, Item=item("c"))
+        assert ddb.scan(TableName=table)["Count"] == 1
+
+
+def test_disabled_or_deleted_key_makes_table_inaccessible(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    kms = sb.client("kms")
+    for state in ("disabled", "pending deletion"):
+        key = make_key(sb, users=(user.arn,))
+        table = cmk_table(sb, key)
+        ddb = user.client(sb, "dynamodb")
+        ddb.put_item(TableName=table, Item=item("d"))
+        if state == "disabled":
+            kms.disable_key(KeyId=key["KeyId"])
+        else:
+            kms.schedule_key_deletion(KeyId=key["KeyId"], PendingWindowInDays=7)
+        response = denied(lambda t=table, d=ddb: d.get_item(TableName=t, Key=item("d")))
+        assert response["Error"]["Code"] == "AccessDeniedException"
+        assert f"is {state}" in response["Error"]["Message"]
+
+
+def test_identity_policies_govern_dynamodb_control_plane(sb: SandboxInfo) -> None:
+    table = make_table(sb, None)
+    nobody = make_user(sb)
+    response = denied(lambda: nobody.client(sb, "dynamodb").describe_table(TableName=table))
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert "dynamodb:DescribeTable" in response["Error"]["Message"]
+    assert "no identity-based policy allows" in response["Error"]["Message"]
+
+    table_arn = f"arn:aws:dynamodb:{sb.region}:{sb.account_id}:table/{table}"
+    reader = make_user(sb, inline=allow("dynamodb:DescribeTable", table_arn))
+    client = reader.client(sb, "dynamodb")
+    assert client.describe_table(TableName=table)["Table"]["TableName"] == table
+    assert denied(client.list_tables)["Error"]["Code"] == "AccessDeniedException"
+    other = make_table(sb, None)
+    assert denied(lambda: client.describe_table(TableName=other))["Error"]["Code"] == (
+        "AccessDeniedException"
+    )
+
+
+def test_identity_policies_govern_iam_through_groups(sb: SandboxInfo) -> None:
+    user = make_user(sb)
+    response = denied(lambda: user.client(sb, "iam").list_users())
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "iam:ListUsers" in response["Error"]["Message"]
+
+    iam = sb.client("iam")
+    group = unique("group")
+    iam.create_group(GroupName=group)
+    iam.put_group_policy(
+        GroupName=group, PolicyName="read", PolicyDocument=json.dumps(allow("iam:List*"))
+    )
+    iam.add_user_to_group(GroupName=group, UserName=user.name)
+    names = [u["UserName"] for u in user.client(sb, "iam").list_users()["Users"]]
+    assert user.name in names
+    assert (
+        denied(lambda: user.client(sb, "iam").create_user(UserName=unique("x")))["Error"]["Code"]
+        == "AccessDenied"
+    )
+
+
+def test_assumed_role_acts_as_the_role(sb: SandboxInfo) -> None:
+    iam = sb.client("iam")
+    caller = make_user(sb, inline=allow("sts:AssumeRole"))
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": caller.arn}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role_name = unique("role")
+    role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    iam.attach_role_policy(RoleName=role_name, PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN)
+    key = make_key(sb, users=(role_arn,))
+    table = cmk_table(sb, key)
+
+    creds = caller.client(sb, "sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")[
+        "Credentials"
+    ]
+    ddb = sb.client(
+        "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+    )
+    ddb.put_item(TableName=table, Item=item("r"))
+    assert ddb.scan(TableName=table)["Count"] == 1
+    # The caller itself holds no DynamoDB permission.
+    assert (
+        denied(lambda: caller.client(sb, "dynamodb").scan(TableName=table))["Error"]["Code"]
+        == "AccessDeniedException"
+    )
+
+
+def test_unknown_or_missing_credentials_are_rejected(sb: SandboxInfo) -> None:
+    ddb = sb.client("dynamodb", "AKIAUNKNOWNKEY000000", "x")
+    assert denied(ddb.list_tables)["Error"]["Code"] == "UnrecognizedClientException"
+    iam = sb.client("iam", "AKIAUNKNOWNKEY000000", "x")
+    assert denied(iam.list_users)["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_admin_is_the_account_root(sb: SandboxInfo) -> None:
+    identity = sb.client("sts").get_caller_identity()
+    assert identity["Arn"] == account_root_arn(sb.account_id)
+    assert identity["Account"] == sb.account_id
+
+
+def test_key_policy_validation_and_lockout_check(sb: SandboxInfo) -> None:
+    kms = sb.client("kms")
+    response = denied(lambda: kms.create_key(Policy='{"Statement": [{"Effect": "Maybe"}]}'))
+    assert response["Error"]["Code"] == "MalformedPolicyDocumentException"
+
+    key = make_key(sb)
+    someone = make_user(sb)
+    # A policy that lets only another user manage the key would lock the caller out.
+    lockout = build_key_policy(
+        KeyPolicyRoles(
+            account_id=sb.account_id,
+            region=sb.region,
+            administrators=(someone.arn,),
+            enable_root_delegation=False,
+        )
+    )
+    response = denied(
+        lambda: kms.put_key_policy(
+            KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(lockout)
+        )
+    )
+    assert response["Error"]["Code"] == "MalformedPolicyDocumentException"
+    assert "will not allow you to update the key policy" in response["Error"]["Message"]
+    kms.put_key_policy(
+        KeyId=key["KeyId"],
+        PolicyName="default",
+        Policy=json.dumps(lockout),
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    # Now even the account root cannot use the key: the key policy is authoritative.
+    response = denied(lambda: kms.describe_key(KeyId=key["KeyId"]))
+    assert (
+        "no resource-based policy allows the kms:DescribeKey action" in response["Error"]["Message"]
+    )
+
+
+def test_sandboxes_are_isolated(sb: SandboxInfo) -> None:
+    table = make_table(sb, None)
+    with running() as other:
+        assert table not in other.client("dynamodb").list_tables()["TableNames"]
+        assert other.endpoint_url != sb.endpoint_url
