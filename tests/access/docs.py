@@ -40,7 +40,7 @@ def stmt(effect: str = "Allow", action: Any = "kms:*", resource: Any = "*", **ex
     return out
 
 
-def doc(*statements: dict, version: str = "2012-10-17") -> dict:
+def doc(*statements: Any, version: str = "2012-10-17") -> dict:
     return {"Version": version, "Statement": list(statements)}
 
 

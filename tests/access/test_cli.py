@@ -1,0 +1,86 @@
+"""`python -m kmsguard.access decide`: JSON in, JSON out, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.access.docs import ROOT_DELEGATION, doc, scenario, stmt
+
+
+def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kmsguard.access", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+ALLOWED = scenario(identity=[doc(stmt(action="kms:Decrypt"))], resource_policy=doc(ROOT_DELEGATION))
+DENIED = scenario(resource_policy=doc(ROOT_DELEGATION))
+
+
+def test_single_scenario() -> None:
+    out = run("decide", stdin=json.dumps(ALLOWED))
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) == {"effect", "reason", "statements"}
+    assert result["effect"] == "allow"
+    assert result["statements"][0]["sid"] == "EnableRootAccountIamDelegation"
+
+
+def test_list_of_scenarios_and_explain() -> None:
+    out = run("decide", "--explain", stdin=json.dumps([ALLOWED, DENIED]))
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert [r["effect"] for r in results] == ["allow", "implicit_deny"]
+    assert results[1]["message"].endswith(
+        "because no identity-based policy allows the kms:Decrypt action"
+    )
+    assert results[0]["unknown_actions"] == []
+
+
+def test_explain_reports_unknown_actions() -> None:
+    s = scenario(identity=[doc(stmt(action="kms:Decrpyt"))], resource_policy=doc(ROOT_DELEGATION))
+    results = json.loads(run("decide", "--explain", stdin=json.dumps(s)).stdout)
+    assert results["unknown_actions"] == [
+        {"policy": "identity[0]", "path": "Statement[0].Action", "action": "kms:Decrpyt"}
+    ]
+
+
+def test_bad_json_exits_2_with_one_line() -> None:
+    out = run("decide", stdin="{nope")
+    assert out.returncode == 2
+    assert "not JSON" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_document_exits_2_naming_the_path() -> None:
+    bad = scenario(identity=[doc(stmt(condition={"StringEqualz": {"a:b": "c"}}))])
+    out = run("decide", stdin=json.dumps([ALLOWED, bad]))
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith(
+        "kmsguard.access: scenario[1]: identity[0].Statement[0].Condition: unknown condition"
+    )
+    assert out.stdout == ""
+
+
+def test_usage_error_exits_2() -> None:
+    out = run("frobnicate", stdin="")
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+
+
+def test_expand() -> None:
+    out = run("expand", "kms:*crypt*", stdin="")
+    assert out.returncode == 0
+    assert out.stdout.split() == [
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+    ]

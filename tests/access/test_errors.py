@@ -1,0 +1,308 @@
+"""Malformed documents and scenarios raise PolicyDocumentError naming the path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kmsguard.access import PolicyDocumentError, decide, evaluate, parse_policy
+from tests.access.docs import ALICE, KEY, ROOT_DELEGATION, aws, doc, scenario, stmt
+
+GOOD = stmt(action="kms:Decrypt")
+
+# (id, document, kind, path, message fragment)
+BAD: list[tuple[str, Any, str, str, str]] = [
+    ("not JSON", "{not json", "identity", "", "not JSON"),
+    ("JSON but not an object", "[1, 2]", "identity", "", "must be a JSON object"),
+    (
+        "unknown top-level key",
+        {"Statement": [GOOD], "Statment": []},
+        "identity",
+        "Statment",
+        "unknown top-level key",
+    ),
+    (
+        "bad Version",
+        {"Version": "2020-01-01", "Statement": [GOOD]},
+        "identity",
+        "Version",
+        "2012-10-17",
+    ),
+    ("missing Statement", {"Version": "2012-10-17"}, "identity", "Statement", "missing"),
+    ("Statement is a string", {"Statement": "Allow"}, "identity", "Statement", "list or an object"),
+    (
+        "Statement entry is a list",
+        doc(GOOD, [GOOD]),
+        "identity",
+        "Statement[1]",
+        "must be an object",
+    ),
+    (
+        "missing Effect",
+        doc(GOOD, {"Action": "kms:*", "Resource": "*"}),
+        "identity",
+        "Statement[1].Effect",
+        "missing",
+    ),
+    (
+        "unknown Effect",
+        doc(GOOD, GOOD, {**GOOD, "Effect": "Permit"}),
+        "identity",
+        "Statement[2].Effect",
+        "'Permit'",
+    ),
+    (
+        "lower-case Effect",
+        doc({**GOOD, "Effect": "allow"}),
+        "identity",
+        "Statement[0].Effect",
+        "Allow or Deny",
+    ),
+    (
+        "Action and NotAction",
+        doc({**GOOD, "NotAction": "kms:Encrypt"}),
+        "identity",
+        "Statement[0]",
+        "both Action and NotAction",
+    ),
+    (
+        "neither Action nor NotAction",
+        doc({"Effect": "Allow", "Resource": "*"}),
+        "identity",
+        "Statement[0]",
+        "needs Action or NotAction",
+    ),
+    ("empty Action list", doc(stmt(action=[])), "identity", "Statement[0].Action", "empty list"),
+    (
+        "empty Action string",
+        doc(stmt(action="")),
+        "identity",
+        "Statement[0].Action",
+        "must not be empty",
+    ),
+    (
+        "Action without service",
+        doc(stmt(action=["kms:Decrypt", "Decrypt"])),
+        "identity",
+        "Statement[0].Action[1]",
+        "service:Action",
+    ),
+    (
+        "Action is a number",
+        doc(stmt(action=3)),
+        "identity",
+        "Statement[0].Action",
+        "string or a list",
+    ),
+    (
+        "missing Resource",
+        doc({"Effect": "Allow", "Action": "kms:*"}),
+        "identity",
+        "Statement[0]",
+        "needs Resource or NotResource",
+    ),
+    (
+        "Principal in identity policy",
+        doc(stmt(principal=aws(ALICE))),
+        "identity",
+        "Statement[0].Principal",
+        "identity-based policy must not",
+    ),
+    (
+        "missing Principal in resource policy",
+        doc(GOOD),
+        "resource",
+        "Statement[0]",
+        "needs Principal or NotPrincipal",
+    ),
+    (
+        "Principal as a bare ARN string",
+        doc(stmt(principal=ALICE)),
+        "resource",
+        "Statement[0].Principal",
+        '"*" or an object',
+    ),
+    (
+        "unknown principal type",
+        doc(stmt(principal={"User": ALICE})),
+        "resource",
+        "Statement[0].Principal.User",
+        "unknown principal type",
+    ),
+    (
+        "principal not an ARN",
+        doc(stmt(principal=aws("alice"))),
+        "resource",
+        "Statement[0].Principal.AWS",
+        "12-digit",
+    ),
+    (
+        "wildcard in principal ARN",
+        doc(stmt(principal=aws("arn:aws:iam::111122223333:user/*"))),
+        "resource",
+        "Statement[0].Principal.AWS",
+        "wildcards",
+    ),
+    (
+        "unknown statement key",
+        doc({**GOOD, "Condtion": {}}),
+        "identity",
+        "Statement[0].Condtion",
+        "unknown statement key",
+    ),
+    ("Sid not a string", doc({**GOOD, "Sid": 1}), "identity", "Statement[0].Sid", "string"),
+    (
+        "Condition not an object",
+        doc(stmt(condition=["x"])),
+        "identity",
+        "Statement[0].Condition",
+        "object",
+    ),
+    (
+        "Null with IfExists",
+        doc(stmt(condition={"NullIfExists": {"a:b": "true"}})),
+        "identity",
+        "Statement[0].Condition",
+        "unknown condition operator",
+    ),
+    (
+        "operator block not an object",
+        doc(stmt(condition={"StringEquals": "x"})),
+        "identity",
+        "Statement[0].Condition.StringEquals",
+        "non-empty object",
+    ),
+    (
+        "condition value is an object",
+        doc(stmt(condition={"StringEquals": {"a:b": {"x": 1}}})),
+        "identity",
+        "Statement[0].Condition.StringEquals.a:b",
+        "not an object",
+    ),
+    (
+        "condition value is null",
+        doc(stmt(condition={"StringEquals": {"a:b": [None]}})),
+        "identity",
+        "Statement[0].Condition.StringEquals.a:b[0]",
+        "not null",
+    ),
+    (
+        "condition values empty",
+        doc(stmt(condition={"StringEquals": {"a:b": []}})),
+        "identity",
+        "Statement[0].Condition.StringEquals.a:b",
+        "empty list",
+    ),
+    (
+        "Numeric value not a number",
+        doc(stmt(condition={"NumericLessThan": {"aws:MultiFactorAuthAge": "soon"}})),
+        "identity",
+        "Statement[0].Condition.NumericLessThan.aws:MultiFactorAuthAge",
+        "not a number",
+    ),
+    (
+        "Bool value not boolean",
+        doc(stmt(condition={"Bool": {"aws:SecureTransport": "yes"}})),
+        "identity",
+        "Statement[0].Condition.Bool.aws:SecureTransport",
+        "'true' or 'false'",
+    ),
+    (
+        "Date value not a date",
+        doc(stmt(condition={"DateLessThan": {"aws:CurrentTime": "tomorrow"}})),
+        "identity",
+        "Statement[0].Condition.DateLessThan.aws:CurrentTime",
+        "date",
+    ),
+    (
+        "IpAddress value not a CIDR",
+        doc(stmt(condition={"IpAddress": {"aws:SourceIp": "10.0.0.300/8"}})),
+        "identity",
+        "Statement[0].Condition.IpAddress.aws:SourceIp",
+        "CIDR",
+    ),
+    (
+        "Arn value not a string",
+        doc(stmt(condition={"ArnLike": {"aws:PrincipalArn": 5}})),
+        "identity",
+        "Statement[0].Condition.ArnLike.aws:PrincipalArn",
+        "ARN",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "kind", "path", "fragment"), [pytest.param(*c[1:], id=c[0]) for c in BAD]
+)
+def test_bad_document(document: Any, kind: Any, path: str, fragment: str) -> None:
+    with pytest.raises(PolicyDocumentError) as info:
+        parse_policy(document, kind=kind)
+    assert info.value.path == path
+    assert fragment in info.value.message
+    assert str(info.value) == (f"{path}: {info.value.message}" if path else info.value.message)
+
+
+def test_unknown_condition_operator_message_names_path_and_allowed() -> None:
+    bad = doc(GOOD, GOOD, stmt(condition={"StringEqualz": {"kms:ViaService": "x"}}))
+    with pytest.raises(PolicyDocumentError) as info:
+        parse_policy(bad, kind="identity")
+    assert info.value.path == "Statement[2].Condition"
+    text = str(info.value)
+    assert text.startswith(
+        "Statement[2].Condition: unknown condition operator 'StringEqualz'; allowed: StringEquals,"
+    )
+    assert "IfExists" in text and "ForAnyValue:" in text
+
+
+def test_is_a_value_error() -> None:
+    assert issubclass(PolicyDocumentError, ValueError)
+
+
+def test_decide_names_the_document_with_the_error() -> None:
+    bad = doc(stmt(condition={"StringEqualz": {"a:b": "x"}}))
+    with pytest.raises(PolicyDocumentError) as info:
+        decide(scenario(identity=[doc(GOOD), bad], resource_policy=doc(ROOT_DELEGATION)))
+    assert info.value.policy == "identity[1]"
+    assert info.value.path == "Statement[0].Condition"
+    assert str(info.value).startswith("identity[1].Statement[0].Condition: unknown condition")
+
+
+def test_decide_resource_policy_error() -> None:
+    with pytest.raises(PolicyDocumentError) as info:
+        decide(scenario(resource_policy=doc(GOOD)))
+    assert str(info.value).startswith("resource.Statement[0]: needs Principal")
+
+
+@pytest.mark.parametrize(
+    ("bad", "path"),
+    [
+        ({**scenario(), "principal": None}, "principal"),
+        ({**scenario(), "action": ""}, "action"),
+        ({**scenario(), "resource": 7}, "resource"),
+        ({**scenario(), "identity_policies": {"Statement": []}}, "identity_policies"),
+        ({**scenario(), "context": ["a"]}, "context"),
+        ({**scenario(), "context": {"aws:SourceIp": {"x": 1}}}, "context.aws:SourceIp"),
+        ({**scenario(), "identity_policy": []}, "identity_policy"),
+    ],
+)
+def test_bad_scenario(bad: dict, path: str) -> None:
+    with pytest.raises(PolicyDocumentError) as info:
+        decide(bad)
+    assert info.value.path == path
+
+
+def test_scenario_must_be_an_object() -> None:
+    with pytest.raises(PolicyDocumentError):
+        decide([1])  # type: ignore[arg-type]
+
+
+def test_parsed_policy_of_wrong_kind_is_rejected() -> None:
+    identity = parse_policy(doc(GOOD), kind="identity")
+    with pytest.raises(PolicyDocumentError) as info:
+        evaluate(ALICE, "kms:Decrypt", KEY, identity_policies=[], resource_policy=identity)
+    assert "expected a resource policy" in str(info.value)
+
+
+def test_missing_version_is_accepted() -> None:
+    assert parse_policy({"Statement": [GOOD]}, kind="identity").version is None
