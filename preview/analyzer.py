@@ -1,0 +1,282 @@
+"""Start a policy pack as the Pulumi CLI does and drive its Analyzer gRPC protocol."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc, plugin_pb2
+
+from preview.collect import RegisteredResource
+
+PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
+_LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
+_LEVEL_CODES = {v: k for k, v in _LEVELS.items()}
+_SEVERITIES = {
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
+
+
+class AnalyzerError(RuntimeError):
+    """The pack could not be started or answered with an error."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy_name: str
+    pack_name: str
+    pack_version: str
+    message: str
+    urn: str
+    description: str
+    enforcement_level: str
+    severity: str
+
+    @property
+    def detail(self) -> str:
+        """The message without the policy description the SDK prepends."""
+        if self.message.startswith(self.description + "\n"):
+            return self.message[len(self.description) + 1 :]
+        return self.message
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "policy": self.policy_name,
+            "level": self.enforcement_level,
+            "severity": self.severity,
+            "urn": self.urn,
+            "message": self.detail,
+        }
+
+
+class _Engine(engine_pb2_grpc.EngineServicer):
+    """The minimal engine a plugin may log to."""
+
+    def __init__(self) -> None:
+        self.logs: list[str] = []
+
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802
+        self.logs.append(request.message)
+        return empty_pb2.Empty()
+
+
+def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(dict(data))
+    return s
+
+
+def _violations(response: Any) -> list[Violation]:
+    return [
+        Violation(
+            policy_name=d.policyName,
+            pack_name=d.policyPackName,
+            pack_version=d.policyPackVersion,
+            message=d.message,
+            urn=d.urn,
+            description=d.description,
+            enforcement_level=_LEVELS.get(d.enforcementLevel, "advisory"),
+            severity=_SEVERITIES.get(d.severity, ""),
+        )
+        for d in response.diagnostics
+    ]
+
+
+class PolicyPackClient:
+    """`python -m pulumi.policy <engine> <pack>` as a child process, and a stub to talk to it."""
+
+    def __init__(
+        self,
+        pack_dir: Path | str = PACK_DIR,
+        *,
+        project: str = "kmsguard",
+        stack: str = "dev",
+        preview: bool = True,
+        python: str = sys.executable,
+        startup_timeout: float = 60.0,
+    ) -> None:
+        self.pack_dir = Path(pack_dir).resolve()
+        self._engine = _Engine()
+        self._engine_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
+        engine_port = self._engine_server.add_insecure_port("127.0.0.1:0")
+        self._engine_server.start()
+        env = dict(os.environ)
+        env.update(
+            PULUMI_PROJECT=project,
+            PULUMI_STACK=stack,
+            PULUMI_DRY_RUN="true" if preview else "false",
+        )
+        # The CLI runs the pack from its directory; the pack adds the repo root itself.
+        self._proc = subprocess.Popen(
+            [python, "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
+            cwd=self.pack_dir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            port = self._read_port(startup_timeout)
+            self._channel = grpc.insecure_channel(
+                f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 400 << 20)]
+            )
+            grpc.channel_ready_future(self._channel).result(timeout=startup_timeout)
+            self.stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_port(self, timeout: float) -> int:
+        assert self._proc.stdout is not None
+        line: list[bytes] = []
+        reader = threading.Thread(target=lambda: line.append(self._proc.stdout.readline()))  # type: ignore[union-attr]
+        reader.daemon = True
+        reader.start()
+        reader.join(timeout)
+        text = line[0].decode().strip() if line else ""
+        if not text.isdigit():
+            self._proc.kill()
+            err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+            raise AnalyzerError(f"policy pack at {self.pack_dir} did not start: {text} {err[-2000:]}")
+        return int(text)
+
+    def close(self) -> None:
+        channel = getattr(self, "_channel", None)
+        if channel is not None:
+            channel.close()
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._engine_server.stop(0)
+
+    def __enter__(self) -> PolicyPackClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- protocol ------------------------------------------------------------------------
+
+    def info(self) -> Any:
+        return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+    def plugin_version(self) -> str:
+        return str(self.stub.GetPluginInfo(empty_pb2.Empty()).version)
+
+    def configure(self, policy_config: Mapping[str, Mapping[str, Any]]) -> None:
+        """Per-policy config: {name: {"enforcementLevel": "...", <property>: value}}."""
+        request = analyzer_pb2.ConfigureAnalyzerRequest()
+        for name, cfg in policy_config.items():
+            props = {k: v for k, v in cfg.items() if k != "enforcementLevel"}
+            entry = analyzer_pb2.PolicyConfig(properties=_struct(props))
+            level = cfg.get("enforcementLevel")
+            if isinstance(level, str):
+                if level not in _LEVEL_CODES:
+                    raise ValueError(f"policy {name}: enforcementLevel {level!r} is not one of {sorted(_LEVEL_CODES)}")
+                entry.enforcementLevel = _LEVEL_CODES[level]
+            else:
+                entry.enforcementLevel = self._default_level(name)
+            request.policyConfig[name].CopyFrom(entry)
+        self.stub.Configure(request)
+
+    def _default_level(self, name: str) -> int:
+        for p in self.info().policies:
+            if p.name == name:
+                return int(p.enforcementLevel)
+        raise ValueError(f"no policy named {name!r} in the pack")
+
+    def _provider(self, ref: str, by_urn: Mapping[str, RegisteredResource]) -> analyzer_pb2.AnalyzerProviderResource | None:
+        urn = ref.rsplit("::", 1)[0] if ref else ""
+        prov = by_urn.get(urn)
+        if prov is None:
+            return None
+        return analyzer_pb2.AnalyzerProviderResource(
+            type=prov.type, properties=_struct(prov.inputs), urn=prov.urn, name=prov.name
+        )
+
+    @staticmethod
+    def _options(r: RegisteredResource) -> analyzer_pb2.AnalyzerResourceOptions:
+        o = r.options
+        return analyzer_pb2.AnalyzerResourceOptions(
+            protect=bool(o.get("protect")),
+            ignoreChanges=list(o.get("ignoreChanges", [])),
+            additionalSecretOutputs=list(o.get("additionalSecretOutputs", [])),
+            parent=r.parent,
+        )
+
+    def analyze(self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None) -> list[Violation]:
+        request = analyzer_pb2.AnalyzeRequest(
+            type=r.type,
+            properties=_struct(r.inputs),
+            urn=r.urn,
+            name=r.name,
+            options=self._options(r),
+        )
+        provider = self._provider(r.provider, by_urn or {})
+        if provider is not None:
+            request.provider.CopyFrom(provider)
+        # Resource policies report without a URN; the engine attributes them to the resource.
+        return [
+            v if v.urn else dataclasses.replace(v, urn=r.urn)
+            for v in _violations(self.stub.Analyze(request))
+        ]
+
+    def analyze_stack(self, resources: Iterable[RegisteredResource]) -> list[Violation]:
+        items = list(resources)
+        by_urn = {r.urn: r for r in items}
+        request = analyzer_pb2.AnalyzeStackRequest()
+        for r in items:
+            ar = analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                properties=_struct(r.outputs),
+                urn=r.urn,
+                name=r.name,
+                options=self._options(r),
+                parent=r.parent,
+                dependencies=r.dependencies,
+            )
+            for k, urns in r.property_dependencies.items():
+                ar.propertyDependencies[k].CopyFrom(analyzer_pb2.AnalyzerPropertyDependencies(urns=urns))
+            provider = self._provider(r.provider, by_urn)
+            if provider is not None:
+                ar.provider.CopyFrom(provider)
+            request.resources.append(ar)
+        return _violations(self.stub.AnalyzeStack(request))
+
+    def analyze_run(self, resources: Iterable[RegisteredResource]) -> list[Violation]:
+        """Analyze each resource, then the stack: what the engine does during preview and update."""
+        items = list(resources)
+        by_urn = {r.urn: r for r in items}
+        out: list[Violation] = []
+        for r in items:
+            out.extend(self.analyze(r, by_urn))
+        out.extend(self.analyze_stack(items))
+        return out
+
+
+_ = plugin_pb2  # imported for its message registrations used by GetPluginInfo
