@@ -1,0 +1,106 @@
+"""Request latency through the sandbox's authorization layer against plain moto (ratio)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN  # noqa: E402
+from kmsguard.keypolicy import KeyPolicyRoles, key_policy_json  # noqa: E402
+from sandbox import SandboxInfo, running  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+PLAIN_MOTO = """
+import os, sys
+os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print("http://127.0.0.1:%d" % server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def plain_moto() -> Iterator[SandboxInfo]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PLAIN_MOTO],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().strip()
+        yield SandboxInfo(endpoint, "us-east-1", "123456789012", "AKIAPLAINMOTO0000000", "x")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def prepare(sb: SandboxInfo) -> dict[str, Callable[[], Any]]:
+    """A user with DynamoDB full access who is a key user of the table's CMK."""
+    iam = sb.client("iam")
+    arn = iam.create_user(UserName="bench")["User"]["Arn"]
+    iam.attach_user_policy(UserName="bench", PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN)
+    creds = iam.create_access_key(UserName="bench")["AccessKey"]
+    roles = KeyPolicyRoles(
+        account_id=sb.account_id, region=sb.region, users=(arn,), restrict_to_dynamodb=False
+    )
+    key = sb.client("kms").create_key(Policy=key_policy_json(roles))["KeyMetadata"]
+    sb.client("dynamodb").create_table(
+        TableName="bench",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+    )
+    ddb = sb.client("dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"])
+    kms = sb.client("kms", creds["AccessKeyId"], creds["SecretAccessKey"])
+    counter = iter(range(10**9))
+    return {
+        "PutItem": lambda: ddb.put_item(TableName="bench", Item={"pk": {"S": str(next(counter))}}),
+        "GetItem": lambda: ddb.get_item(TableName="bench", Key={"pk": {"S": "0"}}),
+        "DescribeKey": lambda: kms.describe_key(KeyId=key["KeyId"]),
+    }
+
+
+def measure(call: Callable[[], Any]) -> tuple[float, float]:
+    for _ in range(20):
+        call()
+    samples = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
+
+
+def main() -> None:
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    for label, context in (("moto", plain_moto), ("sandbox", running)):
+        with context() as sb:
+            calls = prepare(sb)
+            results[label] = {name: measure(call) for name, call in calls.items()}
+    print(f"sandbox vs plain moto server, {ROUNDS} sequential requests per operation (ms)")
+    print(f"{'operation':<12} {'moto p50':>9} {'moto p95':>9} {'sbx p50':>9} {'sbx p95':>9} ratio")
+    for name in results["moto"]:
+        m50, m95 = results["moto"][name]
+        s50, s95 = results["sandbox"][name]
+        print(f"{name:<12} {m50:9.2f} {m95:9.2f} {s50:9.2f} {s95:9.2f} {s50 / m50:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()

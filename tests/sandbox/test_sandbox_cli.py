@@ -1,0 +1,152 @@
+"""The `python -m sandbox` command line and the request-parsing helpers."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import DEFAULT_PORT, running
+from sandbox.__main__ import main
+from sandbox.errors import access_denied, query_error
+from sandbox.server import is_loopback
+from sandbox.settings import ADMIN_ACCESS_KEY_ID, READY_PREFIX
+from sandbox.wire import parse_request
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["serve", "--host", "0.0.0.0"],
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "http"],
+        ["serve", "--region", "moon-1"],
+        ["launch"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_message(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "error:" in err.strip().splitlines()[-1]
+
+
+def test_non_loopback_refusal_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--host", "10.1.2.3"])
+    assert "--allow-non-loopback" in capsys.readouterr().err
+
+
+def test_loopback_detection() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.1")
+
+
+@pytest.mark.sandbox
+def test_serve_prints_endpoint_and_credentials_and_stops_cleanly_on_interrupt() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith(READY_PREFIX + "http://127.0.0.1:")
+        banner = [proc.stdout.readline() for _ in range(4)]
+        assert any("us-east-1" in line for line in banner)
+        assert any(ADMIN_ACCESS_KEY_ID in line for line in banner)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.sandbox
+def test_context_manager_stops_the_child_on_exceptions() -> None:
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(RuntimeError), running() as sb:
+        endpoint = sb.endpoint_url
+        raise RuntimeError("boom")
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(endpoint, timeout=2)
+
+
+def test_default_port_is_what_pulumi_sandbox_yaml_uses() -> None:
+    text = (REPO / "Pulumi.sandbox.yaml").read_text()
+    assert f"http://127.0.0.1:{DEFAULT_PORT}" in text
+
+
+def _environ(headers: dict[str, str], body: bytes, content_type: str) -> dict[str, object]:
+    environ: dict[str, object] = {
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "QUERY_STRING": "",
+        "wsgi.input": io.BytesIO(body),
+    }
+    environ.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
+    return environ
+
+
+def test_parse_json_and_query_requests() -> None:
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE123456789/20261128/eu-west-1/dynamodb/"
+        "aws4_request, SignedHeaders=host, Signature=abc"
+    )
+    body = b'{"TableName": "t"}'
+    request = parse_request(
+        _environ({"Authorization": auth, "X-Amz-Target": "DynamoDB_20120810.Scan"}, body, "x"),
+        body,
+        "us-east-1",
+    )
+    assert (request.access_key_id, request.region, request.service) == (
+        "AKIAEXAMPLE123456789",
+        "eu-west-1",
+        "dynamodb",
+    )
+    assert (request.action, request.protocol, request.params) == (
+        "Scan",
+        "json",
+        {"TableName": "t"},
+    )
+
+    body = b"Action=ListUsers&Version=2010-05-08"
+    iam_auth = auth.replace("eu-west-1/dynamodb", "us-east-1/iam")
+    request = parse_request(
+        _environ({"Authorization": iam_auth}, body, "application/x-www-form-urlencoded"),
+        body,
+        "us-east-1",
+    )
+    assert (request.service, request.action, request.protocol) == ("iam", "ListUsers", "query")
+    assert parse_request(_environ({}, b"", ""), b"", "us-east-1").access_key_id is None
+
+
+def test_denials_use_each_protocols_shape() -> None:
+    body = b"{}"
+    json_request = parse_request(
+        _environ({"X-Amz-Target": "TrentService.Decrypt"}, body, "x"), body, "us-east-1"
+    )
+    json_denial = access_denied(json_request, "nope")
+    assert json_denial.status == 400 and b'"__type": "AccessDeniedException"' in json_denial.body
+    xml_denial = query_error("iam", "AccessDenied", "a < b")
+    assert xml_denial.status == 403
+    assert b"<Code>AccessDenied</Code><Message>a &lt; b</Message>" in xml_denial.body
