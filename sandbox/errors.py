@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -37,12 +38,15 @@ class ErrorResponse:
 def json_error(service: str, code: str, message: str, status: int = 400) -> ErrorResponse:
     request_id = str(uuid.uuid4())
     body = json.dumps({"__type": _JSON_TYPE_PREFIX.get(service, "") + code, "message": message})
+    data = body.encode("utf-8")
     headers = (
         ("Content-Type", _JSON_CONTENT_TYPE.get(service, "application/x-amz-json-1.1")),
         ("x-amzn-RequestId", request_id),
         ("x-amzn-ErrorType", code),
+        # DynamoDB clients (the Go SDK among them) verify this checksum when present.
+        ("x-amz-crc32", str(zlib.crc32(data))),
     )
-    return ErrorResponse(status, headers, body.encode("utf-8"), code, message)
+    return ErrorResponse(status, headers, data, code, message)
 
 
 def query_error(service: str, code: str, message: str, status: int = 403) -> ErrorResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +32,19 @@ DYNAMODB_ITEM_ACTIONS = frozenset(
         "BatchWriteItem",
         "TransactGetItems",
         "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
     }
 )
+# PartiQL: the statement's verb selects the IAM action, its FROM/INTO/UPDATE names the table.
+_PARTIQL_ACTIONS = {
+    "select": "PartiQLSelect",
+    "insert": "PartiQLInsert",
+    "update": "PartiQLUpdate",
+    "delete": "PartiQLDelete",
+}
+_PARTIQL_TABLE = re.compile(r'(?i)\b(?:from|into|update)\s+"?([A-Za-z0-9_.-]+)"?')
 _TRANSACT_WRITE_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -215,8 +227,25 @@ def table_key(region: str, name_or_arn: str) -> Any | None:
     return find_key(region, sse.get("KMSMasterKeyId"))
 
 
+def _partiql(statements: list[Any]) -> list[tuple[str, str]]:
+    found = []
+    for entry in statements:
+        text = entry.get("Statement") if isinstance(entry, dict) else None
+        if not isinstance(text, str) or not text.split():
+            continue
+        action = _PARTIQL_ACTIONS.get(text.split()[0].lower(), "PartiQLSelect")
+        table = _PARTIQL_TABLE.search(text)
+        found.append((action, table.group(1) if table else ""))
+    return found
+
+
 def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
     params, action = request.params, request.action
+    if action == "ExecuteStatement":
+        return _partiql([params])
+    if action in ("BatchExecuteStatement", "ExecuteTransaction"):
+        entries = params.get("Statements") or params.get("TransactStatements") or []
+        return _partiql(entries if isinstance(entries, list) else [])
     if action in ("BatchGetItem", "BatchWriteItem"):
         items = params.get("RequestItems")
         return [(action, str(name)) for name in items] if isinstance(items, dict) else []

@@ -40,9 +40,18 @@ def _configure_moto() -> None:
     os.environ.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)  # our layer is the authority
 
 
+def _no_moto_key_policy_check(key: object, action: str) -> None:
+    return None
+
+
 def build_app(region: str, engine: Engine | None = None) -> AuthorizingApp:
     _configure_moto()
+    import moto.kms.responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    # moto's own key-policy check refuses DescribeKey to everyone when any Deny statement
+    # mentions it, whoever the principal; the authorization layer decides instead.
+    moto.kms.responses.validate_policy = _no_moto_key_policy_check
 
     moto_app = DomainDispatcherApplication(create_backend_app)
     return AuthorizingApp(moto_app, engine or Engine(), region)

@@ -82,7 +82,7 @@ def cmk_table(sb: SandboxInfo, key: dict[str, Any]) -> str:
     return make_table(sb, {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]})
 
 
-def denied(call: Any) -> dict[str, Any]:
+def denied(call: Any) -> Any:
     with pytest.raises(ClientError) as info:
         call()
     return info.value.response
@@ -196,13 +196,15 @@ def test_explicit_deny_in_key_policy_wins(sb: SandboxInfo) -> None:
         "Sid": "DenyUser",
         "Effect": "Deny",
         "Principal": {"AWS": user.arn},
-        "Action": "kms:Decrypt",
+        "Action": ["kms:Decrypt", "kms:DescribeKey"],
         "Resource": "*",
     }
     key = make_key(sb, users=(user.arn,), extra_statements=(deny,))
     table = cmk_table(sb, key)
     response = denied(lambda: user.client(sb, "dynamodb").scan(TableName=table))
     assert "explicit deny in a resource-based policy" in response["Error"]["Message"]
+    # A Deny aimed at one user does not concern anyone else (moto alone would refuse everyone).
+    assert sb.client("kms").describe_key(KeyId=key["KeyId"])["KeyMetadata"]["Arn"] == key["Arn"]
 
 
 def test_aws_owned_and_aws_managed_keys_need_dynamodb_permissions_only(sb: SandboxInfo) -> None:
@@ -358,3 +360,15 @@ def test_sandboxes_are_isolated(sb: SandboxInfo) -> None:
     with running() as other:
         assert table not in other.client("dynamodb").list_tables()["TableNames"]
         assert other.endpoint_url != sb.endpoint_url
+
+
+def test_partiql_cannot_bypass_the_key(sb: SandboxInfo) -> None:
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    table = cmk_table(sb, make_key(sb))
+    ddb = user.client(sb, "dynamodb")
+    response = denied(lambda: ddb.execute_statement(Statement=f'SELECT * FROM "{table}"'))
+    assert "kms:Decrypt" in response["Error"]["Message"]
+    granted = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    other = cmk_table(sb, make_key(sb, users=(granted.arn,)))
+    items = granted.client(sb, "dynamodb").execute_statement(Statement=f'SELECT * FROM "{other}"')
+    assert items["Items"] == []
