@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    # CI logs have no terminal width; a wide table keeps ARNs and actions on one line there.
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     try:
         facts = load_stack_outputs(args.stack) if args.stack else load_outputs_file(args.outputs)
         with err.status("verifying", spinner="line") as status:

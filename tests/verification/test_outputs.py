@@ -1,0 +1,139 @@
+"""Outputs validation: good outputs parse; every kind of bad input is one clear message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from kmsguard.contract import Output
+from verification.outputs import (
+    VerificationInputError,
+    load_outputs_file,
+    load_stack_outputs,
+    parse_outputs,
+)
+
+ACCT = "123456789012"
+USER_ARN = f"arn:aws:iam::{ACCT}:user/kms-test-user"
+
+
+def good() -> dict[str, Any]:
+    return {
+        Output.TABLE_NAME: "t1",
+        Output.TABLE_ARN: f"arn:aws:dynamodb:us-east-1:{ACCT}:table/t1",
+        Output.KEY_ID: "k-1",
+        Output.KEY_ARN: f"arn:aws:kms:us-east-1:{ACCT}:key/k-1",
+        Output.KEY_ALIAS: "alias/t1",
+        Output.TEST_USER_NAME: "kms-test-user",
+        Output.TEST_USER_ARN: USER_ARN,
+        Output.KEY_ADMINISTRATOR_ARNS: [f"arn:aws:iam::{ACCT}:root"],
+        Output.KEY_USER_ARNS: [],
+        Output.ACCESS_EXPECTATIONS: [
+            {"principal": USER_ARN, "action": "kms:Decrypt", "expect": "deny"}
+        ],
+        Output.KEY_POLICY: {"Version": "2012-10-17", "Statement": []},
+        Output.KEY_ROTATION_PERIOD_DAYS: 365,
+        Output.REGION: "us-east-1",
+    }
+
+
+def test_good_outputs_parse_and_accept_json_strings() -> None:
+    raw = good()
+    raw[Output.KEY_POLICY] = json.dumps(raw[Output.KEY_POLICY])
+    raw[Output.ACCESS_EXPECTATIONS] = json.dumps(raw[Output.ACCESS_EXPECTATIONS])
+    raw[Output.KEY_ROTATION_PERIOD_DAYS] = "365"
+    facts = parse_outputs(raw)
+    assert facts.key_policy == {"Version": "2012-10-17", "Statement": []}
+    assert facts.expectations[0].action == "kms:Decrypt"
+    assert facts.key_rotation_period_days == 365
+    assert facts.region == "us-east-1"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({Output.KEY_ARN: None}, "keyArn"),
+        ({Output.TABLE_ARN: "not-an-arn"}, "must be an ARN"),
+        ({Output.KEY_ARN: "[secret]"}, "--show-secrets"),
+        (
+            {
+                Output.ACCESS_EXPECTATIONS: [
+                    {"principal": USER_ARN, "action": "s3:GetObject", "expect": "deny"}
+                ]
+            },
+            "unknown action 's3:GetObject'; allowed: dynamodb:DescribeTable",
+        ),
+        (
+            {
+                Output.ACCESS_EXPECTATIONS: [
+                    {"principal": USER_ARN, "action": "kms:Decrypt", "expect": "maybe"}
+                ]
+            },
+            'expect must be "allow" or "deny"',
+        ),
+        ({Output.ACCESS_EXPECTATIONS: []}, "nothing to prove"),
+        ({Output.KEY_POLICY: {"no": "statements"}}, "policy document"),
+        ({Output.KEY_ROTATION_PERIOD_DAYS: 12}, "from 90 to 2560"),
+    ],
+)
+def test_bad_outputs_give_one_line_naming_the_output(change: dict[str, Any], words: str) -> None:
+    raw = {**good(), **change}
+    raw = {k: v for k, v in raw.items() if v is not None}
+    with pytest.raises(VerificationInputError) as err:
+        parse_outputs(raw)
+    message = str(err.value)
+    assert words in message
+    assert "\n" not in message
+
+
+def test_missing_outputs_are_named_together() -> None:
+    raw = good()
+    del raw[Output.TABLE_NAME], raw[Output.KEY_ALIAS]
+    with pytest.raises(VerificationInputError, match="lack tableName, keyAlias"):
+        parse_outputs(raw)
+
+
+def test_outputs_file_errors(tmp_path: Any) -> None:
+    with pytest.raises(VerificationInputError, match="cannot read outputs file"):
+        load_outputs_file(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(VerificationInputError, match="is not JSON"):
+        load_outputs_file(bad)
+    listy = tmp_path / "list.json"
+    listy.write_text("[]")
+    with pytest.raises(VerificationInputError, match="one JSON object"):
+        load_outputs_file(listy)
+
+
+def test_stack_without_pulumi_on_path_is_a_clear_error() -> None:
+    with pytest.raises(VerificationInputError, match="pulumi CLI is not on PATH"):
+        load_stack_outputs("dev", pulumi="definitely-not-pulumi-xyz")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--outputs", "/nonexistent/outputs.json"],
+        ["--stack", "dev", "--outputs", "x.json"],
+        ["--outputs", "x.json", "--settle-timeout", "soon"],
+        [],
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(args: list[str], tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "verification", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith("verification: ")
