@@ -15,7 +15,7 @@ from kmsguard.access.evaluate import (
     evaluate,
     who_can,
 )
-from kmsguard.access.policy import Policy, PolicyKind, Statement, parse_policy
+from kmsguard.access.policy import Policy, PolicyKind, Statement, clear_caches, parse_policy
 
 __all__ = [
     "ALLOW",
@@ -29,6 +29,7 @@ __all__ = [
     "StatementRef",
     "action_exists",
     "build_context",
+    "clear_caches",
     "decide",
     "evaluate",
     "expand_actions",

@@ -165,7 +165,7 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
         exact = frozenset(t.lower() for t in texts) if fold else frozenset(texts)
         if fold:
             return lambda x, _c: (s := as_text(x)) is not None and s.lower() in exact
-        return lambda x, _c: as_text(x) in exact
+        return lambda x, _c: (x if x.__class__ is str else as_text(x)) in exact
     if not dynamic:
         regexes = [substituted_glob(t) for t in texts]
         return lambda x, _c: (s := as_text(x)) is not None and any(r.fullmatch(s) for r in regexes)

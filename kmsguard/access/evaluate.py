@@ -173,11 +173,28 @@ def evaluate(
     context: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Decide one request with AWS's evaluation logic."""
-    _check_request(principal, action, resource)
+    if not (
+        principal.__class__ is action.__class__ is resource.__class__ is str
+        and principal
+        and action
+        and resource
+    ):
+        _check_request(principal, action, resource)
     if isinstance(identity_policies, str | bytes | Mapping):
         raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
-    ids = [_as_policy(p, "identity", _label(i)) for i, p in enumerate(identity_policies)]
-    res = None if resource_policy is None else _as_policy(resource_policy, "resource", "resource")
+    ids = [
+        p
+        if p.__class__ is Policy and p.kind == "identity"
+        else _as_policy(p, "identity", _label(i))
+        for i, p in enumerate(identity_policies)
+    ]
+    res: Policy | None
+    if resource_policy is None:
+        res = None
+    elif resource_policy.__class__ is Policy and resource_policy.kind == "resource":
+        res = resource_policy
+    else:
+        res = _as_policy(resource_policy, "resource", "resource")
     ctx = build_context(principal, resource, context)
     return _decide(principal, action, resource, ids, res, ctx)
 
@@ -215,19 +232,17 @@ def _decide(
     delegated: list[StatementRef] = []
     for i, pol in enumerate(ids):
         for st in pol.for_action(al):
-            if st.resource_matches(resource, ctx) and (
-                not st.conditions or st.conditions_hold(ctx)
-            ):
-                (denies if st.effect == "Deny" else id_allows).append(_ref(_label(i), st))
+            if st.resource_matches(resource, ctx) and (st.condition is None or st.condition(ctx)):
+                (denies if st.is_deny else id_allows).append(_ref(_label(i), st))
     if res is not None:
         for st in res.for_action(al):
             m = st.principal_match(principal, info)
             if m == NO_MATCH or not st.resource_matches(resource, ctx):
                 continue
-            if st.conditions and not st.conditions_hold(ctx):
+            if st.condition is not None and not st.condition(ctx):
                 continue
             ref = _ref("resource", st)
-            if st.effect == "Deny":
+            if st.is_deny:
                 denies.append(ref)
             elif m == ACCOUNT_MATCH:
                 delegated.append(ref)

@@ -12,17 +12,16 @@ _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
 
+_WILD = re.compile(r"([*?])")
+
+
 def glob_regex(pattern: str) -> str:
     """Regex source for an IAM glob: `*` any run of characters, `?` exactly one."""
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
+    return "".join(
+        ".*" if part == "*" else "." if part == "?" else re.escape(part)
+        for part in _WILD.split(pattern)
+        if part
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +39,11 @@ class GlobSet:
 
 
 def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
+    return _compile_globs(tuple(patterns), fold_case)
+
+
+@lru_cache(maxsize=4096)
+def _compile_globs(patterns: tuple[str, ...], fold_case: bool) -> GlobSet:
     exact: set[str] = set()
     wild: list[str] = []
     for raw in patterns:
@@ -52,6 +56,10 @@ def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
             exact.add(p)
     regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
     return GlobSet(frozenset(exact), regex, False)
+
+
+def clear_pattern_cache() -> None:
+    _compile_globs.cache_clear()
 
 
 @lru_cache(maxsize=4096)

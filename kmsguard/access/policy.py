@@ -13,6 +13,7 @@ from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
     GlobSet,
     PrincipalInfo,
+    clear_pattern_cache,
     compile_globs,
     has_variables,
     substitute,
@@ -94,10 +95,9 @@ class Statement:
     not_principal: bool
     conditions: tuple[Predicate, ...]
     action_paths: tuple[tuple[str, str], ...]
-
-    @property
-    def is_deny(self) -> bool:
-        return self.effect == "Deny"
+    # All conditions AND-ed into one predicate (None: unconditional); derived from `conditions`.
+    condition: Predicate | None = None
+    is_deny: bool = False
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -170,11 +170,48 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
         return doc
     if isinstance(doc, str | bytes | bytearray):
         try:
-            data = json.loads(doc)
+            text = doc.decode() if isinstance(doc, bytes | bytearray) else doc
+            cached = _CACHE.get((text, kind))
+            if cached is not None:
+                return cached
+            data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise PolicyDocumentError("", f"not JSON: {exc}") from None
-    else:
-        data = doc
+        policy = _parse(data, kind)
+        _remember(text, kind, policy)
+        return policy
+    try:
+        text = json.dumps(doc, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return _parse(doc, kind)
+    # Key coercion (1 -> "1") or tuples would make different documents share a text.
+    faithful = json.loads(text) == doc
+    cached = _CACHE.get((text, kind)) if faithful else None
+    if cached is not None:
+        return cached
+    policy = _parse(doc, kind)
+    if faithful:
+        _remember(text, kind, policy)
+    return policy
+
+
+# Parsed policies by document text: identical text compiles to an identical immutable Policy.
+_CACHE: dict[tuple[str, str], Policy] = {}
+
+
+def clear_caches() -> None:
+    """Forget parsed documents and compiled patterns (benchmarks measure cold parsing)."""
+    _CACHE.clear()
+    clear_pattern_cache()
+
+
+def _remember(text: str, kind: str, policy: Policy) -> None:
+    if len(_CACHE) > 2048:
+        _CACHE.clear()
+    _CACHE[(text, kind)] = policy
+
+
+def _parse(data: Any, kind: PolicyKind) -> Policy:
     if not isinstance(data, Mapping):
         raise PolicyDocumentError("", f"a policy document must be a JSON object, not {_kind(data)}")
     for key in data:
@@ -308,7 +345,21 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         not_principal=not_principal,
         conditions=conditions,
         action_paths=tuple(actions),
+        condition=_conjunction(conditions),
+        is_deny=effect == "Deny",
     )
+
+
+def _conjunction(preds: tuple[Predicate, ...]) -> Predicate | None:
+    if not preds:
+        return None
+    if len(preds) == 1:
+        return preds[0]
+
+    def all_hold(ctx: Context) -> bool:
+        return all(p(ctx) for p in preds)
+
+    return all_hold
 
 
 def _principal(raw: Any, path: str) -> PrincipalSpec:

@@ -173,3 +173,21 @@ def test_detail_explains_an_ineffective_identity_allow() -> None:
 
 def test_decision_equality_ignores_request_fields() -> None:
     assert Decision("allow", "x", ()) == Decision("allow", "x", (), "", principal="p")
+
+
+def test_parse_cache_returns_the_same_policy_for_the_same_text() -> None:
+    d = doc(stmt(action="kms:Decrypt"))
+    assert parse_policy(d, kind="identity") is parse_policy(dict(d), kind="identity")
+    assert parse_policy(d, kind="identity") is not parse_policy(
+        doc(stmt(action="kms:Encrypt")), kind="identity"
+    )
+
+
+def test_parse_cache_does_not_confuse_coerced_keys() -> None:
+    from kmsguard.access import PolicyDocumentError
+
+    good = doc(stmt(condition={"StringEquals": {"1": "a"}}))
+    parse_policy(good, kind="identity")
+    bad = doc(stmt(condition={"StringEquals": {1: "a"}}))
+    with pytest.raises(PolicyDocumentError):
+        parse_policy(bad, kind="identity")
