@@ -279,6 +279,8 @@ def _outcome(
     cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
     res_allows = direct + delegated
     owner = "the key policy" if rinfo.is_kms_key else "the resource-based policy"
+    # IAM policies cannot restrict an account's root user: its identity side always allows.
+    root = info.kind == "root"
     if rinfo.is_kms_key or cross:
         if not res_allows:
             why = (
@@ -289,6 +291,12 @@ def _outcome(
             )
             return make(IMPLICIT_DENY, no_resource, (), why)
         if cross or not direct:
+            if root and not id_allows:
+                text = (
+                    f"allowed by {owner} {res_allows[0].label()}; the account root user needs "
+                    "no identity-based policy"
+                )
+                return make(ALLOW, text, res_allows[:1], text)
             if not id_allows:
                 how = "the principal's account" if delegated and not direct else "the principal"
                 why = (
@@ -318,6 +326,9 @@ def _outcome(
     if id_allows:
         text = f"allowed by identity policy {id_allows[0].label()}"
         return make(ALLOW, text, id_allows, text)
+    if root:
+        text = "allowed: the account root user has every permission in its own account"
+        return make(ALLOW, text, (), text)
     why = f"no statement in any policy allows {action} on {resource} for this principal"
     if delegated:
         why = (

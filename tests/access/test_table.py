@@ -360,6 +360,30 @@ CASES: list[tuple[str, dict[str, Any], str, str, list[tuple[str, int]] | None]] 
         [("resource", 0)],
     ),
     (
+        "the root user still needs the key policy",
+        scenario(principal=ROOT, resource_policy=doc(stmt(principal=aws(ALICE)))),
+        "implicit_deny",
+        NO_RES,
+        [],
+    ),
+    (
+        "the root user needs no identity policy for a table in its account",
+        scenario(principal=ROOT, action="dynamodb:GetItem", resource=TABLE),
+        "allow",
+        "account root user has every permission",
+        [],
+    ),
+    (
+        "an external root user needs only the key policy's trust",
+        scenario(
+            principal=OTHER_ROOT,
+            resource_policy=doc(stmt(sid="Partner", principal=aws(OTHER_ROOT))),
+        ),
+        "allow",
+        "the account root user needs no identity-based policy",
+        [("resource", 0)],
+    ),
+    (
         "service principal named in the key policy",
         scenario(
             principal="dynamodb.amazonaws.com",
