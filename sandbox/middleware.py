@@ -12,6 +12,7 @@ from typing import Any
 from sandbox import errors, principals, resources
 from sandbox.engine import Engine, PolicyInvalid, Verdict
 from sandbox.errors import ErrorResponse
+from sandbox.kms_rotation import RotationPeriods
 from sandbox.principals import Principal
 from sandbox.resources import KMS_CRYPTO_ACTIONS, Check
 from sandbox.settings import ACCOUNT_ID
@@ -43,6 +44,7 @@ class AuthorizingApp:
         self._engine = engine
         self._region = region
         self._lock = threading.RLock()
+        self._rotation = RotationPeriods()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
@@ -76,7 +78,9 @@ class AuthorizingApp:
             if refusal is not None:
                 return refusal
         if request.service == "kms":
-            return self._validate_new_key_policy(principal, request)
+            return self._validate_new_key_policy(principal, request) or self._rotation.refuse(
+                request
+            )
         return None
 
     def _decide(self, principal: Principal, check: Check) -> Verdict:
@@ -176,7 +180,13 @@ class AuthorizingApp:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        start_response(captured["status"], captured["headers"])
+        status, headers = captured["status"], captured["headers"]
+        if request.service == "kms" and status.startswith("200"):
+            body = self._rotation.after(request, b"".join(chunks))
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(body))))
+            chunks = [body]
+        start_response(status, headers)
         return chunks
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from kmsguard.contract import (
@@ -372,3 +373,23 @@ def test_partiql_cannot_bypass_the_key(sb: SandboxInfo) -> None:
     other = cmk_table(sb, make_key(sb, users=(granted.arn,)))
     items = granted.client(sb, "dynamodb").execute_statement(Statement=f'SELECT * FROM "{other}"')
     assert items["Items"] == []
+
+
+def test_rotation_period_is_validated_and_reported(sb: SandboxInfo) -> None:
+    kms = sb.client("kms")
+    key = make_key(sb)
+    assert "RotationPeriodInDays" not in kms.get_key_rotation_status(KeyId=key["KeyId"])
+    kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=180)
+    status = kms.get_key_rotation_status(KeyId=key["KeyId"])
+    assert (status["KeyRotationEnabled"], status["RotationPeriodInDays"]) == (True, 180)
+    # botocore checks the range itself; other SDKs leave it to the service.
+    unchecked = sb.session().client(
+        "kms", endpoint_url=sb.endpoint_url, config=Config(parameter_validation=False)
+    )
+    response = denied(
+        lambda: unchecked.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=30)
+    )
+    assert response["Error"]["Code"] == "ValidationException"
+    other = make_key(sb)
+    kms.enable_key_rotation(KeyId=other["KeyId"])
+    assert kms.get_key_rotation_status(KeyId=other["KeyId"])["RotationPeriodInDays"] == 365
