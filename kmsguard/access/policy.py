@@ -311,7 +311,11 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
             raise PolicyDocumentError(p, f"{a!r} is not 'service:Action' or '*'")
 
     rkey, rraw = _one_of(st, "Resource", "NotResource", path)
-    resources = [r for _, r in _strings(rraw, f"{path}.{rkey}", rkey)]
+    resource_pairs = _strings(rraw, f"{path}.{rkey}", rkey)
+    for p, r in resource_pairs:
+        if r != "*" and not r.startswith("arn:"):
+            raise PolicyDocumentError(p, f"{r!r} is not an ARN or '*'")
+    resources = [r for _, r in resource_pairs]
     dynamic = tuple(r for r in resources if variables and has_variables(r))
     static = [r for r in resources if not (variables and has_variables(r))]
 

@@ -103,6 +103,13 @@ BAD: list[tuple[str, Any, str, str, str]] = [
         "needs Resource or NotResource",
     ),
     (
+        "Resource not an ARN",
+        doc(stmt(resource=["*", "my-key"])),
+        "identity",
+        "Statement[0].Resource[1]",
+        "not an ARN",
+    ),
+    (
         "Principal in identity policy",
         doc(stmt(principal=aws(ALICE))),
         "identity",
