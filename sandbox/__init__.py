@@ -44,11 +44,17 @@ ARN) with the identity policies and, for KMS, the key policy; DynamoDB item oper
 key additionally need `kms:Decrypt` on that key, evaluated with `kms:ViaService =
 dynamodb.<region>.amazonaws.com` and `kms:CallerAccount`; a disabled or pending-deletion key
 makes the table inaccessible. Key policies sent with CreateKey/PutKeyPolicy are validated
-(MalformedPolicyDocumentException) and the lockout safety check applies.
+(MalformedPolicyDocumentException) and the lockout safety check applies. Where moto falls short
+of AWS the layer fills in: `RotationPeriodInDays` (90-2560) is kept and reported by
+GetKeyRotationStatus, PartiQL statements need the table key like item operations, moto's own
+principal-blind key-policy check is switched off, and `sts:GetCallerIdentity` of the admin
+answers the account root.
 
 Limits: the access key id is looked up but signatures are not verified (local emulator, not a
-security boundary); permission boundaries, SCPs, session policies and grants are not
-evaluated; the moto management API (/moto-api) is not exposed.
+security boundary); permission boundaries, SCPs, session policies and KMS grants are not
+evaluated; CreateTable does not check the creator's access to the key; IAM resource ARNs are
+derived from UserName/RoleName/GroupName/PolicyArn (else "*"); requests are serialized (moto's
+backends are not thread-safe); the moto management API (/moto-api) is not exposed.
 """
 
 from sandbox.process import SandboxInfo, SandboxStartError, running
