@@ -1,0 +1,159 @@
+"""The main job end to end: both phases, guardrails, the same key, nothing left running."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from demo.engine import SandboxEngine, StackState, UnsupportedResourceError
+from demo.flow import Demo, DemoResult, stack_outputs
+from kmsguard.contract import AwsType
+from sandbox import running
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
+
+
+def _children() -> set[int]:
+    """Live (non-zombie) child processes of this test process."""
+    me, found = os.getpid(), set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == me and stat[0] != "Z":
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo_run() -> tuple[DemoResult, set[int], set[int]]:
+    before = _children()
+    lines: list[str] = []
+    with running() as sb:
+        result = Demo(sb, lines.append).run()
+    return result, before, _children()
+
+
+def observed(result: DemoResult, phase: int) -> dict[str, str]:
+    report = result.phases[phase].report
+    assert report is not None
+    return {row.action: row.observed for row in report.access_rows}
+
+
+def test_phase_denied_matrix_denies_the_test_user_its_data(demo_run) -> None:
+    result, _, _ = demo_run
+    phase = result.phases[0]
+    assert (phase.name, phase.granted) == ("denied", False)
+    seen = observed(result, 0)
+    assert seen["dynamodb:DescribeTable"] == "allow"
+    for action in DATA_ACTIONS:
+        assert seen[action].startswith("deny"), (action, seen[action])
+    assert phase.report is not None and phase.report.exit_code == 0
+
+
+def test_phase_granted_matrix_lets_the_test_user_read_and_write(demo_run) -> None:
+    result, _, _ = demo_run
+    seen = observed(result, 1)
+    for action in DATA_ACTIONS:
+        assert seen[action] == "allow", (action, seen[action])
+    # Restricted to DynamoDB: a direct Decrypt stays denied even for a key user.
+    assert seen["kms:Decrypt"].startswith("deny")
+    assert result.phases[1].ok
+
+
+def test_the_key_is_updated_in_place_not_replaced(demo_run) -> None:
+    result, _, _ = demo_run
+    assert len(result.key_ids) == 2 and result.same_key
+    applied = result.phases[1].applied
+    assert any(line.startswith(f"updated {AwsType.KMS_KEY}") for line in applied)
+    assert not any(line.startswith("created") for line in applied)
+
+
+def test_weakening_changes_are_blocked_by_the_named_rule_before_deploying(demo_run) -> None:
+    result, _, _ = demo_run
+    by_rule = {a.expected_rule: a for a in result.attempts}
+    assert set(by_rule) == {
+        "kms-key-rotation-enabled",
+        "kms-key-policy-no-public-principal",
+        "dynamodb-table-customer-managed-key",
+    }
+    for rule, attempt in by_rule.items():
+        assert rule in attempt.blocking_rules, attempt.blocking_rules
+        assert attempt.unchanged, f"{rule}: deployed state changed"
+    assert result.ok
+
+
+def test_nothing_is_left_running_or_deployed(demo_run) -> None:
+    result, before, after = demo_run
+    assert after <= before, f"child processes left running: {after - before}"
+    assert len(result.destroyed) == 5
+
+
+def test_engine_refuses_resource_types_the_program_does_not_use() -> None:
+    engine = SandboxEngine(lambda _: None, "us-east-1", StackState())
+    args = pulumi.runtime.MockResourceArgs(
+        typ="aws:s3/bucket:Bucket", name="b", inputs={}, provider=None, resource_id=None
+    )
+    with pytest.raises(UnsupportedResourceError, match=r"refuses resource type aws:s3/bucket"):
+        engine.new_resource(args)
+
+
+def test_engine_preview_leaves_new_resources_unknown_and_touches_nothing() -> None:
+    calls: list[str] = []
+    engine = SandboxEngine(calls.append, "us-east-1", StackState(), preview=True)
+    args = pulumi.runtime.MockResourceArgs(
+        typ=AwsType.KMS_KEY, name="k", inputs={"policy": "{}"}, provider=None, resource_id=None
+    )
+    assert engine.new_resource(args) == (None, {"policy": "{}"})
+    assert calls == []
+
+
+def test_stack_outputs_print_whole_numbers_as_integers() -> None:
+    assert stack_outputs({"a": 365.0, "b": [1.5, {"c": 30.0}], "d": "x"}) == {
+        "a": 365,
+        "b": [1.5, {"c": 30}],
+        "d": "x",
+    }
+
+
+def test_make_demo_exits_zero_and_prints_both_matrices() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo", "--engine", "simulation", "--quiet"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "phase 'denied': access matrix" in proc.stdout
+    assert "phase 'granted': access matrix" in proc.stdout
+    assert "RESULT: PASS" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.cli
+@pytest.mark.skipif(
+    shutil.which("pulumi") is None,
+    reason="the pulumi CLI is not on PATH (it cannot be installed here); this runs the real "
+    "`pulumi up --policy-pack policies` path of the demo where it is",
+)
+def test_demo_with_the_real_pulumi_cli() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo", "--engine", "cli"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "RESULT: PASS" in proc.stdout
