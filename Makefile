@@ -21,7 +21,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy kmsguard policies verification sandbox preview __main__.py
+	$(BIN)/mypy kmsguard policies verification sandbox preview demo __main__.py
 
 pytest: venv
 	$(BIN)/pytest
@@ -29,10 +29,10 @@ pytest: venv
 test: lint typecheck pytest
 
 demo: venv
-	$(BIN)/python -m kmsguard.demo
+	$(BIN)/python -m demo $(ARGS)
 
 preview: venv
-	$(BIN)/python -m kmsguard.preview
+	$(BIN)/python -m preview $(ARGS)
 
 verify: venv
 	$(BIN)/python -m verification --stack $(STACK)
