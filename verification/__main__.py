@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (VerificationInputError, VerificationUnavailable) as exc:
         print(f"verification: {exc}", file=sys.stderr)
         return EXIT_UNVERIFIABLE
+    except Exception as exc:  # a bug or an unforeseen AWS answer: still one line and exit 2
+        print(f"verification: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNVERIFIABLE
     except KeyboardInterrupt:
         print(
             "verification: interrupted; cleanup ran (a rerun removes anything left over)",

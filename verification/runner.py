@@ -77,11 +77,7 @@ def _verdict(expected: str, observed: Settled[Observation], action: str) -> tupl
         return NOT_VERIFIABLE, "results did not settle before the deadline"
     if obs.kind == ALLOW:
         return (PASS, "") if expected == Expect.ALLOW else (MISMATCH, "")
-    if obs.kind == DENY or (
-        obs.kind == DENY_OTHER
-        and not action.startswith("kms:")
-        and action == "dynamodb:DescribeTable"
-    ):
+    if _matches(Expect.DENY, obs, action):
         return (PASS, "") if expected == Expect.DENY else (MISMATCH, "")
     if obs.kind == DENY_OTHER:
         if expected == Expect.ALLOW:
