@@ -76,29 +76,32 @@ def prepare(sb: SandboxInfo) -> dict[str, Callable[[], Any]]:
     }
 
 
-def measure(call: Callable[[], Any]) -> tuple[float, float]:
-    for _ in range(20):
-        call()
-    samples = []
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
     return statistics.median(samples), samples[int(len(samples) * 0.95) - 1]
 
 
 def main() -> None:
-    results: dict[str, dict[str, tuple[float, float]]] = {}
-    for label, context in (("moto", plain_moto), ("sandbox", running)):
-        with context() as sb:
-            calls = prepare(sb)
-            results[label] = {name: measure(call) for name, call in calls.items()}
-    print(f"sandbox vs plain moto server, {ROUNDS} sequential requests per operation (ms)")
+    # Both servers run at once and requests alternate between them, so background load on the
+    # machine affects both sides alike.
+    with plain_moto() as moto_info, running() as sandbox_info:
+        sides = {"moto": prepare(moto_info), "sandbox": prepare(sandbox_info)}
+        samples: dict[str, dict[str, list[float]]] = {side: {} for side in sides}
+        for name in sides["moto"]:
+            for side, calls in sides.items():
+                for _ in range(20):
+                    calls[name]()
+                samples[side][name] = []
+            for _ in range(ROUNDS):
+                for side, calls in sides.items():
+                    start = time.perf_counter()
+                    calls[name]()
+                    samples[side][name].append((time.perf_counter() - start) * 1000)
+    print(f"sandbox vs plain moto server, {ROUNDS} interleaved requests per operation (ms)")
     print(f"{'operation':<12} {'moto p50':>9} {'moto p95':>9} {'sbx p50':>9} {'sbx p95':>9} ratio")
-    for name in results["moto"]:
-        m50, m95 = results["moto"][name]
-        s50, s95 = results["sandbox"][name]
+    for name in samples["moto"]:
+        m50, m95 = percentiles(samples["moto"][name])
+        s50, s95 = percentiles(samples["sandbox"][name])
         print(f"{name:<12} {m50:9.2f} {m95:9.2f} {s50:9.2f} {s95:9.2f} {s50 / m50:5.2f}x")
 
 
