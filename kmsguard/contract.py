@@ -126,9 +126,11 @@ class Sid:
     GRANTS: Final = "AllowGrantsForAwsResources"
 
 
-# AWS's key administrator actions (console default key policy), no cryptographic actions.
+# Key administrator actions: AWS's console defaults, no cryptographic actions, except that
+# `kms:Create*` is narrowed to `kms:CreateAlias`: the wildcard also covers `kms:CreateGrant`,
+# with which an administrator could grant itself Decrypt (separation of duties).
 KEY_ADMIN_ACTIONS: Final = (
-    "kms:Create*",
+    "kms:CreateAlias",
     "kms:Describe*",
     "kms:Enable*",
     "kms:List*",

@@ -39,6 +39,15 @@ def test_admins_get_admin_actions_and_no_cryptographic_action() -> None:
     assert "kms:*" not in admins["Action"]
 
 
+def test_admins_cannot_create_grants_and_so_cannot_grant_themselves_decrypt() -> None:
+    from kmsguard.access import expand_actions
+
+    admins = statements_by_sid(build_key_policy(roles()))[Sid.ADMINS]
+    covered = {a for pattern in admins["Action"] for a in expand_actions(pattern)}
+    assert "kms:CreateGrant" not in covered
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:CreateAlias"} <= covered
+
+
 def test_users_restricted_to_dynamodb_in_region_and_account() -> None:
     doc = statements_by_sid(build_key_policy(roles(users=[ALICE])))
     users = doc[Sid.USERS]
