@@ -14,7 +14,9 @@ PINNING_CONDITION_KEYS = frozenset(
     for k in ("kms:CallerAccount", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalArn")
 )
 # Operators that only widen (negations, IfExists fallbacks, Null) never pin a caller.
-_PINNING_OPERATOR = re.compile(r"^(ForAllValues:|ForAnyValue:)?(StringEquals|StringLike|ArnEquals|ArnLike)$", re.I)
+_PINNING_OPERATOR = re.compile(
+    r"^(ForAllValues:|ForAnyValue:)?(StringEquals|StringLike|ArnEquals|ArnLike)$", re.I
+)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -72,13 +74,17 @@ def statements(doc: Any) -> list[Statement]:
                 index=i,
                 sid=str(st.get("Sid") or ""),
                 effect=str(st.get("Effect") or ""),
-                principals=_principal_values(st.get("NotPrincipal" if not_principal else "Principal")),
+                principals=_principal_values(
+                    st.get("NotPrincipal" if not_principal else "Principal")
+                ),
                 principal_is_not=not_principal,
                 not_resource="NotResource" in st and "Resource" not in st,
                 actions=tuple(a for a in as_list(st.get("Action")) if isinstance(a, str)),
                 not_actions=tuple(a for a in as_list(st.get("NotAction")) if isinstance(a, str)),
                 resources=tuple(
-                    r for r in as_list(st.get("Resource", st.get("NotResource"))) if isinstance(r, str)
+                    r
+                    for r in as_list(st.get("Resource", st.get("NotResource")))
+                    if isinstance(r, str)
                 ),
                 condition=cond if isinstance(cond, dict) else {},
             )
@@ -88,7 +94,9 @@ def statements(doc: Any) -> list[Statement]:
 
 @lru_cache(maxsize=4096)
 def _pattern(glob: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + r"\Z", re.I)
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob) + r"\Z", re.I
+    )
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -151,7 +159,7 @@ NARROWING_CONDITION_KEYS = (
     "kms:encryptioncontext",
     "kms:encryptioncontextkeys",
     "aws:resourcetag/",
-        "aws:resourceaccount",
+    "aws:resourceaccount",
     "aws:resourceorgid",
 )
 
@@ -164,8 +172,10 @@ def narrows_resource(st: Statement) -> bool:
             continue
         for key in block:
             k = str(key).lower()
-            if any(k == n or (n.endswith("/") and k.startswith(n)) or k.startswith(n + ":")
-                   for n in NARROWING_CONDITION_KEYS):
+            if any(
+                k == n or (n.endswith("/") and k.startswith(n)) or k.startswith(n + ":")
+                for n in NARROWING_CONDITION_KEYS
+            ):
                 return True
     return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -87,7 +87,7 @@ def config_of(meta: RuleMeta, args: Args) -> dict[str, Any]:
     merged = meta.defaults()
     try:
         given = args.get_config() or {}
-    except Exception:  # noqa: BLE001 - a broken config must not crash the analyzer
+    except Exception:
         given = {}
     for key, value in given.items():
         if key in merged and value is not None:
@@ -107,7 +107,9 @@ def _framework(meta: RuleMeta) -> PolicyComplianceFramework | None:
     if not meta.controls:
         return None
     c = meta.controls[0]
-    return PolicyComplianceFramework(name=c.framework, version=c.version or None, reference=c.reference)
+    return PolicyComplianceFramework(
+        name=c.framework, version=c.version or None, reference=c.reference
+    )
 
 
 def _tags(meta: RuleMeta) -> list[str]:
@@ -132,7 +134,8 @@ def resource_policy(
         name=meta.name,
         description=meta.description,
         validate=validate,
-        remediate=remediate,
+        # The SDK accepts a plain return value as well as an awaitable one.
+        remediate=cast(Any, remediate),
         enforcement_level=meta.enforcement_level,
         config_schema=_schema(meta),
         severity=meta.severity,

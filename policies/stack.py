@@ -73,6 +73,10 @@ def _node(r: Any) -> Node:
     )
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value and not is_unknown(value) else None
 
@@ -82,12 +86,17 @@ class StackView:
         self.nodes = [_node(r) for r in resources]
         self.by_urn = {n.urn: n for n in self.nodes}
         self.account_id = account_id or self._infer_account()
+        self._index: dict[str, Node] | None = None
+        self._base_index: dict[str, Node] | None = None
+        self._by_type: dict[str, list[Node]] = {}
+        for n in self.nodes:
+            self._by_type.setdefault(n.type, []).append(n)
 
     def of_type(self, *types: str) -> list[Node]:
-        return [n for n in self.nodes if n.type in types]
+        return [n for t in types for n in self._by_type.get(t, [])]
 
     def _infer_account(self) -> str:
-        # Any account id in a known ARN of the stack; the key policy's root statement usually has it.
+        # Any account id in a known ARN of the stack; the key policy's root statement has one.
         counts: dict[str, int] = {}
         for n in self.nodes:
             for key in ("arn", "policy"):
@@ -98,13 +107,29 @@ class StackView:
 
     # --- keys -----------------------------------------------------------------------------
 
+    def _key_index(self) -> dict[str, Node]:
+        """Identifier (ARN, key id, alias name or ARN) -> key, built once per view."""
+        index = self._index
+        if index is None:
+            index = {}
+            for key in self.of_type(AwsType.KMS_KEY):
+                for k in ("arn", "keyId", "id"):
+                    ident = _str(key.props.get(k))
+                    if ident:
+                        index.setdefault(ident, key)
+            self._base_index = dict(index)
+            for alias in self.of_type(AwsType.KMS_ALIAS):
+                target = self.alias_target(alias)
+                if target is not None:
+                    for k in ("name", "arn"):
+                        ident = _str(alias.props.get(k))
+                        if ident:
+                            index.setdefault(ident, target)
+            self._index = index
+        return index
+
     def key_identifiers(self, key: Node) -> set[str]:
-        ids = {_str(key.props.get(k)) for k in ("arn", "keyId", "id")}
-        for alias in self.of_type(AwsType.KMS_ALIAS):
-            if self.alias_target(alias) is key:
-                name = _str(alias.props.get("name"))
-                ids |= {name, _str(alias.props.get("arn"))}
-        return {i for i in ids if i}
+        return {ident for ident, node in self._key_index().items() if node is key}
 
     def alias_target(self, alias: Node) -> Node | None:
         for urn in alias.dep_urns("targetKeyId"):
@@ -115,18 +140,14 @@ class StackView:
         return self._key_by_identifier(target) if target else None
 
     def _key_by_identifier(self, ident: str) -> Node | None:
-        for key in self.of_type(AwsType.KMS_KEY):
-            if ident in {_str(key.props.get(k)) for k in ("arn", "keyId", "id")}:
-                return key
-        return None
+        if self._base_index is None:
+            self._key_index()
+        return (self._base_index or {}).get(ident)
 
     def table_key(self, table: Node) -> KeyRef:
         value = get(table.props, "serverSideEncryption", "kmsKeyArn")
         if isinstance(value, str) and value:
-            for key in self.of_type(AwsType.KMS_KEY):
-                if value in self.key_identifiers(key):
-                    return KeyRef(key, value, "value")
-            return KeyRef(None, value, "value")
+            return KeyRef(self._key_index().get(value), value, "value")
         for urn in table.dep_urns("serverSideEncryption"):
             n = self.by_urn.get(urn)
             if n is not None and n.type == AwsType.KMS_KEY:
@@ -138,9 +159,9 @@ class StackView:
     def key_policy(self, key: Node) -> tuple[dict[str, Any] | Unknown | None, str]:
         """The key's policy document and its origin (inline, KeyPolicy resource or AWS default)."""
         for kp in self.of_type(AwsType.KMS_KEY_POLICY):
-            linked = any(
-                self.by_urn.get(u) is key for u in kp.dep_urns("keyId")
-            ) or _str(kp.props.get("keyId")) in self.key_identifiers(key)
+            linked = any(self.by_urn.get(u) is key for u in kp.dep_urns("keyId")) or _str(
+                kp.props.get("keyId")
+            ) in self.key_identifiers(key)
             if linked:
                 return self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}"
         doc = self._doc(key.props.get("policy"))
@@ -208,7 +229,9 @@ class StackView:
         field_name = kind  # UserPolicy.user / RolePolicy.role
         for n in self.of_type(inline_type):
             if self._refers_to(n, field_name, p.node):
-                p.policies.append(PolicyDoc(f"{n.type.split(':')[-1]} {n.name}", self._doc(n.props.get("policy"))))
+                p.policies.append(
+                    PolicyDoc(f"{n.type.split(':')[-1]} {n.name}", self._doc(n.props.get("policy")))
+                )
         for n in self.of_type(attach_type):
             if self._refers_to(n, field_name, p.node):
                 p.policies.append(self._attached(n, n.props.get("policyArn")))
@@ -216,17 +239,24 @@ class StackView:
             if self._refers_to(n, kind + "s", p.node):
                 p.policies.append(self._attached(n, n.props.get("policyArn")))
         if kind == "role":
-            for i, item in enumerate(p.node.props.get("inlinePolicies") or []):
+            for i, item in enumerate(_list(p.node.props.get("inlinePolicies"))):
                 if isinstance(item, dict):
-                    p.policies.append(PolicyDoc(f"inline policy #{i} of role {p.node.name}", self._doc(item.get("policy"))))
-            for arn in p.node.props.get("managedPolicyArns") or []:
+                    p.policies.append(
+                        PolicyDoc(
+                            f"inline policy #{i} of role {p.node.name}",
+                            self._doc(item.get("policy")),
+                        )
+                    )
+            for arn in _list(p.node.props.get("managedPolicyArns")):
                 p.policies.append(self._attached(p.node, arn))
 
     def _attached(self, holder: Node, arn: Any) -> PolicyDoc:
         for urn in holder.dep_urns("policyArn"):
             n = self.by_urn.get(urn)
             if n is not None and n.type == AwsType.IAM_POLICY:
-                return PolicyDoc(f"Policy {n.name} (attached by {holder.name})", self._doc(n.props.get("policy")))
+                return PolicyDoc(
+                    f"Policy {n.name} (attached by {holder.name})", self._doc(n.props.get("policy"))
+                )
         if is_unknown(arn):
             return PolicyDoc(f"attachment {holder.name}", UNKNOWN, "policy ARN unknown")
         if not isinstance(arn, str):
@@ -234,12 +264,16 @@ class StackView:
         if managed_policy_name(arn):
             doc = managed_policy_document(arn)
             if doc is None:
-                return PolicyDoc(f"AWS managed {arn}", UNKNOWN, f"AWS managed policy {arn} not in the catalog")
+                return PolicyDoc(
+                    f"AWS managed {arn}", UNKNOWN, f"AWS managed policy {arn} not in the catalog"
+                )
             return PolicyDoc(f"AWS managed {managed_policy_name(arn)}", doc)
         for n in self.of_type(AwsType.IAM_POLICY):
             if _str(n.props.get("arn")) == arn:
                 return PolicyDoc(f"Policy {n.name}", self._doc(n.props.get("policy")))
-        return PolicyDoc(f"policy {arn}", UNKNOWN, f"customer managed policy {arn} is outside the stack")
+        return PolicyDoc(
+            f"policy {arn}", UNKNOWN, f"customer managed policy {arn} is outside the stack"
+        )
 
 
 def account_in(arns: Sequence[str]) -> str:

@@ -90,7 +90,7 @@ def contains_unknown(value: Any) -> bool:
     return False
 
 
-def as_bool(value: Any) -> bool | None | Unknown:
+def as_bool(value: Any) -> bool | Unknown | None:
     """A boolean property: True/False, UNKNOWN, or None when absent or not a boolean."""
     if is_unknown(value):
         return UNKNOWN
@@ -101,7 +101,7 @@ def as_bool(value: Any) -> bool | None | Unknown:
     return None
 
 
-def as_int(value: Any) -> int | None | Unknown:
+def as_int(value: Any) -> int | Unknown | None:
     if is_unknown(value):
         return UNKNOWN
     if isinstance(value, bool):

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = {"preview": [True], "update": [False], None: [True, False]}[args.mode]
     try:
         outcomes = run_all(phases, modes, config, policy_config)
-    except Exception as exc:  # noqa: BLE001 - a config error in the program is bad input
+    except Exception as exc:
         print(f"python -m preview: error: {exc}", file=sys.stderr)
         return 2
     print(to_json(outcomes) if args.json else render(outcomes))

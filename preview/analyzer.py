@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
@@ -73,7 +73,7 @@ class _Engine(engine_pb2_grpc.EngineServicer):
     def __init__(self) -> None:
         self.logs: list[str] = []
 
-    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:  # noqa: N802
+    def Log(self, request: Any, context: Any) -> empty_pb2.Empty:
         self.logs.append(request.message)
         return empty_pb2.Empty()
 
@@ -155,7 +155,9 @@ class PolicyPackClient:
         if not text.isdigit():
             self._proc.kill()
             err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-            raise AnalyzerError(f"policy pack at {self.pack_dir} did not start: {text} {err[-2000:]}")
+            raise AnalyzerError(
+                f"policy pack at {self.pack_dir} did not start: {text} {err[-2000:]}"
+            )
         return int(text)
 
     def close(self) -> None:
@@ -197,10 +199,13 @@ class PolicyPackClient:
             level = cfg.get("enforcementLevel")
             if isinstance(level, str):
                 if level not in _LEVEL_CODES:
-                    raise ValueError(f"policy {name}: enforcementLevel {level!r} is not one of {sorted(_LEVEL_CODES)}")
-                entry.enforcementLevel = _LEVEL_CODES[level]
+                    raise ValueError(
+                        f"policy {name}: enforcementLevel {level!r} is not one of "
+                        f"{sorted(_LEVEL_CODES)}"
+                    )
+                cast(Any, entry).enforcementLevel = _LEVEL_CODES[level]
             else:
-                entry.enforcementLevel = self._default_level(name)
+                cast(Any, entry).enforcementLevel = self._default_level(name)
             request.policyConfig[name].CopyFrom(entry)
         self.stub.Configure(request)
 
@@ -210,7 +215,9 @@ class PolicyPackClient:
                 return int(p.enforcementLevel)
         raise ValueError(f"no policy named {name!r} in the pack")
 
-    def _provider(self, ref: str, by_urn: Mapping[str, RegisteredResource]) -> analyzer_pb2.AnalyzerProviderResource | None:
+    def _provider(
+        self, ref: str, by_urn: Mapping[str, RegisteredResource]
+    ) -> analyzer_pb2.AnalyzerProviderResource | None:
         urn = ref.rsplit("::", 1)[0] if ref else ""
         prov = by_urn.get(urn)
         if prov is None:
@@ -229,7 +236,9 @@ class PolicyPackClient:
             parent=r.parent,
         )
 
-    def analyze(self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None) -> list[Violation]:
+    def analyze(
+        self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None
+    ) -> list[Violation]:
         request = analyzer_pb2.AnalyzeRequest(
             type=r.type,
             properties=_struct(r.inputs),
@@ -261,7 +270,9 @@ class PolicyPackClient:
                 dependencies=r.dependencies,
             )
             for k, urns in r.property_dependencies.items():
-                ar.propertyDependencies[k].CopyFrom(analyzer_pb2.AnalyzerPropertyDependencies(urns=urns))
+                ar.propertyDependencies[k].CopyFrom(
+                    analyzer_pb2.AnalyzerPropertyDependencies(urns=urns)
+                )
             provider = self._provider(r.provider, by_urn)
             if provider is not None:
                 ar.provider.CopyFrom(provider)

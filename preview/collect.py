@@ -1,4 +1,4 @@
-"""Run the Pulumi program under the SDK's mocks and record every registration as the engine would."""
+"""Run the program under the SDK's mocks; record each registration as the engine sees it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as pmocks
 from pulumi.runtime import rpc
-from pulumi.runtime import config as runtime_config
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
@@ -69,7 +69,9 @@ def _to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
 class RecordingMonitor(pmocks.MockMonitor):
     """A mock resource monitor that keeps each request the way the engine would receive it."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks, *, preview: bool, project: str, stack: str) -> None:
+    def __init__(
+        self, mocks: pulumi.runtime.Mocks, *, preview: bool, project: str, stack: str
+    ) -> None:
         super().__init__(mocks)
         self.preview = preview
         self.project = project
@@ -107,9 +109,17 @@ class RecordingMonitor(pmocks.MockMonitor):
                 }
                 inputs = {**cfg, "version": version}
                 existing = RegisteredResource(
-                    type=ptype, urn=urn, name=name, custom=True, parent="", provider="",
-                    dependencies=[], property_dependencies={}, inputs=inputs,
-                    outputs=dict(inputs), id=UNKNOWN if self.preview else f"{name}-id",
+                    type=ptype,
+                    urn=urn,
+                    name=name,
+                    custom=True,
+                    parent="",
+                    provider="",
+                    dependencies=[],
+                    property_dependencies={},
+                    inputs=inputs,
+                    outputs=dict(inputs),
+                    id=UNKNOWN if self.preview else f"{name}-id",
                 )
                 self._default_providers[pkg] = existing
                 self._record(existing)
@@ -119,7 +129,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         self.records.append(rec)
         self._by_urn[rec.urn] = rec
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request: Any) -> Any:
         urn = self.engine_urn(request.parent, request.type, request.name)
         inputs = _to_dict(request.object)
         provider = request.provider
@@ -171,9 +181,11 @@ class RecordingMonitor(pmocks.MockMonitor):
         rec.outputs = outputs
         rec.id = id_ or UNKNOWN
         self.resources[urn] = pmocks.MockMonitor.ResourceRegistration(urn, id_ or "", state)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=_to_struct(outputs))
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=id_ or "", object=_to_struct(outputs)
+        )
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         rec = self._by_urn.get(request.urn)
         if rec is not None:
             rec.outputs = _to_dict(request.outputs)
@@ -205,7 +217,12 @@ def run_program(
     full = dict(DEFAULT_CONFIG)
     for k, v in config.items():
         full[k if ":" in k else f"{PROJECT}:{k}"] = v if isinstance(v, str) else _json(v)
-    monitor = RecordingMonitor(mocks or AwsMocks(region=str(full["aws:region"])), preview=preview, project=project, stack=stack)
+    monitor = RecordingMonitor(
+        mocks or AwsMocks(region=str(full["aws:region"])),
+        preview=preview,
+        project=project,
+        stack=stack,
+    )
     error: list[BaseException] = []
 
     def run() -> None:
@@ -228,7 +245,7 @@ def run_program(
                 )
             )
             loop.run_until_complete(run_in_stack(program or _default_program))
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+        except BaseException as exc:
             error.append(exc)
         finally:
             loop.close()

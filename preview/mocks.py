@@ -38,7 +38,11 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ == AwsType.DYNAMODB_TABLE:
             return {"arn": f"arn:aws:dynamodb:{region}:{acct}:table/{pname}", "name": pname}
         if typ == AwsType.IAM_USER:
-            return {"arn": f"arn:aws:iam::{acct}:user{path}{pname}", "name": pname, "uniqueId": "AIDA" + name.upper()[:16]}
+            return {
+                "arn": f"arn:aws:iam::{acct}:user{path}{pname}",
+                "name": pname,
+                "uniqueId": "AIDA" + name.upper()[:16],
+            }
         if typ == AwsType.IAM_ROLE:
             return {"arn": f"arn:aws:iam::{acct}:role{path}{pname}", "name": pname}
         if typ == AwsType.IAM_GROUP:
@@ -47,22 +51,46 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"arn": f"arn:aws:iam::{acct}:policy{path}{pname}", "name": pname}
         return {}
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         inputs = dict(args.inputs)
         computed = self._computed(args.typ, args.name, inputs)
-        return f"{args.name}-id", {**computed, **inputs, **{k: v for k, v in computed.items() if k == "arn"}}
+        return f"{args.name}-id", {
+            **computed,
+            **inputs,
+            **{k: v for k, v in computed.items() if k == "arn"},
+        }
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         acct, region = self.account_id, self.region
         if args.token == Invoke.GET_CALLER_IDENTITY:
-            return {"accountId": acct, "arn": self.caller_arn, "userId": "AIDADEPLOYER", "id": acct}, []
+            return {
+                "accountId": acct,
+                "arn": self.caller_arn,
+                "userId": "AIDADEPLOYER",
+                "id": acct,
+            }, []
         if args.token == Invoke.GET_REGION:
-            return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com", "description": region}, []
+            return {
+                "name": region,
+                "region": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+            }, []
         if args.token == Invoke.GET_PARTITION:
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if args.token == Invoke.GET_SESSION_CONTEXT:
             arn = str(args.args.get("arn") or self.caller_arn)
-            return {"arn": arn, "issuerArn": arn, "issuerName": arn.rsplit("/", 1)[-1], "id": arn}, []
+            return {
+                "arn": arn,
+                "issuerArn": arn,
+                "issuerName": arn.rsplit("/", 1)[-1],
+                "id": arn,
+            }, []
         if args.token == GET_POLICY_DOCUMENT:
             return {"json": policy_document_json(args.args), "id": "policy-document"}, []
         return {}, []
@@ -76,7 +104,12 @@ def policy_document_json(args: dict[str, Any]) -> str:
         if st.get("sid"):
             item["Sid"] = st["sid"]
         item["Effect"] = st.get("effect") or "Allow"
-        for src, dst in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"), ("notResources", "NotResource")):
+        for src, dst in (
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
             vals = st.get(src)
             if vals:
                 item[dst] = vals[0] if len(vals) == 1 else sorted(vals, reverse=True)

@@ -1,4 +1,4 @@
-"""dynamodb-table-customer-managed-key: tables are encrypted with an explicit customer managed key."""
+"""dynamodb-table-customer-managed-key: tables use an explicit customer managed key."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 
 from kmsguard.contract import AwsType
 from policies.document import account_of
-from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
+from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
-from policies.meta import Control
 from policies.stack import StackView
 from policies.values import Unknown, as_bool, get
 
@@ -53,7 +52,8 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         if not enabled:
             findings.violation(
-                f"{where}: server-side encryption is not enabled, so DynamoDB uses an AWS owned key",
+                f"{where}: server-side encryption is not enabled, "
+                "so DynamoDB uses an AWS owned key",
                 table.urn,
             )
             continue

@@ -67,7 +67,13 @@ CRYPTO_ACTIONS = (
 )
 DECRYPTING = ("kms:Decrypt", "kms:ReEncryptFrom")
 # Actions a key user may also hold: read-only metadata and the AWS-resource grant trio.
-USER_EXTRA = ("kms:DescribeKey", "kms:GetPublicKey", "kms:ListGrants", "kms:RevokeGrant", "kms:CreateGrant")
+USER_EXTRA = (
+    "kms:DescribeKey",
+    "kms:GetPublicKey",
+    "kms:ListGrants",
+    "kms:RevokeGrant",
+    "kms:CreateGrant",
+)
 
 
 @lru_cache(maxsize=1)
@@ -83,13 +89,20 @@ def admin_only_actions() -> tuple[str, ...]:
 
 
 def _is_root_delegation(st: Statement) -> bool:
-    return bool(st.principals) and all(is_account_root(p) for p in st.principals) and not st.condition
+    return (
+        bool(st.principals) and all(is_account_root(p) for p in st.principals) and not st.condition
+    )
 
 
-def _check(st: Statement, allowed_users: list[str], admin_crypto: bool, where: str, findings: Findings) -> None:
+def _check(
+    st: Statement, allowed_users: list[str], admin_crypto: bool, where: str, findings: Findings
+) -> None:
     who = ", ".join(st.principals) or "(no principal)"
     if st.not_actions:
-        findings.violation(f"{where}: {st.label} allows NotAction (everything but {', '.join(st.not_actions)}) to {who}")
+        findings.violation(
+            f"{where}: {st.label} allows NotAction "
+            f"(everything but {', '.join(st.not_actions)}) to {who}"
+        )
         return
     wide = [a for a in st.actions if a.strip() == "*" or a.strip().lower() == "kms:*"]
     if wide:
@@ -103,7 +116,9 @@ def _check(st: Statement, allowed_users: list[str], admin_crypto: bool, where: s
             f"{', ...' if len(admin) > 3 else ''}) and cryptographic use ({', '.join(crypto[:3])}"
             f"{', ...' if len(crypto) > 3 else ''}); administrators get no cryptographic actions"
         )
-    if covers(st, "kms:CreateGrant") and not has_condition_value(st, GRANT_IS_FOR_AWS_RESOURCE, "true"):
+    if covers(st, "kms:CreateGrant") and not has_condition_value(
+        st, GRANT_IS_FOR_AWS_RESOURCE, "true"
+    ):
         findings.violation(
             f"{where}: {st.label} allows kms:CreateGrant to {who} without "
             f"{GRANT_IS_FOR_AWS_RESOURCE}=true"

@@ -1,4 +1,4 @@
-"""kms-key-policy-lockout-safe: someone keeps kms:PutKeyPolicy; the safety check is never bypassed."""
+"""kms-key-policy-lockout-safe: someone keeps kms:PutKeyPolicy; no lockout-check bypass."""
 
 from __future__ import annotations
 

@@ -40,7 +40,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         try:
             parse_policy(doc, kind="resource")
         except PolicyDocumentError as exc:
-            findings.violation(f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}")
+            findings.violation(
+                f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}"
+            )
         else:
             unknown = unknown_actions(doc, kind="resource")
             if unknown:
@@ -49,7 +51,8 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         for st in statements(doc):
             if st.allows and st.principal_is_not:
                 findings.violation(
-                    f"{label(args)}: {st.label} is an Allow with NotPrincipal, which grants the key "
+                    f"{label(args)}: {st.label} is an Allow with NotPrincipal, "
+                    "which grants the key "
                     "to everyone not listed"
                 )
     findings.finish()

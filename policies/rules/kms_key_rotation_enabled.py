@@ -91,7 +91,9 @@ def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
         return None
     maximum = _maximum(args)
     period = as_int(props.get("rotationPeriodInDays", AWS_DEFAULT_PERIOD))
-    fixed_period = period if isinstance(period, int) and PERIOD_RANGE[0] <= period <= maximum else maximum
+    fixed_period = (
+        period if isinstance(period, int) and PERIOD_RANGE[0] <= period <= maximum else maximum
+    )
     if as_bool(props.get("enableKeyRotation")) is True and fixed_period == period:
         return None
     return {**props, "enableKeyRotation": True, "rotationPeriodInDays": fixed_period}

@@ -49,7 +49,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         if isinstance(enabled, Unknown):
             findings.defer(f"{where}: isEnabled is unknown during preview")
         elif enabled is False:
-            findings.violation(f"{where}: the key is disabled, so the table is inaccessible", key.urn)
+            findings.violation(
+                f"{where}: the key is disabled, so the table is inaccessible", key.urn
+            )
     findings.finish()
 
 

@@ -12,7 +12,7 @@ from kmsguard.contract import (
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import covers_any, is_account_root, statements
+from policies.document import covers, covers_any, is_account_root, statements
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.stack import Node, Principal, StackView
 from policies.values import Unknown
@@ -50,7 +50,7 @@ ACTION = "kms:Decrypt"
 
 
 def declared_users(doc: dict[str, Any]) -> set[str]:
-    """Principals the key policy names in Allow statements granting usage actions (root excluded)."""
+    """Principals named in Allow statements granting usage actions (account root excluded)."""
     out: set[str] = set()
     for st in statements(doc):
         if st.allows and not st.principal_is_not and covers_any(st, KEY_USER_ACTIONS):
@@ -73,6 +73,10 @@ def _default_policy(account: str) -> dict[str, Any]:
     }
 
 
+def _may_decrypt(docs: list[dict[str, Any]]) -> bool:
+    return any(s.allows and covers(s, ACTION) for d in docs for s in statements(d))
+
+
 def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
     sts = statements(doc)
     via: list[str] = []
@@ -90,7 +94,9 @@ def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
     return " + ".join(via) or decision.reason
 
 
-def _check_key(view: StackView, key: Node, principals: list[Principal], extra: list[str], findings: Findings) -> None:
+def _check_key(
+    view: StackView, key: Node, principals: list[Principal], extra: list[str], findings: Findings
+) -> None:
     doc, origin = view.key_policy(key)
     where = f"Key {key.name!r}"
     if isinstance(doc, Unknown):
@@ -104,16 +110,25 @@ def _check_key(view: StackView, key: Node, principals: list[Principal], extra: l
     from kmsguard.access import PolicyDocumentError, who_can
 
     declared = declared_users(doc) | set(extra)
+    # Only a wildcard principal in the key policy, or an identity policy that can allow decrypt
+    # (through root delegation), can give access to someone the key policy does not name.
+    open_key = any(s.allows and any("*" in p for p in s.principals) for s in statements(doc))
     key_arn = view.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
     for p in principals:
         if p.arn is None:
-            findings.defer(f"{where}: the ARN of {p.kind} {p.node.name!r} is unknown during preview")
+            findings.defer(
+                f"{where}: the ARN of {p.kind} {p.node.name!r} is unknown during preview"
+            )
             continue
         unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
         docs = [d.document for d in p.policies if isinstance(d.document, dict)]
+        if not open_key and p.arn not in declared and not unknown and not _may_decrypt(docs):
+            continue
         try:
-            decisions = [who_can(ACTION, key_arn, doc, {p.arn: docs}, ctx)[p.arn] for ctx in contexts]
+            decisions = [
+                who_can(ACTION, key_arn, doc, {p.arn: docs}, ctx)[p.arn] for ctx in contexts
+            ]
         except PolicyDocumentError as exc:
             findings.defer(f"{where}: cannot evaluate access of {p.arn}: {exc}")
             continue
@@ -126,7 +141,9 @@ def _check_key(view: StackView, key: Node, principals: list[Principal], extra: l
             )
         elif allowed is None and unknown and p.arn not in declared:
             reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
-            findings.defer(f"{where}: access of {p.arn} depends on policies unknown now ({reasons})")
+            findings.defer(
+                f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
+            )
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:

@@ -29,7 +29,9 @@ def _opts() -> PolicyResourceOptions:
 
 def good_key_policy(**kw: Any) -> dict[str, Any]:
     doc = build_key_policy(
-        KeyPolicyRoles(account_id=ACCOUNT, region="us-east-1", administrators=[ADMIN], users=[USER], **kw)
+        KeyPolicyRoles(
+            account_id=ACCOUNT, region="us-east-1", administrators=[ADMIN], users=[USER], **kw
+        )
     )
     # The lead's admin patterns include kms:Create* (which covers CreateGrant); a compliant
     # baseline names the alias action instead.
@@ -54,9 +56,17 @@ def key_props(**over: Any) -> dict[str, Any]:
     return {k: v for k, v in props.items() if v is not None}
 
 
-def resource_args(rtype: str, props: dict[str, Any], config: dict[str, Any] | None = None, name: str = "r") -> ResourceValidationArgs:
+def resource_args(
+    rtype: str, props: dict[str, Any], config: dict[str, Any] | None = None, name: str = "r"
+) -> ResourceValidationArgs:
     return ResourceValidationArgs(
-        rtype, unknown_checking_proxy(props), f"urn:pulumi:dev::kmsguard::{rtype}::{name}", name, _opts(), None, config
+        rtype,
+        unknown_checking_proxy(props),
+        f"urn:pulumi:dev::kmsguard::{rtype}::{name}",
+        name,
+        _opts(),
+        None,
+        config,
     )
 
 
@@ -93,7 +103,9 @@ class Res:
 def stack_args(items: list[Res], config: dict[str, Any] | None = None) -> StackValidationArgs:
     by_urn: dict[str, PolicyResource] = {}
     for r in items:
-        by_urn[r.urn] = PolicyResource(r.rtype, unknown_checking_proxy(r.props), r.urn, r.name, _opts(), None, None, [], {})
+        by_urn[r.urn] = PolicyResource(
+            r.rtype, unknown_checking_proxy(r.props), r.urn, r.name, _opts(), None, None, [], {}
+        )
     for r in items:
         pr = by_urn[r.urn]
         for prop, names in r.deps.items():

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from tests.policies.helpers import ACCOUNT, ADMIN, USER, good_key_policy, key_props, resource_args, run_rule
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType
 from policies.rules import (
@@ -37,6 +36,15 @@ from policies.rules import (
     kms_key_rotation_enabled as rotation,
 )
 from policies.values import UNKNOWN_SENTINELS
+from tests.policies.helpers import (
+    ACCOUNT,
+    ADMIN,
+    USER,
+    good_key_policy,
+    key_props,
+    resource_args,
+    run_rule,
+)
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 assert UNKNOWN in UNKNOWN_SENTINELS
@@ -63,12 +71,18 @@ def test_key_policy_resource_form_is_understood(module):
 
 
 def test_key_policy_resource_form_violation():
-    props = {"keyId": "k", "policy": with_statement({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})}
+    props = {
+        "keyId": "k",
+        "policy": with_statement(
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+        ),
+    }
     r = run_rule(public, resource_args(AwsType.KMS_KEY_POLICY, props))
     assert len(r.messages) == 1 and "any principal" in r.texts[0]
 
 
 # --- kms-key-rotation-enabled ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("props", "config", "expected"),
@@ -77,7 +91,11 @@ def test_key_policy_resource_form_violation():
         ({"enableKeyRotation": None}, None, "automatic key rotation is not enabled"),
         ({"rotationPeriodInDays": 730}, None, "above the maximum of 365"),
         ({"rotationPeriodInDays": 200}, {"maxRotationPeriodDays": 180}, "above the maximum of 180"),
-        ({"rotationPeriodInDays": None}, {"maxRotationPeriodDays": 180}, "rotation period is 365 days"),
+        (
+            {"rotationPeriodInDays": None},
+            {"maxRotationPeriodDays": 180},
+            "rotation period is 365 days",
+        ),
         ({"rotationPeriodInDays": 30}, None, "below AWS's 90 days"),
     ],
 )
@@ -87,13 +105,21 @@ def test_rotation_violations(props, config, expected):
 
 
 def test_rotation_not_required_for_asymmetric_keys():
-    props = key_props(enableKeyRotation=False, customerMasterKeySpec="RSA_2048", keyUsage="SIGN_VERIFY")
+    props = key_props(
+        enableKeyRotation=False, customerMasterKeySpec="RSA_2048", keyUsage="SIGN_VERIFY"
+    )
     assert run_rule(rotation, resource_args(AwsType.KMS_KEY, props)).messages == []
 
 
 def test_rotation_remediation_turns_rotation_on_within_maximum():
-    fixed = rotation.remediate(resource_args(AwsType.KMS_KEY, key_props(enableKeyRotation=False, rotationPeriodInDays=900)))
-    assert fixed is not None and fixed["enableKeyRotation"] is True and fixed["rotationPeriodInDays"] == 365
+    fixed = rotation.remediate(
+        resource_args(AwsType.KMS_KEY, key_props(enableKeyRotation=False, rotationPeriodInDays=900))
+    )
+    assert (
+        fixed is not None
+        and fixed["enableKeyRotation"] is True
+        and fixed["rotationPeriodInDays"] == 365
+    )
     assert rotation.remediate(resource_args(AwsType.KMS_KEY, key_props())) is None
 
 
@@ -104,29 +130,71 @@ def test_rotation_unknown_is_deferred_not_passed():
 
 # --- kms-key-deletion-window -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("window", "config", "expected"),
-    [(7, None, "7 days, below the minimum of 30"), (20, {"minDeletionWindowDays": 25}, "below the minimum of 25"), ("x", None, "not a number")],
+    [
+        (7, None, "7 days, below the minimum of 30"),
+        (20, {"minDeletionWindowDays": 25}, "below the minimum of 25"),
+        ("x", None, "not a number"),
+    ],
 )
 def test_deletion_window_violations(window, config, expected):
-    r = run_rule(deletion_window, resource_args(AwsType.KMS_KEY, key_props(deletionWindowInDays=window), config))
+    r = run_rule(
+        deletion_window,
+        resource_args(AwsType.KMS_KEY, key_props(deletionWindowInDays=window), config),
+    )
     assert len(r.messages) == 1 and expected in r.texts[0]
 
 
 def test_deletion_window_default_is_aws_default():
-    assert run_rule(deletion_window, resource_args(AwsType.KMS_KEY, key_props(deletionWindowInDays=None))).messages == []
+    assert (
+        run_rule(
+            deletion_window, resource_args(AwsType.KMS_KEY, key_props(deletionWindowInDays=None))
+        ).messages
+        == []
+    )
 
 
 # --- kms-key-policy-valid --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("policy", "expected"),
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
-        (json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "kms:Decrypt"}]}), "malformed key policy"),
-        (with_statement({"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:Decrpyt", "Resource": "*"}), "kms:Decrpyt"),
-        (with_statement({"Effect": "Allow", "NotPrincipal": {"AWS": USER}, "Action": "kms:Decrypt", "Resource": "*"}), "NotPrincipal"),
+        (
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "kms:Decrypt"}],
+                }
+            ),
+            "malformed key policy",
+        ),
+        (
+            with_statement(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": USER},
+                    "Action": "kms:Decrpyt",
+                    "Resource": "*",
+                }
+            ),
+            "kms:Decrpyt",
+        ),
+        (
+            with_statement(
+                {
+                    "Effect": "Allow",
+                    "NotPrincipal": {"AWS": USER},
+                    "Action": "kms:Decrypt",
+                    "Resource": "*",
+                }
+            ),
+            "NotPrincipal",
+        ),
     ],
 )
 def test_policy_valid_violations(policy, expected):
@@ -141,9 +209,12 @@ def test_policy_unknown_is_deferred():
 
 # --- kms-key-policy-no-public-principal ------------------------------------------------------
 
+
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*", USER]}])
 def test_public_principal_violations(principal):
-    policy = with_statement({"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"})
+    policy = with_statement(
+        {"Effect": "Allow", "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"}
+    )
     r = run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
     assert len(r.messages) == 1 and "any principal ('*')" in r.texts[0]
 
@@ -158,59 +229,168 @@ def test_public_principal_violations(principal):
     ],
 )
 def test_public_principal_pinned_by_condition_passes(condition):
-    policy = with_statement({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition})
+    policy = with_statement(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": condition,
+        }
+    )
     assert run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages == []
 
 
 @pytest.mark.parametrize(
     "condition",
-    [{"StringNotEquals": {"kms:CallerAccount": ACCOUNT}}, {"StringLike": {"kms:CallerAccount": "*"}}, {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}],
+    [
+        {"StringNotEquals": {"kms:CallerAccount": ACCOUNT}},
+        {"StringLike": {"kms:CallerAccount": "*"}},
+        {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+    ],
 )
 def test_public_principal_with_non_pinning_condition_fails(condition):
-    policy = with_statement({"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition})
-    assert len(run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages) == 1
+    policy = with_statement(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": condition,
+        }
+    )
+    assert (
+        len(run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages)
+        == 1
+    )
 
 
 def test_public_deny_is_never_flagged():
-    policy = with_statement({"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
+    policy = with_statement(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
     assert run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages == []
 
 
 # --- kms-key-policy-least-privilege ----------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("statement", "config", "expected"),
     [
-        ({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"}, None, "grants kms:*"),
-        ({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "*", "Resource": "*"}, None, "grants *"),
-        ({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "KMS:*", "Resource": "*"}, None, "grants KMS:*"),
-        ({"Effect": "Allow", "Principal": {"AWS": USER}, "NotAction": "kms:ScheduleKeyDeletion", "Resource": "*"}, None, "NotAction"),
-        ({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": ["kms:PutKeyPolicy", "kms:*crypt"], "Resource": "*"}, None, "both key administration"),
-        ({"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": ["kms:ScheduleKeyDeletion", "kms:decrypt"], "Resource": "*"}, None, "cryptographic use (kms:Decrypt)"),
-        ({"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:CreateGrant", "Resource": "*"}, None, "without kms:GrantIsForAWSResource"),
-        ({"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/other"}, "Action": "kms:Decrypt", "Resource": "*"}, {"allowedKeyUsers": [USER]}, "outside allowedKeyUsers"),
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"},
+            None,
+            "grants kms:*",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "*", "Resource": "*"},
+            None,
+            "grants *",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "KMS:*", "Resource": "*"},
+            None,
+            "grants KMS:*",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": USER},
+                "NotAction": "kms:ScheduleKeyDeletion",
+                "Resource": "*",
+            },
+            None,
+            "NotAction",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ADMIN},
+                "Action": ["kms:PutKeyPolicy", "kms:*crypt"],
+                "Resource": "*",
+            },
+            None,
+            "both key administration",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ADMIN},
+                "Action": ["kms:ScheduleKeyDeletion", "kms:decrypt"],
+                "Resource": "*",
+            },
+            None,
+            "cryptographic use (kms:Decrypt)",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": USER},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+            },
+            None,
+            "without kms:GrantIsForAWSResource",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:user/other"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+            {"allowedKeyUsers": [USER]},
+            "outside allowedKeyUsers",
+        ),
     ],
 )
 def test_least_privilege_violations(statement, config, expected):
-    r = run_rule(least_privilege, resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement)), config))
+    r = run_rule(
+        least_privilege,
+        resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement)), config),
+    )
     assert any(expected in t for t in r.texts), r.texts
 
 
 def test_admin_crypto_allowed_by_config():
-    st = {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": ["kms:PutKeyPolicy", "kms:Decrypt"], "Resource": "*"}
-    r = run_rule(least_privilege, resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(st)), {"adminCryptoActionsAllowed": True}))
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ADMIN},
+        "Action": ["kms:PutKeyPolicy", "kms:Decrypt"],
+        "Resource": "*",
+    }
+    r = run_rule(
+        least_privilege,
+        resource_args(
+            AwsType.KMS_KEY,
+            key_props(policy=with_statement(st)),
+            {"adminCryptoActionsAllowed": True},
+        ),
+    )
     assert r.messages == []
 
 
 def test_root_delegation_is_not_flagged_and_allowed_users_pass():
-    r = run_rule(least_privilege, resource_args(AwsType.KMS_KEY, key_props(), {"allowedKeyUsers": [USER]}))
+    r = run_rule(
+        least_privilege, resource_args(AwsType.KMS_KEY, key_props(), {"allowedKeyUsers": [USER]})
+    )
     assert r.messages == []
 
 
 # --- kms-key-policy-lockout-safe -------------------------------------------------------------
 
+
 def test_lockout_bypass_flag():
-    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(bypassPolicyLockoutSafetyCheck=True)))
+    r = run_rule(
+        lockout, resource_args(AwsType.KMS_KEY, key_props(bypassPolicyLockoutSafetyCheck=True))
+    )
     assert r.texts == ["Key 'r': bypassPolicyLockoutSafetyCheck is true"]
 
 
@@ -224,17 +404,22 @@ def test_lockout_nobody_keeps_put_key_policy():
 
 
 def test_lockout_blanket_deny():
-    policy = with_statement({"Effect": "Deny", "Principal": "*", "Action": "kms:Put*", "Resource": "*"})
+    policy = with_statement(
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Put*", "Resource": "*"}
+    )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
     assert len(r.messages) == 1 and "denies kms:PutKeyPolicy to everyone" in r.texts[0]
 
 
 def test_lockout_admin_without_root_is_enough():
     policy = json.dumps(good_key_policy(enable_root_delegation=False))
-    assert run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages == []
+    assert (
+        run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).messages == []
+    )
 
 
 # --- iam-policy-no-kms-decrypt-on-all-keys ---------------------------------------------------
+
 
 def identity(statement: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -253,7 +438,15 @@ def identity(statement: dict[str, Any]) -> str:
         {"Effect": "Allow", "Action": "kms:Decrypt", "NotResource": "arn:aws:s3:::bucket/*"},
     ],
 )
-@pytest.mark.parametrize("rtype", [AwsType.IAM_POLICY, AwsType.IAM_USER_POLICY, AwsType.IAM_ROLE_POLICY, AwsType.IAM_GROUP_POLICY])
+@pytest.mark.parametrize(
+    "rtype",
+    [
+        AwsType.IAM_POLICY,
+        AwsType.IAM_USER_POLICY,
+        AwsType.IAM_ROLE_POLICY,
+        AwsType.IAM_GROUP_POLICY,
+    ],
+)
 def test_iam_decrypt_on_all_keys(statement, rtype):
     r = run_rule(iam_decrypt, resource_args(rtype, {"policy": identity(statement)}))
     assert len(r.messages) == 1 and "on all KMS keys" in r.texts[0]
@@ -262,30 +455,58 @@ def test_iam_decrypt_on_all_keys(statement, rtype):
 @pytest.mark.parametrize(
     "statement",
     [
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:us-east-1:123456789012:key/1111"},
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "arn:aws:kms:us-east-1:123456789012:key/1111",
+        },
         {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"},
         {"Effect": "Allow", "NotAction": "kms:*", "Resource": "*"},
-        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}},
+        {
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+        },
         {"Effect": "Allow", "Action": "kms:DescribeKey", "Resource": "*"},
     ],
 )
 def test_iam_decrypt_compliant(statement):
-    assert run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": identity(statement)})).messages == []
+    assert (
+        run_rule(
+            iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": identity(statement)})
+        ).messages
+        == []
+    )
 
 
 def test_iam_role_inline_policy_and_managed_arns():
-    props = {"inlinePolicies": [{"name": "p", "policy": identity({"Effect": "Allow", "Action": "kms:*", "Resource": "*"})}],
-             "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}
+    props = {
+        "inlinePolicies": [
+            {
+                "name": "p",
+                "policy": identity({"Effect": "Allow", "Action": "kms:*", "Resource": "*"}),
+            }
+        ],
+        "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+    }
     r = run_rule(iam_decrypt, resource_args(AwsType.IAM_ROLE, props))
     assert len(r.messages) == 2
 
 
 @pytest.mark.parametrize(
     ("arn", "count"),
-    [("arn:aws:iam::aws:policy/AdministratorAccess", 1), ("arn:aws:iam::aws:policy/PowerUserAccess", 1), (DYNAMODB_FULL_ACCESS_POLICY_ARN, 0)],
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess", 1),
+        ("arn:aws:iam::aws:policy/PowerUserAccess", 1),
+        (DYNAMODB_FULL_ACCESS_POLICY_ARN, 0),
+    ],
 )
 def test_iam_managed_policy_attachment(arn, count):
-    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_USER_POLICY_ATTACHMENT, {"user": "u", "policyArn": arn}))
+    r = run_rule(
+        iam_decrypt,
+        resource_args(AwsType.IAM_USER_POLICY_ATTACHMENT, {"user": "u", "policyArn": arn}),
+    )
     assert len(r.messages) == count
 
 
@@ -303,14 +524,27 @@ def test_known_list_matches_the_managed_policy_data():
 
 # --- dynamodb advisories ---------------------------------------------------------------------
 
+
 def test_pitr():
-    ok = run_rule(pitr, resource_args(AwsType.DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": True}}))
-    bad = run_rule(pitr, resource_args(AwsType.DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": False}}))
+    ok = run_rule(
+        pitr, resource_args(AwsType.DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": True}})
+    )
+    bad = run_rule(
+        pitr, resource_args(AwsType.DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": False}})
+    )
     missing = run_rule(pitr, resource_args(AwsType.DYNAMODB_TABLE, {}))
-    assert ok.messages == [] and bad.texts == missing.texts == ["Table 'r': point-in-time recovery is not enabled"]
+    assert ok.messages == [] and bad.texts == missing.texts == [
+        "Table 'r': point-in-time recovery is not enabled"
+    ]
 
 
 def test_deletion_protection():
-    ok = run_rule(deletion_protection, resource_args(AwsType.DYNAMODB_TABLE, {"deletionProtectionEnabled": True}))
-    bad = run_rule(deletion_protection, resource_args(AwsType.DYNAMODB_TABLE, {"deletionProtectionEnabled": False}))
+    ok = run_rule(
+        deletion_protection,
+        resource_args(AwsType.DYNAMODB_TABLE, {"deletionProtectionEnabled": True}),
+    )
+    bad = run_rule(
+        deletion_protection,
+        resource_args(AwsType.DYNAMODB_TABLE, {"deletionProtectionEnabled": False}),
+    )
     assert ok.messages == [] and bad.texts == ["Table 'r': deletion protection is not enabled"]

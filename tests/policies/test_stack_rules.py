@@ -18,12 +18,20 @@ def key(**over):
 
 
 def table(sse, deps=None):
-    return Res(AwsType.DYNAMODB_TABLE, "table", {"serverSideEncryption": sse}, **({"serverSideEncryption": deps} if deps else {}))
+    return Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {"serverSideEncryption": sse},
+        **({"serverSideEncryption": deps} if deps else {}),
+    )
 
 
 def test_cmk_baseline_by_value_and_by_dependency():
     k = key()
-    assert run_rule(cmk, stack_args([k, table({"enabled": True, "kmsKeyArn": KEY_ARN})])).messages == []
+    assert (
+        run_rule(cmk, stack_args([k, table({"enabled": True, "kmsKeyArn": KEY_ARN})])).messages
+        == []
+    )
     k2 = key(arn=UNKNOWN)
     r = run_rule(cmk, stack_args([k2, table({"enabled": True, "kmsKeyArn": UNKNOWN}, [k2.urn])]))
     assert r.messages == [] and r.deferred == []
@@ -31,8 +39,18 @@ def test_cmk_baseline_by_value_and_by_dependency():
 
 def test_cmk_alias_in_stack_counts():
     k = key()
-    alias = Res(AwsType.KMS_ALIAS, "alias", {"name": "alias/orders", "targetKeyId": "k-1"}, targetKeyId=[k.urn])
-    assert run_rule(cmk, stack_args([k, alias, table({"enabled": True, "kmsKeyArn": "alias/orders"})])).messages == []
+    alias = Res(
+        AwsType.KMS_ALIAS,
+        "alias",
+        {"name": "alias/orders", "targetKeyId": "k-1"},
+        targetKeyId=[k.urn],
+    )
+    assert (
+        run_rule(
+            cmk, stack_args([k, alias, table({"enabled": True, "kmsKeyArn": "alias/orders"})])
+        ).messages
+        == []
+    )
 
 
 def test_cmk_violations():
@@ -40,8 +58,14 @@ def test_cmk_violations():
         "not enabled": {"enabled": False},
         "no kmsKeyArn": {"enabled": True},
         "is an AWS managed key": {"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"},
-        "is an AWS managed key ": {"enabled": True, "kmsKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb"},
-        "belongs to account 999999999999": {"enabled": True, "kmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc"},
+        "is an AWS managed key ": {
+            "enabled": True,
+            "kmsKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
+        },
+        "belongs to account 999999999999": {
+            "enabled": True,
+            "kmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc",
+        },
     }
     for expected, sse in cases.items():
         r = run_rule(cmk, stack_args([key(), table(sse)]))
@@ -52,7 +76,13 @@ def test_cmk_violations():
 
 def test_cmk_cross_account_allow_list():
     other = "arn:aws:kms:us-east-1:999999999999:key/abc"
-    r = run_rule(cmk, stack_args([key(), table({"enabled": True, "kmsKeyArn": other})], {"allowedCrossAccountKeyArns": [other]}))
+    r = run_rule(
+        cmk,
+        stack_args(
+            [key(), table({"enabled": True, "kmsKeyArn": other})],
+            {"allowedCrossAccountKeyArns": [other]},
+        ),
+    )
     assert r.messages == []
 
 
@@ -70,7 +100,12 @@ def test_symmetric_rule():
         k = key(**over)
         r = run_rule(symmetric, stack_args([k, table({"enabled": True, "kmsKeyArn": KEY_ARN})]))
         assert len(r.messages) == 1 and expected in r.texts[0]
-    assert run_rule(symmetric, stack_args([key(), table({"enabled": True, "kmsKeyArn": KEY_ARN})])).messages == []
+    assert (
+        run_rule(
+            symmetric, stack_args([key(), table({"enabled": True, "kmsKeyArn": KEY_ARN})])
+        ).messages
+        == []
+    )
 
 
 def user(name="tester", arn=None):
@@ -79,12 +114,22 @@ def user(name="tester", arn=None):
 
 def user_policy(u, statement):
     doc = {"Version": "2012-10-17", "Statement": [statement]}
-    return Res(AwsType.IAM_USER_POLICY, f"{u.name}-policy", {"user": u.name, "policy": json.dumps(doc)}, user=[u.urn])
+    return Res(
+        AwsType.IAM_USER_POLICY,
+        f"{u.name}-policy",
+        {"user": u.name, "policy": json.dumps(doc)},
+        user=[u.urn],
+    )
 
 
 def test_access_baseline_managed_policy_gives_no_decrypt():
     u = user()
-    att = Res(AwsType.IAM_USER_POLICY_ATTACHMENT, "att", {"user": "tester", "policyArn": DYNAMODB_FULL_ACCESS_POLICY_ARN}, user=[u.urn])
+    att = Res(
+        AwsType.IAM_USER_POLICY_ATTACHMENT,
+        "att",
+        {"user": "tester", "policyArn": DYNAMODB_FULL_ACCESS_POLICY_ARN},
+        user=[u.urn],
+    )
     r = run_rule(access, stack_args([key(), u, att]))
     assert r.messages == [] and r.deferred == []
 
@@ -101,7 +146,9 @@ def test_access_through_root_delegation_is_reported_with_path():
     r = run_rule(access, stack_args([key(arn=UNKNOWN), u, user_policy(u, st)]))
     assert len(r.messages) == 1
     text = r.texts[0]
-    assert f"arn:aws:iam::{ACCOUNT}:user/tester can kms:Decrypt but is not a declared key user" in text
+    assert (
+        f"arn:aws:iam::{ACCOUNT}:user/tester can kms:Decrypt but is not a declared key user" in text
+    )
     assert "root delegation" in text and "identity policy UserPolicy tester-policy" in text
 
 

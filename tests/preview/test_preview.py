@@ -27,30 +27,49 @@ def tiny_program() -> None:
         "t",
         hash_key="id",
         attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
-        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn=key.arn),
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+            enabled=True, kms_key_arn=key.arn
+        ),
     )
-    aws.dynamodb.Table("aws-managed", hash_key="id", attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
-                       server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True, kms_key_arn="alias/aws/dynamodb"))
+    aws.dynamodb.Table(
+        "aws-managed",
+        hash_key="id",
+        attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+            enabled=True, kms_key_arn="alias/aws/dynamodb"
+        ),
+    )
     pulumi.export("keyArn", key.arn)
 
 
 def test_recorder_captures_engine_view_of_the_program():
     run = run_program({}, preview=True)
     types = [r.type for r in run.resources]
-    assert types[0] == "pulumi:pulumi:Stack" and COMPONENT_TYPE in types and "pulumi:providers:aws" in types
+    assert (
+        types[0] == "pulumi:pulumi:Stack"
+        and COMPONENT_TYPE in types
+        and "pulumi:providers:aws" in types
+    )
     table = next(r for r in run.resources if r.type == AwsType.DYNAMODB_TABLE)
     key = next(r for r in run.resources if r.type == AwsType.KMS_KEY)
-    assert table.urn == f"urn:pulumi:dev::kmsguard::{COMPONENT_TYPE}${AwsType.DYNAMODB_TABLE}::{table.name}"
+    assert (
+        table.urn
+        == f"urn:pulumi:dev::kmsguard::{COMPONENT_TYPE}${AwsType.DYNAMODB_TABLE}::{table.name}"
+    )
     assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == UNKNOWN  # unknown during preview
     assert table.property_dependencies["serverSideEncryption"] == [key.urn]
     assert key.outputs["arn"] == UNKNOWN and json.loads(key.inputs["policy"])["Statement"]
-    assert table.parent.endswith("::kms-protected") and table.provider.startswith("urn:pulumi:dev::kmsguard::pulumi:providers:aws::default_")
+    assert table.parent.endswith("::kms-protected") and table.provider.startswith(
+        "urn:pulumi:dev::kmsguard::pulumi:providers:aws::default_"
+    )
 
 
 def test_recorder_update_mode_knows_outputs():
     run = run_program({}, preview=False)
     table = next(r for r in run.resources if r.type == AwsType.DYNAMODB_TABLE)
-    assert table.inputs["serverSideEncryption"]["kmsKeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    assert table.inputs["serverSideEncryption"]["kmsKeyArn"].startswith(
+        "arn:aws:kms:us-east-1:123456789012:key/"
+    )
     assert run.outputs["keyArn"] == table.inputs["serverSideEncryption"]["kmsKeyArn"]
 
 
@@ -68,7 +87,9 @@ def test_tiny_program_violations_over_grpc_in_both_modes():
     for preview in (True, False):
         run = run_program({}, preview=preview, program=tiny_program)
         with PolicyPackClient(preview=preview) as client:
-            found = {(v.policy_name, v.enforcement_level) for v in client.analyze_run(run.resources)}
+            found = {
+                (v.policy_name, v.enforcement_level) for v in client.analyze_run(run.resources)
+            }
         assert ("kms-key-rotation-enabled", "mandatory") in found
         assert ("kms-key-deletion-window", "advisory") in found
         assert ("dynamodb-table-customer-managed-key", "mandatory") in found
@@ -77,7 +98,12 @@ def test_tiny_program_violations_over_grpc_in_both_modes():
 def test_policy_config_is_applied_over_grpc():
     run = run_program({}, preview=False, program=tiny_program)
     with PolicyPackClient(preview=False) as client:
-        client.configure({"kms-key-deletion-window": {"minDeletionWindowDays": 7}, "kms-key-rotation-enabled": {"enforcementLevel": "disabled"}})
+        client.configure(
+            {
+                "kms-key-deletion-window": {"minDeletionWindowDays": 7},
+                "kms-key-rotation-enabled": {"enforcementLevel": "disabled"},
+            }
+        )
         names = {v.policy_name for v in client.analyze_run(run.resources)}
     assert "kms-key-deletion-window" not in names and "kms-key-rotation-enabled" not in names
 
@@ -96,7 +122,13 @@ def test_cli_bad_input_exits_2(capsys):
 
 
 def test_cli_module_runs():
-    proc = subprocess.run([sys.executable, "-m", "preview", "--phase", "denied", "--preview", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "preview", "--phase", "denied", "--preview", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     data = json.loads(proc.stdout)
     assert data[0]["phase"] == "denied" and data[0]["mode"] == "preview"
@@ -105,5 +137,11 @@ def test_cli_module_runs():
 @pytest.mark.cli
 @pytest.mark.skipif(shutil.which("pulumi") is None, reason="the pulumi CLI is not on PATH")
 def test_real_pulumi_preview_with_the_pack():
-    proc = subprocess.run(["pulumi", "preview", "--policy-pack", "policies", "--non-interactive"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["pulumi", "preview", "--policy-pack", "policies", "--non-interactive"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "kmsguard-policies" in proc.stdout + proc.stderr
