@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sandbox").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         serve(args.host, args.port, args.region)
+    except KeyboardInterrupt:
+        return 0  # interrupted while starting
     except OSError as exc:
         print(
             f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",

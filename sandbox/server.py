@@ -6,11 +6,16 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import TextIO
 
-from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import (
+    BaseWSGIServer,
+    get_sockaddr,
+    select_address_family,
+)
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from sandbox.engine import Engine
@@ -62,8 +67,21 @@ def make_server(host: str, port: int, region: str, engine: Engine | None = None)
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = build_app(region, engine)
-    return werkzeug_make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    # Bind here: werkzeug reports a busy port by printing and calling sys.exit itself.
+    family = select_address_family(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(get_sockaddr(host, port, family))
+        listener.listen(128)
+        app = build_app(region, engine)
+        return werkzeug_make_server(
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=listener.fileno(),
+        )
 
 
 def endpoint_of(host: str, port: int) -> str:
@@ -78,7 +96,18 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def serve(host: str, port: int, region: str, out: TextIO = sys.stdout) -> None:
     """Serve until SIGINT or SIGTERM; print the endpoint first (the Python API waits for it)."""
     server = make_server(host, port, region)
-    endpoint = endpoint_of(host, server.server_port)
+    endpoint = endpoint_of(host, int(server.server_address[1]))
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        _banner(out, endpoint, region)
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _banner(out: TextIO, endpoint: str, region: str) -> None:
     out.write(
         f"{READY_PREFIX}{endpoint}\n"
         f"  region:                {region}\n"
@@ -89,10 +118,3 @@ def serve(host: str, port: int, region: str, out: TextIO = sys.stdout) -> None:
         "Press Ctrl-C to stop.\n"
     )
     out.flush()
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()

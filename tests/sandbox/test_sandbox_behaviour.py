@@ -393,3 +393,21 @@ def test_rotation_period_is_validated_and_reported(sb: SandboxInfo) -> None:
     other = make_key(sb)
     kms.enable_key_rotation(KeyId=other["KeyId"])
     assert kms.get_key_rotation_status(KeyId=other["KeyId"])["RotationPeriodInDays"] == 365
+
+
+def test_unsigned_requests_are_rejected(sb: SandboxInfo) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        sb.endpoint_url,
+        data=b"{}",
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Content-Type": "application/x-amz-json-1.0",
+        },
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 400
+    assert json.loads(info.value.read())["__type"].endswith("MissingAuthenticationTokenException")

@@ -150,3 +150,15 @@ def test_denials_use_each_protocols_shape() -> None:
     xml_denial = query_error("iam", "AccessDenied", "a < b")
     assert xml_denial.status == 403
     assert b"<Code>AccessDenied</Code><Message>a &lt; b</Message>" in xml_denial.body
+
+
+def test_busy_port_is_one_message_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
