@@ -95,7 +95,12 @@ def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
 
 
 def _check_key(
-    view: StackView, key: Node, principals: list[Principal], extra: list[str], findings: Findings
+    view: StackView,
+    key: Node,
+    principals: list[Principal],
+    may_decrypt: dict[int, bool],
+    extra: list[str],
+    findings: Findings,
 ) -> None:
     doc, origin = view.key_policy(key)
     where = f"Key {key.name!r}"
@@ -123,7 +128,7 @@ def _check_key(
             continue
         unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
         docs = [d.document for d in p.policies if isinstance(d.document, dict)]
-        if not open_key and p.arn not in declared and not unknown and not _may_decrypt(docs):
+        if not open_key and p.arn not in declared and not unknown and not may_decrypt[id(p)]:
             continue
         try:
             decisions = [
@@ -153,8 +158,12 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     view = StackView(args.resources, account)
     principals = view.principals()
     extra = str_list(config["extraDeclaredKeyUsers"])
+    may_decrypt = {
+        id(p): _may_decrypt([d.document for d in p.policies if isinstance(d.document, dict)])
+        for p in principals
+    }
     for key in view.of_type(AwsType.KMS_KEY):
-        _check_key(view, key, principals, extra, findings)
+        _check_key(view, key, principals, may_decrypt, extra, findings)
     findings.finish()
 
 
