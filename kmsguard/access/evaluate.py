@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -230,16 +230,24 @@ def _decide(
     id_allows: list[StatementRef] = []
     direct: list[StatementRef] = []
     delegated: list[StatementRef] = []
+    # Allow statements that matched all but their Condition: the usual answer to "why denied".
+    unmet: list[StatementRef] = []
     for i, pol in enumerate(ids):
         for st in pol.for_action(al):
-            if st.resource_matches(resource, ctx) and (st.condition is None or st.condition(ctx)):
+            if not st.resource_matches(resource, ctx):
+                continue
+            if st.condition is None or st.condition(ctx):
                 (denies if st.is_deny else id_allows).append(_ref(_label(i), st))
+            elif not st.is_deny:
+                unmet.append(_ref(_label(i), st))
     if res is not None:
         for st in res.for_action(al):
             m = st.principal_match(principal, info)
             if m == NO_MATCH or not st.resource_matches(resource, ctx):
                 continue
             if st.condition is not None and not st.condition(ctx):
+                if not st.is_deny:
+                    unmet.append(_ref("resource", st))
                 continue
             ref = _ref("resource", st)
             if st.is_deny:
@@ -248,7 +256,18 @@ def _decide(
                 delegated.append(ref)
             else:
                 direct.append(ref)
-    return _outcome(principal, action, resource, info, rinfo, denies, id_allows, direct, delegated)
+    decision = _outcome(
+        principal, action, resource, info, rinfo, denies, id_allows, direct, delegated
+    )
+    if unmet and decision.effect == IMPLICIT_DENY:
+        names = ", ".join(u.label() for u in unmet)
+        are = "its Condition is" if len(unmet) == 1 else "their Conditions are"
+        decision = replace(
+            decision,
+            detail=f"{decision.detail}; {names} would allow {action}, but {are} not met by "
+            "this request",
+        )
+    return decision
 
 
 def _outcome(

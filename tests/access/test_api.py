@@ -191,3 +191,26 @@ def test_parse_cache_does_not_confuse_coerced_keys() -> None:
     bad = doc(stmt(condition={"StringEquals": {1: "a"}}))
     with pytest.raises(PolicyDocumentError):
         parse_policy(bad, kind="identity")
+
+
+def test_implicit_deny_names_the_allow_whose_condition_was_not_met() -> None:
+    from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
+
+    user = "arn:aws:iam::111122223333:user/kms-test-user"
+    key = "arn:aws:kms:eu-west-1:111122223333:key/k"
+    policy = build_key_policy(
+        KeyPolicyRoles(account_id="111122223333", region="eu-west-1", users=[user])
+    )
+    direct = evaluate(user, "kms:Decrypt", key, identity_policies=[], resource_policy=policy)
+    assert direct.effect == "implicit_deny"
+    assert "statement 'AllowKeyUseViaDynamoDB' would allow kms:Decrypt" in direct.detail
+    assert "Condition is not met" in direct.detail
+    via = evaluate(
+        user,
+        "kms:Decrypt",
+        key,
+        identity_policies=[],
+        resource_policy=policy,
+        context={"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"},
+    )
+    assert via.allowed and "not met" not in via.detail
