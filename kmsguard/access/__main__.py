@@ -34,22 +34,36 @@ def _render(scenario: Any, decision: Decision, explain: bool) -> dict[str, Any]:
     return out
 
 
+_SHAPE = "expected a scenario object or a list of them"
+
+
 def _cmd_decide(explain: bool) -> int:
     text = sys.stdin.read()
+    if not text.strip():
+        print(f"kmsguard.access: stdin is empty; {_SHAPE}", file=sys.stderr)
+        return 2
     try:
         data = json.loads(text)
     except ValueError as exc:
-        print(f"kmsguard.access: stdin is not JSON: {exc}", file=sys.stderr)
+        print(f"kmsguard.access: stdin is not JSON ({exc}); {_SHAPE}", file=sys.stderr)
+        return 2
+    except RecursionError:
+        print(f"kmsguard.access: stdin is nested too deeply to read; {_SHAPE}", file=sys.stderr)
         return 2
     scenarios = data if isinstance(data, list) else [data]
     results = []
+    problems = []
+    # Every bad scenario is named at once, so a batch is fixed in one round; nothing is printed
+    # on stdout then, since a partial answer list would misalign with the input indices.
     for i, scenario in enumerate(scenarios):
         try:
             results.append(_render(scenario, decide(scenario), explain))
         except PolicyDocumentError as exc:
             where = f"scenario[{i}]: " if isinstance(data, list) else ""
-            print(f"kmsguard.access: {where}{exc}", file=sys.stderr)
-            return 2
+            problems.append(f"kmsguard.access: {where}{exc}")
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
     json.dump(results if isinstance(data, list) else results[0], sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

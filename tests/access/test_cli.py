@@ -84,3 +84,30 @@ def test_expand() -> None:
         "kms:ReEncryptFrom",
         "kms:ReEncryptTo",
     ]
+
+
+def test_every_bad_scenario_in_a_list_is_named_and_nothing_is_printed() -> None:
+    bad_doc = scenario(identity=[doc(stmt(condition={"StringEqualz": {"a:b": "c"}}))])
+    out = run("decide", stdin=json.dumps([ALLOWED, bad_doc, DENIED, {"principal": 5}]))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["scenario[1]", "scenario[3]"]
+    assert out.stdout == ""
+
+
+def test_empty_stdin_says_what_is_expected() -> None:
+    out = run("decide", stdin="  \n")
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "kmsguard.access: stdin is empty; expected a scenario object or a list of them"
+    )
+
+
+def test_deeply_nested_json_is_one_line_not_a_traceback() -> None:
+    out = run("decide", stdin="[" * 100_000)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip() == (
+        "kmsguard.access: stdin is nested too deeply to read; "
+        "expected a scenario object or a list of them"
+    )
