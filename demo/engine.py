@@ -82,6 +82,10 @@ class SandboxEngine(pulumi.runtime.Mocks):
         self.log: list[str] = []
         self._lock = threading.Lock()
 
+    def exists(self, typ: str, name: str) -> bool:
+        """Already deployed: the engine-less preview keeps this resource's outputs known."""
+        return self.state.get(typ, name) is not None
+
     # -- invokes -------------------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
         if args.token == Invoke.GET_CALLER_IDENTITY:

@@ -172,7 +172,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         id_, state = self.mocks.new_resource(resource_args)
         state_proto = _sync_await(rpc.serialize_properties(state, {}))
         state_dict = _to_dict(state_proto)
-        if self.preview:
+        if self.preview and not _already_deployed(self.mocks, request.type, request.name):
             # Like a provider's preview of a create: inputs as given, computed outputs unknown.
             outputs = {**inputs, **{k: UNKNOWN for k in state_dict if k not in inputs}}
             id_ = ""
@@ -190,6 +190,14 @@ class RecordingMonitor(pmocks.MockMonitor):
         if rec is not None:
             rec.outputs = _to_dict(request.outputs)
         return super().RegisterResourceOutputs(request)
+
+
+def _already_deployed(mocks: pulumi.runtime.Mocks, type_: str, name: str) -> bool:
+    """Mocks that model deployed state (the demo's engine) say which resources exist already:
+    the engine's preview of an update keeps their outputs (ARNs, ids) known, as `pulumi
+    preview` does; only new resources have unknown computed outputs."""
+    exists = getattr(mocks, "exists", None)
+    return bool(exists(type_, name)) if callable(exists) else False
 
 
 def _default_program() -> None:

@@ -157,3 +157,26 @@ def test_demo_with_the_real_pulumi_cli() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "RESULT: PASS" in proc.stdout
+
+
+def test_preview_of_an_update_knows_the_deployed_keys_arn() -> None:
+    from preview.collect import UNKNOWN, run_program
+
+    with running() as sb:
+        state = StackState()
+        clients = {s: sb.client(s) for s in ("sts", "iam", "kms", "dynamodb")}
+        config = {"aws:region": sb.region, "grantTestUserKeyAccess": False}
+
+        def engine(preview: bool) -> SandboxEngine:
+            return SandboxEngine(clients.__getitem__, sb.region, state, preview=preview)
+
+        first = run_program(config, preview=True, mocks=engine(True))
+        assert first.outputs["keyArn"] == UNKNOWN
+        deployed = run_program(config, preview=False, mocks=engine(False))
+        update = run_program(
+            {**config, "grantTestUserKeyAccess": True}, preview=True, mocks=engine(True)
+        )
+        table = next(r for r in update.resources if r.type == AwsType.DYNAMODB_TABLE)
+        assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == deployed.outputs["keyArn"]
+        assert update.outputs["keyArn"] == deployed.outputs["keyArn"]
+        engine(False).destroy()
