@@ -25,6 +25,9 @@ SUPPORTED_ACTIONS: tuple[str, ...] = (
 
 _ARN = re.compile(r"^arn:[\w-]+:[\w-]+:[\w-]*:\d{12}:.+$|^arn:[\w-]+:iam::\d{12}:root$")
 _SECRET_PLACEHOLDER = "[secret]"
+# Principals the verifier can act as: IAM users (temporary access key) and roles (AssumeRole).
+_ACTABLE = re.compile(r"^arn:[\w-]+:iam::(\d{12}):(?:user|role)/(?:[\w+=,.@-]+/)*[\w+=,.@-]+$")
+_ACTABLE_SHAPE = "arn:<partition>:iam::<account>:user/<name> or ...:role/<name>"
 
 
 class VerificationInputError(Exception):
@@ -98,25 +101,49 @@ def _arn_list(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _expectations(raw: Mapping[str, Any]) -> tuple[Expectation, ...]:
+def _expectations(raw: Mapping[str, Any], account: str) -> tuple[Expectation, ...]:
     name = Output.ACCESS_EXPECTATIONS
     value = _maybe_json(raw.get(name))
     shape = 'must be a list of {"principal": <ARN>, "action": <action>, "expect": "allow"|"deny"}'
     if not isinstance(value, list):
         raise _fail(name, raw.get(name), shape)
     result: list[Expectation] = []
+    seen: set[tuple[str, str]] = set()
     for item in value:
         if not isinstance(item, dict) or set(item) != {"principal", "action", "expect"}:
             raise _fail(name, item, shape)
         principal, action, expect = item["principal"], item["action"], item["expect"]
         if not isinstance(principal, str) or not _ARN.match(principal):
             raise _fail(name, item, "principal must be an IAM ARN")
-        if action not in SUPPORTED_ACTIONS:
+        actable = _ACTABLE.match(principal)
+        if not actable:
+            raise _fail(
+                name,
+                principal,
+                f"principal must be an IAM user or role ARN ({_ACTABLE_SHAPE}); "
+                "the verifier acts as each principal",
+            )
+        if actable.group(1) != account:
+            # IAM calls name users without an account: acting as it would probe the
+            # same-named user of the stack's account and credit the result to this principal.
+            raise _fail(
+                name,
+                principal,
+                f"principal is in account {actable.group(1)}, not the stack's account {account}; "
+                "the verifier can act only as principals of the stack's account",
+            )
+        if not isinstance(action, str) or action not in SUPPORTED_ACTIONS:
             raise _fail(
                 name, item, f"unknown action {action!r}; allowed: {', '.join(SUPPORTED_ACTIONS)}"
             )
         if expect not in (Expect.ALLOW, Expect.DENY):
             raise _fail(name, item, f'expect must be "{Expect.ALLOW}" or "{Expect.DENY}"')
+        if (principal, action) in seen:
+            raise VerificationInputError(
+                f"stack output {name} has more than one expectation for {principal} {action}; "
+                "allowed: one per principal and action"
+            )
+        seen.add((principal, action))
         result.append(Expectation(principal, action, expect))
     if not result:
         raise _fail(name, value, "lists no expectation; there would be nothing to prove")
@@ -166,9 +193,10 @@ def parse_outputs(raw: Any) -> StackFacts:
         raise VerificationInputError(
             f"stack outputs lack {', '.join(missing)}; is this a kmsguard stack after `pulumi up`?"
         )
+    table_arn = _string(raw, Output.TABLE_ARN, arn=True)
     return StackFacts(
         table_name=_string(raw, Output.TABLE_NAME),
-        table_arn=_string(raw, Output.TABLE_ARN, arn=True),
+        table_arn=table_arn,
         key_id=_string(raw, Output.KEY_ID),
         key_arn=_string(raw, Output.KEY_ARN, arn=True),
         key_alias=_string(raw, Output.KEY_ALIAS),
@@ -176,7 +204,7 @@ def parse_outputs(raw: Any) -> StackFacts:
         test_user_arn=_string(raw, Output.TEST_USER_ARN, arn=True),
         key_administrator_arns=_arn_list(raw, Output.KEY_ADMINISTRATOR_ARNS),
         key_user_arns=_arn_list(raw, Output.KEY_USER_ARNS),
-        expectations=_expectations(raw),
+        expectations=_expectations(raw, table_arn.split(":")[4]),
         key_policy=_optional_policy(raw),
         key_rotation_period_days=_optional_int(raw, Output.KEY_ROTATION_PERIOD_DAYS, 90, 2560),
         key_deletion_window_days=_optional_int(raw, Output.KEY_DELETION_WINDOW_DAYS, 7, 30),
@@ -194,8 +222,15 @@ def load_outputs_file(path: str | Path) -> StackFacts:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise VerificationInputError(f"cannot read outputs file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise VerificationInputError(
+            f"outputs file {path} is not UTF-8 text; "
+            "write it with `pulumi stack output --json --show-secrets > FILE`"
+        ) from None
     try:
         raw = json.loads(text)
+    except RecursionError:
+        raise VerificationInputError(f"outputs file {path} is nested too deeply to read") from None
     except json.JSONDecodeError as exc:
         raise VerificationInputError(
             f"outputs file {path} is not JSON (line {exc.lineno}: {exc.msg}); "

@@ -137,3 +137,58 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(args: list[str], t
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith("verification: ")
+
+
+def _expect(principal: str, action: str = "kms:Decrypt", expect: str = "deny") -> dict[str, str]:
+    return {"principal": principal, "action": action, "expect": expect}
+
+
+@pytest.mark.parametrize(
+    ("principal", "words"),
+    [
+        (f"arn:aws:iam::{ACCT}:group/admins", "group/admins"),
+        (f"arn:aws:iam::{ACCT}:root", ":root"),
+        (f"arn:aws:sts::{ACCT}:assumed-role/app/session", "assumed-role/app/session"),
+        (f"arn:aws:iam::{ACCT}:policy/p", "policy/p"),
+        (f"arn:aws:kms:us-east-1:{ACCT}:key/k-1", "key/k-1"),
+    ],
+)
+def test_a_principal_the_verifier_cannot_act_as_is_refused_up_front(
+    principal: str, words: str
+) -> None:
+    raw = {**good(), Output.ACCESS_EXPECTATIONS: [_expect(USER_ARN), _expect(principal)]}
+    with pytest.raises(VerificationInputError) as err:
+        parse_outputs(raw)
+    message = str(err.value)
+    assert words in message
+    assert "must be an IAM user or role ARN" in message
+    assert "\n" not in message
+
+
+def test_a_principal_of_another_account_is_refused() -> None:
+    # Acting as it would create a key for the same-named user of the stack's own account and
+    # report that user's access as the foreign principal's.
+    foreign = "arn:aws:iam::999988887777:user/kms-test-user"
+    raw = {**good(), Output.ACCESS_EXPECTATIONS: [_expect(foreign)]}
+    with pytest.raises(VerificationInputError) as err:
+        parse_outputs(raw)
+    assert "account 999988887777" in str(err.value)
+    assert f"the stack's account {ACCT}" in str(err.value)
+
+
+@pytest.mark.parametrize("second", ["deny", "allow"])
+def test_duplicated_expectations_are_refused_naming_the_pair(second: str) -> None:
+    raw = {
+        **good(),
+        Output.ACCESS_EXPECTATIONS: [_expect(USER_ARN), _expect(USER_ARN, expect=second)],
+    }
+    with pytest.raises(VerificationInputError) as err:
+        parse_outputs(raw)
+    assert f"more than one expectation for {USER_ARN} kms:Decrypt" in str(err.value)
+
+
+def test_outputs_file_that_is_not_utf8_is_one_clear_line(tmp_path: Any) -> None:
+    path = tmp_path / "outputs.json"
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(VerificationInputError, match="is not UTF-8 text"):
+        load_outputs_file(path)
