@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
+from urllib.parse import urlparse
 
 from rich.console import Console
 
@@ -38,8 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--stack", help="read outputs with `pulumi stack output --json --show-secrets --stack NAME`"
     )
     source.add_argument("--outputs", metavar="FILE", help="read that JSON from FILE")
-    p.add_argument("--endpoint-url", metavar="URL", help="send every AWS call here (sandbox)")
-    p.add_argument("--region", help="AWS region (default: the stack output region)")
+    p.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        type=_endpoint,
+        help="send every AWS call here (sandbox), e.g. http://127.0.0.1:4599",
+    )
+    p.add_argument("--region", type=_region, help="AWS region (default: the stack output region)")
     p.add_argument(
         "--settle-timeout",
         metavar="S",
@@ -71,6 +80,40 @@ def _seconds(text: str) -> float:
     return value
 
 
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name (e.g. us-east-1)")
+    return text
+
+
+def _endpoint(text: str) -> str:
+    allowed = "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:4599"
+    try:
+        url = urlparse(text)
+        _ = url.port  # raises ValueError on a bad or out-of-range port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {allowed} ({exc})") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} {allowed}")
+    return text
+
+
+def _report_path_problem(option: str, path: str) -> str | None:
+    """Why a report can't be written to `path`, checked before the run rather than after it."""
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        return f"{option} {path} is a directory; give a file path"
+    if not parent.is_dir():
+        return f"{option} {path}: directory {parent} does not exist"
+    if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return f"{option} {path} is not writable"
+    return None
+
+
 def _count(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 20:
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole number from 1 to 20")
@@ -83,7 +126,11 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for option, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
+        if path is not None and (problem := _report_path_problem(option, path)):
+            parser.error(problem)
     signal.signal(signal.SIGTERM, _terminate)
     err = Console(stderr=True, highlight=False)
     # CI logs have no terminal width; a wide table keeps ARNs and actions on one line there.

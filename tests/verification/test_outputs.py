@@ -192,3 +192,36 @@ def test_outputs_file_that_is_not_utf8_is_one_clear_line(tmp_path: Any) -> None:
     path.write_bytes(b"\xff\xfe{}")
     with pytest.raises(VerificationInputError, match="is not UTF-8 text"):
         load_outputs_file(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--endpoint-url", "garbage"], "'garbage' must be an http:// or https:// URL with a host"),
+        (["--endpoint-url", "ftp://127.0.0.1:1"], "'ftp://127.0.0.1:1' must be an http://"),
+        (["--endpoint-url", "http://127.0.0.1:99999"], "Port out of range"),
+        (["--endpoint-url", ""], "'' must be an http://"),
+        (["--region", "bad region"], "'bad region' is not an AWS region name"),
+        (["--region", ""], "'' is not an AWS region name"),
+        (["--json", "no/such/dir/report.json"], "directory no/such/dir does not exist"),
+        (["--junit-xml", "."], "--junit-xml . is a directory; give a file path"),
+    ],
+)
+def test_cli_bad_flags_are_refused_before_anything_runs(
+    args: list[str], words: str, tmp_path: Any
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(good()))
+    done = subprocess.run(
+        [sys.executable, "-m", "verification", "--outputs", str(outputs), *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"},
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("verification: ")
+    assert words in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""
