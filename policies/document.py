@@ -13,10 +13,13 @@ PINNING_CONDITION_KEYS = frozenset(
     k.lower()
     for k in ("kms:CallerAccount", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalArn")
 )
-# Operators that only widen (negations, IfExists fallbacks, Null) never pin a caller.
+# Operators that only widen (negations, IfExists fallbacks, Null) never pin a caller, and
+# neither does ForAllValues: it is true when the key is absent (aws:PrincipalOrgID for a
+# principal outside any organization).
 _PINNING_OPERATOR = re.compile(
-    r"^(ForAllValues:|ForAnyValue:)?(StringEquals|StringLike|ArnEquals|ArnLike)$", re.I
+    r"^(ForAnyValue:)?(StringEquals|StringEqualsIgnoreCase|StringLike|ArnEquals|ArnLike)$", re.I
 )
+_WILDCARD = re.compile(r"[*?]")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -116,7 +119,21 @@ def covers_any(st: Statement, actions: Iterable[str]) -> list[str]:
 
 
 def is_public_principal(principal: str) -> bool:
-    return principal == "*"
+    """`*`, or a wildcard ARN such as `arn:aws:iam::*:root` (AWS rejects partial wildcards in
+    principals; until then it reads as everyone, never as one account)."""
+    return "*" in principal or "?" in principal
+
+
+def _pins_value(operator: str, key: str, value: str) -> bool:
+    """A condition value naming one account, organization or principal, not a pattern of them."""
+    # Only the *Like operators read `*` and `?` as wildcards; StringEquals takes them literally.
+    if not operator.lower().endswith("like") or not _WILDCARD.search(value):
+        return True
+    if key == "aws:principalarn":
+        parts = value.split(":")
+        # arn:aws:iam::111122223333:role/app-* still pins the account.
+        return len(parts) >= 6 and re.fullmatch(r"\d{12}", parts[4]) is not None
+    return False
 
 
 def pins_caller(st: Statement) -> bool:
@@ -125,8 +142,13 @@ def pins_caller(st: Statement) -> bool:
         if not isinstance(block, dict) or not _PINNING_OPERATOR.match(str(operator)):
             continue
         for key, value in block.items():
+            k = str(key).lower()
             values = [v for v in as_list(value) if isinstance(v, str)]
-            if str(key).lower() in PINNING_CONDITION_KEYS and values and "*" not in values:
+            if (
+                k in PINNING_CONDITION_KEYS
+                and values
+                and all(_pins_value(str(operator), k, v) for v in values)
+            ):
                 return True
     return False
 
@@ -159,19 +181,31 @@ NARROWING_CONDITION_KEYS = (
     "kms:encryptioncontext",
     "kms:encryptioncontextkeys",
     "aws:resourcetag/",
-    "aws:resourceaccount",
-    "aws:resourceorgid",
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
 )
+# aws:ResourceAccount / aws:ResourceOrgID are not here: pinned to the stack's account they
+# still reach every key of it, exactly like Resource arn:aws:kms:*:<account>:key/*.
 
 
 def narrows_resource(st: Statement) -> bool:
+    """A condition that limits the statement to some keys or to use through a service.
+
+    Negations, Null, IfExists and ForAllValues do not narrow (each is true when the key is
+    absent, as for a direct call), nor does a value that is only wildcards.
+    """
     for operator, block in st.condition.items():
-        if not isinstance(block, dict) or str(operator).lower().startswith(("stringnot", "null")):
+        op = str(operator).lower()
+        if not isinstance(block, dict) or op.startswith(("stringnot", "arnnot", "null")):
             continue
-        if "ifexists" in str(operator).lower():
+        if "ifexists" in op or op.startswith("forallvalues:"):
             continue
-        for key in block:
+        for key, value in block.items():
             k = str(key).lower()
+            values = [str(v) for v in as_list(value)]
+            if not values or all(v.strip("*?") == "" for v in values):
+                continue
             if any(
                 k == n or (n.endswith("/") and k.startswith(n)) or k.startswith(n + ":")
                 for n in NARROWING_CONDITION_KEYS
@@ -208,3 +242,24 @@ def decrypt_on_all_keys(doc: Any) -> list[tuple[Statement, list[str]]]:
         if actions:
             found.append((st, actions))
     return found
+
+
+def requires_condition_true(st: Statement, key: str) -> bool:
+    """The statement applies only when the boolean condition `key` is true.
+
+    Bool/StringEquals with every value `true`; negations, Null and a value list that also
+    admits `false` do not restrict.
+    """
+    for operator, block in st.condition.items():
+        op = str(operator).lower().removesuffix("ifexists")
+        if not isinstance(block, dict) or op not in (
+            "bool",
+            "stringequals",
+            "stringequalsignorecase",
+        ):
+            continue
+        for k, v in block.items():
+            values = [str(x).lower() for x in as_list(v)]
+            if str(k).lower() == key.lower() and values and all(x == "true" for x in values):
+                return True
+    return False

@@ -69,6 +69,10 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
     if name is None:
         return  # customer managed policies are judged where they are declared
     doc = managed_policy_document(arn)
+    if doc is None and name not in known_decrypt_on_all_keys():
+        # Never a silent pass: an AWS managed policy we cannot read may grant anything.
+        findings.defer(f"{where}: AWS managed policy {name} is not in the managed policy catalog")
+        return
     if name in known_decrypt_on_all_keys() or (doc is not None and decrypt_on_all_keys(doc)):
         findings.violation(
             f"{where}: attaches AWS managed policy {name}, which allows kms:Decrypt on all keys"
@@ -85,10 +89,16 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         _check_managed(props.get("policyArn"), where, findings)
     elif args.resource_type in (AwsType.IAM_ROLE, AwsType.IAM_USER, AwsType.IAM_GROUP):
         inline = props.get("inlinePolicies")
+        if is_unknown(inline):
+            findings.defer(f"{where}: inlinePolicies is unknown during preview")
         for i, item in enumerate(inline if isinstance(inline, list) else []):
-            if isinstance(item, dict):
+            if is_unknown(item):
+                findings.defer(f"{where}: inline policy #{i} is unknown during preview")
+            elif isinstance(item, dict):
                 _check_doc(item.get("policy"), f"{where} inline policy #{i}", findings)
         arns = props.get("managedPolicyArns")
+        if is_unknown(arns):
+            findings.defer(f"{where}: managedPolicyArns is unknown during preview")
         for arn in arns if isinstance(arns, list) else []:
             _check_managed(arn, where, findings)
     findings.finish()

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
+from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE, KEY_ADMIN_ACTIONS
 from policies.document import (
     Statement,
+    account_of,
     action_matches,
     covers,
-    has_condition_value,
     is_account_root,
+    requires_condition_true,
     statements,
 )
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
-from policies.rules._common import KeyPolicyInput, label
+from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown
 
 META = RuleMeta(
@@ -88,10 +91,49 @@ def admin_only_actions() -> tuple[str, ...]:
     return tuple(sorted(a for a in out if not any(action_matches(p, a) for p in readonly)))
 
 
-def _is_root_delegation(st: Statement) -> bool:
+@lru_cache(maxsize=1)
+def all_kms_actions() -> tuple[str, ...]:
+    from kmsguard.access import expand_actions
+
+    return tuple(expand_actions("kms:*"))
+
+
+def _is_root_delegation(st: Statement, account: str) -> bool:
+    """The key's own account root, unconditioned: delegation to IAM, not a grant.
+
+    Another account's root with kms:* is a full cross-account grant and is judged like any
+    other principal.
+    """
     return (
-        bool(st.principals) and all(is_account_root(p) for p in st.principals) and not st.condition
+        bool(st.principals)
+        and all(is_account_root(p) and account_of(p) == account for p in st.principals)
+        and not st.condition
     )
+
+
+def key_account(props: dict[str, Any], sts: list[Statement]) -> str:
+    """The key's account: from its ARN (or a KeyPolicy's keyId ARN) when known, else the account
+    most principals of the policy belong to, else the first root statement's."""
+    for prop in ("arn", "keyId"):
+        value = props.get(prop)
+        acct = account_of(value) if isinstance(value, str) else None
+        if acct:
+            return acct
+    named = Counter(
+        acct
+        for st in sts
+        for p in st.principals
+        if not is_account_root(p) and (acct := account_of(p))
+    )
+    if named:
+        return named.most_common(1)[0][0]
+    roots = [account_of(p) for st in sts for p in st.principals if is_account_root(p)]
+    return next((a for a in roots if a), "")
+
+
+def _is_wide(pattern: str) -> bool:
+    """A pattern covering every KMS action (`*`, `kms:*`, `KMS:*`, `kms:*?*`...)."""
+    return all(action_matches(pattern.strip(), a) for a in all_kms_actions())
 
 
 def _check(
@@ -104,7 +146,7 @@ def _check(
             f"(everything but {', '.join(st.not_actions)}) to {who}"
         )
         return
-    wide = [a for a in st.actions if a.strip() == "*" or a.strip().lower() == "kms:*"]
+    wide = [a for a in st.actions if _is_wide(a)]
     if wide:
         findings.violation(f"{where}: {st.label} grants {wide[0]} to {who}")
         return
@@ -116,9 +158,7 @@ def _check(
             f"{', ...' if len(admin) > 3 else ''}) and cryptographic use ({', '.join(crypto[:3])}"
             f"{', ...' if len(crypto) > 3 else ''}); administrators get no cryptographic actions"
         )
-    if covers(st, "kms:CreateGrant") and not has_condition_value(
-        st, GRANT_IS_FOR_AWS_RESOURCE, "true"
-    ):
+    if covers(st, "kms:CreateGrant") and not requires_condition_true(st, GRANT_IS_FOR_AWS_RESOURCE):
         findings.violation(
             f"{where}: {st.label} allows kms:CreateGrant to {who} without "
             f"{GRANT_IS_FOR_AWS_RESOURCE}=true"
@@ -142,8 +182,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config = config_of(META, args)
     allowed_users = str_list(config["allowedKeyUsers"])
     admin_crypto = config["adminCryptoActionsAllowed"] is True
-    for st in statements(policy.document):
-        if st.allows and not _is_root_delegation(st):
+    sts = statements(policy.document)
+    account = key_account(props_of(args), sts)
+    for st in sts:
+        if st.allows and not _is_root_delegation(st, account):
             _check(st, allowed_users, admin_crypto, label(args), findings)
     findings.finish()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from policies.document import covers, is_public_principal, statements
+from policies.document import Statement, covers, is_public_principal, statements
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown, as_bool
@@ -24,6 +24,13 @@ META = RuleMeta(
 )
 
 PUT = "kms:PutKeyPolicy"
+_NON_IAM = ("Service:", "Federated:", "CanonicalUser:")
+
+
+def _denied(st: Statement, principal: str) -> bool:
+    if st.principal_is_not:
+        return principal not in st.principals
+    return principal in st.principals or any(is_public_principal(p) for p in st.principals)
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -50,13 +57,18 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             and not s.condition
             and (s.principal_is_not is False and any(is_public_principal(p) for p in s.principals))
         ]
-        keepers = [
+        # Only IAM principals can call PutKeyPolicy later; a service principal keeps nothing.
+        keepers = {
             p
             for s in sts
             if s.allows and not s.principal_is_not and covers(s, PUT)
             for p in s.principals
-            if not is_public_principal(p)
-        ]
+            if not is_public_principal(p) and not p.startswith(_NON_IAM)
+        }
+        # An unconditioned Deny naming a keeper (or excluding it from NotPrincipal) removes it.
+        for s in sts:
+            if s.effect == "Deny" and covers(s, PUT) and not s.condition:
+                keepers = {p for p in keepers if not _denied(s, p)}
         if blanket_deny:
             findings.violation(
                 f"{label(args)}: {blanket_deny[0].label} denies {PUT} to everyone; "

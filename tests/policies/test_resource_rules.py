@@ -548,3 +548,193 @@ def test_deletion_protection():
         resource_args(AwsType.DYNAMODB_TABLE, {"deletionProtectionEnabled": False}),
     )
     assert ok.messages == [] and bad.texts == ["Table 'r': deletion protection is not enabled"]
+
+
+# --- adversarial cases (one property changed from the compliant baseline) --------------------
+
+
+def _public_texts(principal: Any, condition: dict[str, Any] | None = None) -> list[str]:
+    st: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    if condition:
+        st["Condition"] = condition
+    policy = with_statement(st)
+    return run_rule(public, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).texts
+
+
+@pytest.mark.parametrize(
+    "principal", [{"AWS": ["*"]}, {"AWS": "arn:aws:iam::*:root"}, {"AWS": "arn:aws:iam::*:user/a"}]
+)
+def test_public_principal_wildcard_forms_fail(principal):
+    assert len(_public_texts(principal)) == 1
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEqualsIfExists": {"kms:CallerAccount": ACCOUNT}},
+        {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-abc123"}},
+        {"StringLike": {"aws:PrincipalOrgID": "o-*"}},
+        {"StringLike": {"kms:CallerAccount": "1*"}},
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app"}},
+    ],
+)
+def test_public_principal_wildcard_or_absent_key_pin_fails(condition):
+    assert len(_public_texts("*", condition)) == 1
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": "o-abc123"}},
+        {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    ],
+)
+def test_public_principal_pinned_variants_pass(condition):
+    assert _public_texts({"AWS": "*"}, condition) == []
+
+
+def _least(statement: dict[str, Any], **props: Any) -> list[str]:
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement), **props))
+    return run_rule(least_privilege, args).texts
+
+
+def test_least_privilege_other_accounts_root_is_not_delegation():
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    assert any("grants kms:* to arn:aws:iam::999999999999:root" in t for t in _least(st))
+
+
+def test_least_privilege_own_root_by_key_arn_is_delegation():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1"
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc), arn=arn))
+    assert run_rule(least_privilege, args).messages == []
+
+
+@pytest.mark.parametrize("action", ["kms:*?", "Kms:**", "*:*"])
+def test_least_privilege_any_pattern_covering_every_kms_action(action):
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": action, "Resource": "*"}
+    assert any(f"grants {action}" in t for t in _least(st))
+
+
+def test_least_privilege_kms_de_wildcard_to_user_mixes_admin_and_crypto():
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:De*", "Resource": "*"}
+    assert any("both key administration" in t for t in _least(st))
+
+
+def test_least_privilege_usage_only_wildcard_to_user_passes():
+    # kms:*crypt* covers Encrypt, Decrypt and ReEncrypt*: the usage set, nothing more.
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:*crypt*", "Resource": "*"}
+    assert _least(st) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"Null": {"kms:GrantIsForAWSResource": "true"}},
+        {"StringNotEquals": {"kms:GrantIsForAWSResource": "true"}},
+        {"Bool": {"kms:GrantIsForAWSResource": ["true", "false"]}},
+    ],
+)
+def test_least_privilege_create_grant_condition_that_does_not_restrict(condition):
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": USER},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": condition,
+    }
+    assert any("without kms:GrantIsForAWSResource" in t for t in _least(st))
+
+
+def test_lockout_only_keeper_denied_by_name():
+    doc = good_key_policy(enable_root_delegation=False)
+    doc["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": ADMIN},
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+        }
+    )
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert len(r.messages) == 1 and "no statement allows kms:PutKeyPolicy" in r.texts[0]
+
+
+def test_lockout_service_principal_keeps_nothing():
+    doc = good_key_policy(enable_root_delegation=False)
+    for st in doc["Statement"]:
+        if st.get("Sid") == "AllowKeyAdministration":
+            st["Action"] = [a for a in st["Action"] if a != "kms:Put*"]
+    doc["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert len(r.messages) == 1
+
+
+def test_lockout_deny_everyone_but_admin_keeps_admin():
+    doc = good_key_policy(enable_root_delegation=False)
+    doc["Statement"].append(
+        {
+            "Effect": "Deny",
+            "NotPrincipal": {"AWS": ADMIN},
+            "Action": "kms:PutKeyPolicy",
+            "Resource": "*",
+        }
+    )
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert r.messages == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"aws:ResourceAccount": ACCOUNT}},
+        {"ForAllValues:StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+        {"StringLike": {"kms:ViaService": "*"}},
+        {"StringEqualsIfExists": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+    ],
+)
+def test_iam_decrypt_condition_that_does_not_narrow(condition):
+    st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": identity(st)}))
+    assert len(r.messages) == 1 and "on all KMS keys" in r.texts[0]
+
+
+def test_iam_unknown_managed_policy_arns_are_deferred():
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_ROLE, {"managedPolicyArns": UNKNOWN}))
+    assert r.messages == [] and "managedPolicyArns is unknown" in r.deferred[0]
+
+
+def test_iam_managed_policy_outside_catalog_is_deferred():
+    args = resource_args(
+        AwsType.IAM_USER_POLICY_ATTACHMENT,
+        {"user": "u", "policyArn": "arn:aws:iam::aws:policy/NoSuchManagedPolicy"},
+    )
+    r = run_rule(iam_decrypt, args)
+    assert r.messages == [] and "not in the managed policy catalog" in r.deferred[0]
