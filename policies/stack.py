@@ -13,6 +13,9 @@ from policies.managed import managed_policy_document, managed_policy_name
 from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
 
 AWS_DEFAULT_DYNAMODB_ALIAS = "alias/aws/dynamodb"
+# Group membership types (not in kmsguard.contract yet: the program registers none).
+IAM_GROUP_MEMBERSHIP = "aws:iam/groupMembership:GroupMembership"
+IAM_USER_GROUP_MEMBERSHIP = "aws:iam/userGroupMembership:UserGroupMembership"
 _ACCOUNT = re.compile(r"\b(\d{12})\b")
 
 
@@ -158,16 +161,25 @@ class StackView:
 
     def key_policy(self, key: Node) -> tuple[dict[str, Any] | Unknown | None, str]:
         """The key's policy document and its origin (inline, KeyPolicy resource or AWS default)."""
+        return self.key_policies(key)[0]
+
+    def key_policies(self, key: Node) -> list[tuple[dict[str, Any] | Unknown | None, str]]:
+        """Every policy declared for the key, the one AWS ends up with first.
+
+        A KeyPolicy resource is applied after the key, so it wins; when the key also has an
+        inline policy, both are returned: each `up` may apply either, so both must be safe.
+        """
+        out: list[tuple[dict[str, Any] | Unknown | None, str]] = []
         for kp in self.of_type(AwsType.KMS_KEY_POLICY):
             linked = any(self.by_urn.get(u) is key for u in kp.dep_urns("keyId")) or _str(
                 kp.props.get("keyId")
             ) in self.key_identifiers(key)
             if linked:
-                return self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}"
+                out.append((self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}"))
         doc = self._doc(key.props.get("policy"))
         if doc is not None:
-            return doc, "inline policy"
-        return None, "AWS default key policy"
+            out.append((doc, "inline policy"))
+        return out or [(None, "AWS default key policy")]
 
     @staticmethod
     def _doc(value: Any) -> dict[str, Any] | Unknown | None:
@@ -238,7 +250,15 @@ class StackView:
         for n in self.of_type(AwsType.IAM_POLICY_ATTACHMENT):
             if self._refers_to(n, kind + "s", p.node):
                 p.policies.append(self._attached(n, n.props.get("policyArn")))
+        if kind == "user":
+            for group in self._groups_of(p.node):
+                self._collect_group_policies(p, group)
         if kind == "role":
+            for prop in ("inlinePolicies", "managedPolicyArns"):
+                if is_unknown(p.node.props.get(prop)):
+                    p.policies.append(
+                        PolicyDoc(f"{prop} of role {p.node.name}", UNKNOWN, f"{prop} unknown")
+                    )
             for i, item in enumerate(_list(p.node.props.get("inlinePolicies"))):
                 if isinstance(item, dict):
                     p.policies.append(
@@ -249,6 +269,35 @@ class StackView:
                     )
             for arn in _list(p.node.props.get("managedPolicyArns")):
                 p.policies.append(self._attached(p.node, arn))
+
+    def _groups_of(self, user: Node) -> list[Node]:
+        """Groups of the stack the user belongs to (GroupMembership, UserGroupMembership)."""
+        out: list[Node] = []
+        groups = self.of_type(AwsType.IAM_GROUP)
+        for n in self.of_type(IAM_GROUP_MEMBERSHIP):
+            if self._refers_to(n, "users", user):
+                out.extend(g for g in groups if self._refers_to(n, "group", g))
+        for n in self.of_type(IAM_USER_GROUP_MEMBERSHIP):
+            if self._refers_to(n, "user", user):
+                out.extend(g for g in groups if self._refers_to(n, "groups", g))
+        return list({id(g): g for g in out}.values())
+
+    def _collect_group_policies(self, p: Principal, group: Node) -> None:
+        via = f" (via group {group.name})"
+        for n in self.of_type(AwsType.IAM_GROUP_POLICY):
+            if self._refers_to(n, "group", group):
+                doc = self._doc(n.props.get("policy"))
+                p.policies.append(PolicyDoc(f"GroupPolicy {n.name}{via}", doc))
+        for n in self.of_type(AwsType.IAM_GROUP_POLICY_ATTACHMENT):
+            if self._refers_to(n, "group", group):
+                att = self._attached(n, n.props.get("policyArn"))
+                att.origin += via
+                p.policies.append(att)
+        for n in self.of_type(AwsType.IAM_POLICY_ATTACHMENT):
+            if self._refers_to(n, "groups", group):
+                att = self._attached(n, n.props.get("policyArn"))
+                att.origin += via
+                p.policies.append(att)
 
     def _attached(self, holder: Node, arn: Any) -> PolicyDoc:
         for urn in holder.dep_urns("policyArn"):

@@ -10,8 +10,8 @@ from kmsguard.contract import AwsType
 from policies.document import account_of
 from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
-from policies.stack import StackView
-from policies.values import Unknown, as_bool, get
+from policies.stack import Node, StackView
+from policies.values import Unknown, as_bool, get, is_unknown
 
 META = RuleMeta(
     name="dynamodb-table-customer-managed-key",
@@ -40,6 +40,31 @@ META = RuleMeta(
 _AWS_ALIAS = re.compile(r"(^|:)alias/aws/", re.I)
 
 
+def _check_replicas(table: Node, where: str, findings: Findings) -> None:
+    """Each replica names its own key; without one it uses alias/aws/dynamodb in its region."""
+    replicas = get(table.props, "replicas")
+    if isinstance(replicas, Unknown):
+        findings.defer(f"{where}: replicas are unknown during preview")
+        return
+    for i, replica in enumerate(replicas if isinstance(replicas, list) else []):
+        if not isinstance(replica, dict):
+            continue
+        region = replica.get("regionName") or f"#{i}"
+        arn = replica.get("kmsKeyArn")
+        if is_unknown(arn):
+            findings.defer(f"{where}: kmsKeyArn of the replica in {region} is unknown")
+        elif not isinstance(arn, str) or not arn:
+            findings.violation(
+                f"{where}: replica in {region} has no kmsKeyArn, so it uses the AWS managed key "
+                "alias/aws/dynamodb",
+                table.urn,
+            )
+        elif _AWS_ALIAS.search(arn):
+            findings.violation(
+                f"{where}: replica in {region} uses {arn!r}, an AWS managed key", table.urn
+            )
+
+
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
     view = StackView(args.resources)
@@ -57,6 +82,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
                 table.urn,
             )
             continue
+        _check_replicas(table, where, findings)
         ref = view.table_key(table)
         if ref.node is not None:
             continue  # a key declared in this stack: customer managed by construction

@@ -7,12 +7,11 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
 from kmsguard.contract import (
-    KEY_USER_ACTIONS,
     AwsType,
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import covers, covers_any, is_account_root, statements
+from policies.document import covers, is_account_root, statements
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.stack import Node, Principal, StackView
 from policies.values import Unknown
@@ -50,10 +49,14 @@ ACTION = "kms:Decrypt"
 
 
 def declared_users(doc: dict[str, Any]) -> set[str]:
-    """Principals named in Allow statements granting usage actions (account root excluded)."""
+    """Principals named in Allow statements granting kms:Decrypt (account root excluded).
+
+    Decrypt itself, not any usage action: an administrators' statement covers kms:DescribeKey
+    through kms:Describe*, and must not make administrators declared key users.
+    """
     out: set[str] = set()
     for st in statements(doc):
-        if st.allows and not st.principal_is_not and covers_any(st, KEY_USER_ACTIONS):
+        if st.allows and not st.principal_is_not and covers(st, ACTION):
             out.update(p for p in st.principals if p != "*" and not is_account_root(p))
     return out
 
@@ -102,8 +105,28 @@ def _check_key(
     extra: list[str],
     findings: Findings,
 ) -> None:
-    doc, origin = view.key_policy(key)
+    policies = view.key_policies(key)
     where = f"Key {key.name!r}"
+    if len(policies) > 1:
+        findings.defer(
+            f"{where}: has both {' and '.join(o for _, o in policies)}; AWS keeps whichever "
+            "was applied last, so each is checked; declare the policy in one place"
+        )
+    for doc, origin in policies:
+        _check_policy(view, key, doc, origin, principals, may_decrypt, extra, findings)
+
+
+def _check_policy(
+    view: StackView,
+    key: Node,
+    doc: dict[str, Any] | Unknown | None,
+    origin: str,
+    principals: list[Principal],
+    may_decrypt: dict[int, bool],
+    extra: list[str],
+    findings: Findings,
+) -> None:
+    where = f"Key {key.name!r}" + (f" ({origin})" if origin.startswith("KeyPolicy") else "")
     if isinstance(doc, Unknown):
         findings.defer(f"{where}: the key policy ({origin}) is unknown during preview")
         return

@@ -173,3 +173,123 @@ def test_access_unknown_policy_is_deferred():
     p = Res(AwsType.IAM_USER_POLICY, "p", {"user": "tester", "policy": UNKNOWN}, user=[u.urn])
     r = run_rule(access, stack_args([key(), u, p]))
     assert r.messages == [] and "unknown" in r.deferred[0]
+
+
+# --- adversarial cases (one property changed from the compliant baseline) --------------------
+
+
+def _decrypt_policy_resource():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    return Res(
+        AwsType.IAM_POLICY,
+        "dec",
+        {"arn": f"arn:aws:iam::{ACCOUNT}:policy/dec", "policy": json.dumps(doc)},
+    )
+
+
+def test_access_key_administrator_is_not_a_declared_key_user():
+    # The admins' statement covers kms:DescribeKey (kms:Describe*), not kms:Decrypt.
+    from tests.policies.helpers import ADMIN
+
+    role = Res(AwsType.IAM_ROLE, "key-admin", {"name": "key-admin", "arn": ADMIN})
+    pol = _decrypt_policy_resource()
+    att = Res(
+        AwsType.IAM_ROLE_POLICY_ATTACHMENT,
+        "att",
+        {"role": "key-admin", "policyArn": pol.props["arn"]},
+        role=[role.urn],
+        policyArn=[pol.urn],
+    )
+    r = run_rule(access, stack_args([key(), role, pol, att]))
+    assert len(r.messages) == 1 and f"{ADMIN} can kms:Decrypt" in r.texts[0]
+    assert "identity policy Policy dec (attached by att)" in r.texts[0]
+
+
+def test_access_through_group_membership():
+    u = user()
+    g = Res(AwsType.IAM_GROUP, "devs", {"name": "devs"})
+    gp = Res(
+        AwsType.IAM_GROUP_POLICY,
+        "gp",
+        {"group": "devs", "policy": _decrypt_policy_resource().props["policy"]},
+        group=[g.urn],
+    )
+    gm = Res(
+        "aws:iam/groupMembership:GroupMembership",
+        "gm",
+        {"group": "devs", "users": ["tester"]},
+        group=[g.urn],
+        users=[u.urn],
+    )
+    r = run_rule(access, stack_args([key(), u, g, gp, gm]))
+    assert len(r.messages) == 1 and "GroupPolicy gp (via group devs)" in r.texts[0]
+    assert run_rule(access, stack_args([key(), u, g, gp])).messages == []
+
+
+def test_access_unknown_managed_policy_arns_are_deferred():
+    role = Res(AwsType.IAM_ROLE, "r3", {"name": "r3", "managedPolicyArns": UNKNOWN})
+    r = run_rule(access, stack_args([key(), role]))
+    assert r.messages == [] and "managedPolicyArns unknown" in r.deferred[0]
+
+
+def test_access_key_with_inline_policy_and_key_policy_resource_checks_both():
+    from tests.policies.helpers import good_key_policy
+
+    open_doc = good_key_policy()
+    open_doc["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    )
+    k = key(policy=json.dumps(open_doc))
+    kp = Res(
+        AwsType.KMS_KEY_POLICY,
+        "kp",
+        {"keyId": "k", "policy": json.dumps(good_key_policy())},
+        keyId=[k.urn],
+    )
+    r = run_rule(access, stack_args([k, kp, user()]))
+    assert len(r.messages) == 1 and "user/tester can kms:Decrypt" in r.texts[0]
+    assert any("has both KeyPolicy kp and inline policy" in d for d in r.deferred)
+
+
+def test_access_key_policy_resource_alone_is_understood():
+    from tests.policies.helpers import good_key_policy
+
+    k = Res(AwsType.KMS_KEY, "key", {**key_props(policy=None), "arn": KEY_ARN})
+    kp = Res(
+        AwsType.KMS_KEY_POLICY,
+        "kp",
+        {"keyId": KEY_ARN, "policy": json.dumps(good_key_policy(enable_root_delegation=False))},
+    )
+    u = user()
+    st = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    # Without root delegation in the KeyPolicy, the IAM policy grants nothing.
+    r = run_rule(access, stack_args([k, kp, u, user_policy(u, st)]))
+    assert r.messages == [] and r.deferred == []
+    # The key alone (AWS default policy: root delegation) would let it decrypt.
+    assert len(run_rule(access, stack_args([k, u, user_policy(u, st)])).messages) == 1
+
+
+def test_cmk_replica_without_its_own_key():
+    t = Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {
+            "serverSideEncryption": {"enabled": True, "kmsKeyArn": KEY_ARN},
+            "replicas": [{"regionName": "us-west-2"}],
+        },
+    )
+    r = run_rule(cmk, stack_args([key(), t]))
+    assert len(r.messages) == 1 and "replica in us-west-2 has no kmsKeyArn" in r.texts[0]
+    other = "arn:aws:kms:us-west-2:123456789012:key/2"
+    t.props["replicas"][0]["kmsKeyArn"] = other
+    assert run_rule(cmk, stack_args([key(), t])).messages == []
+
+
+def test_cmk_enabled_without_arn_and_unknown_without_dependency():
+    assert (
+        "uses the AWS managed key"
+        in run_rule(cmk, stack_args([key(), table({"enabled": True, "kmsKeyArn": ""})])).texts[0]
+    )
