@@ -6,11 +6,18 @@ import argparse
 import logging
 import re
 import sys
+from typing import NoReturn
 
 from sandbox.server import is_loopback, serve
 from sandbox.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line naming the problem; the usage block would bury it.
+        self.exit(2, f"python -m sandbox: error: {message} (see --help)\n")
 
 
 def _port(text: str) -> int:
@@ -30,7 +37,7 @@ def _region(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
+    root = _Parser(
         prog="python -m sandbox",
         description="Local AWS sandbox (DynamoDB, KMS, IAM, STS) enforcing IAM and key policies.",
     )
@@ -59,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         cli.error(
             f"--host {args.host} is not a loopback address; use 127.0.0.1, ::1 or localhost "
             "(or pass --allow-non-loopback)"
+        )
+    if not is_loopback(args.host):
+        print(
+            f"sandbox: warning: serving on {args.host}, reachable beyond this machine; the sandbox "
+            "does not verify signatures and its admin credentials are public",
+            file=sys.stderr,
         )
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr

@@ -39,7 +39,31 @@ def test_bad_arguments_exit_2_with_one_message(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "error:" in err.strip().splitlines()[-1]
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("python -m sandbox: error: ")
+
+
+def test_bad_port_names_what_is_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["serve", "--port", "-1"])
+    assert capsys.readouterr().err.strip() == (
+        "python -m sandbox: error: argument --port: '-1' is not a port "
+        "(0-65535; 0 picks a free port) (see --help)"
+    )
+
+
+def test_allowed_non_loopback_host_serves_with_a_warning(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[tuple[str, int, str]] = []
+    monkeypatch.setattr(
+        "sandbox.__main__.serve", lambda host, port, region: served.append((host, port, region))
+    )
+    assert main(["serve", "--host", "0.0.0.0", "--port", "0", "--allow-non-loopback"]) == 0
+    assert served == [("0.0.0.0", 0, "us-east-1")]
+    assert "warning: serving on 0.0.0.0, reachable beyond this machine" in capsys.readouterr().err
+    assert main(["serve", "--port", "0"]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 def test_non_loopback_refusal_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
