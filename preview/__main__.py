@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kmsguard.contract import ConfigKey
 from preview.report import PHASES, render, run_all, to_json
+
+_LEVELS = ("advisory", "disabled", "mandatory", "remediate")
+_POLICY_CONFIG_SHAPE = 'expected {"<policy name>": {"enforcementLevel": ..., "<setting>": ...}}'
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,21 +26,92 @@ def _parse_config(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--config {item!r}: expected KEY=VALUE (e.g. tableName=orders)")
+        if key.removeprefix("kmsguard:") == ConfigKey.GRANT_TEST_USER_KEY_ACCESS:
+            # Each phase sets it; a --config value would be silently overridden.
+            raise ValueError(
+                f"--config {item!r}: {ConfigKey.GRANT_TEST_USER_KEY_ACCESS} is set by --phase "
+                "(denied: false, granted: true); choose the phase instead"
+            )
         out[key] = value
     return out
+
+
+def _setting_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    kind = schema.get("type")
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be a whole number"
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"must be from {low} to {high}"
+    elif kind == "boolean" and not isinstance(value, bool):
+        return "must be true or false"
+    elif kind == "string" and not isinstance(value, str):
+        return "must be a string"
+    elif kind == "array" and not (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    ):
+        return "must be a list of strings"
+    return None
+
+
+def _policy_config_problems(data: dict[str, Any]) -> list[str]:
+    """Check names, settings and values against the pack's own config schemas, as Pulumi does."""
+    from policies.rules import POLICIES
+
+    schemas = {
+        p.name: dict(p.config_schema.properties) if p.config_schema else {} for p in POLICIES
+    }
+    problems: list[str] = []
+    for name, settings in data.items():
+        if name not in schemas:
+            problems.append(f"{name!r}: no such policy; allowed: {', '.join(schemas)}")
+            continue
+        if not isinstance(settings, dict):
+            problems.append(f"{name}: must be an object of settings")
+            continue
+        for key, value in settings.items():
+            if key == "enforcementLevel":
+                if value not in _LEVELS:
+                    problems.append(
+                        f"{name}.enforcementLevel = {value!r}: allowed: {', '.join(_LEVELS)}"
+                    )
+            elif key not in schemas[name]:
+                allowed = ", ".join(["enforcementLevel", *schemas[name]])
+                problems.append(f"{name}.{key}: unknown setting; allowed: {allowed}")
+            elif problem := _setting_problem(value, schemas[name][key]):
+                problems.append(f"{name}.{key} = {json.dumps(value)}: {problem}")
+    return problems
 
 
 def _policy_config(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--policy-config {path}: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"--policy-config {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
         raise ValueError(
-            f"--policy-config {path}: expected a JSON object of policy name -> settings object"
-        )
+            f"--policy-config {path}: not UTF-8 text; {_POLICY_CONFIG_SHAPE}"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"--policy-config {path}: not JSON (line {exc.lineno}: {exc.msg}); "
+            f"{_POLICY_CONFIG_SHAPE}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"--policy-config {path}: nested too deeply to read") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"--policy-config {path}: {_POLICY_CONFIG_SHAPE}")
+    problems = _policy_config_problems(data)
+    if len(problems) == 1:
+        raise ValueError(f"--policy-config {path}: {problems[0]}")
+    if problems:
+        listed = "".join(f"\n  - {p}" for p in problems)
+        raise ValueError(f"--policy-config {path} ({len(problems)} problems):{listed}")
     return data
 
 

@@ -121,6 +121,68 @@ def test_cli_bad_input_exits_2(capsys):
     assert preview_main(["--config", "tableName=bad name!", "--preview", "--phase", "denied"]) == 2
 
 
+def test_cli_refuses_grant_config_that_the_phase_would_override(capsys):
+    assert preview_main(["--config", "grantTestUserKeyAccess=true", "--phase", "denied"]) == 2
+    err = capsys.readouterr().err
+    assert "grantTestUserKeyAccess is set by --phase (denied: false, granted: true)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ('{"no-such-policy": {}}', "'no-such-policy': no such policy; allowed: "),
+        (
+            '{"kms-key-rotation-enabled": {"maxRotationDays": 400}}',
+            "kms-key-rotation-enabled.maxRotationDays: unknown setting; allowed: "
+            "enforcementLevel, maxRotationPeriodDays",
+        ),
+        (
+            '{"kms-key-rotation-enabled": {"maxRotationPeriodDays": "400"}}',
+            'kms-key-rotation-enabled.maxRotationPeriodDays = "400": must be a whole number',
+        ),
+        (
+            '{"kms-key-deletion-window": {"minDeletionWindowDays": 3}}',
+            "minDeletionWindowDays = 3: must be from 7 to 30",
+        ),
+        (
+            '{"kms-key-policy-least-privilege": {"adminCryptoActionsAllowed": "yes"}}',
+            'adminCryptoActionsAllowed = "yes": must be true or false',
+        ),
+        (
+            '{"kms-key-rotation-enabled": {"enforcementLevel": "loud"}}',
+            "enforcementLevel = 'loud': allowed: advisory, disabled, mandatory, remediate",
+        ),
+        ("{", "not JSON (line 1: "),
+        ("[]", 'expected {"<policy name>": {"enforcementLevel": ..., "<setting>": ...}}'),
+    ],
+)
+def test_cli_bad_policy_config_is_one_line_naming_what_is_allowed(content, words, tmp_path, capsys):
+    path = tmp_path / "policy.json"
+    path.write_text(content)
+    assert preview_main(["--policy-config", str(path), "--phase", "denied", "--preview"]) == 2
+    err = capsys.readouterr().err
+    assert words in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_cli_policy_config_problems_are_listed_together(tmp_path, capsys):
+    path = tmp_path / "policy.json"
+    path.write_text('{"nope": {}, "kms-key-rotation-enabled": {"x": 1}}')
+    assert preview_main(["--policy-config", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].endswith("(2 problems):")
+    assert lines[1].startswith("  - 'nope': no such policy")
+    assert lines[2].startswith("  - kms-key-rotation-enabled.x: unknown setting")
+
+
+def test_cli_missing_policy_config_file(tmp_path, capsys):
+    assert preview_main(["--policy-config", str(tmp_path / "none.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("none.json: cannot read it (No such file or directory)")
+
+
 def test_cli_module_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "preview", "--phase", "denied", "--preview", "--json"],
