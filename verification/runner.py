@@ -7,7 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 
 from kmsguard.contract import Expect
 from verification.aws import Aws, is_loopback
@@ -119,6 +126,12 @@ class Runner:
             raise VerificationUnavailable(
                 "no AWS credentials for the admin; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
                 "or AWS_PROFILE"
+            ) from None
+        except (PartialCredentialsError, ProfileNotFound) as exc:
+            # botocore's text names the profile or the missing variable, never a secret.
+            raise VerificationUnavailable(
+                f"the admin's AWS credentials are misconfigured: {exc}; set "
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY together, or an existing AWS_PROFILE"
             ) from None
         except ClientError as exc:
             raise VerificationUnavailable(

@@ -225,3 +225,38 @@ def test_cli_bad_flags_are_refused_before_anything_runs(
     assert words in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({}, "no AWS credentials for the admin"),
+        ({"AWS_PROFILE": "no-such-profile"}, "The config profile (no-such-profile) could not be"),
+        ({"AWS_ACCESS_KEY_ID": "AKIAONLYHALF"}, "missing: AWS_SECRET_ACCESS_KEY"),
+    ],
+)
+def test_cli_missing_or_half_admin_credentials_are_named(
+    env: dict[str, str], words: str, tmp_path: Any
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(good()))
+    # A closed loopback port: credentials are resolved before any connection is tried.
+    closed = ["--endpoint-url", "http://127.0.0.1:9"]
+    done = subprocess.run(
+        [sys.executable, "-m", "verification", "--outputs", str(outputs), *closed],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            **env,
+        },
+        check=False,
+    )
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert "cannot reach" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
