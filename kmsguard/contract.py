@@ -99,6 +99,8 @@ class AwsType:
     IAM_GROUP: Final = "aws:iam/group:Group"
     IAM_GROUP_POLICY: Final = "aws:iam/groupPolicy:GroupPolicy"
     IAM_GROUP_POLICY_ATTACHMENT: Final = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
+    IAM_GROUP_MEMBERSHIP: Final = "aws:iam/groupMembership:GroupMembership"
+    IAM_USER_GROUP_MEMBERSHIP: Final = "aws:iam/userGroupMembership:UserGroupMembership"
     IAM_POLICY: Final = "aws:iam/policy:Policy"
     IAM_POLICY_ATTACHMENT: Final = "aws:iam/policyAttachment:PolicyAttachment"
     PROVIDER: Final = "pulumi:providers:aws"

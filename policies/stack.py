@@ -14,8 +14,6 @@ from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, lo
 
 AWS_DEFAULT_DYNAMODB_ALIAS = "alias/aws/dynamodb"
 # Group membership types (not in kmsguard.contract yet: the program registers none).
-IAM_GROUP_MEMBERSHIP = "aws:iam/groupMembership:GroupMembership"
-IAM_USER_GROUP_MEMBERSHIP = "aws:iam/userGroupMembership:UserGroupMembership"
 _ACCOUNT = re.compile(r"\b(\d{12})\b")
 
 
@@ -274,10 +272,10 @@ class StackView:
         """Groups of the stack the user belongs to (GroupMembership, UserGroupMembership)."""
         out: list[Node] = []
         groups = self.of_type(AwsType.IAM_GROUP)
-        for n in self.of_type(IAM_GROUP_MEMBERSHIP):
+        for n in self.of_type(AwsType.IAM_GROUP_MEMBERSHIP):
             if self._refers_to(n, "users", user):
                 out.extend(g for g in groups if self._refers_to(n, "group", g))
-        for n in self.of_type(IAM_USER_GROUP_MEMBERSHIP):
+        for n in self.of_type(AwsType.IAM_USER_GROUP_MEMBERSHIP):
             if self._refers_to(n, "user", user):
                 out.extend(g for g in groups if self._refers_to(n, "groups", g))
         return list({id(g): g for g in out}.values())
