@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -78,16 +79,31 @@ def main(argv: list[str] | None = None) -> int:
     p_decide.add_argument(
         "--explain", action="store_true", help="add detail, AWS's message and unknown actions"
     )
-    p_expand = sub.add_parser("expand", help="list catalog actions matching a pattern")
+    p_expand = sub.add_parser(
+        "expand", help="list catalog actions matching a pattern (exit 1 when none does)"
+    )
     p_expand.add_argument("pattern")
     args = parser.parse_args(argv)
-    if args.command == "decide":
-        return _cmd_decide(args.explain)
     try:
-        actions = expand_actions(args.pattern)
+        if args.command == "decide":
+            return _cmd_decide(args.explain)
+        return _cmd_expand(args.pattern)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly; devnull absorbs the final flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _cmd_expand(pattern: str) -> int:
+    try:
+        actions = expand_actions(pattern)
     except ValueError as exc:
         print(f"kmsguard.access: {exc}", file=sys.stderr)
         return 2
+    if not actions:
+        # Like grep: no match is exit 1, said on stderr so it is never mistaken for success.
+        print(f"kmsguard.access: no catalog action matches {pattern!r}", file=sys.stderr)
+        return 1
     print("\n".join(actions))
     return 0
 

@@ -111,3 +111,26 @@ def test_deeply_nested_json_is_one_line_not_a_traceback() -> None:
         "kmsguard.access: stdin is nested too deeply to read; "
         "expected a scenario object or a list of them"
     )
+
+
+def test_expand_matching_nothing_says_so_and_exits_1() -> None:
+    out = run("expand", "kms:Nope*", stdin="")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert out.stderr.strip() == "kmsguard.access: no catalog action matches 'kms:Nope*'"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kmsguard.access", "expand", "*"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()  # like `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err
