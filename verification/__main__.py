@@ -120,6 +120,14 @@ def _count(text: str) -> int:
     return int(text)
 
 
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        # The reader went away (`| head`). rich would exit 1 here; instead go on quietly, so the
+        # JSON and JUnit reports are still written and the exit status still says what was found.
+        self.quiet = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so every finally block cleans up.
     raise KeyboardInterrupt
@@ -134,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     err = Console(stderr=True, highlight=False)
     # CI logs have no terminal width; a wide table keeps ARNs and actions on one line there.
-    out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    out = _Stdout(highlight=False, width=None if sys.stdout.isatty() else 200)
     try:
         facts = load_stack_outputs(args.stack) if args.stack else load_outputs_file(args.outputs)
         with err.status("verifying", spinner="line") as status:

@@ -185,6 +185,35 @@ def test_cli_writes_table_json_and_junit(stack: Deployed, tmp_path: Path) -> Non
     assert_clean(stack)
 
 
+def test_stdout_closed_by_its_reader_still_writes_the_report(
+    stack: Deployed, tmp_path: Path
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack.outputs))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {k: v for k, v in stack.sb.environment().items() if k != "AWS_ENDPOINT_URL"}
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [
+            *[sys.executable, "-m", "verification", "--outputs", str(outputs)],
+            *["--endpoint-url", stack.sb.endpoint_url, "--settle-timeout", "0.5"],
+            *["--json", str(report)],
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # like `| head -0`: every write to stdout fails
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err
+    assert json.loads(report.read_text())["status"] == "pass"
+    assert proc.returncode == 0, err
+    assert stack.leftovers()["keys"] == []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
