@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"python -m preview: error: {exc}", file=sys.stderr)
         return 2
-    print(to_json(outcomes) if args.json else render(outcomes))
-    return 1 if any(o.mandatory for o in outcomes) else 0
+    code = 1 if any(o.mandatory for o in outcomes) else 0
+    try:
+        print(to_json(outcomes) if args.json else render(outcomes), flush=True)
+    except BrokenPipeError:
+        # The reader went away (`| head`): no traceback, the exit status still says the verdict.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
 
 
 if __name__ == "__main__":

@@ -183,6 +183,20 @@ def test_cli_missing_policy_config_file(tmp_path, capsys):
     assert err.endswith("none.json: cannot read it (No such file or directory)")
 
 
+def test_cli_stdout_closed_by_its_reader_is_no_traceback():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "preview", "--phase", "denied", "--preview"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    proc.stdout.close()  # like `| head -0`
+    _, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert proc.returncode == 0  # the program passes the pack in phase denied
+
+
 def test_cli_module_runs():
     proc = subprocess.run(
         [sys.executable, "-m", "preview", "--phase", "denied", "--preview", "--json"],
