@@ -33,6 +33,10 @@ def _parse_config(items: list[str]) -> dict[str, Any]:
                 f"--config {item!r}: {ConfigKey.GRANT_TEST_USER_KEY_ACCESS} is set by --phase "
                 "(denied: false, granted: true); choose the phase instead"
             )
+        if key in out:
+            raise ValueError(
+                f"--config {key} is given twice ({out[key]!r}, then {value!r}); give each key once"
+            )
         out[key] = value
     return out
 

@@ -121,6 +121,12 @@ def test_cli_bad_input_exits_2(capsys):
     assert preview_main(["--config", "tableName=bad name!", "--preview", "--phase", "denied"]) == 2
 
 
+def test_cli_refuses_a_config_key_given_twice(capsys):
+    assert preview_main(["--config", "tableName=aaa", "--config", "tableName=bbb"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("--config tableName is given twice ('aaa', then 'bbb'); give each key once")
+
+
 def test_cli_refuses_grant_config_that_the_phase_would_override(capsys):
     assert preview_main(["--config", "grantTestUserKeyAccess=true", "--phase", "denied"]) == 2
     err = capsys.readouterr().err
