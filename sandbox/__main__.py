@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0  # interrupted while starting
     except OSError as exc:
         print(
-            f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "
+            "(--port 0 picks a free port)",
             file=sys.stderr,
         )
         return 1

@@ -186,6 +186,8 @@ def test_busy_port_is_one_message_and_exit_1(capsys: pytest.CaptureFixture[str])
         assert main(["serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{port}" in err and "Traceback" not in err
+    assert err.strip().endswith("(--port 0 picks a free port)")
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_a_child_that_cannot_start_raises_with_its_message() -> None:
