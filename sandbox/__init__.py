@@ -26,7 +26,8 @@ Command line::
 
 prints the endpoint, region and admin credentials, then serves until Ctrl-C / SIGTERM (exit 0).
 Port 4599 is the fixed default (`Pulumi.sandbox.yaml` points at it); `--port 0` picks a free one.
-Non-loopback hosts are refused unless `--allow-non-loopback` is given.
+Non-loopback hosts are refused unless `--allow-non-loopback` is given (then it serves with a
+warning on stderr). Bad arguments are one line on stderr, exit 2; a busy port is exit 1.
 
 Identities:
 
