@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -157,10 +158,35 @@ def build_context(
     return ctx
 
 
+_REQUEST_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9]+$")
+_REQUEST_PRINCIPAL = re.compile(
+    r"^(arn:[\w-]+:[\w-]+:[^:]*:\d{12}:.+|[a-z0-9.-]+\.amazonaws\.com)$"
+)
+
+
+@lru_cache(maxsize=4096)
+def _well_formed(principal: str, action: str) -> bool:
+    # Cached: the sandbox and the pack ask about the same few callers and actions again and again.
+    return bool(_REQUEST_ACTION.match(action) and _REQUEST_PRINCIPAL.match(principal))
+
+
 def _check_request(principal: Any, action: Any, resource: Any) -> None:
     for name, value in (("principal", principal), ("action", action), ("resource", resource)):
         if not isinstance(value, str) or not value:
             raise PolicyDocumentError(name, "must be a non-empty string")
+    # A request names one concrete action and one caller; a pattern here would be a silent guess.
+    if not _REQUEST_ACTION.match(action):
+        raise PolicyDocumentError(
+            "action", f"{action!r} is not an action; allowed: service:Action, e.g. kms:Decrypt"
+        )
+    if not _REQUEST_PRINCIPAL.match(principal):
+        raise PolicyDocumentError(
+            "principal",
+            f"{principal!r} is not a principal; allowed: an ARN with a 12-digit account "
+            "(arn:aws:iam::<account>:user/<name>, :role/<name>, :root, "
+            "arn:aws:sts::<account>:assumed-role/<role>/<session>) or a service principal "
+            "(<service>.amazonaws.com)",
+        )
 
 
 def evaluate(
@@ -175,9 +201,8 @@ def evaluate(
     """Decide one request with AWS's evaluation logic."""
     if not (
         principal.__class__ is action.__class__ is resource.__class__ is str
-        and principal
-        and action
         and resource
+        and _well_formed(principal, action)
     ):
         _check_request(principal, action, resource)
     if isinstance(identity_policies, str | bytes | Mapping):

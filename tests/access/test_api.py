@@ -214,3 +214,28 @@ def test_implicit_deny_names_the_allow_whose_condition_was_not_met() -> None:
         context={"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"},
     )
     assert via.allowed and "not met" not in via.detail
+
+
+@pytest.mark.parametrize(
+    ("principal", "action", "path"),
+    [
+        ("arn:aws:iam::111122223333:user/a", "nocolon", "action"),
+        ("arn:aws:iam::111122223333:user/a", "kms:De*", "action"),
+        ("x", "kms:Decrypt", "principal"),
+        ("arn:aws:iam::1234:user/a", "kms:Decrypt", "principal"),
+    ],
+)
+def test_a_request_that_is_not_one_action_by_one_principal_is_refused(
+    principal: str, action: str, path: str
+) -> None:
+    from kmsguard.access import PolicyDocumentError
+
+    with pytest.raises(PolicyDocumentError) as err:
+        evaluate(
+            principal,
+            action,
+            "arn:aws:kms:eu-west-1:111122223333:key/k",
+            identity_policies=[],
+            resource_policy=None,
+        )
+    assert err.value.path == path and "allowed:" in str(err.value)
