@@ -234,11 +234,20 @@ DECRYPT_ACTIONS = ("kms:Decrypt", "kms:ReEncryptFrom")
 
 def decrypt_on_all_keys(doc: Any) -> list[tuple[Statement, list[str]]]:
     """Allow statements of an identity policy granting decrypt actions on all keys."""
+    items = statements(doc)
+    # An unconditional Deny on every resource in the same document cancels those actions; a
+    # narrower or conditional Deny leaves some keys open, so it cancels nothing.
+    cancelled = {
+        a
+        for st in items
+        if st.effect == "Deny" and not st.condition and not st.not_resource and "*" in st.resources
+        for a in covers_any(st, DECRYPT_ACTIONS)
+    }
     found = []
-    for st in statements(doc):
+    for st in items:
         if not st.allows or not reaches_all_keys(st) or narrows_resource(st):
             continue
-        actions = covers_any(st, DECRYPT_ACTIONS)
+        actions = [a for a in covers_any(st, DECRYPT_ACTIONS) if a not in cancelled]
         if actions:
             found.append((st, actions))
     return found

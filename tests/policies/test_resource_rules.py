@@ -738,3 +738,35 @@ def test_iam_managed_policy_outside_catalog_is_deferred():
     )
     r = run_rule(iam_decrypt, args)
     assert r.messages == [] and "not in the managed policy catalog" in r.deferred[0]
+
+
+@pytest.mark.parametrize(
+    ("deny", "flagged"),
+    [
+        ({"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}, ["kms:ReEncryptFrom"]),
+        ({"Effect": "Deny", "Action": "kms:*", "Resource": "*"}, []),
+        # Conditional or narrower denies leave some keys open: the Allow still counts.
+        (
+            {
+                "Effect": "Deny",
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            ["kms:Decrypt", "kms:ReEncryptFrom"],
+        ),
+        (
+            {"Effect": "Deny", "Action": "kms:*", "Resource": "arn:aws:kms:*:111122223333:key/*"},
+            ["kms:Decrypt", "kms:ReEncryptFrom"],
+        ),
+    ],
+)
+def test_iam_decrypt_cancelled_only_by_an_unconditional_deny_on_everything(deny, flagged):
+    allow = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [allow, deny]})
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": doc}))
+    if not flagged:
+        assert r.messages == []
+    else:
+        assert len(r.messages) == 1
+        assert f"allows {' and '.join(flagged)} on all KMS keys" in r.texts[0]
