@@ -274,3 +274,24 @@ def test_real_pulumi_preview_with_the_pack(tmp_path):
             stack_file.unlink(missing_ok=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "kmsguard-policies" in proc.stdout + proc.stderr
+
+
+def test_a_policy_built_with_get_policy_document_is_judged_by_the_pack():
+    def program() -> None:
+        document = aws.iam.get_policy_document(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    sid="DecryptEverything", actions=["kms:Decr*"], resources=["*"]
+                )
+            ]
+        )
+        user = aws.iam.User("reader", name="reader")
+        aws.iam.UserPolicy("reader-kms", user=user.name, policy=document.json)
+
+    run = run_program({}, preview=True, program=program)
+    policy = next(r for r in run.resources if r.type == AwsType.IAM_USER_POLICY)
+    assert json.loads(policy.inputs["policy"])["Statement"][0]["Action"] == "kms:Decr*"
+    with PolicyPackClient(preview=True) as pack:
+        found = [v for v in pack.analyze_run(run.resources) if v.urn == policy.urn]
+    assert [v.policy_name for v in found] == ["iam-policy-no-kms-decrypt-on-all-keys"]
+    assert "DecryptEverything" in found[0].detail and "kms:Decrypt" in found[0].detail
