@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as pulumi_mocks
 
 from kmsguard.contract import AwsType, Invoke
 
@@ -82,26 +81,13 @@ def run_program(
     caller_arn: str = DEPLOYER_SESSION,
     fake: FakeAws | None = None,
 ) -> Run:
-    """Run kmsguard.program.build() with `config` (keys without namespace).
-
-    Unknown outputs come back as UNKNOWN."""
-    from kmsguard.program import build
+    """Run the program (kmsguard.program.main) through the engine-less recorder with `config`
+    (keys without namespace). Unknown outputs come back as UNKNOWN."""
+    from preview import collect
 
     fake = fake or FakeAws(preview=preview, caller_arn=caller_arn)
-    pulumi.runtime.set_mocks(fake, project="kmsguard", stack="dev", preview=preview)
-    pulumi.runtime.set_all_config({f"kmsguard:{k}": str(v) for k, v in (config or {}).items()})
-    resolved: dict[str, Any] = {}
-
-    async def resolve(outputs: dict[str, Any]) -> None:
-        for name, value in outputs.items():
-            output = pulumi.Output.from_input(value)
-            known = await output.is_known()
-            resolved[name] = await output.future() if known else UNKNOWN
-
-    @pulumi_mocks.test
-    def program() -> Any:
-        outputs = build()
-        return pulumi.Output.from_input(None).apply(lambda _: resolve(outputs))
-
-    program()
-    return Run(outputs=resolved, resources=fake.resources)
+    run = collect.run_program(
+        {k: str(v) for k, v in (config or {}).items()}, preview=preview, mocks=fake
+    )
+    outputs = {k: UNKNOWN if v == collect.UNKNOWN else v for k, v in run.outputs.items()}
+    return Run(outputs=outputs, resources=fake.resources)
