@@ -79,6 +79,18 @@ class PrincipalSpec:
         return info.arn in self.arns and acct_ok
 
 
+@dataclass(frozen=True, slots=True)
+class ConditionClause:
+    """One condition test as written: operator (with qualifier/IfExists), lower-cased key, values.
+
+    The evaluator runs the compiled predicates; the prover reads these clauses.
+    """
+
+    operator: str
+    key: str
+    values: tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Statement:
     """One compiled statement; `index` is its position in the policy's Statement list."""
@@ -98,6 +110,9 @@ class Statement:
     # All conditions AND-ed into one predicate (None: unconditional); derived from `conditions`.
     condition: Predicate | None = None
     is_deny: bool = False
+    # The Condition element as clauses and the Resource/NotResource patterns, as written.
+    clauses: tuple[ConditionClause, ...] = ()
+    resource_patterns: tuple[str, ...] = ()
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -351,6 +366,19 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         action_paths=tuple(actions),
         condition=_conjunction(conditions),
         is_deny=effect == "Deny",
+        clauses=_clauses(st.get("Condition")),
+        resource_patterns=tuple(resources),
+    )
+
+
+def _clauses(cond: Any) -> tuple[ConditionClause, ...]:
+    # Called after compile_condition accepted the element, so its shape is known to be valid.
+    if not isinstance(cond, Mapping):
+        return ()
+    return tuple(
+        ConditionClause(op, key.lower(), tuple(raw if isinstance(raw, list) else [raw]))
+        for op, block in cond.items()
+        for key, raw in block.items()
     )
 
 
