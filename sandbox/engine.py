@@ -71,11 +71,18 @@ class Engine:
             except PolicyInvalid:
                 continue  # IAM validated it on the way in; an unreadable one grants nothing
         resource_parsed = None
+        trust_parsed = None
+        # A role's resource-based policy is its trust policy (no Resource element).
+        kind = "trust" if action.lower().startswith("sts:") and ":role/" in resource else "resource"
         if resource_policy:
             try:
-                resource_parsed = self.parse(resource_policy, "resource")
+                parsed = self.parse(resource_policy, kind)
             except PolicyInvalid:
-                resource_parsed = None
+                parsed = None
+            if kind == "trust":
+                trust_parsed = parsed
+            else:
+                resource_parsed = parsed
         decision = self._access.evaluate(
             principal_arn,
             action,
@@ -83,6 +90,7 @@ class Engine:
             identity_policies=identity,
             resource_policy=resource_parsed,
             context=dict(context),
+            trust_policy=trust_parsed,
         )
         message = "" if decision.allowed else decision.message(principal_arn, action, resource)
         return Verdict(bool(decision.allowed), str(decision.effect), str(decision.reason), message)

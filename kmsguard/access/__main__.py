@@ -17,10 +17,13 @@ from kmsguard.access.policy import PolicyKind
 def _findings(scenario: Any) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     docs = [(f"identity[{i}]", d) for i, d in enumerate(scenario.get("identity_policies") or [])]
-    if scenario.get("resource_policy") is not None:
-        docs.append(("resource", scenario["resource_policy"]))
+    for label in ("resource", "trust"):
+        if scenario.get(f"{label}_policy") is not None:
+            docs.append((label, scenario[f"{label}_policy"]))
     for label, doc in docs:
-        kind: PolicyKind = "resource" if label == "resource" else "identity"
+        kind: PolicyKind = (
+            "resource" if label == "resource" else "trust" if label == "trust" else "identity"
+        )
         for path, action in unknown_actions(doc, kind=kind):
             out.append({"policy": label, "path": path, "action": action})
     return out

@@ -11,7 +11,14 @@ from typing import Any
 
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import PrincipalInfo, ResourceInfo, principal_info, resource_info
-from kmsguard.access.policy import ACCOUNT_MATCH, NO_MATCH, Policy, Statement, parse_policy
+from kmsguard.access.policy import (
+    ACCOUNT_MATCH,
+    NO_MATCH,
+    Policy,
+    PolicyKind,
+    Statement,
+    parse_policy,
+)
 
 ALLOW = "allow"
 IMPLICIT_DENY = "implicit_deny"
@@ -27,6 +34,7 @@ _SCENARIO_KEYS = (
     "context",
     "identity_policies",
     "resource_policy",
+    "trust_policy",
 )
 _SCENARIO_EXTRA = ("name", "description", "comment", "expect", "expected")
 
@@ -35,7 +43,7 @@ _SCENARIO_EXTRA = ("name", "description", "comment", "expect", "expected")
 class StatementRef:
     """A statement that decided a request: which policy, its Sid, its index, its Effect."""
 
-    policy: str  # "resource" or "identity[<i>]"
+    policy: str  # "resource", "trust" or "identity[<i>]"
     sid: str | None
     index: int
     effect: str
@@ -44,7 +52,7 @@ class StatementRef:
         return {"policy": self.policy, "sid": self.sid, "index": self.index, "effect": self.effect}
 
     def label(self) -> str:
-        if self.policy == "resource":
+        if self.policy in ("resource", "trust"):
             return f"statement {self.sid!r}" if self.sid else f"statement {self.index}"
         sid = f" ({self.sid!r})" if self.sid else ""
         return f"{self.policy} statement {self.index}{sid}"
@@ -86,11 +94,11 @@ class Decision:
         return f"User: {p} is not authorized to perform: {a} on resource: {r}{glue}{self.reason}"
 
 
-def _as_policy(doc: Any, kind: str, label: str) -> Policy:
+def _as_policy(doc: Any, kind: PolicyKind, label: str) -> Policy:
     if isinstance(doc, Policy) and doc.kind == kind:
         return doc
     try:
-        return parse_policy(doc, kind="identity" if kind == "identity" else "resource")
+        return parse_policy(doc, kind=kind)
     except PolicyDocumentError as exc:
         raise exc.within(label) from None
 
@@ -197,8 +205,13 @@ def evaluate(
     identity_policies: Sequence[PolicyLike],
     resource_policy: PolicyLike | None,
     context: Mapping[str, Any] | None = None,
+    trust_policy: PolicyLike | None = None,
 ) -> Decision:
-    """Decide one request with AWS's evaluation logic."""
+    """Decide one request with AWS's evaluation logic.
+
+    `trust_policy` is the trust policy of the role named by `resource`: it is the role's
+    resource-based policy for the `sts:` actions (AssumeRole, TagSession, ...).
+    """
     if not (
         principal.__class__ is action.__class__ is resource.__class__ is str
         and resource
@@ -220,8 +233,40 @@ def evaluate(
         res = resource_policy
     else:
         res = _as_policy(resource_policy, "resource", "resource")
+    res_label = "resource"
+    if trust_policy is not None:
+        if res is not None:
+            raise PolicyDocumentError(
+                "trust_policy",
+                "a role's resource-based policy is its trust policy; give trust_policy or "
+                "resource_policy, not both",
+            )
+        if not _is_role_arn(resource):
+            raise PolicyDocumentError(
+                "trust_policy",
+                f"a trust policy belongs to a role, but the resource {resource!r} is not a role "
+                "ARN (arn:aws:iam::<account>:role/<name>)",
+            )
+        trust = _as_policy(trust_policy, "trust", "trust")
+        if _trust_governs(action):
+            res, res_label = trust, "trust"
     ctx = build_context(principal, resource, context)
-    return _decide(principal, action, resource, ids, res, ctx)
+    return _decide(principal, action, resource, ids, res, ctx, res_label)
+
+
+def _is_role_arn(resource: str) -> bool:
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
+
+
+def _assumes_role(action: str, resource: str) -> bool:
+    # Without its trust policy a role cannot be assumed: every role has one, and it must allow.
+    return _trust_governs(action) and _is_role_arn(resource)
+
+
+def _trust_governs(action: str) -> bool:
+    """STS actions on a role (AssumeRole*, TagSession, ...) are authorized by its trust policy."""
+    return action.lower().startswith("sts:")
 
 
 def _label(i: int) -> str:
@@ -247,6 +292,7 @@ def _decide(
     ids: Sequence[Policy],
     res: Policy | None,
     ctx: Mapping[str, Any],
+    res_label: str = "resource",
 ) -> Decision:
     info = principal_info(principal)
     rinfo = resource_info(resource)
@@ -272,17 +318,28 @@ def _decide(
                 continue
             if st.condition is not None and not st.condition(ctx):
                 if not st.is_deny:
-                    unmet.append(_ref("resource", st))
+                    unmet.append(_ref(res_label, st))
                 continue
-            ref = _ref("resource", st)
+            ref = _ref(res_label, st)
             if st.is_deny:
                 denies.append(ref)
             elif m == ACCOUNT_MATCH:
                 delegated.append(ref)
             else:
                 direct.append(ref)
+    strict = rinfo.is_kms_key or res_label == "trust" or _assumes_role(action, resource)
     decision = _outcome(
-        principal, action, resource, info, rinfo, denies, id_allows, direct, delegated
+        principal,
+        action,
+        resource,
+        info,
+        rinfo,
+        denies,
+        id_allows,
+        direct,
+        delegated,
+        strict,
+        res_label,
     )
     if unmet and decision.effect == IMPLICIT_DENY:
         names = ", ".join(u.label() for u in unmet)
@@ -305,12 +362,16 @@ def _outcome(
     id_allows: list[StatementRef],
     direct: list[StatementRef],
     delegated: list[StatementRef],
+    strict: bool = False,
+    res_label: str = "resource",
 ) -> Decision:
     def make(effect: str, reason: str, refs: Sequence[StatementRef], detail: str) -> Decision:
         return Decision(effect, reason, tuple(refs), detail, principal, action, resource)
 
     if denies:
-        side = "an identity-based" if denies[0].policy != "resource" else "a resource-based"
+        side = (
+            "a resource-based" if denies[0].policy in ("resource", "trust") else "an identity-based"
+        )
         where = ", ".join(d.label() for d in denies)
         return make(
             EXPLICIT_DENY,
@@ -322,10 +383,16 @@ def _outcome(
     no_resource = f"no resource-based policy allows the {action} action"
     cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
     res_allows = direct + delegated
-    owner = "the key policy" if rinfo.is_kms_key else "the resource-based policy"
+    owner = (
+        "the role's trust policy"
+        if res_label == "trust" or (strict and not rinfo.is_kms_key)
+        else "the key policy"
+        if rinfo.is_kms_key
+        else "the resource-based policy"
+    )
     # IAM policies cannot restrict an account's root user: its identity side always allows.
     root = info.kind == "root"
-    if rinfo.is_kms_key or cross:
+    if strict or cross:
         if not res_allows:
             why = (
                 f"identity policy {id_allows[0].label()} allows {action}, but {owner} neither "
@@ -356,7 +423,7 @@ def _outcome(
                     f"policy {id_allows[0].label()}"
                 )
                 return make(ALLOW, text, [first, *id_allows], text)
-            kind = "key policy's" if rinfo.is_kms_key else "resource-based policy's"
+            kind = owner.removeprefix("the ") + "'s"
             text = (
                 f"allowed by the {kind} account-root delegation ({first.label()}) together "
                 f"with identity policy {id_allows[0].label()}"
@@ -407,6 +474,7 @@ def decide(scenario: Mapping[str, Any]) -> Decision:
         identity_policies=ids,
         resource_policy=scenario.get("resource_policy"),
         context=ctx,
+        trust_policy=scenario.get("trust_policy"),
     )
 
 

@@ -20,7 +20,9 @@ from kmsguard.access.matching import (
     substituted_glob,
 )
 
-PolicyKind = Literal["identity", "resource"]
+# "trust": a role trust policy, a resource-based policy whose resource is the role itself.
+PolicyKind = Literal["identity", "resource", "trust"]
+KINDS: tuple[str, ...] = ("identity", "resource", "trust")
 VERSIONS = ("2012-10-17", "2008-10-17")
 _TOP_KEYS = ("Version", "Id", "Statement")
 _STMT_KEYS = (
@@ -177,8 +179,8 @@ class Policy:
 
 def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind) -> Policy:
     """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError."""
-    if kind not in ("identity", "resource"):
-        raise ValueError(f"kind must be 'identity' or 'resource', not {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if isinstance(doc, Policy):
         if doc.kind != kind:
             raise PolicyDocumentError("", f"expected a {kind} policy, got a {doc.kind} policy")
@@ -325,7 +327,17 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         if a != "*" and not _ACTION.fullmatch(a):
             raise PolicyDocumentError(p, f"{a!r} is not 'service:Action' or '*'")
 
-    rkey, rraw = _one_of(st, "Resource", "NotResource", path)
+    if kind == "trust":
+        # IAM refuses Resource in a trust policy ("Has prohibited field Resource"): the role
+        # the policy is attached to is the resource.
+        for key in ("Resource", "NotResource"):
+            if key in st:
+                raise PolicyDocumentError(
+                    f"{path}.{key}", f"a role trust policy must not have {key}"
+                )
+        rkey, rraw = "Resource", "*"
+    else:
+        rkey, rraw = _one_of(st, "Resource", "NotResource", path)
     resource_pairs = _strings(rraw, f"{path}.{rkey}", rkey)
     for p, r in resource_pairs:
         if r != "*" and not r.startswith("arn:"):

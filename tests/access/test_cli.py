@@ -134,3 +134,18 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     proc.stderr.close()
     assert proc.wait(timeout=60) == 1
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_trust_policy_with_resource_exits_2_naming_document_and_path() -> None:
+    role = "arn:aws:iam::111122223333:role/deployer"
+    bad = {
+        **scenario(action="sts:AssumeRole", resource=role),
+        "resource_policy": None,
+        "trust_policy": doc(stmt(action="sts:AssumeRole", principal={"AWS": "111122223333"})),
+    }
+    out = run("decide", stdin=json.dumps(bad))
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "kmsguard.access: trust.Statement[0].Resource: a role trust policy must not have Resource"
+    )
+    assert out.stdout == ""

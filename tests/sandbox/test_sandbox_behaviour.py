@@ -307,6 +307,26 @@ def test_assumed_role_acts_as_the_role(sb: SandboxInfo) -> None:
     )
 
 
+def test_assume_role_needs_the_trust_policy_even_in_the_account(sb: SandboxInfo) -> None:
+    iam = sb.client("iam")
+    caller = make_user(sb, inline=allow("sts:AssumeRole"))
+    other = make_user(sb)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": other.arn}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role_arn = iam.create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(trust))[
+        "Role"
+    ]["Arn"]
+    error = denied(
+        lambda: caller.client(sb, "sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")
+    )["Error"]
+    assert error["Code"] == "AccessDenied"
+    assert "no resource-based policy allows the sts:AssumeRole action" in error["Message"]
+
+
 def test_unknown_or_missing_credentials_are_rejected(sb: SandboxInfo) -> None:
     ddb = sb.client("dynamodb", "AKIAUNKNOWNKEY000000", "x")
     assert denied(ddb.list_tables)["Error"]["Code"] == "UnrecognizedClientException"
