@@ -19,6 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck -pyflakes=
 
 typecheck: venv
 	$(BIN)/mypy kmsguard policies verification sandbox preview demo __main__.py

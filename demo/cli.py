@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from sandbox import SandboxInfo, running
@@ -26,18 +27,34 @@ PASSPHRASE = "kmsguard-demo-local-only"
 STACK = "sandbox"
 
 
-def sandbox_stack_config(template: str, endpoint_url: str) -> str:
-    """Pulumi.sandbox.yaml with every endpoint moved to this run's sandbox."""
-    return re.sub(r"http://127\.0\.0\.1:\d+", endpoint_url, template)
+# `subprocess.run`'s shape: the real one, or a recorder in tests of the exact command lines.
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def sandbox_stack_config(template: str, endpoint_url: str, region: str) -> str:
+    """Pulumi.sandbox.yaml pointed at this run's sandbox: every endpoint and the provider region."""
+    stack = yaml.safe_load(template)
+    config = stack["config"]
+    config["aws:region"] = region
+    config["aws:endpoints"] = [
+        {service: endpoint_url for service in endpoints} for endpoints in config["aws:endpoints"]
+    ]
+    return str(yaml.safe_dump(stack, sort_keys=False))
+
+
+def stack_init_command(stack: str) -> list[str]:
+    """`pulumi stack init` for a throw-away stack: the directory's current stack stays selected."""
+    return ["pulumi", "stack", "init", stack, "--no-select", "--non-interactive"]
 
 
 class PulumiCli:
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, env: dict[str, str], run: Runner = subprocess.run) -> None:
         self.workdir = workdir
         self.env = env
+        self.run = run
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        return self.run(
             ["pulumi", *args, "--non-interactive", "--stack", STACK],
             cwd=self.workdir,
             env=self.env,
@@ -47,7 +64,7 @@ class PulumiCli:
         )
 
 
-def prepare(workdir: Path, sb: SandboxInfo) -> PulumiCli:
+def prepare(workdir: Path, sb: SandboxInfo, run: Runner = subprocess.run) -> PulumiCli:
     """A throw-away copy of the project wired to `sb`, with its own backend and stack."""
     project = (REPO / "Pulumi.yaml").read_text(encoding="utf-8")
     # The copy uses the repo's virtualenv, so nothing is installed twice.
@@ -58,7 +75,7 @@ def prepare(workdir: Path, sb: SandboxInfo) -> PulumiCli:
     )
     template = (REPO / "Pulumi.sandbox.yaml").read_text(encoding="utf-8")
     (workdir / "Pulumi.sandbox.yaml").write_text(
-        sandbox_stack_config(template, sb.endpoint_url), encoding="utf-8"
+        sandbox_stack_config(template, sb.endpoint_url, sb.region), encoding="utf-8"
     )
     backend = workdir / "backend"
     backend.mkdir()
@@ -70,9 +87,9 @@ def prepare(workdir: Path, sb: SandboxInfo) -> PulumiCli:
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PYTHONPATH": str(REPO),
     }
-    cli = PulumiCli(workdir, env)
-    subprocess.run(
-        ["pulumi", "stack", "init", STACK, "--non-interactive"],
+    cli = PulumiCli(workdir, env, run)
+    run(
+        stack_init_command(STACK),
         cwd=workdir,
         env=env,
         text=True,
@@ -87,14 +104,14 @@ def outputs(cli: PulumiCli) -> dict[str, Any]:
     return result
 
 
-def run_with_cli(console: Console, *, region: str) -> int:
+def run_with_cli(console: Console, *, region: str, run: Runner = subprocess.run) -> int:
     """Both phases with the real engine, then a weakening change the pack must block."""
     failures: list[str] = []
     with running(region) as sb, tempfile.TemporaryDirectory(prefix="kmsguard-demo-") as tmp:
         saved = dict(os.environ)
         os.environ.update(sb.environment())
         try:
-            cli = prepare(Path(tmp), sb)
+            cli = prepare(Path(tmp), sb, run)
             key_ids = []
             for phase, granted in (("denied", "false"), ("granted", "true")):
                 cli("config", "set", "kmsguard:grantTestUserKeyAccess", granted)

@@ -102,13 +102,18 @@ def _endpoint(text: str) -> str:
 
 
 def _report_path_problem(option: str, path: str) -> str | None:
-    """Why a report can't be written to `path`, checked before the run rather than after it."""
+    """Why a report can't be written to `path`, checked before the run rather than after it.
+
+    Missing parent directories are created (CI writes `reports/...` into a fresh checkout).
+    """
     target = Path(path)
     parent = target.parent
     if target.is_dir():
         return f"{option} {path} is a directory; give a file path"
-    if not parent.is_dir():
-        return f"{option} {path}: directory {parent} does not exist"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{option} {path}: cannot create directory {parent}: {exc.strerror or exc}"
     if not os.access(parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         return f"{option} {path} is not writable"
     return None

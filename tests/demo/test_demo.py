@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from demo.engine import SandboxEngine, StackState, UnsupportedResourceError
 from demo.flow import Demo, DemoResult, stack_outputs
 from kmsguard.contract import AwsType
 from sandbox import running
+from tests.pulumi_cli import needs_pulumi_cli
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Scan")
@@ -142,11 +142,7 @@ def test_make_demo_exits_zero_and_prints_both_matrices() -> None:
 
 
 @pytest.mark.cli
-@pytest.mark.skipif(
-    shutil.which("pulumi") is None,
-    reason="the pulumi CLI is not on PATH (it cannot be installed here); this runs the real "
-    "`pulumi up --policy-pack policies` path of the demo where it is",
-)
+@needs_pulumi_cli("the demo's real `pulumi up --policy-pack policies` path")
 def test_demo_with_the_real_pulumi_cli() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "demo", "--engine", "cli"],

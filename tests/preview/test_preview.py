@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from preview.__main__ import main as preview_main
 from preview.analyzer import PolicyPackClient
 from preview.collect import UNKNOWN, run_program
 from preview.report import run_all
+from tests.pulumi_cli import needs_pulumi_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -219,13 +219,9 @@ def test_cli_module_runs():
 
 
 @pytest.mark.cli
-@pytest.mark.skipif(
-    shutil.which("pulumi") is None,
-    reason="the pulumi CLI is not on PATH (it cannot be installed here); this runs the real "
-    "`pulumi preview --policy-pack policies` from the repo root against a sandbox",
-)
+@needs_pulumi_cli("the real `pulumi preview --policy-pack policies` against a sandbox")
 def test_real_pulumi_preview_with_the_pack(tmp_path):
-    from demo.cli import PASSPHRASE, sandbox_stack_config
+    from demo.cli import PASSPHRASE, sandbox_stack_config, stack_init_command
     from sandbox import running
 
     stack = f"kmsguard-ci-{os.getpid()}"
@@ -240,7 +236,7 @@ def test_real_pulumi_preview_with_the_pack(tmp_path):
         }
         try:
             subprocess.run(
-                ["pulumi", "stack", "init", stack, "--non-interactive"],
+                stack_init_command(stack),
                 cwd=ROOT,
                 env=env,
                 capture_output=True,
@@ -252,7 +248,7 @@ def test_real_pulumi_preview_with_the_pack(tmp_path):
             template = (ROOT / "Pulumi.sandbox.yaml").read_text(encoding="utf-8")
             salt = stack_file.read_text(encoding="utf-8") if stack_file.exists() else ""
             stack_file.write_text(
-                salt + sandbox_stack_config(template, sb.endpoint_url), encoding="utf-8"
+                salt + sandbox_stack_config(template, sb.endpoint_url, sb.region), encoding="utf-8"
             )
             proc = subprocess.run(
                 [

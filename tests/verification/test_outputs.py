@@ -203,7 +203,10 @@ def test_outputs_file_that_is_not_utf8_is_one_clear_line(tmp_path: Any) -> None:
         (["--endpoint-url", ""], "'' must be an http://"),
         (["--region", "bad region"], "'bad region' is not an AWS region name"),
         (["--region", ""], "'' is not an AWS region name"),
-        (["--json", "no/such/dir/report.json"], "directory no/such/dir does not exist"),
+        (
+            ["--json", "outputs.json/report.json"],
+            "--json outputs.json/report.json: cannot create directory outputs.json",
+        ),
         (["--junit-xml", "."], "--junit-xml . is a directory; give a file path"),
     ],
 )

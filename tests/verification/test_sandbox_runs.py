@@ -214,6 +214,22 @@ def test_stdout_closed_by_its_reader_still_writes_the_report(
     assert stack.leftovers()["keys"] == []
 
 
+def test_cli_creates_missing_report_directories(stack: Deployed, tmp_path: Path) -> None:
+    # As CI calls it in a fresh checkout, where `reports/` does not exist.
+    reports = tmp_path / "reports" / "nested"
+    put_existing(stack)
+    done = cli(
+        stack,
+        tmp_path,
+        *["--json", str(reports / "verification.json")],
+        *["--junit-xml", str(reports / "verification.xml")],
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((reports / "verification.json").read_text())["status"] == "pass"
+    assert list(ET.parse(reports / "verification.xml").getroot().iter("testcase"))
+    assert_clean(stack)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
