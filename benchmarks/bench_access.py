@@ -149,6 +149,45 @@ def main() -> None:
     print(f"raw documents:    {every:>10,.0f} decisions per CPU-second (parse cache warm)")
     print(f"parse every time: {cold_rate:>10,.0f} decisions per CPU-second (caches cleared)")
     print(f"ratio parse-once / parse-every-time: {once / cold_rate:.1f}x")
+    wildcard_attack()
+
+
+def wildcard_attack() -> None:
+    """Pathological globs against a 30,000-character table name (exponential as a regex)."""
+    name = "a" * 30_000
+    for pattern, tail, shape in [
+        ("*a*a*a*a*a*b", "", "the reported *a*a*a*a*a*b"),
+        # The last segment matches, so the middle ones are searched across the whole name.
+        ("*a*a*a*a*c*b", "b", "full scan, literal segments"),
+        ("*a?a*a?a*a?c*b", "b", "full scan, segments with ?"),
+    ]:
+        scenario = {
+            "principal": USER,
+            "action": "dynamodb:GetItem",
+            "resource": f"arn:aws:dynamodb:us-east-1:{ACCT}:table/{name}{tail}",
+            "identity_policies": [
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "dynamodb:GetItem",
+                            "Resource": f"arn:aws:dynamodb:*:*:table/{pattern}",
+                        }
+                    ],
+                }
+            ],
+        }
+
+        def attack(s: dict[str, Any] = scenario) -> None:
+            decide(s)
+
+        assert not decide(scenario).allowed
+        per_call_ms = 1000 / rate(attack, seconds=1.0)
+        print(
+            f"wildcard attack, {shape}: {per_call_ms:.3f} ms per decision"
+            " (30,000-character name; goal < 1 ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from kmsguard.access.matching import single_glob
+from kmsguard.access.matching import glob
 from kmsguard.access.policy import Policy, PolicyKind, parse_policy
 
 
@@ -44,14 +44,14 @@ def _expand(pattern: str) -> tuple[str, ...]:
         return tuple(sorted(a for svc in cat.values() for a in svc.values()))
     prefix, name = _split(pattern)
     if "*" in prefix or "?" in prefix:
-        prefix_re = single_glob(prefix)
-        services = [s for p, s in cat.items() if prefix_re.fullmatch(p)]
+        prefix_glob = glob(prefix)
+        services = [s for p, s in cat.items() if prefix_glob.matches(p)]
     else:
         services = [cat[prefix]] if prefix in cat else []
     if "*" not in name and "?" not in name:
         return tuple(sorted(s[name] for s in services if name in s))
-    name_re = single_glob(name)
-    return tuple(sorted(a for s in services for n, a in s.items() if name_re.fullmatch(n)))
+    name_glob = glob(name)
+    return tuple(sorted(a for s in services for n, a in s.items() if name_glob.matches(n)))
 
 
 def expand_actions(pattern: str) -> list[str]:

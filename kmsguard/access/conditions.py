@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from kmsguard.access.errors import PolicyDocumentError
-from kmsguard.access.matching import has_variables, literal, substitute, substituted_glob
+from kmsguard.access.matching import (
+    arn_glob,
+    has_variables,
+    literal,
+    substitute,
+    substituted_glob,
+)
 
 Context = Mapping[str, Any]
 Predicate = Callable[[Context], bool]
@@ -115,21 +120,6 @@ def _as_epoch(value: Any) -> float | None:
     return dt.timestamp()
 
 
-def _arn_regex(pattern: str) -> re.Pattern[str] | None:
-    """ArnEquals/ArnLike: each of the six colon-separated parts is globbed on its own."""
-    parts = pattern.split(":", 5)
-    if len(parts) != 6:
-        return None
-    segs = []
-    for i, part in enumerate(parts):
-        seg_any = ".*" if i == 5 else "[^:]*"
-        seg_one = "." if i == 5 else "[^:]"
-        segs.append(
-            "".join(seg_any if c == "*" else seg_one if c == "?" else re.escape(c) for c in part)
-        )
-    return re.compile(":".join(segs), re.DOTALL)
-
-
 def _values(raw: Any, path: str) -> list[Any]:
     vals = raw if isinstance(raw, list) else [raw]
     if not vals:
@@ -167,8 +157,8 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
             return lambda x, _c: (s := as_text(x)) is not None and s.lower() in exact
         return lambda x, _c: (x if x.__class__ is str else as_text(x)) in exact
     if not dynamic:
-        regexes = [substituted_glob(t) for t in texts]
-        return lambda x, _c: (s := as_text(x)) is not None and any(r.fullmatch(s) for r in regexes)
+        globs = [substituted_glob(t) for t in texts]
+        return lambda x, _c: (s := as_text(x)) is not None and any(g.matches(s) for g in globs)
 
     def test(x: Any, ctx: Context) -> bool:
         s = as_text(x)
@@ -179,7 +169,7 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
             if sub is None:
                 continue
             if like:
-                if substituted_glob(sub).fullmatch(s):
+                if substituted_glob(sub).matches(s):
                     return True
             elif fold:
                 if literal(sub).lower() == s.lower():
@@ -251,14 +241,14 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
                 return False
             for a in arns:
                 sub = substitute(a, ctx)
-                r = _arn_regex(literal(sub)) if sub is not None else None
-                if r is not None and r.fullmatch(x):
+                g = arn_glob(literal(sub)) if sub is not None else None
+                if g is not None and g.matches(x):
                     return True
             return False
 
         return arn_dyn
-    regexes = [r for r in (_arn_regex(a) for a in arns) if r is not None]
-    return lambda x, _c: isinstance(x, str) and any(r.fullmatch(x) for r in regexes)
+    arn_globs = [g for g in (arn_glob(a) for a in arns) if g is not None]
+    return lambda x, _c: isinstance(x, str) and any(g.matches(x) for g in arn_globs)
 
 
 def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:

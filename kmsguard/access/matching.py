@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -12,30 +12,218 @@ _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
 
-_WILD = re.compile(r"([*?])")
+_MARK = "\x00"
 
 
-def glob_regex(pattern: str) -> str:
-    """Regex source for an IAM glob: `*` any run of characters, `?` exactly one."""
-    return "".join(
-        ".*" if part == "*" else "." if part == "?" else re.escape(part)
-        for part in _WILD.split(pattern)
-        if part
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A run of a glob between stars: literal characters and `?`, so of fixed length.
+
+    `runs` holds (offset, literal text) for the literal parts; `?` positions lie between them.
+    """
+
+    size: int
+    runs: tuple[tuple[int, str], ...]
+    # The whole segment when it has no `?` (the common case, checked with one startswith).
+    literal: str | None = field(compare=False, repr=False)
+    # Each literal character with the offsets it occupies (for the bit-parallel search).
+    offsets: tuple[tuple[str, tuple[int, ...]], ...] = field(compare=False, repr=False)
+
+    def at(self, value: str, pos: int) -> bool:
+        """Whether the segment matches `value` at `pos` (the caller checks the length)."""
+        if self.literal is not None:
+            return value.startswith(self.literal, pos)
+        return all(value.startswith(text, pos + off) for off, text in self.runs)
+
+    def find(self, value: str, lo: int, hi: int) -> int:
+        """Leftmost position p in [lo, hi - size] where the segment matches, or -1.
+
+        No backtracking: one `str.find` when there is at most one literal run, otherwise a
+        bit-parallel search whose cost is linear in hi - lo for a given segment.
+        """
+        if hi - lo < self.size:
+            return -1
+        if not self.runs:
+            return lo
+        if len(self.runs) == 1:
+            off, text = self.runs[0]
+            p = value.find(text, lo + off, hi - (self.size - off - len(text)))
+            return p - off if p >= 0 else -1
+        # Windows doubling in size: a near match costs little, a full scan stays linear.
+        width = max(64, 2 * self.size)
+        start = lo
+        while True:
+            end = min(hi, start + width)
+            p = self._find_bitwise(value[start:end], start)
+            if p >= 0 or end == hi:
+                return p
+            start = end - self.size + 1
+            width *= 2
+
+    def _find_bitwise(self, window: str, lo: int) -> int:
+        # Bit p of `starts` stays set while the segment can still start at window[p]: for each
+        # literal character, AND in the window's positions holding it, shifted by its offset.
+        # Every step is a C-level pass over the window (translate, int parse, shift, and).
+        reverse = window[::-1]  # int(..., 2) reads the most significant digit first
+        zeros = dict.fromkeys(map(ord, set(window)), "0")
+        starts = (1 << (len(window) - self.size + 1)) - 1
+        for ch, offs in self.offsets:
+            if ord(ch) not in zeros:
+                return -1
+            table = dict(zeros)
+            table[ord(ch)] = "1"
+            where = int(reverse.translate(table), 2)
+            for off in offs:
+                starts &= where >> off
+            if not starts:
+                return -1
+        return lo + (starts & -starts).bit_length() - 1
+
+
+def _segment(chars: list[str | None]) -> _Segment:
+    runs: list[tuple[int, str]] = []
+    run: list[str] = []
+    for i, ch in enumerate(chars):
+        if ch is None:
+            if run:
+                runs.append((i - len(run), "".join(run)))
+                run = []
+        else:
+            run.append(ch)
+    if run:
+        runs.append((len(chars) - len(run), "".join(run)))
+    offsets: dict[str, list[int]] = {}
+    for i, ch in enumerate(chars):
+        if ch is not None:
+            offsets.setdefault(ch, []).append(i)
+    whole = runs[0][1] if len(runs) == 1 and len(runs[0][1]) == len(chars) else None
+    if not chars:
+        whole = ""
+    return _Segment(
+        len(chars), tuple(runs), whole, tuple((c, tuple(o)) for c, o in offsets.items())
     )
+
+
+def _literal_segment(text: str) -> _Segment:
+    return _Segment(len(text), ((0, text),) if text else (), text, ())
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """An IAM glob (`*` any run of characters, `?` exactly one) matched in linear time.
+
+    The pattern splits at its stars into fixed-length segments: the first must match at the
+    start, the last at the end, and the ones between are found leftmost-first in order, which
+    is exact because each segment has a fixed length (an earlier end never hurts later ones).
+    """
+
+    head: _Segment
+    middle: tuple[_Segment, ...]
+    tail: _Segment | None  # None: no star, the head is the whole pattern
+    min_size: int
+
+    def matches(self, value: str) -> bool:
+        n = len(value)
+        head, tail = self.head, self.tail
+        if tail is None:
+            return n == head.size and head.at(value, 0)
+        if n < self.min_size or not head.at(value, 0):
+            return False
+        hi = n - tail.size
+        if not tail.at(value, hi):
+            return False
+        lo = head.size
+        for seg in self.middle:
+            p = seg.find(value, lo, hi)
+            if p < 0:
+                return False
+            lo = p + seg.size
+        return True
+
+
+def _tokens(pattern: str, *, marked: bool) -> list[str | None]:
+    """The pattern as tokens: a literal character, None for `?`, "" for `*`."""
+    out: list[str | None] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if marked and ch == _MARK and i + 1 < len(pattern):
+            out.append(pattern[i + 1])
+            i += 2
+            continue
+        out.append("" if ch == "*" else None if ch == "?" else ch)
+        i += 1
+    return out
+
+
+def _build(tokens: list[str | None]) -> Glob:
+    parts: list[list[str | None]] = [[]]
+    for t in tokens:
+        if t == "":
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return _assemble([_segment(p) for p in parts])
+
+
+def _assemble(segs: list[_Segment]) -> Glob:
+    if len(segs) == 1:
+        return Glob(segs[0], (), None, segs[0].size)
+    middle = tuple(s for s in segs[1:-1] if s.size)
+    return Glob(segs[0], middle, segs[-1], sum(s.size for s in segs))
+
+
+@lru_cache(maxsize=4096)
+def glob(pattern: str) -> Glob:
+    """Compile an IAM glob; every character other than `*` and `?` is literal."""
+    if "?" not in pattern:
+        return _assemble([_literal_segment(p) for p in pattern.split("*")])
+    return _build(_tokens(pattern, marked=False))
+
+
+@lru_cache(maxsize=4096)
+def substituted_glob(text: str) -> Glob:
+    """Glob for a substituted pattern whose `\\x00`-marked characters are literal."""
+    if _MARK not in text:
+        return glob(text)
+    return _build(_tokens(text, marked=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ArnGlob:
+    """ArnLike/ArnEquals: each of the six colon-separated parts globbed on its own, so `*` and
+    `?` in the first five never cross a colon; the resource part may contain colons."""
+
+    parts: tuple[Glob, ...]
+
+    def matches(self, value: str) -> bool:
+        vparts = value.split(":", 5)
+        if len(vparts) != 6:
+            return False
+        return all(g.matches(v) for g, v in zip(self.parts, vparts, strict=True))
+
+
+@lru_cache(maxsize=4096)
+def arn_glob(pattern: str) -> ArnGlob | None:
+    """None when the pattern has fewer than six colon-separated parts (it matches nothing)."""
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        return None
+    return ArnGlob(tuple(glob(p) for p in parts))
 
 
 @dataclass(frozen=True, slots=True)
 class GlobSet:
-    """Patterns compiled once: exact strings in a set, wildcard ones in one alternation."""
+    """Patterns compiled once: exact strings in a set, wildcard ones as linear globs."""
 
     exact: frozenset[str]
-    regex: re.Pattern[str] | None
+    globs: tuple[Glob, ...]
     any: bool
 
     def matches(self, value: str) -> bool:
         if self.any or value in self.exact:
             return True
-        return self.regex is not None and self.regex.fullmatch(value) is not None
+        return any(g.matches(value) for g in self.globs)
 
 
 def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
@@ -45,26 +233,21 @@ def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
 @lru_cache(maxsize=4096)
 def _compile_globs(patterns: tuple[str, ...], fold_case: bool) -> GlobSet:
     exact: set[str] = set()
-    wild: list[str] = []
+    wild: dict[str, Glob] = {}
     for raw in patterns:
         p = raw.lower() if fold_case else raw
         if p == "*":
-            return GlobSet(frozenset(), None, True)
+            return GlobSet(frozenset(), (), True)
         if "*" in p or "?" in p:
-            wild.append(glob_regex(p))
+            wild.setdefault(p, glob(p))
         else:
             exact.add(p)
-    regex = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL) if wild else None
-    return GlobSet(frozenset(exact), regex, False)
+    return GlobSet(frozenset(exact), tuple(wild.values()), False)
 
 
 def clear_pattern_cache() -> None:
-    _compile_globs.cache_clear()
-
-
-@lru_cache(maxsize=4096)
-def single_glob(pattern: str) -> re.Pattern[str]:
-    return re.compile(glob_regex(pattern), re.DOTALL)
+    for cached in (_compile_globs, glob, substituted_glob, arn_glob):
+        cached.cache_clear()
 
 
 def has_variables(text: str) -> bool:
@@ -99,22 +282,6 @@ def substitute(text: str, context: Mapping[str, Any]) -> str | None:
 
     out = _VARIABLE.sub(repl, text)
     return None if missing else out
-
-
-@lru_cache(maxsize=4096)
-def substituted_glob(text: str) -> re.Pattern[str]:
-    """Glob regex for a substituted pattern whose `\\x00`-marked characters are literal."""
-    out = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\x00" and i + 1 < len(text):
-            out.append(re.escape(text[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.DOTALL)
 
 
 def literal(text: str) -> str:

@@ -124,7 +124,7 @@ class Statement:
         if not hit:
             for pattern in self.dynamic_resources:
                 sub = substitute(pattern, ctx)
-                if sub is not None and substituted_glob(sub).fullmatch(resource):
+                if sub is not None and substituted_glob(sub).matches(resource):
                     hit = True
                     break
         return hit != self.not_resource
