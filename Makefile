@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 STACK   ?= dev
 
-.PHONY: venv test lint typecheck pytest demo preview verify bench clean
+.PHONY: venv test lint typecheck pytest demo preview verify bench pack dist clean
 
 venv: $(STAMP)
 
@@ -41,5 +41,13 @@ verify: venv
 bench: venv
 	@for b in benchmarks/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done
 
+# The policy pack archive exactly as `pulumi policy publish` uploads it (prints its path).
+pack: venv
+	$(BIN)/python -m preview.pack --out dist
+
+# The kmsguard wheel and sdist the published pack's requirements.txt installs.
+dist: venv
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info build dist

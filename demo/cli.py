@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from preview.analyzer import in_repo_pack_env
 from sandbox import SandboxInfo, running
 from verification import run as verify
 
@@ -80,12 +81,12 @@ def prepare(workdir: Path, sb: SandboxInfo, run: Runner = subprocess.run) -> Pul
     backend = workdir / "backend"
     backend.mkdir()
     env = {
-        **os.environ,
+        # The pack runs with the Python on PATH, this project's interpreter first.
+        **in_repo_pack_env(),
         **sb.environment(),
         "PULUMI_BACKEND_URL": backend.as_uri(),
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PYTHONPATH": str(REPO),
     }
     cli = PulumiCli(workdir, env, run)
     run(

@@ -2,25 +2,69 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
 from pathlib import Path
 
-# Run as a directory by runpy, only policies/ is on sys.path; the pack's own modules are
-# imported as `policies.*`, so the repository root must be importable too.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+PACK_DIR = Path(__file__).resolve().parent
+PACKAGE = "policies"
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policies.meta import PACK_NAME  # noqa: E402
-from policies.rules import POLICIES  # noqa: E402
+def missing_requirements(pack_dir: Path = PACK_DIR) -> list[str]:
+    """The requirements.txt distributions whose top-level module cannot be found."""
+    missing = []
+    for line in (pack_dir / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
+        if name and importlib.util.find_spec(name.group(1).replace("-", "_").lower()) is None:
+            missing.append(name.group(1))
+    return missing
 
-PolicyPack(
-    name=PACK_NAME,
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=POLICIES,
-    description="KMS customer managed keys guarding DynamoDB tables, and who can use them.",
-    provider="aws",
-    tags=["kms", "dynamodb", "iam"],
-)
+
+def load_pack_package(pack_dir: Path = PACK_DIR) -> None:
+    """Import this directory as the `policies` package, wherever it was unpacked.
+
+    The CLI runs this file with only the pack directory on sys.path, and the service unpacks
+    the pack under a directory of its own naming; the rule modules import each other as
+    `policies.*`, so the package is loaded from this directory by location, which also keeps
+    any other `policies` module on the path from being picked up instead.
+    """
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, pack_dir / "__init__.py", submodule_search_locations=[str(pack_dir)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)
+
+
+def main() -> None:
+    missing = missing_requirements()
+    if missing:
+        # SystemExit passes through the SDK's runner, which would print a traceback otherwise.
+        sys.stderr.write(
+            f"kmsguard policy pack: missing Python package(s): {', '.join(missing)}.\n"
+            f"Install the pack's requirements into the Python that runs it ({sys.executable}):\n"
+            f"  {sys.executable} -m pip install -r {PACK_DIR / 'requirements.txt'}\n"
+        )
+        sys.stderr.flush()
+        raise SystemExit(1)
+    load_pack_package()
+
+    from pulumi_policy import EnforcementLevel, PolicyPack
+
+    from policies.meta import PACK_NAME
+    from policies.rules import POLICIES
+
+    PolicyPack(
+        name=PACK_NAME,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        policies=POLICIES,
+        description="KMS customer managed keys guarding DynamoDB tables, and who can use them.",
+        provider="aws",
+        tags=["kms", "dynamodb", "iam"],
+    )
+
+
+if __name__ == "__main__":
+    main()

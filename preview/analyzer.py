@@ -19,7 +19,8 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grp
 
 from preview.collect import RegisteredResource
 
-PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
+REPO = Path(__file__).resolve().parent.parent
+PACK_DIR = REPO / "policies"
 _LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -33,6 +34,19 @@ _SEVERITIES = {
     analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
     analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
 }
+
+
+def in_repo_pack_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment in which the CLI starts this repository's pack, as `make venv` sets up.
+
+    The pack names no virtualenv (so it can be published), so the CLI runs it with the Python
+    on PATH: this interpreter goes first. kmsguard is imported from this checkout, whether or
+    not the virtualenv has it installed.
+    """
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = os.pathsep.join(filter(None, [str(Path(sys.executable).parent), env.get("PATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
 
 
 class AnalyzerError(RuntimeError):
@@ -112,6 +126,7 @@ class PolicyPackClient:
         preview: bool = True,
         python: str = sys.executable,
         startup_timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.pack_dir = Path(pack_dir).resolve()
         self._engine = _Engine()
@@ -119,17 +134,20 @@ class PolicyPackClient:
         engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
         engine_port = self._engine_server.add_insecure_port("127.0.0.1:0")
         self._engine_server.start()
-        env = dict(os.environ)
-        env.update(
+        # `env` replaces the inherited environment (a pack unpacked elsewhere must not see this
+        # checkout); this repository's own pack gets what the CLI would see after `make venv`.
+        base = dict(os.environ if env is None else env)
+        run_env = in_repo_pack_env(base) if self.pack_dir == PACK_DIR else base
+        run_env.update(
             PULUMI_PROJECT=project,
             PULUMI_STACK=stack,
             PULUMI_DRY_RUN="true" if preview else "false",
         )
-        # The CLI runs the pack from its directory; the pack adds the repo root itself.
+        # The CLI runs the pack from its own directory.
         self._proc = subprocess.Popen(
             [python, "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
             cwd=self.pack_dir,
-            env=env,
+            env=run_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )

@@ -14,7 +14,7 @@ import pytest
 
 from kmsguard.contract import COMPONENT_TYPE, AwsType
 from preview.__main__ import main as preview_main
-from preview.analyzer import PolicyPackClient
+from preview.analyzer import PolicyPackClient, in_repo_pack_env
 from preview.collect import UNKNOWN, run_program
 from preview.report import run_all
 from tests.pulumi_cli import needs_pulumi_cli
@@ -228,7 +228,8 @@ def test_real_pulumi_preview_with_the_pack(tmp_path):
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     with running() as sb:
         env = {
-            **os.environ,
+            # As after `make venv`: the pack runs with the Python on PATH.
+            **in_repo_pack_env(),
             **sb.environment(),
             "PULUMI_BACKEND_URL": tmp_path.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,

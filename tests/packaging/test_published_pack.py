@@ -1,0 +1,183 @@
+"""The pack as the Pulumi service runs it: archived alone, unpacked elsewhere, clean virtualenv.
+
+The only test module that builds a virtualenv (about a minute, most of it pip; the fixtures
+are module-scoped so every case below shares one build, one archive and one virtualenv).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+import kmsguard
+from preview.analyzer import PACK_DIR, REPO, PolicyPackClient, Violation
+from preview.collect import run_program
+from preview.pack import build_archive, unpack
+from tests.packaging.fixtures import FIXTURES, RULES_FIRED
+
+TIMEOUT = 900
+
+
+def _env() -> dict[str, str]:
+    """The caller's environment without anything pointing back into this checkout."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@dataclass(frozen=True)
+class Dist:
+    wheel: Path
+    sdist: Path
+
+
+@dataclass(frozen=True)
+class CleanPack:
+    pack_dir: Path
+    python: Path
+    without_dependencies: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
+    """Wheel and sdist built from a copy of the sources (the checkout is left untouched)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    shutil.copytree(
+        REPO / "kmsguard", src / "kmsguard", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    out = tmp_path_factory.mktemp("dist")
+    _run([sys.executable, "-m", "build", "--outdir", str(out), str(src)], cwd=src)
+    return Dist(wheel=next(out.glob("kmsguard-*.whl")), sdist=next(out.glob("kmsguard-*.tar.gz")))
+
+
+@pytest.fixture(scope="module")
+def clean_pack(tmp_path_factory: pytest.TempPathFactory, dist: Dist) -> Iterator[CleanPack]:
+    archive = build_archive(PACK_DIR, tmp_path_factory.mktemp("archive"))
+    pack_dir = unpack(archive, tmp_path_factory.mktemp("unpacked"))
+    venv = tmp_path_factory.mktemp("venv")
+    _run([sys.executable, "-m", "venv", "--clear", str(venv)], cwd=pack_dir)
+    python = venv / "bin" / "python"
+    requirements = pack_dir / "requirements.txt"
+    lines = [ln.split("#")[0].strip() for ln in requirements.read_text().splitlines()]
+    pulumi_line = next(ln for ln in lines if ln and Requirement(ln).name == "pulumi")
+    # First only what `python -m pulumi.policy` itself needs: the pack must then name the rest.
+    _run([str(python), "-m", "pip", "install", "-q", pulumi_line], cwd=pack_dir)
+    bare = _run(
+        [str(python), "-m", "pulumi.policy", "127.0.0.1:1", str(pack_dir)],
+        cwd=pack_dir,
+        check=False,
+    )
+    _run(
+        [str(python), "-m", "pip", "install", "-q", str(dist.wheel), "-r", str(requirements)],
+        cwd=pack_dir,
+    )
+    yield CleanPack(pack_dir=pack_dir, python=python, without_dependencies=bare)
+
+
+def test_wheel_and_sdist_hold_the_domain_and_its_data_files(dist: Dist) -> None:
+    on_disk = {
+        p.relative_to(REPO).as_posix()
+        for p in (REPO / "kmsguard").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    }
+    assert "kmsguard/access/evaluate.py" in on_disk and "kmsguard/py.typed" in on_disk
+    with zipfile.ZipFile(dist.wheel) as whl:
+        names = set(whl.namelist())
+    packaged = {n for n in names if not n.startswith("kmsguard-")}
+    assert packaged == on_disk
+    # The pack is published from its directory, never from the distribution.
+    assert not any(n.startswith("policies/") for n in names)
+    with tarfile.open(dist.sdist) as sdist:
+        sdist_names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
+    assert on_disk <= sdist_names
+    assert dist.wheel.name == f"kmsguard-{kmsguard.__version__}-py3-none-any.whl"
+
+
+def test_pack_without_its_dependencies_names_them_and_how_to_install(clean_pack: CleanPack) -> None:
+    proc = clean_pack.without_dependencies
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr + proc.stdout
+    first = proc.stderr.splitlines()[0]
+    assert first.startswith("kmsguard policy pack: missing Python package(s):")
+    for name in ("kmsguard", "pulumi-policy", "moto"):
+        assert name in first
+    assert f"-m pip install -r {clean_pack.pack_dir / 'requirements.txt'}" in proc.stderr
+
+
+def test_clean_virtualenv_uses_nothing_from_the_checkout(clean_pack: CleanPack) -> None:
+    proc = _run(
+        [
+            str(clean_pack.python),
+            "-c",
+            "import importlib.util, kmsguard; "
+            "print(kmsguard.__file__); print(importlib.util.find_spec('policies'))",
+        ],
+        cwd=clean_pack.pack_dir.parent,
+    )
+    where, policies = proc.stdout.split()
+    assert Path(where).is_relative_to(clean_pack.python.parent.parent)
+    assert policies == "None"
+
+
+def _key(v: Violation) -> tuple[str, str, str, str]:
+    return (v.policy_name, v.enforcement_level, v.urn, v.detail)
+
+
+def test_unpacked_pack_in_a_clean_virtualenv_judges_the_fixtures_as_the_repo_pack(
+    clean_pack: CleanPack,
+) -> None:
+    runs = {name: run_program({}, preview=False, program=fn) for name, fn in FIXTURES.items()}
+    runs.update(
+        {
+            f"program-{phase}": run_program(
+                {"grantTestUserKeyAccess": phase == "granted"}, preview=p
+            )
+            for phase, p in (("denied", True), ("granted", False))
+        }
+    )
+    config = {"kms-key-deletion-window": {"minDeletionWindowDays": 14}}
+    results: dict[str, dict[str, list[tuple[str, str, str, str]]]] = {}
+    infos = []
+    for label, kwargs in (
+        ("repo", {}),
+        (
+            "published",
+            {"pack_dir": clean_pack.pack_dir, "python": str(clean_pack.python), "env": _env()},
+        ),
+    ):
+        with PolicyPackClient(preview=False, **kwargs) as client:  # type: ignore[arg-type]
+            info = client.info()
+            infos.append(sorted((p.name, p.enforcementLevel, p.description) for p in info.policies))
+            client.configure(config)
+            results[label] = {
+                name: sorted(_key(v) for v in client.analyze_run(run.resources))
+                for name, run in runs.items()
+            }
+    assert infos[0] == infos[1] and len(infos[0]) >= len(RULES_FIRED)
+    assert results["published"] == results["repo"]
+    fired = {k[0] for found in results["published"].values() for k in found}
+    assert fired >= RULES_FIRED
+    # The program's own stacks pass: no mandatory finding in either phase.
+    for phase in ("denied", "granted"):
+        assert not [k for k in results["published"][f"program-{phase}"] if k[1] == "mandatory"]
