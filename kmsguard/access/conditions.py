@@ -17,6 +17,12 @@ from kmsguard.access.matching import (
 )
 
 Context = Mapping[str, Any]
+
+
+class Unresolved(Exception):
+    """A policy variable has no single value, or a request value cannot be read by the operator."""
+
+
 Predicate = Callable[[Context], bool]
 _Test = Callable[[Any, Context], bool]
 
@@ -167,7 +173,7 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
         for t in texts:
             sub = substitute(t, ctx)
             if sub is None:
-                continue
+                raise Unresolved(t)
             if like:
                 if substituted_glob(sub).matches(s):
                     return True
@@ -179,6 +185,14 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
         return False
 
     return test
+
+
+def _comparable(converted: Any, raw: Any) -> Any:
+    """A request value the operator can compare; one it cannot read makes the clause not hold,
+    under negated operators too (so it never makes a statement apply)."""
+    if converted is None:
+        raise Unresolved(str(raw))
+    return converted
 
 
 def _typed(vals: Sequence[Any], path: str, conv: Callable[[Any], Any], what: str) -> list[Any]:
@@ -210,14 +224,14 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     if base.startswith("Numeric"):
         nums = _typed(vals, path, _as_number, "a number")
         cmp = _COMPARE[base[len("Numeric") :]]
-        return lambda x, _c: (n := _as_number(x)) is not None and any(cmp(n, v) for v in nums)
+        return lambda x, _c: any(cmp(_comparable(_as_number(x), x), v) for v in nums)
     if base.startswith("Date"):
         dates = _typed(vals, path, _as_epoch, "a date (ISO 8601 or epoch seconds)")
         dcmp = _COMPARE[base[len("Date") :]]
-        return lambda x, _c: (n := _as_epoch(x)) is not None and any(dcmp(n, v) for v in dates)
+        return lambda x, _c: any(dcmp(_comparable(_as_epoch(x), x), v) for v in dates)
     if base == "Bool":
         bools = frozenset(_typed(vals, path, _as_bool, "'true' or 'false'"))
-        return lambda x, _c: _as_bool(x) in bools
+        return lambda x, _c: _comparable(_as_bool(x), x) in bools
     if base == "BinaryEquals":
         raw = frozenset(_typed(vals, path, lambda v: v if isinstance(v, str) else None, "a string"))
         return lambda x, _c: x in raw
@@ -228,7 +242,7 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
             try:
                 addr = ipaddress.ip_address(str(x).strip())
             except ValueError:
-                return False
+                raise Unresolved(str(x)) from None
             return any(addr.version == n.version and addr in n for n in nets)
 
         return ip_test
@@ -241,7 +255,9 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
                 return False
             for a in arns:
                 sub = substitute(a, ctx)
-                g = arn_glob(literal(sub)) if sub is not None else None
+                if sub is None:
+                    raise Unresolved(a)
+                g = arn_glob(literal(sub))
                 if g is not None and g.matches(x):
                     return True
             return False
@@ -297,6 +313,22 @@ def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:
 
 
 def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool) -> Predicate:
+    inner = _clause_unguarded(key, test, negated, qualifier, if_exists)
+
+    def pred(ctx: Context) -> bool:
+        try:
+            return inner(ctx)
+        except Unresolved:
+            # AWS: a variable it cannot resolve may make the whole statement invalid; so the
+            # clause (and with it the statement) never applies, negated operators included.
+            return False
+
+    return pred
+
+
+def _clause_unguarded(
+    key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool
+) -> Predicate:
     plain = not qualifier
 
     def pred(ctx: Context) -> bool:

@@ -4,26 +4,49 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from kmsguard.access.errors import PolicyDocumentError
-from kmsguard.access.matching import PrincipalInfo, ResourceInfo, principal_info, resource_info
-from kmsguard.access.policy import (
-    ACCOUNT_MATCH,
-    NO_MATCH,
-    Policy,
-    PolicyKind,
-    Statement,
-    parse_policy,
+from kmsguard.access.decision import (
+    ALLOW,
+    EFFECTS,
+    EXPLICIT_DENY,
+    IMPLICIT_DENY,
+    Decision,
+    StatementRef,
 )
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.layers import (
+    BOUNDARY,
+    GRANTS,
+    NO_LAYERS,
+    RCPS,
+    REQUEST_TIME,
+    SCPS,
+    SESSIONS,
+    VPCE,
+    build_layers,
+    time_keys,
+)
+from kmsguard.access.logic import decide_request as _decide
+from kmsguard.access.logic import label as _label
+from kmsguard.access.matching import principal_info, resource_info
+from kmsguard.access.policy import Policy, PolicyKind, parse_policy
 
-ALLOW = "allow"
-IMPLICIT_DENY = "implicit_deny"
-EXPLICIT_DENY = "explicit_deny"
-EFFECTS = (ALLOW, IMPLICIT_DENY, EXPLICIT_DENY)
+__all__ = [
+    "ALLOW",
+    "EFFECTS",
+    "EXPLICIT_DENY",
+    "IMPLICIT_DENY",
+    "Decision",
+    "StatementRef",
+    "build_context",
+    "decide",
+    "evaluate",
+    "who_can",
+]
+
 
 PolicyLike = Policy | Mapping[str, Any] | str | bytes
 _ID_LABELS = tuple(f"identity[{i}]" for i in range(64))
@@ -35,63 +58,15 @@ _SCENARIO_KEYS = (
     "identity_policies",
     "resource_policy",
     "trust_policy",
+    BOUNDARY,
+    SESSIONS,
+    SCPS,
+    RCPS,
+    VPCE,
+    GRANTS,
+    REQUEST_TIME,
 )
 _SCENARIO_EXTRA = ("name", "description", "comment", "expect", "expected")
-
-
-@dataclass(frozen=True, slots=True)
-class StatementRef:
-    """A statement that decided a request: which policy, its Sid, its index, its Effect."""
-
-    policy: str  # "resource", "trust" or "identity[<i>]"
-    sid: str | None
-    index: int
-    effect: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"policy": self.policy, "sid": self.sid, "index": self.index, "effect": self.effect}
-
-    def label(self) -> str:
-        if self.policy in ("resource", "trust"):
-            return f"statement {self.sid!r}" if self.sid else f"statement {self.index}"
-        sid = f" ({self.sid!r})" if self.sid else ""
-        return f"{self.policy} statement {self.index}{sid}"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of one request with AWS's reason and the statements that decided it."""
-
-    effect: str
-    reason: str
-    statements: tuple[StatementRef, ...] = ()
-    detail: str = ""
-    principal: str = field(default="", compare=False)
-    action: str = field(default="", compare=False)
-    resource: str = field(default="", compare=False)
-
-    @property
-    def allowed(self) -> bool:
-        return self.effect == ALLOW
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "effect": self.effect,
-            "reason": self.reason,
-            "statements": [s.to_json() for s in self.statements],
-        }
-
-    def message(
-        self, principal: str | None = None, action: str | None = None, resource: str | None = None
-    ) -> str:
-        """AWS's full sentence, as in an AccessDeniedException."""
-        p = principal or self.principal
-        a = action or self.action
-        r = resource or self.resource
-        if self.effect == ALLOW:
-            return f"User: {p} is authorized to perform: {a} on resource: {r}"
-        glue = " " if self.effect == EXPLICIT_DENY else " because "
-        return f"User: {p} is not authorized to perform: {a} on resource: {r}{glue}{self.reason}"
 
 
 def _as_policy(doc: Any, kind: PolicyKind, label: str) -> Policy:
@@ -206,11 +181,23 @@ def evaluate(
     resource_policy: PolicyLike | None,
     context: Mapping[str, Any] | None = None,
     trust_policy: PolicyLike | None = None,
+    permissions_boundary: PolicyLike | None = None,
+    session_policies: Sequence[PolicyLike] | None = None,
+    scps: Sequence[PolicyLike] | None = None,
+    rcps: Sequence[PolicyLike] | None = None,
+    vpce_policy: PolicyLike | None = None,
+    grants: Sequence[Mapping[str, Any]] | None = None,
+    request_time: str | datetime | None = None,
 ) -> Decision:
     """Decide one request with AWS's evaluation logic.
 
     `trust_policy` is the trust policy of the role named by `resource`: it is the role's
     resource-based policy for the `sts:` actions (AssumeRole, TagSession, ...).
+    `permissions_boundary` is the caller's (a session's: its role's); `session_policies` those
+    passed when the session was created; `scps` apply to the caller's account and `rcps` to the
+    resource's, one document per level of the organization, each of which must allow;
+    `vpce_policy` applies when the context has `aws:SourceVpce`; `grants` are the key's grants
+    in ListGrants shape; `request_time` (ISO 8601) gives `aws:CurrentTime`/`aws:EpochTime`.
     """
     if not (
         principal.__class__ is action.__class__ is resource.__class__ is str
@@ -250,8 +237,50 @@ def evaluate(
         trust = _as_policy(trust_policy, "trust", "trust")
         if _trust_governs(action):
             res, res_label = trust, "trust"
+    rinfo = resource_info(resource)
+    if rinfo.is_kms_alias and res is not None:
+        raise PolicyDocumentError(
+            "resource_policy",
+            "an alias has no resource-based policy: IAM policies authorize the alias, and the "
+            "key's policy is checked with the key's ARN as the resource",
+        )
+    layers = build_layers(
+        permissions_boundary=permissions_boundary,
+        session_policies=session_policies,
+        scps=scps,
+        rcps=rcps,
+        vpce_policy=vpce_policy,
+        grants=grants,
+        context=context,
+    )
+    if layers is not NO_LAYERS:
+        _check_layers(principal, layers.boundary is not None, bool(layers.sessions))
     ctx = build_context(principal, resource, context)
-    return _decide(principal, action, resource, ids, res, ctx, res_label)
+    if "aws:currenttime" in ctx or "aws:epochtime" in ctx:
+        if request_time is not None:
+            raise PolicyDocumentError(
+                REQUEST_TIME, "give request_time or the context's aws:CurrentTime, not both"
+            )
+    else:
+        ctx.update(time_keys(request_time))
+    strict = res_label == "trust" or _assumes_role(action, resource)
+    return _decide(principal, action, resource, ids, res, ctx, res_label, layers, strict)
+
+
+def _check_layers(principal: str, boundary: bool, sessions: bool) -> None:
+    kind = principal_info(principal).kind
+    if boundary and kind not in ("user", "role", "assumed-role"):
+        raise PolicyDocumentError(
+            BOUNDARY,
+            "a permissions boundary belongs to an IAM user or role (or a session of the role), "
+            f"not to {principal!r}",
+        )
+    if sessions and kind not in ("assumed-role", "federated-user"):
+        raise PolicyDocumentError(
+            SESSIONS,
+            "session policies belong to a role session (arn:aws:sts::<account>:assumed-role/...) "
+            f"or a federated user, not to {principal!r}",
+        )
 
 
 def _is_role_arn(resource: str) -> bool:
@@ -267,186 +296,6 @@ def _assumes_role(action: str, resource: str) -> bool:
 def _trust_governs(action: str) -> bool:
     """STS actions on a role (AssumeRole*, TagSession, ...) are authorized by its trust policy."""
     return action.lower().startswith("sts:")
-
-
-def _label(i: int) -> str:
-    return _ID_LABELS[i] if i < len(_ID_LABELS) else f"identity[{i}]"
-
-
-_REFS: dict[tuple[str, Statement], StatementRef] = {}
-
-
-def _ref(policy: str, st: Statement) -> StatementRef:
-    ref = _REFS.get((policy, st))
-    if ref is None:
-        if len(_REFS) > 16384:
-            _REFS.clear()
-        ref = _REFS[(policy, st)] = StatementRef(policy, st.sid, st.index, st.effect)
-    return ref
-
-
-def _decide(
-    principal: str,
-    action: str,
-    resource: str,
-    ids: Sequence[Policy],
-    res: Policy | None,
-    ctx: Mapping[str, Any],
-    res_label: str = "resource",
-) -> Decision:
-    info = principal_info(principal)
-    rinfo = resource_info(resource)
-    al = action.lower()
-    denies: list[StatementRef] = []
-    id_allows: list[StatementRef] = []
-    direct: list[StatementRef] = []
-    delegated: list[StatementRef] = []
-    # Allow statements that matched all but their Condition: the usual answer to "why denied".
-    unmet: list[StatementRef] = []
-    for i, pol in enumerate(ids):
-        for st in pol.for_action(al):
-            if not st.resource_matches(resource, ctx):
-                continue
-            if st.condition is None or st.condition(ctx):
-                (denies if st.is_deny else id_allows).append(_ref(_label(i), st))
-            elif not st.is_deny:
-                unmet.append(_ref(_label(i), st))
-    if res is not None:
-        for st in res.for_action(al):
-            m = st.principal_match(principal, info)
-            if m == NO_MATCH or not st.resource_matches(resource, ctx):
-                continue
-            if st.condition is not None and not st.condition(ctx):
-                if not st.is_deny:
-                    unmet.append(_ref(res_label, st))
-                continue
-            ref = _ref(res_label, st)
-            if st.is_deny:
-                denies.append(ref)
-            elif m == ACCOUNT_MATCH:
-                delegated.append(ref)
-            else:
-                direct.append(ref)
-    strict = rinfo.is_kms_key or res_label == "trust" or _assumes_role(action, resource)
-    decision = _outcome(
-        principal,
-        action,
-        resource,
-        info,
-        rinfo,
-        denies,
-        id_allows,
-        direct,
-        delegated,
-        strict,
-        res_label,
-    )
-    if unmet and decision.effect == IMPLICIT_DENY:
-        names = ", ".join(u.label() for u in unmet)
-        are = "its Condition is" if len(unmet) == 1 else "their Conditions are"
-        decision = replace(
-            decision,
-            detail=f"{decision.detail}; {names} would allow {action}, but {are} not met by "
-            "this request",
-        )
-    return decision
-
-
-def _outcome(
-    principal: str,
-    action: str,
-    resource: str,
-    info: PrincipalInfo,
-    rinfo: ResourceInfo,
-    denies: list[StatementRef],
-    id_allows: list[StatementRef],
-    direct: list[StatementRef],
-    delegated: list[StatementRef],
-    strict: bool = False,
-    res_label: str = "resource",
-) -> Decision:
-    def make(effect: str, reason: str, refs: Sequence[StatementRef], detail: str) -> Decision:
-        return Decision(effect, reason, tuple(refs), detail, principal, action, resource)
-
-    if denies:
-        side = (
-            "a resource-based" if denies[0].policy in ("resource", "trust") else "an identity-based"
-        )
-        where = ", ".join(d.label() for d in denies)
-        return make(
-            EXPLICIT_DENY,
-            f"with an explicit deny in {side} policy",
-            denies,
-            f"denied explicitly by {where}",
-        )
-    no_identity = f"no identity-based policy allows the {action} action"
-    no_resource = f"no resource-based policy allows the {action} action"
-    cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
-    res_allows = direct + delegated
-    owner = (
-        "the role's trust policy"
-        if res_label == "trust" or (strict and not rinfo.is_kms_key)
-        else "the key policy"
-        if rinfo.is_kms_key
-        else "the resource-based policy"
-    )
-    # IAM policies cannot restrict an account's root user: its identity side always allows.
-    root = info.kind == "root"
-    if strict or cross:
-        if not res_allows:
-            why = (
-                f"identity policy {id_allows[0].label()} allows {action}, but {owner} neither "
-                "names the principal nor delegates to its account"
-                if id_allows
-                else f"{owner} does not allow {action} for this principal"
-            )
-            return make(IMPLICIT_DENY, no_resource, (), why)
-        if cross or not direct:
-            if root and not id_allows:
-                text = (
-                    f"allowed by {owner} {res_allows[0].label()}; the account root user needs "
-                    "no identity-based policy"
-                )
-                return make(ALLOW, text, res_allows[:1], text)
-            if not id_allows:
-                how = "the principal's account" if delegated and not direct else "the principal"
-                why = (
-                    f"{owner} allows {how} ({res_allows[0].label()}), but no identity-based "
-                    f"policy allows {action}"
-                    + (" (cross-account requests need both)" if cross else "")
-                )
-                return make(IMPLICIT_DENY, no_identity, (), why)
-            first = res_allows[0]
-            if cross:
-                text = (
-                    f"allowed cross-account by {owner} {first.label()} together with identity "
-                    f"policy {id_allows[0].label()}"
-                )
-                return make(ALLOW, text, [first, *id_allows], text)
-            kind = owner.removeprefix("the ") + "'s"
-            text = (
-                f"allowed by the {kind} account-root delegation ({first.label()}) together "
-                f"with identity policy {id_allows[0].label()}"
-            )
-            return make(ALLOW, text, [first, *id_allows], text)
-        text = f"allowed by {owner} {direct[0].label()}, which names the principal"
-        return make(ALLOW, text, direct, text)
-    if direct:
-        text = f"allowed by {owner} {direct[0].label()}, which names the principal"
-        return make(ALLOW, text, direct, text)
-    if id_allows:
-        text = f"allowed by identity policy {id_allows[0].label()}"
-        return make(ALLOW, text, id_allows, text)
-    if root:
-        text = "allowed: the account root user has every permission in its own account"
-        return make(ALLOW, text, (), text)
-    why = f"no statement in any policy allows {action} on {resource} for this principal"
-    if delegated:
-        why = (
-            f"the resource-based policy delegates to the principal's account "
-            f"({delegated[0].label()}), but no identity-based policy allows {action}"
-        )
-    return make(IMPLICIT_DENY, no_identity, (), why)
 
 
 def decide(scenario: Mapping[str, Any]) -> Decision:
@@ -475,6 +324,13 @@ def decide(scenario: Mapping[str, Any]) -> Decision:
         resource_policy=scenario.get("resource_policy"),
         context=ctx,
         trust_policy=scenario.get("trust_policy"),
+        permissions_boundary=scenario.get(BOUNDARY),
+        session_policies=scenario.get(SESSIONS),
+        scps=scenario.get(SCPS),
+        rcps=scenario.get(RCPS),
+        vpce_policy=scenario.get(VPCE),
+        grants=scenario.get(GRANTS),
+        request_time=scenario.get(REQUEST_TIME),
     )
 
 

@@ -334,6 +334,8 @@ class ResourceInfo:
     service: str | None
     account: str | None
     is_kms_key: bool
+    # An alias is a resource of its own, authorized by IAM policies only (it has no key policy).
+    is_kms_alias: bool = False
 
 
 @lru_cache(maxsize=8192)
@@ -341,6 +343,7 @@ def resource_info(resource: str) -> ResourceInfo:
     parts = resource.split(":", 5)
     if len(parts) == 6 and parts[0] == "arn":
         service, account, res = parts[2], parts[4], parts[5]
-        is_key = service == "kms" and (res.startswith("key/") or res.startswith("alias/"))
-        return ResourceInfo(service, account or None, is_key)
+        is_key = service == "kms" and res.startswith("key/")
+        is_alias = service == "kms" and res.startswith("alias/")
+        return ResourceInfo(service, account or None, is_key, is_alias)
     return ResourceInfo(None, None, False)

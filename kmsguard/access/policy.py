@@ -19,6 +19,7 @@ from kmsguard.access.matching import (
     substitute,
     substituted_glob,
 )
+from kmsguard.access.names import fold_principal
 
 # "trust": a role trust policy, a resource-based policy whose resource is the role itself.
 PolicyKind = Literal["identity", "resource", "trust"]
@@ -55,11 +56,27 @@ class PrincipalSpec:
     accounts: frozenset[str]
     role_keys: frozenset[tuple[str, str]]
     others: frozenset[str]
+    # `arns` and `role_keys` with IAM user/role names folded: IAM compares them case-insensitively.
+    folded: frozenset[str] = frozenset()
+    folded_role_keys: frozenset[tuple[str, str]] = frozenset()
+
+    def names(self, info: PrincipalInfo) -> bool:
+        """The caller's own ARN is listed (user, session, role, root ARN; names case-folded)."""
+        return info.arn in self.arns or fold_principal(info.arn) in self.folded
+
+    def names_role(self, info: PrincipalInfo) -> bool:
+        """A role session's role is listed by its role ARN."""
+        key = info.role_key
+        return (
+            info.kind == "assumed-role"
+            and key is not None
+            and (key[0], key[1].lower()) in self.folded_role_keys
+        )
 
     def match(self, principal: str, info: PrincipalInfo) -> int:
-        if self.everyone or info.arn in self.arns or principal in self.others:
+        if self.everyone or self.names(info) or principal in self.others:
             return DIRECT_MATCH
-        if info.kind == "assumed-role" and info.role_key in self.role_keys:
+        if self.names_role(info):
             return DIRECT_MATCH
         if info.account is not None and info.account in self.accounts:
             return DIRECT_MATCH if info.kind == "root" else ACCOUNT_MATCH
@@ -75,10 +92,10 @@ class PrincipalSpec:
             return True
         acct_ok = info.account is not None and info.account in self.accounts
         if info.kind == "root":
-            return acct_ok or info.arn in self.arns
+            return acct_ok or self.names(info)
         if info.kind == "assumed-role":
-            return info.arn in self.arns and info.role_key in self.role_keys and acct_ok
-        return info.arn in self.arns and acct_ok
+            return self.names(info) and self.names_role(info) and acct_ok
+        return self.names(info) and acct_ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +137,16 @@ class Statement:
         return self.actions.matches(action_lower) != self.not_action
 
     def resource_matches(self, resource: str, ctx: Context) -> bool:
-        hit = self.resources.matches(resource)
-        if not hit:
-            for pattern in self.dynamic_resources:
-                sub = substitute(pattern, ctx)
-                if sub is not None and substituted_glob(sub).matches(resource):
-                    hit = True
-                    break
+        """Resource/NotResource covers the resource; never when a variable cannot be resolved."""
+        hit = False
+        for pattern in self.dynamic_resources:
+            sub = substitute(pattern, ctx)
+            if sub is None:
+                # AWS: an unresolvable variable may invalidate the whole statement; it must not
+                # make a NotResource statement apply either.
+                return False
+            hit = hit or substituted_glob(sub).matches(resource)
+        hit = hit or self.resources.matches(resource)
         return hit != self.not_resource
 
     def principal_match(self, principal: str, info: PrincipalInfo) -> int:
@@ -444,5 +464,11 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
             else:
                 raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
     return PrincipalSpec(
-        everyone, frozenset(arns), frozenset(accounts), frozenset(role_keys), frozenset(others)
+        everyone,
+        frozenset(arns),
+        frozenset(accounts),
+        frozenset(role_keys),
+        frozenset(others),
+        frozenset(fold_principal(a) for a in arns),
+        frozenset((acct, name.lower()) for acct, name in role_keys),
     )

@@ -149,3 +149,14 @@ def test_trust_policy_with_resource_exits_2_naming_document_and_path() -> None:
         "kmsguard.access: trust.Statement[0].Resource: a role trust policy must not have Resource"
     )
     assert out.stdout == ""
+
+
+def test_malformed_grant_exits_2_naming_document_and_path() -> None:
+    bad = {
+        **ALLOWED,
+        "grants": [{"GrantId": "g", "GranteePrincipal": "bob", "Operations": ["Decrypt"]}],
+    }
+    out = run("decide", stdin=json.dumps(bad))
+    assert out.returncode == 2
+    assert out.stderr.startswith("kmsguard.access: grants[0].GranteePrincipal: 'bob' is not")
+    assert "Traceback" not in out.stderr

@@ -313,3 +313,111 @@ def test_parsed_policy_of_wrong_kind_is_rejected() -> None:
 
 def test_missing_version_is_accepted() -> None:
     assert parse_policy({"Statement": [GOOD]}, kind="identity").version is None
+
+
+# Malformed mechanisms: one message naming the scenario key (the document) and the path.
+_ROLE_SESSION = "arn:aws:sts::111122223333:assumed-role/KeyUser/s"
+BAD_MECHANISMS: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "boundary with a Principal",
+        {"permissions_boundary": doc(stmt(principal=aws(ALICE)))},
+        "permissions_boundary.Statement[0].Principal: an identity-based policy must not have",
+    ),
+    (
+        "SCP level not a policy",
+        {"scps": [doc(GOOD), {"Statement": [{"Effect": "Permit"}]}]},
+        "scps[1].Statement[0].Effect:",
+    ),
+    ("SCPs not a list", {"scps": doc(GOOD)}, "scps: must be a list of policy documents"),
+    (
+        "RCP without Principal",
+        {"rcps": [doc(GOOD)]},
+        "rcps[0].Statement[0]: needs Principal or NotPrincipal",
+    ),
+    (
+        "session policy list holds a string",
+        {"principal": _ROLE_SESSION, "session_policies": ["{nope"]},
+        "session_policies[0]: not JSON",
+    ),
+    (
+        "VPC endpoint policy without Statement",
+        {"vpce_policy": {"Version": "2012-10-17"}},
+        "vpce_policy.Statement: missing",
+    ),
+    (
+        "grant with an unknown operation",
+        {
+            "grants": [
+                {"GrantId": "g", "GranteePrincipal": ALICE, "Operations": ["Decrypt", "Read"]}
+            ]
+        },
+        "grants[0].Operations[1]: 'Read' is not a grant operation",
+    ),
+    (
+        "grant without a grantee",
+        {"grants": [{"GrantId": "g", "Operations": ["Decrypt"]}]},
+        "grants[0].GranteePrincipal: None is not a principal",
+    ),
+    (
+        "grant constraint not an object of strings",
+        {
+            "grants": [
+                {
+                    "GrantId": "g",
+                    "GranteePrincipal": ALICE,
+                    "Operations": ["Decrypt"],
+                    "Constraints": {"EncryptionContextSubset": {"Dept": 1}},
+                }
+            ]
+        },
+        "grants[0].Constraints.EncryptionContextSubset.Dept: encryption context keys and values",
+    ),
+    (
+        "grant with an unknown constraint",
+        {
+            "grants": [
+                {
+                    "GrantId": "g",
+                    "GranteePrincipal": ALICE,
+                    "Operations": ["Decrypt"],
+                    "Constraints": {"EncryptionContextLike": {}},
+                }
+            ]
+        },
+        "grants[0].Constraints.EncryptionContextLike: unknown constraint",
+    ),
+    ("bad request_time", {"request_time": "yesterday"}, "request_time: 'yesterday' is not an ISO"),
+    (
+        "request_time and a context time",
+        {"request_time": "2026-01-01T00:00:00Z", "context": {"aws:CurrentTime": "x"}},
+        "request_time: give request_time or the context's aws:CurrentTime, not both",
+    ),
+    (
+        "session policies for a user",
+        {"session_policies": [doc(GOOD)]},
+        "session_policies: session policies belong to a role session",
+    ),
+    (
+        "a boundary on the root user",
+        {"principal": "arn:aws:iam::111122223333:root", "permissions_boundary": doc(GOOD)},
+        "permissions_boundary: a permissions boundary belongs to an IAM user or role",
+    ),
+    (
+        "a key policy given for an alias",
+        {
+            "resource": "arn:aws:kms:us-east-1:111122223333:alias/orders",
+            "resource_policy": doc(ROOT_DELEGATION),
+        },
+        "resource_policy: an alias has no resource-based policy",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"), [pytest.param(c[1], c[2], id=c[0]) for c in BAD_MECHANISMS]
+)
+def test_malformed_mechanism_names_document_and_path(change: dict[str, Any], message: str) -> None:
+    case = {**scenario(resource_policy=doc(ROOT_DELEGATION)), **change}
+    with pytest.raises(PolicyDocumentError) as err:
+        decide(case)
+    assert str(err.value).startswith(message), str(err.value)
