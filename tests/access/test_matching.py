@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import pytest
@@ -25,13 +25,13 @@ SETTINGS = settings(max_examples=600, deadline=None)
 
 
 # The former implementation, kept only here as the reference for the semantics.
-@lru_cache(maxsize=None)
+@cache
 def _oracle_regex(pattern: str) -> re.Pattern[str]:
     out = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(out, re.DOTALL)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _oracle_substituted(text: str) -> re.Pattern[str]:
     out = []
     i = 0
