@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kmsguard.contract import DYNAMODB_DATA_ACTIONS, Expect, iam_user_arn
+from kmsguard.contract import DYNAMODB_DATA_ACTIONS, PROJECT, Expect, iam_user_arn
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
 from kmsguard.settings import Settings, check_test_user_not_in_key_users
 
@@ -57,12 +57,13 @@ def access_expectations(
     return tuple(rows)
 
 
-def make_plan(settings: Settings, identity: Identity) -> Plan:
-    """Raises ConfigError when the settings contradict the resolved identity."""
+def make_plan(settings: Settings, identity: Identity, namespace: str | None = PROJECT) -> Plan:
+    """Raises ConfigError when the settings contradict the resolved identity (keys named in
+    `namespace`, as parse_settings does)."""
     # The ARN is derived rather than read from the created user so the key policy is known at
     # preview time, which lets the policy pack judge it before anything is deployed.
     test_user_arn = iam_user_arn(identity.account_id, settings.test_user_name, identity.partition)
-    check_test_user_not_in_key_users(settings, test_user_arn)
+    check_test_user_not_in_key_users(settings, test_user_arn, namespace)
     administrators = (
         settings.key_administrators
         if settings.key_administrators is not None

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 from pulumi.runtime import config as runtime_config
 
-from kmsguard.component import KmsProtectedTable, KmsProtectedTableArgs
+from kmsguard.component import KmsProtectedTable, component_args, resolve_identity
 from kmsguard.contract import PROJECT, Output
-from kmsguard.plan import Identity, Plan, make_plan
+from kmsguard.plan import Plan, make_plan
 from kmsguard.settings import ConfigError, Settings, parse_settings
 
 COMPONENT_NAME = "kms-protected"
@@ -25,19 +24,6 @@ def raw_project_config() -> dict[str, Any]:
     }
 
 
-def resolve_identity() -> Identity:
-    """Account, region and deployer; for an assumed role, the role ARN rather than the session."""
-    caller = aws.get_caller_identity()
-    region = aws.get_region()
-    issuer = aws.iam.get_session_context(arn=caller.arn).issuer_arn
-    return Identity(
-        account_id=caller.account_id,
-        region=region.region or region.name,
-        deployer_arn=issuer,
-        partition=caller.arn.split(":")[1],
-    )
-
-
 def load_plan() -> Plan:
     try:
         settings: Settings = parse_settings(raw_project_config())
@@ -50,7 +36,11 @@ def load_plan() -> Plan:
 def build() -> dict[str, Any]:
     """Register the resources and return the stack outputs (name -> value or Output)."""
     plan = load_plan()
-    protected = KmsProtectedTable(COMPONENT_NAME, KmsProtectedTableArgs.from_plan(plan))
+    # The plan was checked with config-key names; the component gets the identity resolved
+    # for it, so the same plan is built again without a second round of invokes.
+    protected = KmsProtectedTable(
+        COMPONENT_NAME, component_args(plan.settings), identity=plan.identity
+    )
     s = plan.settings
     return {
         Output.TABLE_NAME: protected.table.name,

@@ -24,10 +24,11 @@ _SESSION_ARN = re.compile(r"^arn:[\w-]+:sts::\d{12}:assumed-role/")
 
 
 class ConfigError(ValueError):
-    """Invalid configuration; `problems` holds one line per invalid key."""
+    """Invalid configuration; `problems` holds one line per invalid key, `keys` those keys."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], keys: list[str] | None = None) -> None:
         self.problems = problems
+        self.keys = keys if keys is not None else []
         super().__init__(
             f"invalid configuration ({len(problems)} problem{'s' if len(problems) > 1 else ''}):\n"
             + "\n".join(f"  - {p}" for p in problems)
@@ -54,8 +55,9 @@ class Settings:
 DEFAULTS = Settings()
 
 
-def _key(name: str) -> str:
-    return f"{PROJECT}:{name}"
+def _key(name: str, namespace: str | None = PROJECT) -> str:
+    """`kmsguard:name` for stack config; the bare name for the component's arguments."""
+    return f"{namespace}:{name}" if namespace else name
 
 
 def _show(value: Any) -> str:
@@ -63,12 +65,15 @@ def _show(value: Any) -> str:
 
 
 class _Parser:
-    def __init__(self, raw: Mapping[str, Any]) -> None:
+    def __init__(self, raw: Mapping[str, Any], namespace: str | None) -> None:
         self.raw = raw
+        self.namespace = namespace
         self.problems: list[str] = []
+        self.keys: list[str] = []
 
     def fail(self, key: str, value: Any, allowed: str) -> None:
-        self.problems.append(f"{_key(key)} = {_show(value)}: {allowed}")
+        self.problems.append(f"{_key(key, self.namespace)} = {_show(value)}: {allowed}")
+        self.keys.append(key)
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.raw.get(key)
@@ -143,12 +148,12 @@ class _Parser:
         return tuple(items) if ok else None
 
 
-def parse_settings(raw: Mapping[str, Any]) -> Settings:
+def parse_settings(raw: Mapping[str, Any], namespace: str | None = PROJECT) -> Settings:
     """Parse raw config values (keys without namespace; strings as Pulumi stores them).
 
     Raises ConfigError naming every invalid key, its value and what is allowed.
     """
-    p = _Parser(raw)
+    p = _Parser(raw, namespace)
     unknown = sorted(set(raw) - set(CONFIG_KEYS))
     for key in unknown:
         p.fail(key, raw[key], f"unknown key; allowed keys: {', '.join(CONFIG_KEYS)}")
@@ -197,21 +202,26 @@ def parse_settings(raw: Mapping[str, Any]) -> Settings:
         p.fail(
             ConfigKey.KEY_ADMINISTRATORS,
             [],
-            f"no key administrator would be left while {_key(ConfigKey.ENABLE_ROOT_DELEGATION)} "
+            "no key administrator would be left while "
+            f"{_key(ConfigKey.ENABLE_ROOT_DELEGATION, namespace)} "
             "is false; name at least one administrator or enable root delegation",
         )
     if p.problems:
-        raise ConfigError(p.problems)
+        raise ConfigError(p.problems, p.keys)
     return settings
 
 
-def check_test_user_not_in_key_users(settings: Settings, test_user_arn: str) -> None:
+def check_test_user_not_in_key_users(
+    settings: Settings, test_user_arn: str, namespace: str | None = PROJECT
+) -> None:
     """The test user's access is the grant flag's job; listing it in keyUsers would hide phase 1."""
     if test_user_arn in settings.key_users:
         raise ConfigError(
             [
-                f"{_key(ConfigKey.KEY_USERS)} = {_show(list(settings.key_users))}: lists the test "
-                f"user {test_user_arn}; use {_key(ConfigKey.GRANT_TEST_USER_KEY_ACCESS)} to grant "
+                f"{_key(ConfigKey.KEY_USERS, namespace)} = {_show(list(settings.key_users))}: "
+                f"lists the test user {test_user_arn}; use "
+                f"{_key(ConfigKey.GRANT_TEST_USER_KEY_ACCESS, namespace)} to grant "
                 "it key use instead"
-            ]
+            ],
+            [ConfigKey.KEY_USERS],
         )
