@@ -1,4 +1,4 @@
-"""CLI: `python -m kmsguard.access decide [--explain]` reads scenarios on stdin, prints JSON."""
+"""CLI: `decide` scenarios from stdin, `expand` action patterns, `diff`/`public` key policies."""
 
 from __future__ import annotations
 
@@ -86,10 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         "expand", help="list catalog actions matching a pattern (exit 1 when none does)"
     )
     p_expand.add_argument("pattern")
+    from kmsguard.access.prove import cli as prove_cli
+
+    prove_cli.add_commands(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "decide":
             return _cmd_decide(args.explain)
+        if args.command in ("diff", "public"):
+            return prove_cli.run(args)
         return _cmd_expand(args.pattern)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly; devnull absorbs the final flush.

@@ -1,0 +1,184 @@
+"""`diff` and `public`: the prover's questions on key policy files, for a pull-request review."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from kmsguard.access.catalog import expand_actions
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.policy import Policy, parse_policy
+from kmsguard.access.prove.questions import (
+    DEFAULT_TIMEOUT_S,
+    Key,
+    Verdict,
+    infer_account,
+    no_new_access,
+    no_public_access,
+)
+
+EXIT_NONE, EXIT_FOUND, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
+MAX_ROWS = 25
+_ACCOUNT = re.compile(r"\d{12}")
+_ORG = re.compile(r"o-[a-z0-9]{10,32}")
+
+
+class BadInput(Exception):
+    """One clear message about an argument or file; the CLI exits 2."""
+
+
+def add_commands(sub: Any) -> None:
+    """Register `diff` and `public` on the access CLI's subparsers."""
+    d = sub.add_parser(
+        "diff",
+        help="requests NEW key policy allows that OLD does not (exit 1 if any, 0 if none)",
+    )
+    d.add_argument("old", metavar="OLD.json")
+    d.add_argument("new", metavar="NEW.json")
+    d.add_argument(
+        "--action", action="append", default=[], help="only these actions (wildcards allowed)"
+    )
+    d.add_argument("--account", help="the key's account (default: the account root OLD names)")
+    _common(d)
+    p = sub.add_parser(
+        "public",
+        help="requests a key policy allows to principals outside the trusted accounts/orgs",
+    )
+    p.add_argument("policy", metavar="POLICY.json")
+    p.add_argument(
+        "--account",
+        action="append",
+        required=True,
+        help="the key's account (first) and other trusted accounts",
+    )
+    p.add_argument("--org", action="append", default=[], help="a trusted organization id")
+    p.add_argument(
+        "--action", action="append", default=[], help="only these actions (wildcards allowed)"
+    )
+    _common(p)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds per solver query (default {DEFAULT_TIMEOUT_S:g}); over it: unknown, exit 3",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        verdict = _diff(args) if args.command == "diff" else _public(args)
+    except BadInput as exc:
+        print(f"kmsguard.access {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD
+    _print(verdict, args.json, args.command)
+    if verdict.status == "unknown":
+        return EXIT_UNKNOWN
+    return EXIT_FOUND if verdict.status == "fail" else EXIT_NONE
+
+
+def _load(path: str) -> Policy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        return parse_policy(text, kind="resource")
+    except PolicyDocumentError as exc:
+        raise BadInput(f"{path}: {exc}") from None
+
+
+def _actions(patterns: list[str]) -> list[str] | None:
+    out: list[str] = []
+    for p in patterns:
+        try:
+            hits = expand_actions(p)
+        except ValueError as exc:
+            raise BadInput(f"--action {p!r}: {exc}") from None
+        if not hits:
+            raise BadInput(f"--action {p!r} matches no action in the IAM catalog")
+        out += hits
+    return out or None
+
+
+def _timeout(value: float) -> float:
+    if not value > 0:
+        raise BadInput(f"--timeout {value!r}: must be a positive number of seconds")
+    return value
+
+
+def _account(value: str) -> str:
+    if not _ACCOUNT.fullmatch(value):
+        raise BadInput(f"--account {value!r}: must be a 12-digit AWS account id")
+    return value
+
+
+def _diff(args: argparse.Namespace) -> Verdict:
+    old, new = _load(args.old), _load(args.new)
+    account = _account(args.account) if args.account else infer_account(old, new)
+    return no_new_access(
+        old,
+        new,
+        key=Key.in_account(account),
+        actions=_actions(args.action),
+        timeout_s=_timeout(args.timeout),
+        limit=MAX_ROWS,
+    )
+
+
+def _public(args: argparse.Namespace) -> Verdict:
+    policy = _load(args.policy)
+    accounts = [_account(a) for a in args.account]
+    for org in args.org:
+        if not _ORG.fullmatch(org):
+            raise BadInput(f"--org {org!r}: must be an organization id like o-a1b2c3d4e5")
+    return no_public_access(
+        policy,
+        accounts,
+        args.org,
+        key=Key.in_account(accounts[0]),
+        actions=_actions(args.action),
+        timeout_s=_timeout(args.timeout),
+        limit=MAX_ROWS,
+    )
+
+
+def _print(verdict: Verdict, as_json: bool, command: str) -> None:
+    if as_json:
+        json.dump(verdict.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    if verdict.status == "unknown":
+        print(f"unknown: {verdict.reason}")
+    elif verdict.status == "pass":
+        print(
+            "no new access: every request NEW allows, OLD allows too"
+            if command == "diff"
+            else "not public: only the trusted accounts and organizations are allowed"
+        )
+        return
+    else:
+        head = "newly allowed requests" if command == "diff" else "requests from outside allowed"
+        print(f"{head} (one row per kind of principal and account):")
+    rows = [
+        (
+            w.principal,
+            ", ".join(w.actions or (w.action,)),
+            ", ".join(f"{k}={v}" for k, v in w.context.items()) or "-",
+            "its own IAM policies must allow it" if w.identity_assumed else "",
+        )
+        for w in verdict.witnesses
+    ]
+    header = ("principal", "actions", "context", "note")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for r in [header, *rows]:
+        print("  ".join(r[i].ljust(widths[i]) for i in range(3)) + ("  " + r[3] if r[3] else ""))
+    if not verdict.complete:
+        print(f"(stopped after {len(rows)} rows; more kinds may exist)")

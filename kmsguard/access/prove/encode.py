@@ -1,0 +1,744 @@
+"""Key policy + identity policies -> a z3 formula over one symbolic request on one key."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from kmsguard.access.catalog import catalog, expand_actions
+from kmsguard.access.conditions import (
+    _NEGATED,
+    _QUALIFIERS,
+    _as_bool,
+    _as_epoch,
+    _as_number,
+    as_text,
+    compile_operator,
+)
+from kmsguard.access.evaluate import build_context
+from kmsguard.access.matching import substituted_glob
+from kmsguard.access.policy import ConditionClause, Policy, PrincipalSpec, Statement
+from kmsguard.access.prove.context_keys import key_source
+
+KINDS = ("root", "user", "role", "session", "service")
+ROOT, USER, ROLE, SESSION, SERVICE = range(5)
+OTHER_SERVICE = "service.amazonaws.com"
+# Keys whose value follows from the principal kind, its account and the service source flag.
+FINITE_KEYS = frozenset(
+    {
+        "aws:principalaccount",
+        "kms:calleraccount",
+        "aws:principaltype",
+        "aws:principalisawsservice",
+        "aws:resourceaccount",
+        "aws:sourceaccount",
+        "aws:sourceowner",
+    }
+)
+STRING_KEYS = frozenset({"aws:principalarn", "aws:username"})
+_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+class Unsupported(Exception):
+    """A policy construct the prover does not model: the query's answer is `unknown`."""
+
+
+@dataclass(frozen=True)
+class Universe:
+    """The finite parts of a query: the key, the actions, the accounts and the services."""
+
+    key_arn: str
+    key_account: str
+    actions: tuple[str, ...]
+    accounts: tuple[str, ...]  # the last one stands for every account not mentioned
+    services: tuple[str, ...]  # the last one stands for every service not mentioned
+
+    @property
+    def other_account(self) -> str:
+        return self.accounts[-1]
+
+
+def kms_actions(patterns: Sequence[str] | None, policies: Iterable[Policy]) -> tuple[str, ...]:
+    """The actions a query ranges over: the given ones, else every KMS action (catalog + named)."""
+    if patterns:
+        out: set[str] = set()
+        for p in patterns:
+            out.update(expand_actions(p) if ("*" in p or "?" in p) else [p])
+        return tuple(sorted(out))
+    names = set(catalog().get("kms", {}).values())
+    known = {n.lower() for n in names}
+    for pol in policies:
+        for st in pol.statements:
+            for _, a in st.action_paths:
+                literal = "*" not in a and "?" not in a
+                if literal and a.lower().startswith("kms:") and a.lower() not in known:
+                    names.add(a)
+                    known.add(a.lower())
+    return tuple(sorted(names))
+
+
+def make_universe(
+    key_arn: str,
+    policies: Sequence[Policy],
+    actions: Sequence[str] | None = None,
+    extra_text: Iterable[str] = (),
+) -> Universe:
+    """Collect the accounts and services that the policies (and `extra_text`) mention."""
+    key_account = key_arn.split(":")[4]
+    accounts = {key_account}
+    services: set[str] = set()
+    for pol in policies:
+        accounts.update(_ACCOUNT.findall(pol.source))
+        for st in pol.statements:
+            if st.principal is not None:
+                services.update(o for o in st.principal.others if _is_service(o))
+    for text in extra_text:
+        accounts.update(_ACCOUNT.findall(text))
+        if _is_service(text):
+            services.add(text)
+    other = next(
+        a for a in (str(999999999999 - i) for i in range(len(accounts) + 1)) if a not in accounts
+    )
+    return Universe(
+        key_arn,
+        key_account,
+        kms_actions(actions, policies),
+        (*sorted(accounts), other),
+        (*sorted(services), OTHER_SERVICE),
+    )
+
+
+def _is_service(text: str) -> bool:
+    return text.endswith(".amazonaws.com") or text.endswith(".amazonaws.com.cn")
+
+
+@dataclass
+class Slot:
+    """A condition key the caller (or an organization, or a service) chooses: 0..size values."""
+
+    name: str  # as first written in a policy
+    family: str  # "str", "num", "date", "ip"
+    size: int
+    count: z3.ArithRef
+    values: list[z3.ExprRef]
+
+
+@dataclass
+class Request:
+    """The symbolic request: principal, action, and the condition keys the policies mention."""
+
+    ctx: z3.Context
+    universe: Universe
+    kind: z3.ArithRef
+    account: z3.ArithRef
+    service: z3.ArithRef
+    name: z3.SeqRef
+    session: z3.SeqRef
+    action: z3.ArithRef
+    source: z3.BoolRef  # a service principal acts for a resource (aws:SourceAccount is set)
+    identity_allows: z3.BoolRef  # an unseen principal's own IAM policies allow the request
+    slots: dict[str, Slot] = field(default_factory=dict)
+    facts: list[z3.BoolRef] = field(default_factory=list)
+    uses_username: bool = False
+
+
+@dataclass(frozen=True)
+class Side:
+    """One set of policies: the key policy and the identity policies of the principals known."""
+
+    key_policy: Policy
+    identities: Mapping[str, Sequence[Policy]] = field(default_factory=dict)
+    # Accounts whose every identity policy is in `identities`: nobody else there is allowed by IAM.
+    closed_accounts: frozenset[str] = frozenset()
+
+
+class Encoder:
+    """Builds formulas over one `Request` in one z3 context."""
+
+    def __init__(self, universe: Universe, sides: Sequence[Side], ctx: z3.Context) -> None:
+        self.u = universe
+        self.ctx = ctx
+        c = ctx
+        self.req = Request(
+            ctx=c,
+            universe=universe,
+            kind=z3.Int("kind", c),
+            account=z3.Int("account", c),
+            service=z3.Int("service", c),
+            name=z3.String("name", c),
+            session=z3.String("session", c),
+            action=z3.Int("action", c),
+            source=z3.Bool("source", c),
+            identity_allows=z3.Bool("identity_allows", c),
+        )
+        self._re = z3.ReSort(z3.StringSort(c))
+        self._any = z3.AllChar(self._re)
+        self._not_colon = z3.Intersect(self._any, z3.Complement(z3.Re(":", c)))
+        self._acct_index = {a: i for i, a in enumerate(universe.accounts)}
+        self._svc_index = {s: i for i, s in enumerate(universe.services)}
+        self._action_index = {a.lower(): i for i, a in enumerate(universe.actions)}
+        self._scan(
+            [s.key_policy for s in sides]
+            + [p for s in sides for ps in s.identities.values() for p in ps]
+        )
+        self._base_facts()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def t(self) -> z3.BoolRef:
+        return z3.BoolVal(True, self.ctx)
+
+    def f(self) -> z3.BoolRef:
+        return z3.BoolVal(False, self.ctx)
+
+    def any_of(self, xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
+        items = [x for x in xs if not z3.is_false(x)]
+        if any(z3.is_true(x) for x in items):
+            return self.t()
+        return self.f() if not items else items[0] if len(items) == 1 else z3.Or(*items)
+
+    def all_of(self, xs: Iterable[z3.BoolRef]) -> z3.BoolRef:
+        items = [x for x in xs if not z3.is_true(x)]
+        if any(z3.is_false(x) for x in items):
+            return self.f()
+        return self.t() if not items else items[0] if len(items) == 1 else z3.And(*items)
+
+    def s(self, text: str) -> z3.SeqRef:
+        return z3.StringVal(text, self.ctx)
+
+    def kind_is(self, *kinds: int) -> z3.BoolRef:
+        return self.any_of(self.req.kind == k for k in kinds)
+
+    def account_is(self, account: str) -> z3.BoolRef:
+        i = self._acct_index.get(account)
+        return self.f() if i is None else self.req.account == i
+
+    def _seq(self, parts: list[z3.ReRef]) -> z3.ReRef:
+        if not parts:
+            return z3.Re("", self.ctx)
+        return parts[0] if len(parts) == 1 else z3.Concat(*parts)
+
+    def glob(self, pattern: str) -> z3.ReRef:
+        """A z3 regex for an IAM glob (`*` any run, `?` one character), linear in the pattern."""
+        return self._arn_part(pattern, z3.Star(self._any), last=True)
+
+    def fold(self, text: str) -> z3.ReRef:
+        parts: list[z3.ReRef] = []
+        for ch in text:
+            if ch.lower() != ch.upper():
+                parts.append(z3.Union(z3.Re(ch.lower(), self.ctx), z3.Re(ch.upper(), self.ctx)))
+            else:
+                parts.append(z3.Re(ch, self.ctx))
+        return self._seq(parts)
+
+    def arn_re(self, pattern: str) -> z3.ReRef | None:
+        """ArnLike/ArnEquals: the six parts globbed alone; `*` spans `:` only in the last."""
+        parts = pattern.split(":", 5)
+        if len(parts) != 6:
+            return None
+        segs: list[z3.ReRef] = []
+        for i, part in enumerate(parts):
+            if i:
+                segs.append(z3.Re(":", self.ctx))
+            star = z3.Star(self._any) if i == 5 else z3.Star(self._not_colon)
+            segs.append(self._arn_part(part, star, last=i == 5))
+        return self._seq(segs)
+
+    def _arn_part(self, part: str, star: z3.ReRef, *, last: bool) -> z3.ReRef:
+        one = self._any if last else self._not_colon
+        out: list[z3.ReRef] = []
+        lit = ""
+        for ch in part:
+            if ch in "*?":
+                if lit:
+                    out.append(z3.Re(lit, self.ctx))
+                    lit = ""
+                out.append(star if ch == "*" else one)
+            else:
+                lit += ch
+        if lit:
+            out.append(z3.Re(lit, self.ctx))
+        return self._seq(out)
+
+    # -- the request's shape -----------------------------------------------------------------
+    def _scan(self, policies: Sequence[Policy]) -> None:
+        families: dict[str, set[str]] = {}
+        multi: set[str] = set()
+        names: dict[str, str] = {}
+        for pol in policies:
+            for st_doc in _statement_docs(pol):
+                cond = st_doc.get("Condition")
+                if isinstance(cond, dict):
+                    for block in cond.values():
+                        if isinstance(block, dict):
+                            for k in block:
+                                names.setdefault(str(k).lower(), str(k))
+            for st in pol.statements:
+                if st.dynamic_resources:
+                    raise Unsupported(
+                        f"statement {st.sid or st.index}: policy variables in Resource"
+                    )
+                for cl in st.clauses:
+                    qualifier, base, _ = split_operator(cl.operator)
+                    for v in cl.values:
+                        if isinstance(v, str) and "${" in v and pol.version == "2012-10-17":
+                            raise Unsupported(
+                                f"statement {st.sid or st.index}: policy variable in the "
+                                f"condition on {cl.key}"
+                            )
+                    if cl.key in FINITE_KEYS:
+                        continue
+                    if cl.key == "aws:username":
+                        self.req.uses_username = True
+                    if cl.key in STRING_KEYS:
+                        continue
+                    names.setdefault(cl.key, cl.key)
+                    fam = family(base)
+                    if fam is not None:
+                        families.setdefault(cl.key, set()).add(fam)
+                    else:
+                        families.setdefault(cl.key, set())
+                    if qualifier:
+                        multi.add(cl.key)
+        for key, fams in families.items():
+            if len(fams) > 1:
+                raise Unsupported(
+                    f"condition key {key} is compared as {' and '.join(sorted(fams))}"
+                )
+            fam = next(iter(fams), "str")
+            size = 2 if key in multi else 1
+            c = self.ctx
+            count = z3.Int(f"n:{key}", c)
+            sort: Callable[[str, z3.Context], z3.ExprRef] = {
+                "str": z3.String,
+                "num": z3.Real,
+                "date": z3.Real,
+                "ip": z3.Int,
+            }[fam]
+            values = [sort(f"v{i}:{key}", c) for i in range(size)]
+            self.req.slots[key] = Slot(names[key], fam, size, count, values)
+
+    def _base_facts(self) -> None:
+        r, u, facts = self.req, self.u, self.req.facts
+        facts += [
+            r.kind >= 0,
+            r.kind < len(KINDS),
+            r.account >= 0,
+            r.account < len(u.accounts),
+            r.service >= 0,
+            r.service < len(u.services),
+            r.action >= 0,
+            r.action < len(u.actions),
+        ]
+        # Simple character ranges: unions of many small classes made the solver 10x slower.
+        c = self.ctx
+        no_colon = z3.Union(z3.Range("!", "9", c), z3.Range(";", "~", c))
+        no_slash = z3.Union(z3.Range("!", ".", c), z3.Range("0", "9", c), z3.Range(";", "~", c))
+        facts.append(z3.InRe(r.session, z3.Plus(no_slash)))
+        # A role session names its role without a path, as the session ARN does.
+        facts.append(
+            z3.If(
+                r.kind == SESSION,
+                z3.InRe(r.name, z3.Plus(no_slash)),
+                z3.InRe(r.name, z3.Plus(no_colon)),
+            )
+        )
+        if r.uses_username:
+            facts.append(z3.Implies(r.kind == USER, z3.InRe(r.name, z3.Plus(no_slash))))
+        printable = z3.Star(z3.Range(" ", "~", c))
+        endpoint = z3.StringVal(".amazonaws.com", c)
+        for key, slot in r.slots.items():
+            facts += [slot.count >= 0, slot.count <= slot.size]
+            src = key_source(key).source
+            for i, v in enumerate(slot.values):
+                present = slot.count > i
+                if slot.family == "str":
+                    facts.append(z3.InRe(v, printable))
+                    facts.append(z3.Implies(present, z3.Length(v) > 0))
+                if slot.family == "ip":
+                    facts += [v >= 0, v < 2**32]
+                if src == "via-service" and slot.family == "str":
+                    facts.append(z3.Implies(present, z3.SuffixOf(endpoint, v)))
+                if key == "aws:sourcearn":
+                    facts.append(
+                        z3.Implies(
+                            present,
+                            self.any_of(
+                                z3.And(self.account_is(a), z3.InRe(v, self._source_arn(a)))
+                                for a in u.accounts
+                            ),
+                        )
+                    )
+            if src == "organization":
+                facts.append(z3.Implies(r.kind == SERVICE, slot.count == 0))
+            if src == "service-source":
+                facts.append((slot.count > 0) == z3.And(r.kind == SERVICE, r.source))
+        facts.append(z3.Implies(r.kind != SERVICE, z3.Not(r.source)))
+
+    def _source_arn(self, account: str) -> z3.ReRef:
+        parts = [z3.Star(self._not_colon) for _ in range(4)]
+        segs: list[z3.ReRef] = [z3.Re("arn:", self.ctx)]
+        for p in parts[1:]:
+            segs += [p, z3.Re(":", self.ctx)]
+        segs += [z3.Re(f"{account}:", self.ctx), z3.Plus(self._any)]
+        return self._seq(segs)
+
+    # -- principals --------------------------------------------------------------------------
+    def principal_is(self, arn: str) -> z3.BoolRef:
+        """The request's principal is `arn` (a role ARN also covers its sessions)."""
+        r = self.req
+        if arn in self._svc_index:
+            return z3.And(r.kind == SERVICE, r.service == self._svc_index[arn])
+        if re.fullmatch(r"\d{12}", arn):
+            return z3.And(r.kind == ROOT, self.account_is(arn))
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[0] != "arn":
+            return self.f()
+        service, account, res = parts[2], parts[4], parts[5]
+        acct = self.account_is(account)
+        if service == "iam" and res == "root":
+            return z3.And(r.kind == ROOT, acct)
+        if service == "iam" and res.startswith("user/"):
+            return z3.And(r.kind == USER, acct, r.name == self.s(res[5:]))
+        if service == "iam" and res.startswith("role/"):
+            return z3.And(
+                acct,
+                z3.Or(
+                    z3.And(r.kind == ROLE, r.name == self.s(res[5:])),
+                    z3.And(r.kind == SESSION, r.name == self.s(res.rsplit("/", 1)[-1])),
+                ),
+            )
+        if service == "sts" and res.startswith("assumed-role/"):
+            segs = res.split("/")
+            if len(segs) != 3:
+                return self.f()
+            return z3.And(
+                r.kind == SESSION, acct, r.name == self.s(segs[1]), r.session == self.s(segs[2])
+            )
+        return self.f()
+
+    def _arn_exact(self, arn: str) -> z3.BoolRef:
+        """The request's principal ARN is exactly `arn` (no role-to-session widening)."""
+        r = self.req
+        parts = arn.split(":", 5)
+        if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+            return z3.And(r.kind == ROLE, self.account_is(parts[4]), r.name == self.s(parts[5][5:]))
+        return self.principal_is(arn)
+
+    def principal_match(self, spec: PrincipalSpec, negated: bool) -> tuple[z3.BoolRef, z3.BoolRef]:
+        """(names the principal, delegates to its account), as PrincipalSpec.match/excludes."""
+        r = self.req
+        services = [self.principal_is(o) for o in spec.others if o in self._svc_index]
+        if negated:
+            if spec.everyone:
+                return self.f(), self.f()
+            acct_ok = self.any_of(self.account_is(a) for a in spec.accounts)
+            arn_in = self.any_of(self._arn_exact(a) for a in spec.arns)
+            role_key = self.any_of(
+                z3.And(self.account_is(acct), r.name == self.s(name))
+                for acct, name in spec.role_keys
+            )
+            excluded = self.any_of(
+                [
+                    *services,
+                    z3.And(r.kind == ROOT, acct_ok),
+                    z3.And(r.kind == SESSION, arn_in, role_key, acct_ok),
+                    z3.And(self.kind_is(USER, ROLE), arn_in, acct_ok),
+                ]
+            )
+            return z3.Not(excluded), self.f()
+        if spec.everyone:
+            return self.t(), self.f()
+        direct = [*services, *(self._arn_exact(a) for a in spec.arns)]
+        direct += [
+            z3.And(r.kind == SESSION, self.account_is(acct), r.name == self.s(name))
+            for acct, name in spec.role_keys
+        ]
+        in_account = self.any_of(self.account_is(a) for a in spec.accounts)
+        direct.append(z3.And(r.kind == ROOT, in_account))
+        delegated = z3.And(self.kind_is(USER, ROLE, SESSION), in_account)
+        return self.any_of(direct), delegated
+
+    # -- statements ---------------------------------------------------------------------------
+    def action_match(self, st: Statement) -> z3.BoolRef:
+        hits = [i for i, a in enumerate(self.u.actions) if st.action_matches(a.lower())]
+        if len(hits) == len(self.u.actions):
+            return self.t()
+        return self.any_of(self.req.action == i for i in hits)
+
+    def applies(self, st: Statement) -> z3.BoolRef:
+        """Action, resource and conditions of a statement hold (not its principal)."""
+        if not st.resource_matches(self.u.key_arn, {}):
+            return self.f()
+        return self.all_of([self.action_match(st), *(self.clause(c) for c in st.clauses)])
+
+    def allowed(self, side: Side) -> z3.BoolRef:
+        """AWS's decision for a KMS key: the key policy must allow, directly or by delegation."""
+        r = self.req
+        deny: list[z3.BoolRef] = []
+        direct: list[z3.BoolRef] = []
+        delegated: list[z3.BoolRef] = []
+        for st in side.key_policy.statements:
+            assert st.principal is not None
+            d, a = self.principal_match(st.principal, st.not_principal)
+            body = self.applies(st)
+            if st.is_deny:
+                deny.append(z3.And(self.any_of([d, a]), body))
+            else:
+                direct.append(z3.And(d, body))
+                delegated.append(z3.And(a, body))
+        known: list[z3.BoolRef] = []
+        id_allow: list[z3.BoolRef] = []
+        for arn, docs in side.identities.items():
+            is_p = self.principal_is(arn)
+            known.append(is_p)
+            for pol in docs:
+                for st in pol.statements:
+                    (deny if st.is_deny else id_allow).append(z3.And(is_p, self.applies(st)))
+        closed = self.any_of(self.account_is(a) for a in side.closed_accounts)
+        unseen = z3.And(z3.Not(self.any_of(known)), z3.Not(closed), r.identity_allows)
+        any_direct = self.any_of(direct)
+        cross = z3.And(r.kind != SERVICE, r.account != self._acct_index[self.u.key_account])
+        return z3.And(
+            z3.Not(self.any_of(deny)),
+            self.any_of([any_direct, *delegated]),
+            self.any_of([z3.And(any_direct, z3.Not(cross)), r.kind == ROOT, *id_allow, unseen]),
+        )
+
+    # -- conditions ---------------------------------------------------------------------------
+    def clause(self, cl: ConditionClause) -> z3.BoolRef:
+        qualifier, base, if_exists = split_operator(cl.operator)
+        if cl.key in FINITE_KEYS:
+            return self._finite_clause(cl)
+        items = self._items(cl, base)
+        absent = self.all_of(z3.Not(e) for e, _ in items)
+        if base == "Null":
+            wants = {_as_bool(v) for v in cl.values}
+            if wants == {True, False}:
+                return self.t()
+            return absent if True in wants else z3.Not(absent)
+        negated = base in _NEGATED
+        if qualifier == "ForAllValues:":
+            return self.all_of(z3.Implies(e, z3.Not(t) if negated else t) for e, t in items)
+        if qualifier == "ForAnyValue:":
+            hit = self.any_of(z3.And(e, z3.Not(t) if negated else t) for e, t in items)
+            return self.any_of([absent, hit]) if if_exists else hit
+        hit = self.any_of(z3.And(e, t) for e, t in items)
+        out = z3.Not(hit) if negated else hit
+        return self.any_of([absent, out]) if if_exists and not negated else out
+
+    def _items(self, cl: ConditionClause, base: str) -> list[tuple[z3.BoolRef, z3.BoolRef]]:
+        """(value i exists, value i passes the positive test) for each possible value."""
+        r = self.req
+        if cl.key == "aws:principalarn":
+            return [(self.t(), self._principal_arn_test(cl, base))]
+        if cl.key == "aws:username":
+            if base == "Null":
+                return [(r.kind == USER, self.t())]
+            test = self.any_of(self._string_test(r.name, v, base) for v in cl.values)
+            return [(r.kind == USER, test)]
+        slot = self.req.slots[cl.key]
+        out = []
+        for i, v in enumerate(slot.values):
+            test = self.t() if base == "Null" else self._value_test(slot, v, cl.values, base)
+            out.append((slot.count > i, test))
+        return out
+
+    def _value_test(
+        self, slot: Slot, x: z3.ExprRef, values: Sequence[Any], base: str
+    ) -> z3.BoolRef:
+        pos = positive(base)
+        if slot.family == "str":
+            assert isinstance(x, z3.SeqRef)
+            return self.any_of(self._string_test(x, v, pos) for v in values)
+        if slot.family in ("num", "date"):
+            conv = _as_number if slot.family == "num" else _as_epoch
+            cmp = pos[len("Numeric") :] if slot.family == "num" else pos[len("Date") :]
+            tests = []
+            for v in values:
+                n = conv(v)
+                if n is None:
+                    continue
+                val = z3.RealVal(repr(float(n)), self.ctx)
+                tests.append(_COMPARE[cmp](x, val))
+            return self.any_of(tests)
+        tests = []
+        for v in values:
+            net = ipaddress.ip_network(str(v).strip(), strict=False)
+            if net.version != 4:
+                raise Unsupported(f"IPv6 network {v!r} in a condition")
+            lo, hi = int(net.network_address), int(net.broadcast_address)
+            tests.append(z3.And(x >= lo, x <= hi))
+        return self.any_of(tests)
+
+    def _string_test(self, x: z3.SeqRef, v: Any, base: str) -> z3.BoolRef:
+        pos = positive(base)
+        if pos == "Bool":
+            b = _as_bool(v)
+            return x == self.s("true" if b else "false")
+        text = as_text(v)
+        if text is None:
+            return self.f()
+        if pos in ("StringEquals", "BinaryEquals"):
+            return x == self.s(text)
+        if pos == "StringEqualsIgnoreCase":
+            return z3.InRe(x, self.fold(text))
+        if pos == "StringLike":
+            return z3.InRe(x, self.glob(text))
+        regex = self.arn_re(text)
+        return self.f() if regex is None else z3.InRe(x, regex)
+
+    def _principal_arn_test(self, cl: ConditionClause, base: str) -> z3.BoolRef:
+        """aws:PrincipalArn: parts 0-4 matched in Python per account, the resource part in z3."""
+        r = self.req
+        if base == "Null":
+            return self.t()
+        pos = positive(base)
+        res = z3.If(
+            r.kind == ROOT,
+            self.s("root"),
+            z3.Concat(z3.If(r.kind == USER, self.s("user/"), self.s("role/")), r.name),
+        )
+        tests: list[z3.BoolRef] = []
+        for v in cl.values:
+            text = as_text(v) if pos != "Bool" else None
+            if text is None:
+                continue
+            for i, svc in enumerate(self.u.services):
+                if _python_test(pos, text, svc):
+                    tests.append(z3.And(r.kind == SERVICE, r.service == i))
+            parts = text.split(":", 5) if pos.startswith("Arn") else text.split(":")
+            if len(parts) != 6:
+                if pos == "StringLike" and len(parts) < 6 and "*" in text:
+                    tests.append(
+                        z3.And(r.kind != SERVICE, z3.InRe(self._full_arn(res), self.glob(text)))
+                    )
+                continue
+            head, tail = parts[:5], parts[5]
+            accts = [
+                i
+                for i, a in enumerate(self.u.accounts)
+                if all(
+                    _python_test(pos, p, real)
+                    for p, real in zip(head, ("arn", "aws", "iam", "", a), strict=True)
+                )
+            ]
+            if not accts:
+                continue
+            if pos == "StringEquals":
+                tail_ok: z3.BoolRef = res == self.s(tail)
+            elif pos == "StringEqualsIgnoreCase":
+                tail_ok = z3.InRe(res, self.fold(tail))
+            elif pos == "StringLike" or pos.startswith("Arn"):
+                tail_ok = z3.InRe(res, self.glob(tail))
+            else:
+                continue
+            tests.append(
+                z3.And(
+                    r.kind != SERVICE,
+                    self.any_of(r.account == i for i in accts),
+                    tail_ok,
+                )
+            )
+        return self.any_of(tests)
+
+    def _full_arn(self, res: z3.SeqRef) -> z3.SeqRef:
+        acct: z3.SeqRef = self.s(self.u.accounts[-1])
+        for i, a in enumerate(self.u.accounts[:-1]):
+            acct = z3.If(self.req.account == i, self.s(a), acct)
+        return z3.Concat(self.s("arn:aws:iam::"), acct, self.s(":"), res)
+
+    def _finite_clause(self, cl: ConditionClause) -> z3.BoolRef:
+        """Keys set from (kind, account, source flag): decided by the evaluator's own predicate."""
+        (pred,) = compile_operator(cl.operator, {cl.key: list(cl.values)}, "Condition")
+        r = self.req
+        hits: list[z3.BoolRef] = []
+        for kind in range(len(KINDS)):
+            for i, acct in enumerate(self.u.accounts):
+                for source in (False, True) if kind == SERVICE else (False,):
+                    if pred(self.finite_context(kind, acct, source)):
+                        terms = [r.kind == kind, r.account == i]
+                        if kind == SERVICE:
+                            terms.append(r.source if source else z3.Not(r.source))
+                        hits.append(z3.And(*terms))
+        return self.any_of(hits)
+
+    def finite_context(self, kind: int, account: str, source: bool) -> dict[str, Any]:
+        """The finite keys as the evaluator derives them (plus a service's source account)."""
+        principal = sample_principal(kind, account, "x", "s", self.u.services[0])
+        ctx = build_context(principal, self.u.key_arn)
+        if kind == SERVICE and source:
+            ctx["aws:sourceaccount"] = account
+            ctx["aws:sourceowner"] = account
+        return ctx
+
+
+def sample_principal(kind: int, account: str, name: str, session: str, service: str) -> str:
+    if kind == ROOT:
+        return f"arn:aws:iam::{account}:root"
+    if kind == USER:
+        return f"arn:aws:iam::{account}:user/{name}"
+    if kind == ROLE:
+        return f"arn:aws:iam::{account}:role/{name}"
+    if kind == SESSION:
+        return f"arn:aws:sts::{account}:assumed-role/{name}/{session}"
+    return service
+
+
+def split_operator(op: str) -> tuple[str, str, bool]:
+    qualifier, base = "", op
+    for q in _QUALIFIERS:
+        if base.startswith(q):
+            qualifier, base = q, base[len(q) :]
+    if_exists = base.endswith("IfExists")
+    if if_exists:
+        base = base[: -len("IfExists")]
+    return qualifier, base, if_exists
+
+
+def positive(base: str) -> str:
+    """The test a negated operator negates: StringNotLike -> StringLike."""
+    if base not in _NEGATED:
+        return base
+    return base[3:] if base.startswith("Not") else base.replace("Not", "", 1)
+
+
+def family(base: str) -> str | None:
+    if base == "Null":
+        return None
+    if base.startswith("Numeric"):
+        return "num"
+    if base.startswith("Date"):
+        return "date"
+    if base.endswith("IpAddress"):
+        return "ip"
+    return "str"
+
+
+_COMPARE: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
+    "Equals": lambda a, b: a == b,
+    "LessThan": lambda a, b: a < b,
+    "LessThanEquals": lambda a, b: a <= b,
+    "GreaterThan": lambda a, b: a > b,
+    "GreaterThanEquals": lambda a, b: a >= b,
+}
+
+
+def _python_test(pos: str, pattern: str, real: str) -> bool:
+    if pos in ("StringEquals", "BinaryEquals"):
+        return pattern == real
+    if pos == "StringEqualsIgnoreCase":
+        return pattern.lower() == real.lower()
+    if pos in ("StringLike", "ArnLike", "ArnEquals"):
+        return substituted_glob(pattern).fullmatch(real) is not None
+    return False
+
+
+def _statement_docs(pol: Policy) -> list[dict[str, Any]]:
+    raw = pol.document.get("Statement")
+    items = raw if isinstance(raw, list) else [raw]
+    return [s for s in items if isinstance(s, dict)]

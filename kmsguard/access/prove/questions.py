@@ -1,0 +1,467 @@
+"""The questions: a verdict each, with a concrete request re-checked by the evaluator."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+import z3
+
+from kmsguard.access.evaluate import PolicyLike, evaluate
+from kmsguard.access.policy import Policy, parse_policy
+from kmsguard.access.prove.encode import (
+    KINDS,
+    ROOT,
+    SERVICE,
+    SESSION,
+    Encoder,
+    Side,
+    Unsupported,
+    make_universe,
+    sample_principal,
+)
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_REGION = "us-east-1"
+KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # AWS's documentation example key id
+Status = Literal["pass", "fail", "unknown"]
+
+
+class WitnessNotConfirmed(AssertionError):
+    """The solver's request is not decided as predicted by the evaluator: a prover bug."""
+
+
+@dataclass(frozen=True)
+class Witness:
+    """One concrete request, and how each side decides it (confirmed by `evaluate`)."""
+
+    principal: str
+    action: str
+    resource: str
+    context: dict[str, Any]
+    # The principal's own account is not ours to see: its IAM policies are assumed to allow it.
+    identity_assumed: bool
+    allowed: tuple[bool, ...]  # per side, as the evaluator decided
+    actions: tuple[str, ...] = ()  # every action of the universe the same request shape gets
+
+    def describe(self) -> str:
+        what = ", ".join(self.actions) if len(self.actions) > 1 else self.action
+        text = f"{self.principal} may {what}"
+        if self.context:
+            text += " with " + ", ".join(f"{k}={_show(v)}" for k, v in self.context.items())
+        if self.identity_assumed:
+            text += " (if its own IAM policies allow it)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "action": self.action,
+            "actions": list(self.actions or (self.action,)),
+            "resource": self.resource,
+            "context": self.context,
+            "identity_policies_assumed": self.identity_assumed,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """pass: the property holds; fail: `witnesses` break it; unknown: `reason` says why."""
+
+    question: str
+    status: Status
+    witnesses: tuple[Witness, ...] = ()
+    reason: str = ""
+    complete: bool = True  # False when more kinds of witness may exist than were listed
+
+    @property
+    def witness(self) -> Witness | None:
+        return self.witnesses[0] if self.witnesses else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "status": self.status,
+            "reason": self.reason,
+            "witnesses": [w.to_json() for w in self.witnesses],
+            "complete": self.complete,
+        }
+
+
+@dataclass(frozen=True)
+class Key:
+    """The key a policy guards: its ARN fixes the owning account (same- vs cross-account)."""
+
+    arn: str
+
+    @staticmethod
+    def in_account(account: str, region: str = DEFAULT_REGION) -> Key:
+        return Key(f"arn:aws:kms:{region}:{account}:key/{KEY_ID}")
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+@dataclass
+class _Query:
+    question: str
+    key: Key
+    sides: list[Side]
+    actions: Sequence[str] | None
+    timeout_s: float
+    extra_text: list[str] = field(default_factory=list)
+
+
+def _resource_policy(doc: PolicyLike) -> Policy:
+    return doc if isinstance(doc, Policy) else parse_policy(doc, kind="resource")
+
+
+def _run(
+    q: _Query,
+    goal: Callable[[Encoder, list[z3.BoolRef]], z3.BoolRef],
+    expect: Callable[[tuple[bool, ...]], bool],
+    block: Callable[[Encoder, z3.ModelRef], z3.BoolRef] | None = None,
+    limit: int = 1,
+) -> Verdict:
+    """Solve `goal` in a fresh context; re-check each witness; `block` enumerates more kinds."""
+    policies = [s.key_policy for s in q.sides] + [
+        p for s in q.sides for docs in s.identities.values() for p in docs
+    ]
+    try:
+        universe = make_universe(q.key.arn, policies, q.actions, q.extra_text)
+        ctx = z3.Context()
+        enc = Encoder(universe, q.sides, ctx)
+        allowed = [enc.allowed(s) for s in q.sides]
+        solver = z3.Solver(ctx=ctx)
+        solver.set("phase_selection", 0)
+        solver.set("timeout", max(1, int(q.timeout_s * 1000)))
+        solver.add(*enc.req.facts, goal(enc, allowed))
+    except Unsupported as exc:
+        return Verdict(q.question, "unknown", reason=f"not modelled: {exc}")
+    found: list[Witness] = []
+    while len(found) < limit:
+        result = solver.check()
+        if result == z3.unknown:
+            reason = solver.reason_unknown()
+            return Verdict(
+                q.question,
+                "unknown",
+                tuple(found),
+                reason=f"the solver gave up after {q.timeout_s:g} s ({reason})",
+                complete=False,
+            )
+        if result == z3.unsat:
+            break
+        model = _steer(solver, enc, allowed)
+        w = _witness(enc, model, allowed, q.sides)
+        predicted = tuple(z3.is_true(model.eval(a, model_completion=True)) for a in allowed)
+        if w.allowed != predicted or not expect(w.allowed):
+            raise WitnessNotConfirmed(f"{q.question}: evaluator disagrees on {w.to_json()}")
+        found.append(_widen(w, q.sides, expect))
+        if block is None:
+            break
+        solver.add(block(enc, model))
+    if not found:
+        return Verdict(q.question, "pass")
+    complete = block is None or len(found) < limit
+    return Verdict(q.question, "fail", tuple(found), complete=complete)
+
+
+def _steer(solver: z3.Solver, enc: Encoder, allowed: list[z3.BoolRef]) -> z3.ModelRef:
+    """Prefer readable values: no assumed IAM policy, a principal named `x`, no optional keys."""
+    model = solver.model()
+    r = enc.req
+    solver.push()
+    # Steering changes only the details, never which principal kind, account or action it is.
+    solver.add(*(v == model.eval(v, model_completion=True) for v in (r.kind, r.account, r.action)))
+    wishes: list[z3.BoolRef] = [
+        z3.Not(r.identity_allows),
+        z3.Or(r.kind == ROOT, r.kind == SERVICE, r.name == z3.StringVal("x", enc.ctx)),
+        z3.Or(r.kind != SESSION, r.session == z3.StringVal("s", enc.ctx)),
+    ]
+    plain = z3.Plus(
+        z3.Union(z3.Range("a", "z", enc.ctx), z3.Range("0", "9", enc.ctx), z3.Re("-", enc.ctx))
+    )
+    x = z3.StringVal("x", enc.ctx)
+    wishes += [
+        z3.Or(r.kind == ROOT, r.kind == SERVICE, z3.SuffixOf(x, r.name)),
+        z3.InRe(r.name, plain),
+        z3.InRe(r.session, plain),
+    ]
+    wishes += [slot.count == 0 for slot in r.slots.values()]
+    for wish in wishes:
+        if z3.is_true(model.eval(wish, model_completion=True)):
+            continue  # already so: no solver call
+        solver.push()
+        solver.add(wish)
+        if solver.check() == z3.sat:
+            model = solver.model()
+            solver.pop()
+            solver.add(wish)
+        else:
+            solver.pop()
+    solver.pop()
+    return model
+
+
+def _value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
+    v = model.eval(expr, model_completion=True)
+    if z3.is_string_value(v):
+        return v.as_string()
+    if z3.is_int_value(v):
+        return v.as_long()
+    if z3.is_rational_value(v):
+        frac = Fraction(v.numerator_as_long(), v.denominator_as_long())
+        return int(frac) if frac.denominator == 1 else float(frac)
+    if z3.is_true(v) or z3.is_false(v):
+        return z3.is_true(v)
+    return str(v)
+
+
+def _witness(
+    enc: Encoder, model: z3.ModelRef, allowed: list[z3.BoolRef], sides: Sequence[Side]
+) -> Witness:
+    r, u = enc.req, enc.u
+    kind = _value(model, r.kind)
+    account = u.accounts[_value(model, r.account)]
+    service = u.services[_value(model, r.service)]
+    name, session = _value(model, r.name), _value(model, r.session)
+    principal = sample_principal(kind, account, name, session, service)
+    action = u.actions[_value(model, r.action)]
+    context: dict[str, Any] = {}
+    if kind == SERVICE and _value(model, r.source):
+        context["aws:SourceAccount"] = account
+    for slot in r.slots.values():
+        n = _value(model, slot.count)
+        if not n:
+            continue
+        vals = [_render(slot.family, _value(model, v)) for v in slot.values[:n]]
+        context[slot.name] = vals if slot.size > 1 else vals[0]
+    assumed = _value(model, r.identity_allows) and kind != ROOT
+    decided = _recheck(principal, action, u.key_arn, context, sides, assumed)
+    if assumed and decided == _recheck(principal, action, u.key_arn, context, sides, False):
+        assumed = False  # the assumption changed nothing: do not claim it
+    return Witness(principal, action, u.key_arn, context, bool(assumed), decided)
+
+
+def _render(family: str, v: Any) -> Any:
+    if family == "ip":
+        return str(ipaddress.IPv4Address(v))
+    return v
+
+
+def _identity_for(principal: str, side: Side) -> Sequence[Policy] | None:
+    if principal in side.identities:
+        return side.identities[principal]
+    if ":assumed-role/" in principal:
+        acct = principal.split(":")[4]
+        role = principal.split("/")[1]
+        for arn, docs in side.identities.items():
+            if arn.startswith(f"arn:aws:iam::{acct}:role/") and arn.rsplit("/", 1)[-1] == role:
+                return docs
+    return None
+
+
+def assumed_identity_policy(action: str, resource: str) -> dict[str, Any]:
+    """The identity policy a witness assumes the principal's own account gives it."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+    }
+
+
+def _recheck(
+    principal: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    sides: Sequence[Side],
+    assumed: bool,
+) -> tuple[bool, ...]:
+    out = []
+    for side in sides:
+        known = _identity_for(principal, side)
+        acct = principal.split(":")[4] if principal.startswith("arn:") else ""
+        ids: Sequence[PolicyLike]
+        if known is not None:
+            ids = list(known)
+        elif assumed and acct not in side.closed_accounts:
+            ids = [assumed_identity_policy(action, resource)]
+        else:
+            ids = []
+        decision = evaluate(
+            principal,
+            action,
+            resource,
+            identity_policies=ids,
+            resource_policy=side.key_policy,
+            context=context,
+        )
+        out.append(decision.allowed)
+    return tuple(out)
+
+
+def _widen(
+    w: Witness, sides: Sequence[Side], expect: Callable[[tuple[bool, ...]], bool]
+) -> Witness:
+    """Every action of the same principal and context that breaks the property too."""
+    from kmsguard.access.prove.encode import kms_actions
+
+    universe_actions = kms_actions(None, [s.key_policy for s in sides])
+    hits = tuple(
+        a
+        for a in universe_actions
+        if a == w.action
+        or expect(_recheck(w.principal, a, w.resource, w.context, sides, w.identity_assumed))
+    )
+    return Witness(
+        w.principal, w.action, w.resource, w.context, w.identity_assumed, w.allowed, hits
+    )
+
+
+def _block_kind(enc: Encoder, model: z3.ModelRef) -> z3.BoolRef:
+    """Next: a different kind of principal, account or service."""
+    r = enc.req
+    same = [r.kind == model.eval(r.kind), r.account == model.eval(r.account)]
+    if _value(model, r.kind) == SERVICE:
+        same = [r.kind == SERVICE, r.service == model.eval(r.service)]
+    return z3.Not(z3.And(*same))
+
+
+def _outside(enc: Encoder, accounts: Iterable[str], orgs: Iterable[str]) -> z3.BoolRef:
+    """The principal (or the resource owner a service acts for) is outside the trusted ones."""
+    r = enc.req
+    trusted = enc.any_of(enc.account_is(a) for a in accounts)
+    org_slot = enc.req.slots.get("aws:principalorgid")
+    src_org = enc.req.slots.get("aws:sourceorgid")
+    org_terms: list[z3.BoolRef] = []
+    for slot in (org_slot, src_org):
+        if slot is None:
+            continue
+        for o in orgs:
+            org_terms.append(z3.And(slot.count > 0, slot.values[0] == z3.StringVal(o, enc.ctx)))
+    in_org = enc.any_of(org_terms)
+    service_trusted = z3.And(r.kind == SERVICE, r.source, trusted)
+    person_trusted = z3.And(r.kind != SERVICE, trusted)
+    return z3.Not(enc.any_of([service_trusted, person_trusted, in_org]))
+
+
+# -- the questions ---------------------------------------------------------------------------
+
+
+def no_new_access(
+    old: PolicyLike,
+    new: PolicyLike,
+    *,
+    key: Key | None = None,
+    actions: Sequence[str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    limit: int = 1,
+) -> Verdict:
+    """pass when `new` allows no request that `old` denies; else the new requests (up to limit)."""
+    o, n = _resource_policy(old), _resource_policy(new)
+    k = key or Key.in_account(infer_account(o, n))
+    q = _Query("no_new_access", k, [Side(o), Side(n)], actions, timeout_s)
+    return _run(
+        q,
+        lambda _e, a: z3.And(a[1], z3.Not(a[0])),
+        lambda d: d == (False, True),
+        _block_kind if limit > 1 else None,
+        limit,
+    )
+
+
+def no_public_access(
+    policy: PolicyLike,
+    trusted_accounts: Sequence[str],
+    trusted_orgs: Sequence[str] = (),
+    *,
+    key: Key | None = None,
+    actions: Sequence[str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    limit: int = 1,
+) -> Verdict:
+    """pass when only principals of the trusted accounts/organizations are allowed."""
+    p = _resource_policy(policy)
+    k = key or Key.in_account(trusted_accounts[0] if trusted_accounts else infer_account(p, p))
+    q = _Query("no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts))
+    accounts = [k.account, *trusted_accounts]
+    return _run(
+        q,
+        lambda e, a: z3.And(a[0], _outside(e, accounts, trusted_orgs)),
+        lambda d: d == (True,),
+        _block_kind if limit > 1 else None,
+        limit,
+    )
+
+
+def access_not_granted(
+    policy: PolicyLike,
+    actions: Sequence[str],
+    allowed_principals: Sequence[str],
+    *,
+    identities: Mapping[str, Sequence[PolicyLike]] | None = None,
+    closed_accounts: Sequence[str] = (),
+    key: Key | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    limit: int = 1,
+) -> Verdict:
+    """pass when no principal outside `allowed_principals` may perform one of `actions`.
+
+    `identities` are the identity policies of principals we know; `closed_accounts` are
+    accounts whose every identity policy is in `identities` (nobody else there is allowed by
+    IAM); any other principal is assumed allowed by its own IAM policies.
+    """
+    p = _resource_policy(policy)
+    k = key or Key.in_account(infer_account(p, p))
+    ids = {
+        arn: [d if isinstance(d, Policy) else parse_policy(d, kind="identity") for d in docs]
+        for arn, docs in (identities or {}).items()
+    }
+    side = Side(p, ids, frozenset(closed_accounts))
+    q = _Query("access_not_granted", k, [side], actions, timeout_s, list(allowed_principals))
+
+    def goal(e: Encoder, a: list[z3.BoolRef]) -> z3.BoolRef:
+        return z3.And(a[0], z3.Not(e.any_of(e.principal_is(x) for x in allowed_principals)))
+
+    return _run(q, goal, lambda d: d == (True,), _block_kind if limit > 1 else None, limit)
+
+
+def equivalent(
+    a: PolicyLike,
+    b: PolicyLike,
+    *,
+    key: Key | None = None,
+    actions: Sequence[str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Verdict:
+    """pass when `a` and `b` allow exactly the same requests; else one they decide differently."""
+    pa, pb = _resource_policy(a), _resource_policy(b)
+    k = key or Key.in_account(infer_account(pa, pb))
+    q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s)
+    return _run(q, lambda _e, s: s[0] != s[1], lambda d: d[0] != d[1])
+
+
+def infer_account(*policies: Policy) -> str:
+    """The account a key policy belongs to: the first account-root principal it names."""
+    for pol in policies:
+        for st in pol.statements:
+            if st.principal is not None and st.principal.accounts and not st.is_deny:
+                return sorted(st.principal.accounts)[0]
+    return "111122223333"
+
+
+def kind_label(principal: str) -> str:
+    if principal.endswith(":root"):
+        return KINDS[ROOT]
+    if ":assumed-role/" in principal:
+        return KINDS[SESSION]
+    return principal.split(":")[-1].split("/")[0] if principal.startswith("arn:") else "service"
+
+
+def _show(v: Any) -> str:
+    return ",".join(str(x) for x in v) if isinstance(v, list) else str(v)
