@@ -9,11 +9,12 @@ STACK   ?= dev
 
 venv: $(STAMP)
 
+# Install chatter goes to stderr, so `make preview ARGS=--json > f` leaves only JSON in f.
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)"
-	$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt
-	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
+	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)" >&2
+	@$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt >&2
+	@$(BIN)/pip install --disable-pip-version-check -q --no-deps -e . >&2
 	@touch $(STAMP)
 
 lint: venv
@@ -30,13 +31,13 @@ pytest: venv
 test: lint typecheck pytest
 
 demo: venv
-	$(BIN)/python -m demo $(ARGS)
+	@$(BIN)/python -m demo $(ARGS)
 
 preview: venv
-	$(BIN)/python -m preview $(ARGS)
+	@$(BIN)/python -m preview $(ARGS)
 
 verify: venv
-	$(BIN)/python -m verification --stack $(STACK)
+	@$(BIN)/python -m verification --stack $(STACK)
 
 bench: venv
 	@for b in benchmarks/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done

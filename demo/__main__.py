@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from demo.flow import Demo, DemoResult, Phase
+from demo.keep import hold, instructions, write_outputs
 from sandbox import SandboxStartError, running
 from verification import VerificationInputError, VerificationUnavailable
 
@@ -33,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
             "pack blocking weakening changes. Exit 0 only if every step matched."
         ),
     )
-    parser.add_argument("--region", default="us-east-1", help="sandbox region (default us-east-1)")
+    parser.add_argument(
+        "--region", default="us-east-1", type=_region, help="sandbox region (default us-east-1)"
+    )
     parser.add_argument(
         "--engine",
         choices=("auto", "cli", "simulation"),
@@ -41,7 +49,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="deploy with the real `pulumi` CLI when on PATH (auto), or force one path",
     )
     parser.add_argument("--quiet", action="store_true", help="only the summary")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave the deployment up at the end and print the sandbox endpoint, the outputs "
+        "file and the commands to verify and preview it; Ctrl-C stops it",
+    )
     return parser
+
+
+# The sandbox's own rule for --region, checked here so a typo is named before anything starts.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an AWS region name (e.g. us-east-1, eu-west-3)"
+        )
+    return text
 
 
 def _matrix(phase: Phase) -> Table:
@@ -110,15 +136,37 @@ def render(console: Console, result: DemoResult, engine_label: str) -> None:
     )
 
 
+def _cli_failure(err: subprocess.CalledProcessError) -> str:
+    said = (err.stderr or err.stdout or "").strip().splitlines()
+    return f"`{shlex.join(err.cmd)}` failed (exit {err.returncode}): " + (
+        said[-1] if said else "no output"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Piped output (CI logs, `tee`) gets room for the tables instead of rich's 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     use_cli = args.engine == "cli" or (args.engine == "auto" and shutil.which("pulumi"))
     if use_cli:
+        if shutil.which("pulumi") is None:
+            print(
+                "demo: --engine cli needs the pulumi CLI on PATH "
+                "(https://www.pulumi.com/docs/install/); without it, use --engine simulation "
+                "(what --engine auto picks then)",
+                file=sys.stderr,
+            )
+            return EXIT_UNAVAILABLE
         from demo.cli import run_with_cli
 
-        return run_with_cli(console, region=args.region)
+        try:
+            return run_with_cli(console, region=args.region, keep=args.keep)
+        except subprocess.CalledProcessError as err:
+            print(f"demo: could not run: {_cli_failure(err)}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        except (SandboxStartError, VerificationUnavailable, VerificationInputError) as err:
+            print(f"demo: could not run: {err}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
 
     def say(line: str) -> None:
         if not args.quiet:
@@ -133,11 +181,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with running(args.region) as sb:
             say(f"sandbox up at {sb.endpoint_url} (region {sb.region}, account {sb.account_id})")
-            result = Demo(sb, say).run()
+            result = Demo(sb, say).run(keep=args.keep)
+            label = "simulation of the Pulumi engine (SDK + sandbox), not `pulumi up`"
+            render(console, result, label)
+            deployed = [p.outputs for p in result.phases if p.outputs]
+            if args.keep and deployed:
+                with tempfile.TemporaryDirectory(prefix="kmsguard-demo-") as tmp:
+                    outputs = write_outputs(Path(tmp), deployed[-1])
+                    engine_less = (
+                        f"{shlex.quote(sys.executable)} -m preview --phase granted   "
+                        "# the same program and pack, engine-less: it does not read the sandbox"
+                    )
+                    hold(console, instructions(sb, outputs, [engine_less]))
     except (SandboxStartError, VerificationUnavailable, VerificationInputError) as err:
-        console.print(f"demo: could not run: {err}", markup=False, highlight=False)
+        print(f"demo: could not run: {err}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    render(console, result, "simulation of the Pulumi engine (SDK + sandbox), not `pulumi up`")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from demo.keep import hold, instructions, write_outputs
 from preview.analyzer import in_repo_pack_env
 from sandbox import SandboxInfo, running
 from verification import run as verify
@@ -105,8 +107,13 @@ def outputs(cli: PulumiCli) -> dict[str, Any]:
     return result
 
 
-def run_with_cli(console: Console, *, region: str, run: Runner = subprocess.run) -> int:
-    """Both phases with the real engine, then a weakening change the pack must block."""
+def run_with_cli(
+    console: Console, *, region: str, keep: bool = False, run: Runner = subprocess.run
+) -> int:
+    """Both phases with the real engine, then a weakening change the pack must block.
+
+    With `keep`, the stack is not destroyed: the demo waits for Ctrl-C with the sandbox up.
+    """
     failures: list[str] = []
     with running(region) as sb, tempfile.TemporaryDirectory(prefix="kmsguard-demo-") as tmp:
         saved = dict(os.environ)
@@ -114,6 +121,7 @@ def run_with_cli(console: Console, *, region: str, run: Runner = subprocess.run)
         try:
             cli = prepare(Path(tmp), sb, run)
             key_ids = []
+            deployed: dict[str, Any] = {}
             for phase, granted in (("denied", "false"), ("granted", "true")):
                 cli("config", "set", "kmsguard:grantTestUserKeyAccess", granted)
                 console.print(f"phase {phase!r}: pulumi up --policy-pack policies", markup=False)
@@ -122,9 +130,9 @@ def run_with_cli(console: Console, *, region: str, run: Runner = subprocess.run)
                 if up.returncode != 0:
                     failures.append(f"phase {phase}: pulumi up failed: {up.stderr.strip()}")
                     break
-                out = outputs(cli)
-                key_ids.append(out["keyId"])
-                report = verify(out, endpoint_url=sb.endpoint_url, region=sb.region)
+                deployed = outputs(cli)
+                key_ids.append(deployed["keyId"])
+                report = verify(deployed, endpoint_url=sb.endpoint_url, region=sb.region)
                 report.render(console)
                 if report.exit_code != 0:
                     failures.append(f"phase {phase}: verification status {report.status}")
@@ -139,11 +147,28 @@ def run_with_cli(console: Console, *, region: str, run: Runner = subprocess.run)
                     "guardrail: kms-key-rotation-enabled blocked the change", markup=False
                 )
             cli("config", "rm", "kmsguard:keyRotationPeriodDays")
-            cli("destroy", "--yes", check=False)
+            if not keep:
+                cli("destroy", "--yes", check=False)
+            _result(console, failures)
+            if keep and deployed:
+                hold(console, instructions(sb, write_outputs(Path(tmp), deployed), _pulumi(cli)))
         finally:
             os.environ.clear()
             os.environ.update(saved)
+    return 0 if not failures else 1
+
+
+def _pulumi(cli: PulumiCli) -> list[str]:
+    """How to run the real CLI against the kept stack from another terminal."""
+    env = {k: cli.env[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
+    return [
+        "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+        f"pulumi preview --cwd {shlex.quote(str(cli.workdir))} --stack {STACK} "
+        f"--policy-pack {shlex.quote(str(PACK))}",
+    ]
+
+
+def _result(console: Console, failures: list[str]) -> None:
     for failure in failures:
         console.print(f"FAIL: {failure}", markup=False, highlight=False)
     console.print("RESULT: " + ("PASS" if not failures else "FAIL"), markup=False)
-    return 0 if not failures else 1

@@ -209,7 +209,8 @@ class Demo:
         engine = self.engine(preview=preview)
         return run_program(config, preview=preview, mocks=engine, program=program), engine
 
-    def run(self) -> DemoResult:
+    def run(self, *, keep: bool = False) -> DemoResult:
+        """Both phases, the guardrail attempts, then teardown unless `keep`."""
         result = DemoResult()
         started = time.perf_counter()
         with (
@@ -228,10 +229,11 @@ class Demo:
             t = time.perf_counter()
             result.attempts = [self.attempt(*a, pack=pack_preview) for a in ATTEMPTS]
             result.seconds["guardrail attempts"] = time.perf_counter() - t
-        t = time.perf_counter()
-        self.say("tearing down (pulumi destroy, simulated)")
-        result.destroyed = self.engine(preview=False).destroy()
-        result.seconds["teardown"] = time.perf_counter() - t
+        if not keep:
+            t = time.perf_counter()
+            self.say("tearing down (pulumi destroy, simulated)")
+            result.destroyed = self.engine(preview=False).destroy()
+            result.seconds["teardown"] = time.perf_counter() - t
         result.seconds["total"] = time.perf_counter() - started
         return result
 

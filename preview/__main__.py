@@ -121,14 +121,52 @@ def _policy_config(path: str | None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m preview", description=__doc__)
-    parser.add_argument("--phase", choices=[*PHASES, "both"], default="both")
+    parser = _Parser(
+        prog="python -m preview",
+        description=__doc__,
+        epilog="Exit 0: no mandatory violation; 1: a mandatory violation; 2: bad input.",
+    )
+    parser.add_argument(
+        "--phase",
+        choices=[*PHASES, "both"],
+        default="both",
+        help="denied: the test user is not a key user (grantTestUserKeyAccess=false); "
+        "granted: it is (true); both (default): one after the other",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--preview", dest="mode", action="store_const", const="preview")
-    mode.add_argument("--update", dest="mode", action="store_const", const="update")
-    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--policy-config", metavar="FILE", help="JSON: {policy: {setting: value}}")
-    parser.add_argument("--json", action="store_true")
+    mode.add_argument(
+        "--preview",
+        dest="mode",
+        action="store_const",
+        const="preview",
+        help="only as `pulumi preview` sees a new stack: ARNs and ids unknown",
+    )
+    mode.add_argument(
+        "--update",
+        dest="mode",
+        action="store_const",
+        const="update",
+        help="only as `pulumi up` sees it: every output known (default: preview, then update)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="stack config, repeatable, as `pulumi config set KEY VALUE` takes it "
+        "(e.g. keyRotationPeriodDays=730 or aws:region=eu-west-1)",
+    )
+    parser.add_argument(
+        "--policy-config",
+        metavar="FILE",
+        help="policy pack config, the JSON file `pulumi preview --policy-pack-config` takes: "
+        "{policy: {setting: value}}",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the verdicts as JSON (one object per phase and mode) instead of tables",
+    )
     args = parser.parse_args(argv)
     try:
         config = _parse_config(args.config)

@@ -70,10 +70,18 @@ class AuthorizingApp:
             log.debug("refused %s:%s: unknown access key", request.service, request.action)
             return errors.unrecognized_client(request)
         if principal.expired:
+            log.debug("refused %s:%s: expired session token", request.service, request.action)
             return errors.expired_token(request)
         for check in resources.checks_for(principal, request):
             if principal.is_admin and not check.action.startswith("kms:"):
-                continue  # the account root needs nothing but key policies
+                # The account root needs nothing but key policies; still a decision to log.
+                log.debug(
+                    "%s %s on %s -> allow (account root: only key policies apply to it)",
+                    principal.arn,
+                    check.action,
+                    check.resource,
+                )
+                continue
             refusal = self._check(principal, request, check)
             if refusal is not None:
                 return refusal

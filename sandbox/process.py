@@ -128,11 +128,16 @@ def running(
                 endpoint = _await_endpoint(proc, startup_timeout)
             except SandboxStartError:
                 stderr.seek(0)
-                tail = stderr.read()[-2000:]
-                raise SandboxStartError(
-                    f"sandbox did not start within {startup_timeout:.0f}s "
-                    f"(exit code {proc.poll()}): {tail.strip() or 'no output'}"
-                ) from None
+                tail = stderr.read()[-2000:].strip() or "no output"
+                try:  # closed stdout may precede the exit status by a moment
+                    code: int | None = proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    code = None
+                if code is None:
+                    why = f"sandbox did not start within {startup_timeout:.0f}s"
+                else:  # it stopped by itself, usually refusing an argument: say that, not a timeout
+                    why = f"sandbox exited with code {code} before it was ready"
+                raise SandboxStartError(f"{why}: {tail}") from None
             yield SandboxInfo(
                 endpoint, region, ACCOUNT_ID, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
             )

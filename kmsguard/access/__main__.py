@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from kmsguard.access.catalog import expand_actions, unknown_actions
+from kmsguard.access.catalog import expand_actions, quoted, unknown_actions
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.evaluate import Decision, decide
 from kmsguard.access.policy import PolicyKind
@@ -73,12 +73,36 @@ def _cmd_decide(explain: bool) -> int:
     return 0
 
 
+SCENARIO_FORMAT = """\
+stdin: one scenario, a JSON object, or a list of them:
+  principal          who asks: an IAM ARN (user, role, assumed-role session, root)
+                     or a service principal such as dynamodb.amazonaws.com
+  action             one concrete service:Action, e.g. kms:Decrypt
+  resource           the resource's ARN, e.g. the key's
+  context            optional: condition keys and their values (string, number,
+                     boolean, or a list of them), e.g. {"kms:ViaService": "..."}
+  identity_policies  optional: the principal's identity policy documents (a list)
+  resource_policy    optional: the resource's policy document, e.g. the key policy
+  trust_policy       optional: a role's trust policy, for sts:AssumeRole* on it
+  name, description, comment, expect, expected: optional, ignored
+stdout: {"effect": "allow" | "implicit_deny" | "explicit_deny", "reason": ...,
+"statements": [the statements that decided]}, a list for a list of scenarios.
+Exit 0: decided; 2: bad input (every bad scenario named on stderr, nothing on stdout).
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kmsguard.access", description="AWS IAM/KMS access decisions."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_decide = sub.add_parser("decide", help="decide scenario(s) read as JSON on stdin")
+    p_decide = sub.add_parser(
+        "decide",
+        help="decide scenario(s) read as JSON on stdin",
+        description="Decide allow, implicit deny or explicit deny as AWS would, and say why.",
+        epilog=SCENARIO_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p_decide.add_argument(
         "--explain", action="store_true", help="add detail, AWS's message and unknown actions"
     )
@@ -110,7 +134,7 @@ def _cmd_expand(pattern: str) -> int:
         return 2
     if not actions:
         # Like grep: no match is exit 1, said on stderr so it is never mistaken for success.
-        print(f"kmsguard.access: no catalog action matches {pattern!r}", file=sys.stderr)
+        print(f"kmsguard.access: no catalog action matches {quoted(pattern)}", file=sys.stderr)
         return 1
     print("\n".join(actions))
     return 0

@@ -30,10 +30,17 @@ def catalog() -> Mapping[str, Mapping[str, str]]:
     return out
 
 
+def quoted(pattern: str, limit: int = 80) -> str:
+    """A pattern as a message quotes it: whole when short, else its start and its length."""
+    if len(pattern) <= limit:
+        return repr(pattern)
+    return f"{pattern[:limit]!r}... ({len(pattern):,} characters)"
+
+
 def _split(pattern: str) -> tuple[str, str]:
     prefix, sep, name = pattern.partition(":")
     if not sep:
-        raise ValueError(f"{pattern!r} is not 'service:Action' or '*'")
+        raise ValueError(f"{quoted(pattern)} is not 'service:Action' or '*'")
     return prefix.lower(), name.lower()
 
 

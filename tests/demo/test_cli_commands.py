@@ -74,3 +74,11 @@ def test_stack_config_keeps_everything_but_endpoints_and_region() -> None:
     changed = {k for k in before if before[k] != after["config"][k]}
     assert changed == {"aws:region", "aws:endpoints"}
     assert set(after["config"]) == set(before)
+
+
+def test_keep_never_destroys_the_stack() -> None:
+    calls: list[Call] = []
+    run_with_cli(
+        Console(file=io.StringIO()), region="us-east-1", keep=True, run=record_failing_runs(calls)
+    )
+    assert [c.argv[1] for c in calls] == ["stack", "config", "up", "config", "preview", "config"]
