@@ -84,6 +84,15 @@ stdin: one scenario, a JSON object, or a list of them:
   identity_policies  optional: the principal's identity policy documents (a list)
   resource_policy    optional: the resource's policy document, e.g. the key policy
   trust_policy       optional: a role's trust policy, for sts:AssumeRole* on it
+  permissions_boundary
+                     optional: the principal's permissions boundary document
+  session_policies   optional: session policy documents of an assumed-role session
+  scps, rcps         optional: service / resource control policies, one document
+                     per level of the organization (root, OUs, account)
+  vpce_policy        optional: a VPC endpoint policy (applies with aws:SourceVpce)
+  grants             optional: KMS grants as ListGrants returns them (GranteePrincipal,
+                     Operations, KeyId, Constraints)
+  request_time       optional: ISO 8601 time of the request (aws:CurrentTime)
   name, description, comment, expect, expected: optional, ignored
 stdout: {"effect": "allow" | "implicit_deny" | "explicit_deny", "reason": ...,
 "statements": [the statements that decided]}, a list for a list of scenarios.
