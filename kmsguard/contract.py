@@ -89,6 +89,7 @@ class AwsType:
     KMS_KEY: Final = "aws:kms/key:Key"
     KMS_ALIAS: Final = "aws:kms/alias:Alias"
     KMS_KEY_POLICY: Final = "aws:kms/keyPolicy:KeyPolicy"
+    KMS_GRANT: Final = "aws:kms/grant:Grant"
     DYNAMODB_TABLE: Final = "aws:dynamodb/table:Table"
     IAM_USER: Final = "aws:iam/user:User"
     IAM_USER_POLICY: Final = "aws:iam/userPolicy:UserPolicy"

@@ -47,6 +47,8 @@ class Principal:
     kind: str  # user | role
     arn: str | None
     policies: list[PolicyDoc] = field(default_factory=list)
+    # The permissionsBoundary policy, when the user or role has one.
+    boundary: PolicyDoc | None = None
 
 
 @dataclass
@@ -211,6 +213,9 @@ class StackView:
             arn = _str(node.props.get("arn")) or self._derive_arn(node, kind)
             p = Principal(node, kind, arn)
             self._collect_policies(p)
+            boundary = node.props.get("permissionsBoundary")
+            if boundary is not None and boundary != "":
+                p.boundary = self._attached(node, boundary, "permissionsBoundary")
             out.append(p)
         return out
 
@@ -297,8 +302,8 @@ class StackView:
                 att.origin += via
                 p.policies.append(att)
 
-    def _attached(self, holder: Node, arn: Any) -> PolicyDoc:
-        for urn in holder.dep_urns("policyArn"):
+    def _attached(self, holder: Node, arn: Any, prop: str = "policyArn") -> PolicyDoc:
+        for urn in holder.dep_urns(prop):
             n = self.by_urn.get(urn)
             if n is not None and n.type == AwsType.IAM_POLICY:
                 return PolicyDoc(

@@ -15,13 +15,16 @@ from kmsguard.access.evaluate import (
     evaluate,
     who_can,
 )
+from kmsguard.access.grants import GRANT_OPERATIONS, Grant, parse_grant
 from kmsguard.access.policy import Policy, PolicyKind, Statement, clear_caches, parse_policy
 
 __all__ = [
     "ALLOW",
     "EXPLICIT_DENY",
+    "GRANT_OPERATIONS",
     "IMPLICIT_DENY",
     "Decision",
+    "Grant",
     "Policy",
     "PolicyDocumentError",
     "PolicyKind",
@@ -33,6 +36,7 @@ __all__ = [
     "decide",
     "evaluate",
     "expand_actions",
+    "parse_grant",
     "parse_policy",
     "unknown_actions",
     "who_can",

@@ -17,6 +17,7 @@ from kmsguard.access.decision import (
     StatementRef,
 )
 from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.grants import Grant
 from kmsguard.access.layers import (
     BOUNDARY,
     GRANTS,
@@ -186,7 +187,7 @@ def evaluate(
     scps: Sequence[PolicyLike] | None = None,
     rcps: Sequence[PolicyLike] | None = None,
     vpce_policy: PolicyLike | None = None,
-    grants: Sequence[Mapping[str, Any]] | None = None,
+    grants: Sequence[Mapping[str, Any] | Grant] | None = None,
     request_time: str | datetime | None = None,
 ) -> Decision:
     """Decide one request with AWS's evaluation logic.
@@ -340,12 +341,33 @@ def who_can(
     key_policy: PolicyLike,
     principals: Mapping[str, Sequence[PolicyLike]],
     context: Mapping[str, Any] | None = None,
+    *,
+    boundaries: Mapping[str, PolicyLike] | None = None,
+    grants: Sequence[Mapping[str, Any] | Grant] | None = None,
+    scps: Sequence[PolicyLike] | None = None,
+    rcps: Sequence[PolicyLike] | None = None,
 ) -> dict[str, Decision]:
-    """For each principal (ARN -> its identity policies), the decision for `action` on the key."""
+    """For each principal (ARN -> its identity policies), the decision for `action` on the key.
+
+    `boundaries` maps a principal ARN to its permissions boundary; `grants` are the key's
+    grants; `scps`/`rcps` the organization's levels (see `evaluate`).
+    """
     res = _as_policy(key_policy, "resource", "resource")
+    bounds = boundaries or {}
+    # Parsed once for every principal.
+    org = build_layers(scps=scps, rcps=rcps, grants=grants)
     return {
         p: evaluate(
-            p, action, key_arn, identity_policies=docs, resource_policy=res, context=context
+            p,
+            action,
+            key_arn,
+            identity_policies=docs,
+            resource_policy=res,
+            context=context,
+            permissions_boundary=bounds.get(p),
+            grants=org.grants,
+            scps=org.scps,
+            rcps=org.rcps,
         )
         for p, docs in principals.items()
     }

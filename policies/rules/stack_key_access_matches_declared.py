@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
@@ -12,6 +13,7 @@ from kmsguard.contract import (
     dynamodb_service_endpoint,
 )
 from policies.document import covers, is_account_root, statements
+from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.stack import Node, Principal, StackView
 from policies.values import Unknown
@@ -20,15 +22,16 @@ META = RuleMeta(
     name="stack-key-access-matches-declared",
     description=(
         "For each KMS key and IAM principal in the stack, effective kms:Decrypt access (key "
-        "policy, root delegation and identity policies together) is held only by declared key "
-        "users: principals the key policy names in usage statements, plus configured extras."
+        "policy, root delegation, identity policies, permission boundaries, the organization's "
+        "SCPs/RCPs and the key's grants together) is held only by declared key users: "
+        "principals the key policy names in usage statements, plus configured extras."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation=(
         "Remove the identity policy statement that grants kms:Decrypt on the key (or on '*'), or "
-        "declare the principal as a key user in the key policy; without root delegation IAM "
-        "policies alone cannot grant key use."
+        "the grant that gives it, or declare the principal as a key user in the key policy; "
+        "without root delegation IAM policies alone cannot grant key use."
     ),
     config={
         "extraDeclaredKeyUsers": {
@@ -36,6 +39,23 @@ META = RuleMeta(
             "items": {"type": "string"},
             "default": [],
             "description": "Principal ARNs allowed to decrypt besides the key policy's key users.",
+        },
+        "serviceControlPolicies": {
+            "type": "array",
+            "items": {"type": "object"},
+            "default": [],
+            "description": (
+                "The organization's SCP documents (JSON), one per level (root, OUs, account): "
+                "each must allow."
+            ),
+        },
+        "resourceControlPolicies": {
+            "type": "array",
+            "items": {"type": "object"},
+            "default": [],
+            "description": (
+                "The organization's RCP documents (JSON), one per level: each must allow."
+            ),
         },
         "accountId": {
             "type": "string",
@@ -94,7 +114,44 @@ def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
             i = int(ref.policy[len("identity[") : -1])
             origin = p.policies[i].origin if i < len(p.policies) else ref.policy
             via.append(f"identity policy {origin} ({ref.label()})")
+        elif ref.policy == "permissions_boundary" and p.boundary is not None:
+            via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
+        else:
+            via.append(ref.label())
     return " + ".join(via) or decision.reason
+
+
+@dataclass(frozen=True)
+class Org:
+    """The organization's policies from the policy config, one document per level."""
+
+    scps: tuple[Any, ...] = ()
+    rcps: tuple[Any, ...] = ()
+
+
+def _org(config: dict[str, Any], findings: Findings) -> Org | None:
+    """Parsed SCP/RCP levels; None (after one violation naming the document) when malformed."""
+    from kmsguard.access import PolicyDocumentError, PolicyKind, parse_policy
+
+    parsed: dict[str, tuple[Any, ...]] = {}
+    kinds: tuple[tuple[str, PolicyKind], ...] = (
+        ("serviceControlPolicies", "identity"),
+        ("resourceControlPolicies", "resource"),
+    )
+    for name, kind in kinds:
+        docs = config.get(name) or []
+        out = []
+        for i, doc in enumerate(docs if isinstance(docs, list) else [docs]):
+            try:
+                out.append(parse_policy(doc, kind=kind))
+            except PolicyDocumentError as exc:
+                findings.violation(
+                    f"policy config {name}[{i}]: {exc}; a {name[:-8]} document must be a valid "
+                    "IAM policy (SCPs without Principal, RCPs with Principal)"
+                )
+                return None
+        parsed[name] = tuple(out)
+    return Org(parsed["serviceControlPolicies"], parsed["resourceControlPolicies"])
 
 
 def _check_key(
@@ -104,6 +161,7 @@ def _check_key(
     may_decrypt: dict[int, bool],
     extra: list[str],
     findings: Findings,
+    org: Org = Org(),
 ) -> None:
     policies = view.key_policies(key)
     where = f"Key {key.name!r}"
@@ -113,7 +171,7 @@ def _check_key(
             "was applied last, so each is checked; declare the policy in one place"
         )
     for doc, origin in policies:
-        _check_policy(view, key, doc, origin, principals, may_decrypt, extra, findings)
+        _check_policy(view, key, doc, origin, principals, may_decrypt, extra, findings, org)
 
 
 def _check_policy(
@@ -125,6 +183,7 @@ def _check_policy(
     may_decrypt: dict[int, bool],
     extra: list[str],
     findings: Findings,
+    org: Org = Org(),
 ) -> None:
     where = f"Key {key.name!r}" + (f" ({origin})" if origin.startswith("KeyPolicy") else "")
     if isinstance(doc, Unknown):
@@ -153,9 +212,21 @@ def _check_policy(
         docs = [d.document for d in p.policies if isinstance(d.document, dict)]
         if not open_key and p.arn not in declared and not unknown and not may_decrypt[id(p)]:
             continue
+        boundary = p.boundary.document if p.boundary is not None else None
+        bounds = {p.arn: boundary} if isinstance(boundary, dict) else None
         try:
             decisions = [
-                who_can(ACTION, key_arn, doc, {p.arn: docs}, ctx)[p.arn] for ctx in contexts
+                who_can(
+                    ACTION,
+                    key_arn,
+                    doc,
+                    {p.arn: docs},
+                    ctx,
+                    boundaries=bounds,
+                    scps=org.scps,
+                    rcps=org.rcps,
+                )[p.arn]
+                for ctx in contexts
             ]
         except PolicyDocumentError as exc:
             findings.defer(f"{where}: cannot evaluate access of {p.arn}: {exc}")
@@ -172,6 +243,70 @@ def _check_policy(
             findings.defer(
                 f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
             )
+    for sg in key_grants(view, key):
+        if sg.grant is None:
+            findings.defer(f"{where}: {sg.label}: {sg.problem}")
+        else:
+            _check_grant(where, key_arn, doc, sg, principals, declared, findings, org)
+
+
+def _grant_caller(grantee: str) -> str:
+    """Who uses a grant: a role's grant is used by its sessions (capped by its boundary)."""
+    parts = grantee.split(":", 5)
+    if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+        name = parts[5].rsplit("/", 1)[-1]
+        return f"arn:{parts[1]}:sts::{parts[4]}:assumed-role/{name}/grant-use"
+    return grantee
+
+
+def _check_grant(
+    where: str,
+    key_arn: str,
+    doc: dict[str, Any],
+    sg: StackGrant,
+    principals: list[Principal],
+    declared: set[str],
+    findings: Findings,
+    org: Org,
+) -> None:
+    from kmsguard.access import PolicyDocumentError, evaluate, parse_grant
+
+    assert sg.grant is not None
+    grantee = str(sg.grant["GranteePrincipal"])
+    try:
+        grant = parse_grant(sg.grant, sg.label)
+    except PolicyDocumentError as exc:
+        findings.violation(f"{where}: {exc}", sg.node.urn)
+        return
+    if ACTION.lower() not in grant.operations or grant.for_aws_resource:
+        return
+    if grantee in declared or grantee.lower() in {d.lower() for d in declared}:
+        return
+    holder = next((p for p in principals if p.arn and p.arn.lower() == grantee.lower()), None)
+    docs = [d.document for d in holder.policies if isinstance(d.document, dict)] if holder else []
+    boundary = holder.boundary.document if holder and holder.boundary else None
+    try:
+        decision = evaluate(
+            _grant_caller(grantee),
+            ACTION,
+            key_arn,
+            identity_policies=docs,
+            resource_policy=doc,
+            context=satisfying_context(sg.grant),
+            grants=[grant],
+            permissions_boundary=boundary if isinstance(boundary, dict) else None,
+            scps=org.scps,
+            rcps=org.rcps,
+        )
+    except PolicyDocumentError as exc:
+        findings.defer(f"{where}: cannot evaluate {sg.label} for {grantee}: {exc}")
+        return
+    if decision.allowed and any(r.policy.startswith("grants[") for r in decision.statements):
+        findings.violation(
+            f"{where}: {sg.label} lets {grantee} {ACTION} but it is not a declared key user "
+            f"(constraints: {grant.constraints_text()})",
+            sg.node.urn,
+        )
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -185,8 +320,12 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         id(p): _may_decrypt([d.document for d in p.policies if isinstance(d.document, dict)])
         for p in principals
     }
+    org = _org(config, findings)
+    if org is None:
+        findings.finish()
+        return
     for key in view.of_type(AwsType.KMS_KEY):
-        _check_key(view, key, principals, may_decrypt, extra, findings)
+        _check_key(view, key, principals, may_decrypt, extra, findings, org)
     findings.finish()
 
 

@@ -293,3 +293,142 @@ def test_cmk_enabled_without_arn_and_unknown_without_dependency():
         "uses the AWS managed key"
         in run_rule(cmk, stack_args([key(), table({"enabled": True, "kmsKeyArn": ""})])).texts[0]
     )
+
+
+# --- grants, permission boundaries, organization policies --------------------------------------
+
+DECRYPT_ALL = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+
+
+def grant(grantee, ops=("Decrypt",), constraints=None, name="g1", key_dep=True):
+    props = {"keyId": KEY_ARN, "granteePrincipal": grantee, "operations": list(ops)}
+    if constraints is not None:
+        props["constraints"] = constraints
+    k = key()
+    return Res(AwsType.KMS_GRANT, name, props, **({"keyId": [k.urn]} if key_dep else {}))
+
+
+def test_access_grant_to_an_undeclared_principal_is_a_violation_with_its_constraints():
+    other = f"arn:aws:iam::{ACCOUNT}:user/intruder"
+    g = grant(other, constraints=[{"encryptionContextSubset": {"Dept": "IT"}}])
+    r = run_rule(access, stack_args([key(), g]))
+    assert len(r.messages) == 1, r.texts
+    assert (
+        f"grant 'g1' lets {other} kms:Decrypt but it is not a declared key user "
+        "(constraints: EncryptionContextSubset {'Dept': 'IT'})"
+    ) in r.texts[0]
+    assert r.messages[0][1] == g.urn
+
+
+def test_access_grant_linked_by_key_identifier_counts():
+    g = grant(f"arn:aws:iam::{ACCOUNT}:user/intruder", key_dep=False)
+    assert len(run_rule(access, stack_args([key(), g])).messages) == 1
+
+
+def test_access_grant_to_a_declared_key_user_passes():
+    assert run_rule(access, stack_args([key(), grant(USER)])).messages == []
+
+
+def test_access_grant_for_an_aws_service_passes():
+    g = grant("dynamodb.us-east-1.amazonaws.com", ops=("Decrypt", "Encrypt", "RetireGrant"))
+    assert run_rule(access, stack_args([key(), g])).messages == []
+
+
+def test_access_grant_without_decrypt_passes():
+    g = grant(f"arn:aws:iam::{ACCOUNT}:user/intruder", ops=("Encrypt", "DescribeKey"))
+    assert run_rule(access, stack_args([key(), g])).messages == []
+
+
+def test_access_grant_with_unknown_grantee_is_deferred():
+    r = run_rule(access, stack_args([key(), grant(UNKNOWN)]))
+    assert r.messages == [] and "grantee principal is unknown" in r.deferred[0]
+
+
+def test_access_grant_with_a_bad_operation_names_it():
+    r = run_rule(access, stack_args([key(), grant(f"arn:aws:iam::{ACCOUNT}:user/x", ("Read",))]))
+    assert len(r.messages) == 1
+    assert "grant 'g1'.Operations[0]: 'Read' is not a grant operation" in r.texts[0]
+
+
+def _boundary_policy(actions):
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    return Res(
+        AwsType.IAM_POLICY,
+        "boundary",
+        {"arn": f"arn:aws:iam::{ACCOUNT}:policy/boundary", "policy": json.dumps(doc)},
+    )
+
+
+def test_access_grant_to_a_role_is_capped_by_the_role_boundary():
+    b = _boundary_policy("dynamodb:*")
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/worker"
+    role = Res(
+        AwsType.IAM_ROLE,
+        "worker",
+        {"name": "worker", "arn": role_arn, "permissionsBoundary": b.props["arn"]},
+        permissionsBoundary=[b.urn],
+    )
+    assert run_rule(access, stack_args([key(), b, role, grant(role_arn)])).messages == []
+    unbounded = Res(AwsType.IAM_ROLE, "worker", {"name": "worker", "arn": role_arn})
+    assert len(run_rule(access, stack_args([key(), unbounded, grant(role_arn)])).messages) == 1
+
+
+def test_access_permissions_boundary_removes_the_identity_grant():
+    u = user()
+    st = {"Sid": "Wide", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    b = _boundary_policy("dynamodb:*")
+    bounded = Res(
+        AwsType.IAM_USER,
+        "tester",
+        {"name": "tester", "permissionsBoundary": b.props["arn"]},
+    )
+    bounded.urn = u.urn
+    assert run_rule(access, stack_args([key(), b, bounded, user_policy(u, st)])).messages == []
+    assert len(run_rule(access, stack_args([key(), u, user_policy(u, st)])).messages) == 1
+
+
+def test_access_boundary_allowing_decrypt_keeps_the_violation_and_shows_it():
+    u = user()
+    b = _boundary_policy("kms:*")
+    bounded = Res(
+        AwsType.IAM_USER, "tester", {"name": "tester", "permissionsBoundary": b.props["arn"]}
+    )
+    bounded.urn = u.urn
+    r = run_rule(access, stack_args([key(), b, bounded, user_policy(u, DECRYPT_ALL)]))
+    assert len(r.messages) == 1 and "within boundary Policy boundary" in r.texts[0]
+
+
+def test_access_scp_denying_decrypt_removes_the_violation():
+    u = user()
+    scp = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    full = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    cfg = {"serviceControlPolicies": [full, scp]}
+    assert run_rule(access, stack_args([key(), u, user_policy(u, DECRYPT_ALL)], cfg)).messages == []
+
+
+def test_access_rcp_without_kms_allow_removes_the_violation():
+    u = user()
+    rcp = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
+    }
+    cfg = {"resourceControlPolicies": [rcp]}
+    assert run_rule(access, stack_args([key(), u, user_policy(u, DECRYPT_ALL)], cfg)).messages == []
+
+
+def test_access_malformed_scp_in_config_is_named():
+    cfg = {"serviceControlPolicies": [{"Statement": [{"Effect": "Allow", "Action": "*"}]}]}
+    r = run_rule(access, stack_args([key()], cfg))
+    assert len(r.messages) == 1
+    assert r.texts[0].startswith(
+        "policy config serviceControlPolicies[0]: Statement[0]: needs Resource or NotResource"
+    )
