@@ -89,6 +89,19 @@ def test_every_job_caches_its_venv_keyed_on_the_requirements() -> None:
         assert "steps.python.outputs.python-version" in key, name  # venvs link their python
 
 
+def test_the_pack_runs_with_the_projects_virtualenv_first_on_path() -> None:
+    # policies/PulumiPolicy.yaml names no virtualenv, so the CLI starts the pack with the Python
+    # on PATH; without venv/bin there, the pack cannot import pulumi_policy or kmsguard.
+    activate = 'echo "$PWD/venv/bin" >> "$GITHUB_PATH"'
+    for name, job in jobs().items():
+        for step in uses(job, PULUMI_ACTION):
+            if "policyPacks" not in step.get("with", {}):
+                continue
+            runs = [s.get("run", "") for s in job["steps"][: job["steps"].index(step)]]
+            assert activate in runs, name
+            assert runs.index("make venv") < runs.index(activate), name
+
+
 def test_verification_reports_land_where_they_are_uploaded() -> None:
     steps = jobs()["deploy-and-verify"]["steps"]
     verify = next(s for s in steps if "-m verification" in s.get("run", ""))
