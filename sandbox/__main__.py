@@ -1,4 +1,4 @@
-"""Command line: `python -m sandbox serve [--host 127.0.0.1] [--port 4599] [--region us-east-1]`."""
+"""Command line: `python -m sandbox serve [--port 4599] [--state-dir DIR] ...` (see README.md)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import argparse
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from sandbox.server import is_loopback, serve
 from sandbox.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+from sandbox.state import StateError
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 
@@ -55,6 +57,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="permit binding a non-loopback address (the sandbox has no real authentication)",
     )
+    run.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep state in this directory across restarts (default: in memory only)",
+    )
     run.add_argument("--verbose", action="store_true", help="log every authorization decision")
     return root
 
@@ -69,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not is_loopback(args.host):
         print(
-            f"sandbox: warning: serving on {args.host}, reachable beyond this machine; the sandbox "
-            "does not verify signatures and its admin credentials are public",
+            f"sandbox: warning: serving on {args.host}, reachable beyond this machine; "
+            "the sandbox's admin credentials are public",
             file=sys.stderr,
         )
     logging.basicConfig(
@@ -78,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("sandbox").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        serve(args.host, args.port, args.region)
+        serve(args.host, args.port, args.region, state_dir=args.state_dir)
     except KeyboardInterrupt:
         return 0  # interrupted while starting
+    except StateError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(
             f"sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc} "

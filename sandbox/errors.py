@@ -17,7 +17,7 @@ _XMLNS = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",
 }
-_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden"}
+_STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 413: "Request Entity Too Large"}
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,36 @@ def malformed_policy(message: str) -> ErrorResponse:
 def forbidden_path() -> ErrorResponse:
     message = "The moto management API is not exposed by the kmsguard sandbox."
     return json_error("", "AccessDeniedException", message, 403)
+
+
+def bad_signature(request: ApiRequest, message: str, *, incomplete: bool = False) -> ErrorResponse:
+    """DynamoDB and KMS: InvalidSignatureException (400); IAM and STS: SignatureDoesNotMatch."""
+    if request.protocol == "json":
+        code = "IncompleteSignatureException" if incomplete else "InvalidSignatureException"
+        return json_error(request.service, code, message, 400)
+    code = "IncompleteSignature" if incomplete else "SignatureDoesNotMatch"
+    return query_error(request.service, code, message, 403 if not incomplete else 400)
+
+
+def unprocessable(request: ApiRequest, message: str) -> ErrorResponse:
+    """A request the emulator could not carry out: a client error, never a 5xx."""
+    if request.protocol == "query":
+        return query_error(request.service, "ValidationError", message, 400)
+    return json_error(request.service, "ValidationException", message, 400)
+
+
+def unknown_service(request: ApiRequest, served: tuple[str, ...]) -> ErrorResponse:
+    message = (
+        f"The kmsguard sandbox does not serve {request.service or 'unsigned'!r} requests; "
+        f"it serves {', '.join(served)}."
+    )
+    if request.protocol == "query":
+        return query_error(request.service, "InvalidAction", message, 400)
+    return json_error(request.service, "UnknownOperationException", message, 400)
+
+
+def unknown_operation(request: ApiRequest) -> ErrorResponse:
+    message = f"The kmsguard sandbox does not serve {request.service}:{request.action or '?'}."
+    if request.protocol == "query":
+        return query_error(request.service, "InvalidAction", message, 400)
+    return json_error(request.service, "UnknownOperationException", message, 400)

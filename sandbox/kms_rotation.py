@@ -18,6 +18,12 @@ class RotationPeriods:
     def __init__(self) -> None:
         self._days: dict[str, int] = {}
 
+    def snapshot(self) -> dict[str, int]:
+        return dict(self._days)
+
+    def restore(self, days: dict[str, int]) -> None:
+        self._days = dict(days)
+
     def refuse(self, request: ApiRequest) -> ErrorResponse | None:
         if request.action != "EnableKeyRotation":
             return None

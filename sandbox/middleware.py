@@ -1,28 +1,42 @@
-"""WSGI middleware: authenticate by access key, authorize with kmsguard.access, then call moto."""
+"""WSGI middleware: bound the body, verify SigV4, authorize with kmsguard.access, then call moto."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
-from sandbox import errors, principals, resources
+from sandbox import (
+    data_paths,
+    errors,
+    identifiers,
+    limits,
+    principals,
+    resources,
+    served,
+    sigv4,
+)
 from sandbox.engine import Engine, PolicyInvalid, Verdict
 from sandbox.errors import ErrorResponse
 from sandbox.kms_rotation import RotationPeriods
 from sandbox.principals import Principal
 from sandbox.resources import KMS_CRYPTO_ACTIONS, Check
-from sandbox.settings import ACCOUNT_ID
-from sandbox.wire import ApiRequest, parse_request, read_body
+from sandbox.settings import ACCOUNT_ID, SERVICES
+from sandbox.wire import ApiRequest, parse_request, signing_service
 
 log = logging.getLogger("sandbox")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
+# A refused oversized body is read and dropped up to this much, so the client can read the
+# refusal instead of a reset connection; past it the connection is simply closed.
+DRAIN_BYTES = 1024 * 1024 * 1024
 _UNUSABLE_STATES = {
     "Disabled": ("DisabledException", "{arn} is disabled."),
     "PendingDeletion": ("KMSInvalidStateException", "{arn} is pending deletion."),
@@ -32,47 +46,138 @@ _UNUSABLE_STATES = {
 }
 
 
+class StateHook(Protocol):
+    """Told about every request moto carried out, while moto's state is still locked."""
+
+    def after(self, request: ApiRequest, status: int) -> None: ...
+
+
+@dataclass
+class _Plan:
+    """Everything read from moto's state that authorizing one request needs."""
+
+    principal: Principal | None
+    checks: list[Check] = field(default_factory=list)
+    lockout: Check | None = None
+    params: dict[str, Any] | None = None
+    refusal: ErrorResponse | None = None
+
+
 class AuthorizingApp:
     """Wraps moto's WSGI application; every request is authenticated and authorized first.
 
-    moto's in-memory backends are not safe for concurrent mutation, so authorization (which
-    reads them) and the wrapped call run under one lock; the HTTP server stays threaded.
+    moto's in-memory backends are not safe for concurrent use, so reading what a decision
+    needs and the wrapped call each hold one lock briefly; signature checks and policy
+    evaluation run outside it, so one slow decision never holds up other requests.
     """
 
-    def __init__(self, app: WsgiApp, engine: Engine, region: str) -> None:
+    def __init__(
+        self, app: WsgiApp, engine: Engine, region: str, state: StateHook | None = None
+    ) -> None:
         self._app = app
         self._engine = engine
         self._region = region
-        self._lock = threading.RLock()
+        self._state = state
+        self._lock = threading.Lock()
         self._rotation = RotationPeriods()
+
+    @property
+    def rotation(self) -> RotationPeriods:
+        """What the layer remembers beside moto (persisted with it)."""
+        return self._rotation
+
+    def keep_state(self, state: StateHook) -> None:
+        self._state = state
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             return _send(errors.forbidden_path(), start_response)
-        body = read_body(environ)
+        signed = sigv4.capture(environ)
+        service = signing_service(environ)
+        limit = limits.request_limit(service)
+        length = limits.declared_length(environ)
+        stream = environ["wsgi.input"]
+        body = (
+            None
+            if length is not None and length > limit
+            else limits.read_bounded(stream, length, limit)
+        )
+        if body is None:
+            limits.discard(stream, None if length is None else length, DRAIN_BYTES)
+            request = parse_request({**environ, "CONTENT_LENGTH": "0"}, b"", self._region)
+            log.debug("refused %s:%s: body over %d bytes", service, request.action, limit)
+            return _send(limits.too_large(request, limit), start_response, close=True)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        request = parse_request(environ, body, self._region)
+        request, refusal = self._authenticate_and_authorize(
+            parse_request(environ, body, self._region), signed, body, environ
+        )
+        if refusal is not None:
+            return _send(refusal, start_response)
+        return self._forward(request, environ, start_response)
+
+    # ------------------------------------------------------------ authentication
+
+    def _authenticate_and_authorize(
+        self,
+        request: ApiRequest,
+        signed: sigv4.SignedRequest,
+        body: bytes,
+        environ: dict[str, Any],
+    ) -> tuple[ApiRequest, ErrorResponse | None]:
+        """The request as moto will see it (identifiers rewritten), or why it is refused."""
+        if request.access_key_id is None:
+            log.debug("refused %s:%s: unsigned request", request.service, request.action)
+            return request, errors.missing_token(request)
+        if request.service not in SERVICES:
+            return request, errors.unknown_service(request, SERVICES)
         with self._lock:
-            refusal = self._authorize(request)
-            if refusal is not None:
-                return _send(refusal, start_response)
-            return self._forward(request, environ, start_response)
+            plan = self._plan(request)
+        principal = plan.principal
+        if principal is None:
+            log.debug("refused %s:%s: unknown access key", request.service, request.action)
+            return request, errors.unrecognized_client(request)
+        try:
+            sigv4.verify(signed, body, secret_access_key=principal.secret_access_key)
+        except sigv4.SignatureError as exc:
+            log.debug("refused %s:%s: %s", request.service, request.action, exc.message)
+            return request, errors.bad_signature(request, exc.message, incomplete=exc.incomplete)
+        if environ.get("HTTP_X_AMZ_SECURITY_TOKEN") != principal.session_token:
+            return request, errors.unrecognized_client(request)
+        if principal.expired:
+            log.debug("refused %s:%s: expired session token", request.service, request.action)
+            return request, errors.expired_token(request)
+        if not served.is_served(request.service, request.action):
+            return request, errors.unknown_operation(request)
+        refusal = (
+            plan.refusal
+            or limits.oversized_item(request)
+            or limits.oversized_key_policy(request)
+            or self._authorize(principal, request, plan)
+        )
+        if refusal is None and plan.params is not None:
+            _rewrite_body(environ, plan.params)
+            request = replace(request, params=plan.params)
+        return request, refusal
+
+    def _plan(self, request: ApiRequest) -> _Plan:
+        """Under the lock: who is calling and every check the request must pass."""
+        principal = principals.resolve(request.access_key_id or "")
+        if principal is None:
+            return _Plan(None)
+        params, refusal = identifiers.canonical(request)
+        if refusal is not None:
+            return _Plan(principal, refusal=refusal)
+        checks = resources.checks_for(principal, request)
+        checks.extend(data_paths.checks(principal, request))
+        return _Plan(principal, checks, self._lockout_check(principal, request), params)
 
     # ------------------------------------------------------------ authorization
 
-    def _authorize(self, request: ApiRequest) -> ErrorResponse | None:
-        if request.access_key_id is None:
-            log.debug("refused %s:%s: unsigned request", request.service, request.action)
-            return errors.missing_token(request)
-        principal = principals.resolve(request.access_key_id)
-        if principal is None:
-            log.debug("refused %s:%s: unknown access key", request.service, request.action)
-            return errors.unrecognized_client(request)
-        if principal.expired:
-            log.debug("refused %s:%s: expired session token", request.service, request.action)
-            return errors.expired_token(request)
-        for check in resources.checks_for(principal, request):
+    def _authorize(
+        self, principal: Principal, request: ApiRequest, plan: _Plan
+    ) -> ErrorResponse | None:
+        for check in plan.checks:
             if principal.is_admin and not check.action.startswith("kms:"):
                 # The account root needs nothing but key policies; still a decision to log.
                 log.debug(
@@ -86,8 +191,8 @@ class AuthorizingApp:
             if refusal is not None:
                 return refusal
         if request.service == "kms":
-            return self._validate_new_key_policy(principal, request) or self._rotation.refuse(
-                request
+            return self._validate_new_key_policy(principal, request, plan.lockout) or (
+                self._rotation.refuse(request)
             )
         return None
 
@@ -137,8 +242,23 @@ class AuthorizingApp:
             return errors.json_error("kms", code, text.format(arn=check.resource))
         return None
 
+    def _lockout_check(self, principal: Principal, request: ApiRequest) -> Check | None:
+        """CreateKey / PutKeyPolicy: the new policy must keep the caller able to change it."""
+        if request.service != "kms" or request.action not in ("CreateKey", "PutKeyPolicy"):
+            return None
+        policy = request.params.get("Policy")
+        if not isinstance(policy, str) or request.params.get("BypassPolicyLockoutSafetyCheck"):
+            return None
+        if request.action == "PutKeyPolicy":
+            key = resources.find_key(request.region, request.params.get("KeyId"))
+            key_arn = key.arn if key is not None else "*"
+        else:
+            key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
+        context = {**resources.base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
+        return Check("kms:PutKeyPolicy", key_arn, policy, context)
+
     def _validate_new_key_policy(
-        self, principal: Principal, request: ApiRequest
+        self, principal: Principal, request: ApiRequest, lockout: Check | None
     ) -> ErrorResponse | None:
         """CreateKey / PutKeyPolicy: AWS validates the document and applies the lockout check."""
         if request.action not in ("CreateKey", "PutKeyPolicy"):
@@ -152,16 +272,7 @@ class AuthorizingApp:
             self._engine.validate_key_policy(policy)
         except PolicyInvalid as exc:
             return errors.malformed_policy(exc.message)
-        if request.params.get("BypassPolicyLockoutSafetyCheck") is True:
-            return None
-        if request.action == "PutKeyPolicy":
-            key = resources.find_key(request.region, request.params.get("KeyId"))
-            key_arn = key.arn if key is not None else "*"
-        else:
-            key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
-        context = {**resources.base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
-        check = Check("kms:PutKeyPolicy", key_arn, policy, context)
-        if not self._decide(principal, check).allowed:
+        if lockout is not None and not self._decide(principal, lockout).allowed:
             return errors.malformed_policy(LOCKOUT_MESSAGE)
         return None
 
@@ -174,6 +285,35 @@ class AuthorizingApp:
             principal = principals.resolve(request.access_key_id or "")
             if principal is not None and principal.is_admin:
                 return _caller_identity_of_root(principal, start_response)
+        with self._lock:
+            try:
+                status, headers, chunks = self._call_moto(environ)
+            except Exception as exc:  # moto's handlers assume well-formed input
+                log.debug("moto failed on %s:%s: %r", request.service, request.action, exc)
+                refusal = errors.unprocessable(
+                    request, f"The request could not be processed: {type(exc).__name__}."
+                )
+                return _send(refusal, start_response)
+            code = _status_code(status)
+            if code >= 500:
+                # An emulator failure on odd input is the client's problem to fix, never a 5xx.
+                refusal = errors.unprocessable(
+                    request, f"The request could not be processed (emulator status {code})."
+                )
+                return _send(refusal, start_response)
+            if code < 300:
+                data_paths.after(request)
+                if request.service == "kms":
+                    body = self._rotation.after(request, b"".join(chunks))
+                    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                    headers.append(("Content-Length", str(len(body))))
+                    chunks = [body]
+            if self._state is not None:
+                self._state.after(request, code)
+        start_response(status, headers)
+        return chunks
+
+    def _call_moto(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
         captured: dict[str, Any] = {}
         chunks: list[bytes] = []
 
@@ -188,18 +328,26 @@ class AuthorizingApp:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        status, headers = captured["status"], captured["headers"]
-        if request.service == "kms" and status.startswith("200"):
-            body = self._rotation.after(request, b"".join(chunks))
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-            headers.append(("Content-Length", str(len(body))))
-            chunks = [body]
-        start_response(status, headers)
-        return chunks
+        return str(captured["status"]), list(captured["headers"]), chunks
 
 
-def _send(response: ErrorResponse, start_response: Callable[..., Any]) -> list[bytes]:
+def _status_code(status: str) -> int:
+    head = status.split(" ", 1)[0]
+    return int(head) if head.isdigit() else 500
+
+
+def _rewrite_body(environ: dict[str, Any], params: dict[str, Any]) -> None:
+    data = json.dumps(params).encode("utf-8")
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+
+
+def _send(
+    response: ErrorResponse, start_response: Callable[..., Any], *, close: bool = False
+) -> list[bytes]:
     headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+    if close:
+        headers.append(("Connection", "close"))
     start_response(response.status_line, headers)
     return [response.body]
 

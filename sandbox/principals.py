@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
 from kmsguard.contract import account_root_arn
-from sandbox.settings import ACCOUNT_ID, ADMIN_ACCESS_KEY_ID
+from sandbox.settings import ACCOUNT_ID, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 
 # The account root is not subject to identity policies: give it one that allows everything,
 # so that only resource policies (a key policy without the root statement) can refuse it.
@@ -32,6 +32,10 @@ class Principal:
     # For an assumed-role session: the role ARN (key policies name roles, not sessions).
     role_arn: str | None = None
     expired: bool = False
+    # What the request must be signed with; never shown (repr) or compared.
+    secret_access_key: str = field(default="", repr=False, compare=False)
+    # An assumed-role session's credentials are valid only with their session token.
+    session_token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:
@@ -65,11 +69,16 @@ def _iam() -> Any:
 def resolve(access_key_id: str) -> Principal | None:
     """Return the principal owning an access key, or None when the key is unknown or inactive.
 
-    Only the access key id is looked up; signatures are not verified (the sandbox is a local
-    emulator listening on loopback, not a security boundary).
+    The principal carries the secret the request's signature is then verified with.
     """
     if access_key_id == ADMIN_ACCESS_KEY_ID:
-        return Principal(account_root_arn(ACCOUNT_ID), "root", ACCOUNT_ID, (ROOT_POLICY,))
+        return Principal(
+            account_root_arn(ACCOUNT_ID),
+            "root",
+            ACCOUNT_ID,
+            (ROOT_POLICY,),
+            secret_access_key=ADMIN_SECRET_ACCESS_KEY,
+        )
     iam = _iam()
     key = iam.access_keys.get(access_key_id)
     if key is None or key.status != "Active":
@@ -82,7 +91,9 @@ def resolve(access_key_id: str) -> Principal | None:
         for group in iam.groups.values():
             if user in group.users:
                 docs.extend(_policies_of(group))
-        return Principal(user.arn, "user", ACCOUNT_ID, tuple(docs))
+        return Principal(
+            user.arn, "user", ACCOUNT_ID, tuple(docs), secret_access_key=key.secret_access_key
+        )
     if key.role_arn is not None:
         return _assumed_role(access_key_id, key.role_arn)
     return None
@@ -106,4 +117,6 @@ def _assumed_role(access_key_id: str, role_arn: str) -> Principal | None:
         tuple(docs),
         role_arn=role_arn,
         expired=session.expiration < utcnow(),
+        secret_access_key=session.secret_access_key,
+        session_token=session.session_token,
     )

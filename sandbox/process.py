@@ -108,12 +108,21 @@ def _await_endpoint(proc: subprocess.Popen[str], timeout: float) -> str:
 
 @contextlib.contextmanager
 def running(
-    region: str = DEFAULT_REGION, *, startup_timeout: float = 60.0, verbose: bool = False
+    region: str = DEFAULT_REGION,
+    *,
+    startup_timeout: float = 60.0,
+    verbose: bool = False,
+    state_dir: Path | None = None,
 ) -> Iterator[SandboxInfo]:
-    """Start a fresh sandbox on a free loopback port; stop it on exit (also on exceptions)."""
+    """Start a sandbox on a free loopback port; stop it on exit (also on exceptions).
+
+    Fresh unless `state_dir` holds the state of an earlier one.
+    """
     command = [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--region", region]
     if verbose:
         command.append("--verbose")
+    if state_dir is not None:
+        command += ["--state-dir", str(state_dir)]
     with tempfile.TemporaryFile(mode="w+") as stderr:
         proc = subprocess.Popen(
             command,

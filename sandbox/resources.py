@@ -51,6 +51,8 @@ _TRANSACT_WRITE_ACTIONS = {
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
+# Where restores, backups and exports name the table (or backup) their IAM action is on.
+_SOURCE_NAMES = ("SourceTableArn", "SourceTableName", "BackupArn", "TableArn")
 # IAM calls that act on the caller when no UserName is given.
 _IAM_SELF_ACTIONS = frozenset(
     {"GetUser", "ListAccessKeys", "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey"}
@@ -139,8 +141,10 @@ def aws_managed_key_policy(region: str) -> str:
 
 def find_key(region: str, any_id: str | None) -> Any | None:
     """moto's key for a key id, key ARN, alias name or alias ARN; None when unknown."""
-    if not any_id:
+    if not any_id or not isinstance(any_id, str):
         return None
+    if any_id.startswith("arn:") and not any_id.startswith(f"arn:aws:kms:{region}:{ACCOUNT_ID}:"):
+        return None  # another region's or account's key is not in this sandbox
     kms = kms_backends[ACCOUNT_ID][region]
     name = kms.get_alias_name(any_id)
     if name.startswith("alias/"):
@@ -264,7 +268,7 @@ def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
                 if isinstance(op, dict) and op.get("TableName"):
                     found.append((item_action, str(op["TableName"])))
         return found
-    for name in ("TableName", "ResourceArn", "StreamArn"):
+    for name in ("TableName", "ResourceArn", "StreamArn", *_SOURCE_NAMES):
         if params.get(name):
             return [(action, str(params[name]))]
     return [(action, "")]

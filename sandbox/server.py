@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
@@ -25,6 +26,7 @@ from sandbox.settings import (
     ADMIN_ACCESS_KEY_ID,
     ADMIN_SECRET_ACCESS_KEY,
     READY_PREFIX,
+    SERVICES,
 )
 
 
@@ -49,7 +51,9 @@ def _no_moto_key_policy_check(key: object, action: str) -> None:
     return None
 
 
-def build_app(region: str, engine: Engine | None = None) -> AuthorizingApp:
+def build_app(
+    region: str, engine: Engine | None = None, state_dir: Path | None = None
+) -> AuthorizingApp:
     _configure_moto()
     import moto.kms.responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -58,11 +62,28 @@ def build_app(region: str, engine: Engine | None = None) -> AuthorizingApp:
     # mentions it, whoever the principal; the authorization layer decides instead.
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
 
+    from sandbox import served
+
+    for service in SERVICES:
+        served.operations(service)  # load the models now, not during the first request
     moto_app = DomainDispatcherApplication(create_backend_app)
-    return AuthorizingApp(moto_app, engine or Engine(), region)
+    app = AuthorizingApp(moto_app, engine or Engine(), region)
+    if state_dir is not None:
+        from sandbox.state import StateStore
+
+        store = StateStore(state_dir, app.rotation)
+        store.restore()
+        app.keep_state(store)
+    return app
 
 
-def make_server(host: str, port: int, region: str, engine: Engine | None = None) -> BaseWSGIServer:
+def make_server(
+    host: str,
+    port: int,
+    region: str,
+    engine: Engine | None = None,
+    state_dir: Path | None = None,
+) -> BaseWSGIServer:
     """A threaded WSGI server, bound but not yet serving."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
@@ -73,7 +94,7 @@ def make_server(host: str, port: int, region: str, engine: Engine | None = None)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(get_sockaddr(host, port, family))
         listener.listen(128)
-        app = build_app(region, engine)
+        app = build_app(region, engine, state_dir)
         return werkzeug_make_server(
             host,
             port,
@@ -93,13 +114,19 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def serve(host: str, port: int, region: str, out: TextIO = sys.stdout) -> None:
+def serve(
+    host: str,
+    port: int,
+    region: str,
+    out: TextIO = sys.stdout,
+    state_dir: Path | None = None,
+) -> None:
     """Serve until SIGINT or SIGTERM; print the endpoint first (the Python API waits for it)."""
-    server = make_server(host, port, region)
+    server = make_server(host, port, region, state_dir=state_dir)
     endpoint = endpoint_of(host, int(server.server_address[1]))
     signal.signal(signal.SIGTERM, _stop)
     try:
-        _banner(out, endpoint, region)
+        _banner(out, endpoint, region, state_dir)
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
@@ -107,7 +134,12 @@ def serve(host: str, port: int, region: str, out: TextIO = sys.stdout) -> None:
         server.server_close()
 
 
-def _banner(out: TextIO, endpoint: str, region: str) -> None:
+def _banner(out: TextIO, endpoint: str, region: str, state_dir: Path | None) -> None:
+    state = (
+        f"saved in {state_dir} after every change, restored on start"
+        if state_dir is not None
+        else "in memory only: lost when the sandbox stops (--state-dir DIR keeps it)"
+    )
     out.write(
         f"{READY_PREFIX}{endpoint}\n"
         f"  region:                {region}\n"
@@ -115,6 +147,7 @@ def _banner(out: TextIO, endpoint: str, region: str) -> None:
         f"  admin access key id:   {ADMIN_ACCESS_KEY_ID}\n"
         f"  admin secret key:      {ADMIN_SECRET_ACCESS_KEY}  (documented local constant)\n"
         f"  services:              dynamodb kms iam sts (all on this endpoint)\n"
+        f"  state:                 {state}\n"
         "Press Ctrl-C to stop.\n"
     )
     out.flush()

@@ -27,6 +27,12 @@ class ApiRequest:
     session_token: bool = False
 
 
+def signing_service(environ: dict[str, Any]) -> str:
+    """The service named by the signature's credential scope ('' when unsigned)."""
+    match = _CREDENTIAL.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return match.group(4).lower() if match else ""
+
+
 def read_body(environ: dict[str, Any]) -> bytes:
     """Read the request body; the caller puts it back for the wrapped application."""
     try:

@@ -57,7 +57,8 @@ def test_allowed_non_loopback_host_serves_with_a_warning(
 ) -> None:
     served: list[tuple[str, int, str]] = []
     monkeypatch.setattr(
-        "sandbox.__main__.serve", lambda host, port, region: served.append((host, port, region))
+        "sandbox.__main__.serve",
+        lambda host, port, region, state_dir=None: served.append((host, port, region)),
     )
     assert main(["serve", "--host", "0.0.0.0", "--port", "0", "--allow-non-loopback"]) == 0
     assert served == [("0.0.0.0", 0, "us-east-1")]
@@ -91,9 +92,10 @@ def test_serve_prints_endpoint_and_credentials_and_stops_cleanly_on_interrupt() 
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert first.startswith(READY_PREFIX + "http://127.0.0.1:")
-        banner = [proc.stdout.readline() for _ in range(4)]
+        banner = [proc.stdout.readline() for _ in range(7)]
         assert any("us-east-1" in line for line in banner)
         assert any(ADMIN_ACCESS_KEY_ID in line for line in banner)
+        assert any("in memory only" in line for line in banner)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
         assert proc.stderr is not None and "Traceback" not in proc.stderr.read()

@@ -1,0 +1,135 @@
+"""AWS's size limits: request bodies, items, key policies; refused without holding the body."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox import SandboxInfo, limits, running
+from sandbox.wire import ApiRequest
+from tests.sandbox.helpers import denied, make_table
+
+pytestmark = pytest.mark.sandbox
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[SandboxInfo]:
+    with running() as info:
+        yield info
+
+
+def test_item_over_400_kb_is_refused(sb: SandboxInfo) -> None:
+    table = make_table(sb, None)
+    ddb = sb.client("dynamodb")
+    fits = 390 * 1024
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"S": "x" * fits}})
+    for call in (
+        lambda: ddb.put_item(
+            TableName=table, Item={"pk": {"S": "b"}, "v": {"S": "x" * (fits + 20 * 1024)}}
+        ),
+        lambda: ddb.batch_write_item(
+            RequestItems={
+                table: [{"PutRequest": {"Item": {"pk": {"S": "c"}, "v": {"B": b"x" * 410_000}}}}]
+            }
+        ),
+    ):
+        response = denied(call)
+        assert response["Error"]["Code"] == "ValidationException"
+        assert response["Error"]["Message"] == "Item size has exceeded the maximum allowed size"
+    assert ddb.scan(TableName=table)["Count"] == 1
+
+
+def _big_policy(sb: SandboxInfo, size: int) -> str:
+    root = f"arn:aws:iam::{sb.account_id}:root"
+    statements = [
+        {
+            "Sid": "Root",
+            "Effect": "Allow",
+            "Principal": {"AWS": root},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    n = 0
+    while len(json.dumps({"Version": "2012-10-17", "Statement": statements})) < size:
+        n += 1
+        statements.append(
+            {
+                "Sid": f"Pad{n}",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def test_key_policy_over_32_kb_is_refused(sb: SandboxInfo) -> None:
+    kms = sb.client("kms")
+    big = _big_policy(sb, 32 * 1024 + 1)
+    response = denied(lambda: kms.create_key(Policy=big))
+    assert response["Error"]["Code"] == "LimitExceededException"
+    key = kms.create_key(Policy=_big_policy(sb, 30 * 1024))["KeyMetadata"]["KeyId"]
+    response = denied(lambda: kms.put_key_policy(KeyId=key, PolicyName="default", Policy=big))
+    assert response["Error"]["Code"] == "LimitExceededException"
+    stored = kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    assert len(stored) < 32 * 1024
+
+
+def test_request_over_the_service_limit_is_refused(sb: SandboxInfo) -> None:
+    table = make_table(sb, None)
+    ddb = sb.client("dynamodb")
+    huge = "x" * (limits.DYNAMODB_REQUEST_BYTES + 1024)
+    response = denied(
+        lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"S": huge}})
+    )
+    assert response["Error"]["Code"] == "RequestEntityTooLarge"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    kms = sb.client("kms")
+    response = denied(lambda: kms.create_key(Description="x" * (limits.OTHER_REQUEST_BYTES + 1)))
+    assert response["Error"]["Code"] == "RequestEntityTooLarge"
+    # The server is still there and answers.
+    assert table in ddb.list_tables()["TableNames"]
+
+
+class _Tripwire(io.RawIOBase):
+    """A body stream that fails the test if more than `allowed` bytes are read from it."""
+
+    def __init__(self, total: int, allowed: int) -> None:
+        self.left, self.allowed, self.read_so_far = total, allowed, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            raise AssertionError("unbounded read")
+        n = min(size, self.left)
+        self.left -= n
+        self.read_so_far += n
+        assert self.read_so_far <= self.allowed, "read past the limit"
+        return b"x" * n
+
+
+def test_bodies_are_read_no_further_than_the_limit() -> None:
+    stream = _Tripwire(total=10_000_000, allowed=1001)
+    assert limits.read_bounded(stream, None, 1000) is None  # chunked: limit + 1 at most
+    stream = _Tripwire(total=10_000_000, allowed=1001)
+    assert limits.read_bounded(stream, 10_000_000, 1000) is None  # a lying Content-Length too
+    assert limits.read_bounded(io.BytesIO(b"abc"), 3, 1000) == b"abc"
+    assert limits.read_bounded(io.BytesIO(b"abc"), None, 1000) == b"abc"
+
+
+def test_item_size_follows_dynamodb_rules() -> None:
+    # Attribute names count too: exactly 400 KB passes, one byte more does not.
+    exact = {"pk": {"S": "a"}, "v": {"S": "x" * (400 * 1024 - 4)}}
+    put = ApiRequest("k", "dynamodb", "us-east-1", "PutItem", "json", {"Item": exact})
+    assert limits.item_size(exact) == 400 * 1024 and limits.oversized_item(put) is None
+    exact["v"]["S"] += "x"
+    assert limits.oversized_item(put) is not None
+    assert limits.item_size({"ab": {"S": "héllo"}}) == 2 + 6
+    assert limits.item_size({"n": {"N": "-123.45"}}) == 1 + 3
+    assert limits.item_size({"m": {"M": {"k": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
+    request = ApiRequest("k", "dynamodb", "us-east-1", "PutItem", "json", {"Item": "nonsense"})
+    assert limits.oversized_item(request) is None  # odd shapes are moto's to refuse
