@@ -178,8 +178,12 @@ class AuthorizingApp:
         self, principal: Principal, request: ApiRequest, plan: _Plan
     ) -> ErrorResponse | None:
         for check in plan.checks:
-            if principal.is_admin and not check.action.startswith("kms:"):
-                # The account root needs nothing but key policies; still a decision to log.
+            if (
+                principal.is_admin
+                and not check.action.startswith("kms:")
+                and check.policy_kind != "trust"
+            ):
+                # The account root needs nothing but key and trust policies; still logged.
                 log.debug(
                     "%s %s on %s -> allow (account root: only key policies apply to it)",
                     principal.arn,
@@ -197,6 +201,7 @@ class AuthorizingApp:
         return None
 
     def _decide(self, principal: Principal, check: Check) -> Verdict:
+        trust = check.policy_kind == "trust"
         verdict = self._engine.decide(
             principal.arn,
             check.action,
@@ -205,6 +210,13 @@ class AuthorizingApp:
             resource_policy=check.resource_policy,
             context=check.context,
         )
+        if trust and check.resource_policy is None and verdict.allowed:
+            # No such role (or not a role ARN at all): AWS answers as for a role it may not assume.
+            message = (
+                f"User: {principal.arn} is not authorized to perform: {check.action} "
+                f"on resource: {check.resource}"
+            )
+            verdict = Verdict(False, "implicit_deny", "no such role", message)
         log.debug(
             "%s %s on %s%s -> %s (%s)",
             principal.arn,

@@ -90,6 +90,9 @@ class Check:
     # Set when the check is a KMS call DynamoDB makes on the caller's behalf.
     via_table: str | None = None
     key_state: str = "Enabled"
+    # "trust": `resource_policy` is the trust policy of the role `resource` names (None when
+    # there is no such role, which then cannot be assumed).
+    policy_kind: str = "resource"
 
 
 def base_context(principal: Principal, request: ApiRequest) -> dict[str, Any]:
@@ -339,8 +342,9 @@ def sts_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         trust = None
         for role in iam_backends[ACCOUNT_ID]["aws"].roles.values():
             if role.arn == role_arn:
-                trust = role.assume_role_policy_document
-        return [Check("sts:AssumeRole", role_arn, trust, context)]
+                document = role.assume_role_policy_document
+                trust = document if isinstance(document, str) else json.dumps(document)
+        return [Check("sts:AssumeRole", role_arn, trust, context, policy_kind="trust")]
     return [Check(f"sts:{action}", "*", None, context)]
 
 
