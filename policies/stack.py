@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsguard.contract import AwsType
+from policies.deployer import deploying_account
 from policies.document import account_of
 from policies.managed import managed_policy_document, managed_policy_name
 from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
@@ -86,9 +87,14 @@ def _str(value: Any) -> str | None:
 
 class StackView:
     def __init__(self, resources: Iterable[Any], account_id: str = "") -> None:
-        self.nodes = [_node(r) for r in resources]
+        items = list(resources)
+        self.nodes = [_node(r) for r in items]
         self.by_urn = {n.urn: n for n in self.nodes}
-        self.account_id = account_id or self._infer_account()
+        self.account_id = (
+            account_id
+            or next((a for r in items if (a := deploying_account(r))), "")
+            or self._infer_account()
+        )
         self._index: dict[str, Node] | None = None
         self._base_index: dict[str, Node] | None = None
         self._by_type: dict[str, list[Node]] = {}
@@ -99,13 +105,13 @@ class StackView:
         return [n for t in types for n in self._by_type.get(t, [])]
 
     def _infer_account(self) -> str:
-        # Any account id in a known ARN of the stack; the key policy's root statement has one.
+        # The account in the known ARNs of the stack's own resources. Principals named in policy
+        # documents may belong to any account, so they never decide the stack's.
         counts: dict[str, int] = {}
         for n in self.nodes:
-            for key in ("arn", "policy"):
-                v = _str(n.props.get(key))
-                for m in _ACCOUNT.findall(v or ""):
-                    counts[m] = counts.get(m, 0) + 1
+            v = _str(n.props.get("arn"))
+            for m in _ACCOUNT.findall(v or ""):
+                counts[m] = counts.get(m, 0) + 1
         return max(counts, key=lambda k: counts[k]) if counts else ""
 
     # --- keys -----------------------------------------------------------------------------

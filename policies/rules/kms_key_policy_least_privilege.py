@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE, KEY_ADMIN_ACTIONS
+from policies.deployer import deploying_account
 from policies.document import (
     Statement,
     account_of,
@@ -111,24 +111,19 @@ def _is_root_delegation(st: Statement, account: str) -> bool:
     )
 
 
-def key_account(props: dict[str, Any], sts: list[Statement]) -> str:
+def key_account(props: dict[str, Any], args: ResourceValidationArgs) -> str:
     """The key's account: from its ARN (or a KeyPolicy's keyId ARN) when known, else the account
-    most principals of the policy belong to, else the first root statement's."""
+    the stack's AWS provider deploys to, else "" (never an account named in the policy itself)."""
     for prop in ("arn", "keyId"):
         value = props.get(prop)
         acct = account_of(value) if isinstance(value, str) else None
         if acct:
             return acct
-    named = Counter(
-        acct
-        for st in sts
-        for p in st.principals
-        if not is_account_root(p) and (acct := account_of(p))
-    )
-    if named:
-        return named.most_common(1)[0][0]
-    roots = [account_of(p) for st in sts for p in st.principals if is_account_root(p)]
-    return next((a for a in roots if a), "")
+    return deploying_account(args)
+
+
+def _root_only(st: Statement) -> bool:
+    return bool(st.principals) and all(is_account_root(p) for p in st.principals)
 
 
 def _is_wide(pattern: str) -> bool:
@@ -183,10 +178,21 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed_users = str_list(config["allowedKeyUsers"])
     admin_crypto = config["adminCryptoActionsAllowed"] is True
     sts = statements(policy.document)
-    account = key_account(props_of(args), sts)
+    account = key_account(props_of(args), args)
     for st in sts:
-        if st.allows and not _is_root_delegation(st, account):
-            _check(st, allowed_users, admin_crypto, label(args), findings)
+        if not st.allows or _is_root_delegation(st, account):
+            continue
+        if not account and _root_only(st) and not st.condition:
+            # Delegation to the key's own account or a full grant to another one: which, only
+            # the key's account can tell.
+            findings.defer(
+                f"{label(args)}: {st.label} gives {', '.join(st.principals)} access; whether "
+                "that is the key's own account (delegation to IAM) or another account is "
+                "unknown until the key's ARN is; set aws:allowedAccountIds in the stack "
+                "config to judge it during preview"
+            )
+            continue
+        _check(st, allowed_users, admin_crypto, label(args), findings)
     findings.finish()
 
 

@@ -11,7 +11,7 @@ from pulumi_policy import (
     ResourceValidationArgs,
     StackValidationArgs,
 )
-from pulumi_policy.policy import PolicyCustomTimeouts
+from pulumi_policy.policy import PolicyCustomTimeouts, PolicyProviderResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
@@ -50,8 +50,27 @@ def key_props(**over: Any) -> dict[str, Any]:
     return {k: v for k, v in props.items() if v is not None}
 
 
+# The baseline stack's AWS provider is pinned to its account, as a careful stack config does.
+PROVIDER_PROPS: dict[str, Any] = {"region": "us-east-1", "allowedAccountIds": [ACCOUNT]}
+
+
+def provider(props: dict[str, Any] | None) -> PolicyProviderResource | None:
+    if props is None:
+        return None
+    return PolicyProviderResource(
+        "pulumi:providers:aws",
+        unknown_checking_proxy(props),
+        "urn:pulumi:dev::kmsguard::pulumi:providers:aws::default",
+        "default",
+    )
+
+
 def resource_args(
-    rtype: str, props: dict[str, Any], config: dict[str, Any] | None = None, name: str = "r"
+    rtype: str,
+    props: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    name: str = "r",
+    provider_props: dict[str, Any] | None = PROVIDER_PROPS,
 ) -> ResourceValidationArgs:
     return ResourceValidationArgs(
         rtype,
@@ -59,7 +78,7 @@ def resource_args(
         f"urn:pulumi:dev::kmsguard::{rtype}::{name}",
         name,
         _opts(),
-        None,
+        provider(provider_props),
         config,
     )
 
@@ -94,11 +113,16 @@ class Res:
         self.urn = f"urn:pulumi:dev::kmsguard::{rtype}::{name}"
 
 
-def stack_args(items: list[Res], config: dict[str, Any] | None = None) -> StackValidationArgs:
+def stack_args(
+    items: list[Res],
+    config: dict[str, Any] | None = None,
+    provider_props: dict[str, Any] | None = PROVIDER_PROPS,
+) -> StackValidationArgs:
     by_urn: dict[str, PolicyResource] = {}
+    prov = provider(provider_props)
     for r in items:
         by_urn[r.urn] = PolicyResource(
-            r.rtype, unknown_checking_proxy(r.props), r.urn, r.name, _opts(), None, None, [], {}
+            r.rtype, unknown_checking_proxy(r.props), r.urn, r.name, _opts(), prov, None, [], {}
         )
     for r in items:
         pr = by_urn[r.urn]

@@ -116,6 +116,26 @@ def test_program_passes_the_pack_in_preview_and_update(phase):
         assert o.mandatory == [], [(v.policy_name, v.detail) for v in o.mandatory]
 
 
+def test_cli_key_user_in_another_account_is_no_mandatory_violation(capsys):
+    # The exact reported command: the key's account was guessed from its key users' account.
+    code = preview_main(["--config", 'kmsguard:keyUsers=["arn:aws:iam::111122223333:role/app"]'])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "mandatory:" not in out
+    # Unknown until deployed, unless the provider names the account: an advisory, not a guess.
+    assert "[kms-key-policy-least-privilege]" in out and "aws:allowedAccountIds" in out
+
+
+def test_cli_deploying_account_from_the_provider_config_settles_the_key_account(capsys):
+    users = 'kmsguard:keyUsers=["arn:aws:iam::111122223333:role/app"]'
+    args = ["--phase", "denied", "--preview", "--config", users, "--config"]
+    assert preview_main([*args, 'aws:allowedAccountIds=["123456789012"]']) == 0
+    assert "kms-key-policy-least-privilege" not in capsys.readouterr().out
+    # The provider deploying elsewhere turns the program's own-root statement foreign.
+    assert preview_main([*args, 'aws:allowedAccountIds=["999999999999"]']) == 1
+    assert "grants kms:* to arn:aws:iam::123456789012:root" in capsys.readouterr().out
+
+
 def test_cli_bad_input_exits_2(capsys):
     assert preview_main(["--config", "novalue"]) == 2
     assert "expected KEY=VALUE" in capsys.readouterr().err

@@ -1,0 +1,109 @@
+"""kms-key-policy-least-privilege: the key's account comes from its ARN or the provider only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from kmsguard.contract import AwsType
+from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
+from policies.rules import kms_key_policy_least_privilege as rule
+from tests.policies.helpers import (
+    ACCOUNT,
+    ADMIN,
+    PROVIDER_PROPS,
+    key_props,
+    resource_args,
+    run_rule,
+)
+
+OTHER_ROLE = "arn:aws:iam::111122223333:role/app"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+
+
+def _policy_with_users(users: list[str]) -> str:
+    roles = KeyPolicyRoles(
+        account_id=ACCOUNT, region="us-east-1", administrators=[ADMIN], users=users
+    )
+    return json.dumps(build_key_policy(roles))
+
+
+def _run(policy: str, provider_props: dict[str, Any] | None, **props: Any) -> Any:
+    args = resource_args(
+        AwsType.KMS_KEY, key_props(policy=policy, **props), provider_props=provider_props
+    )
+    return run_rule(rule, args)
+
+
+def test_baseline_key_users_in_the_same_account_pass() -> None:
+    r = _run(_policy_with_users([f"arn:aws:iam::{ACCOUNT}:user/app"]), PROVIDER_PROPS)
+    assert r.messages == [] and r.deferred == []
+
+
+def test_a_key_user_in_another_account_does_not_move_the_key_there() -> None:
+    # The reported case: most named principals in 111122223333 made the own root look foreign.
+    r = _run(_policy_with_users([OTHER_ROLE]), PROVIDER_PROPS)
+    assert r.messages == [] and r.deferred == []
+
+
+def test_unknown_key_account_defers_the_root_statement_instead_of_guessing() -> None:
+    r = _run(_policy_with_users([OTHER_ROLE]), provider_props=None)
+    assert r.messages == []
+    assert len(r.deferred) == 1
+    assert ROOT in r.deferred[0] and "aws:allowedAccountIds" in r.deferred[0]
+
+
+def test_unknown_key_account_still_judges_the_other_statements() -> None:
+    doc = json.loads(_policy_with_users([OTHER_ROLE]))
+    doc["Statement"].append(
+        {"Effect": "Allow", "Principal": {"AWS": OTHER_ROLE}, "Action": "kms:*", "Resource": "*"}
+    )
+    r = _run(json.dumps(doc), provider_props=None)
+    assert any(f"grants kms:* to {OTHER_ROLE}" in t for t in r.texts)
+
+
+def test_the_provider_deploying_elsewhere_makes_the_root_a_cross_account_grant() -> None:
+    r = _run(_policy_with_users([]), {"allowedAccountIds": ["999999999999"]})
+    assert any(f"grants kms:* to {ROOT}" in t for t in r.texts)
+
+
+def test_the_key_arn_wins_over_the_provider() -> None:
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1"
+    r = _run(_policy_with_users([OTHER_ROLE]), {"allowedAccountIds": ["999999999999"]}, arn=arn)
+    assert r.messages == [] and r.deferred == []
+
+
+@pytest.mark.parametrize(
+    "provider_props",
+    [
+        {"allowedAccountIds": json.dumps([ACCOUNT])},  # as the engine passes stack config
+        {"allowedAccountIds": ACCOUNT},
+        {"assumeRole": {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"}},
+        {"assumeRole": json.dumps({"roleArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"})},
+        {
+            "assumeRoles": [
+                {"roleArn": "arn:aws:iam::999999999999:role/hop"},
+                {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/deployer"},
+            ]
+        },
+    ],
+)
+def test_provider_forms_naming_the_deploying_account(provider_props: dict[str, Any]) -> None:
+    r = _run(_policy_with_users([OTHER_ROLE]), provider_props)
+    assert r.messages == [] and r.deferred == []
+
+
+@pytest.mark.parametrize(
+    "provider_props",
+    [
+        {"region": "us-east-1"},
+        {"allowedAccountIds": [ACCOUNT, "999999999999"]},  # either could be the key's
+        {"allowedAccountIds": "not-json["},
+        {"assumeRole": {"roleArn": "arn:aws:iam::*:role/x"}},
+    ],
+)
+def test_provider_forms_that_do_not_name_one_account_defer(provider_props: dict[str, Any]) -> None:
+    r = _run(_policy_with_users([OTHER_ROLE]), provider_props)
+    assert r.messages == [] and len(r.deferred) == 1
