@@ -734,7 +734,7 @@ def _python_test(pos: str, pattern: str, real: str) -> bool:
     if pos == "StringEqualsIgnoreCase":
         return pattern.lower() == real.lower()
     if pos in ("StringLike", "ArnLike", "ArnEquals"):
-        return substituted_glob(pattern).fullmatch(real) is not None
+        return substituted_glob(pattern).matches(real)
     return False
 
 
