@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from rich.console import Console
 
+from kmsguard.org_policies import OrgPolicies, OrgPoliciesError, load_org_policies
 from verification.outputs import (
     VerificationInputError,
     load_outputs_file,
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the JSON report to FILE")
     p.add_argument("--junit-xml", metavar="FILE", help="write a JUnit XML report to FILE")
     p.add_argument("--no-explain", action="store_true", help="skip the policy explanation column")
+    p.add_argument(
+        "--org-policies",
+        metavar="DIR",
+        help="the organization's SCPs and RCPs (scp-*.json, rcp-*.json, one level each) for "
+        "the explanations",
+    )
     return p
 
 
@@ -144,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for option, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
         if path is not None and (problem := _report_path_problem(option, path)):
             parser.error(problem)
+    org = OrgPolicies()
+    if args.org_policies is not None:
+        try:
+            org = load_org_policies(args.org_policies)
+        except OrgPoliciesError as exc:
+            parser.error(f"--org-policies: {exc}")
     signal.signal(signal.SIGTERM, _terminate)
     err = Console(stderr=True, highlight=False)
     # CI logs have no terminal width; a wide table keeps ARNs and actions on one line there.
@@ -159,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stable_count=args.stable_count,
                 explain=not args.no_explain,
                 progress=lambda msg: status.update(msg),
+                org_policies=org,
             )
     except (VerificationInputError, VerificationUnavailable) as exc:
         print(f"verification: {exc}", file=sys.stderr)

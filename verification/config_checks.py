@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.keypolicy import statements_by_sid
+from verification.grants import check_grants
 from verification.outputs import StackFacts
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
 
@@ -223,6 +224,7 @@ CHECKS: tuple[Callable[[Any, Any, StackFacts], list[ConfigRow]], ...] = (
     lambda ddb, kms, f: check_key(kms, f),
     lambda ddb, kms, f: check_alias(kms, f),
     lambda ddb, kms, f: check_key_policy(kms, f),
+    lambda ddb, kms, f: check_grants(kms, f),
 )
 
 

@@ -12,6 +12,7 @@ from kmsguard import access
 from kmsguard.contract import CALLER_ACCOUNT, DYNAMODB_DATA_ACTIONS, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.config_checks import fetch_key_policy
+from verification.grants import list_grants
 from verification.outputs import StackFacts
 from verification.principals import NotVerifiable, parse_principal
 
@@ -24,11 +25,25 @@ def _document(raw: Any) -> Any:
 class Explainer:
     """Reads the deployed key policy and identity policies once, then explains any request."""
 
-    def __init__(self, iam: Any, kms: Any, facts: StackFacts, region: str) -> None:
+    def __init__(
+        self,
+        iam: Any,
+        kms: Any,
+        facts: StackFacts,
+        region: str,
+        *,
+        scps: tuple[Any, ...] = (),
+        rcps: tuple[Any, ...] = (),
+        encryption_context: Mapping[str, str] | None = None,
+    ) -> None:
         self.iam = iam
         self.kms = kms
         self.facts = facts
         self.region = region
+        # The organization's policies (one document per level), when the run was given them.
+        self.scps = scps
+        self.rcps = rcps
+        self.encryption_context = dict(encryption_context or {})
 
     @functools.cached_property
     def key_policy(self) -> Mapping[str, Any]:
@@ -74,6 +89,28 @@ class Explainer:
                 docs.append(_document(doc["PolicyVersion"]["Document"]))
         return docs
 
+    @functools.cache  # noqa: B019 - one Explainer per run; the cache dies with it
+    def boundary(self, principal: str) -> Any:
+        """The user's or role's permissions boundary document, or None."""
+        ref = parse_principal(principal)
+        if ref.kind == "user":
+            entity = self.iam.get_user(UserName=ref.name)["User"]
+        else:
+            entity = self.iam.get_role(RoleName=ref.name)["Role"]
+        arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if not arn:
+            return None
+        version = self.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        doc = self.iam.get_policy_version(PolicyArn=arn, VersionId=version)
+        return _document(doc["PolicyVersion"]["Document"])
+
+    @functools.cached_property
+    def grants(self) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in g.items() if k != "CreationDate"}
+            for g in list_grants(self.kms, self.facts.key_arn)
+        ]
+
     def _decide(self, principal: str, action: str, *, on_key: bool, via: bool) -> access.Decision:
         context: dict[str, Any] = {}
         if via:
@@ -81,6 +118,18 @@ class Explainer:
                 VIA_SERVICE: via_dynamodb(self.region),
                 CALLER_ACCOUNT: principal.split(":")[4],
             }
+        if on_key:
+            # The encryption context of the call, for grant constraints: DynamoDB's own for a
+            # call through the table, the probe's for a direct one.
+            ec = (
+                {
+                    "aws:dynamodb:tableName": self.facts.table_name,
+                    "aws:dynamodb:subscriberId": principal.split(":")[4],
+                }
+                if via
+                else self.encryption_context
+            )
+            context.update({f"kms:EncryptionContext:{k}": v for k, v in ec.items()})
         return access.evaluate(
             principal,
             action,
@@ -88,6 +137,10 @@ class Explainer:
             identity_policies=list(self.identity_policies(principal)),
             resource_policy=self.key_policy if on_key else None,
             context=context or None,
+            permissions_boundary=self.boundary(principal),
+            grants=self.grants if on_key else None,
+            scps=self.scps,
+            rcps=self.rcps,
         )
 
     def explain(self, principal: str, action: str) -> str:

@@ -17,6 +17,7 @@ from botocore.exceptions import (
 )
 
 from kmsguard.contract import Expect
+from kmsguard.org_policies import OrgPolicies
 from verification.aws import Aws, is_loopback
 from verification.config_checks import run_config_checks
 from verification.explain import Explainer
@@ -106,6 +107,7 @@ class Runner:
         explain: bool,
         progress: Callable[[str], None] | None,
         on_probe: ProbeHook | None,
+        org_policies: OrgPolicies | None = None,
     ) -> None:
         self.facts = facts
         self.aws = aws
@@ -116,6 +118,7 @@ class Runner:
         self.explain = explain
         self.progress = progress or (lambda _msg: None)
         self.on_probe = on_probe
+        self.org = org_policies or OrgPolicies()
         self.schema: KeySchema | None = None
         self.notes: list[str] = []
 
@@ -304,7 +307,15 @@ class Runner:
 
     def _explain(self, rows: list[AccessRow]) -> list[AccessRow]:
         iam = self.aws.client("iam")
-        explainer = Explainer(iam, self.aws.client("kms"), self.facts, self.aws.region)
+        explainer = Explainer(
+            iam,
+            self.aws.client("kms"),
+            self.facts,
+            self.aws.region,
+            scps=self.org.scps,
+            rcps=self.org.rcps,
+            encryption_context=ENCRYPTION_CONTEXT,
+        )
         out = []
         for row in rows:
             if (
@@ -353,6 +364,7 @@ def run(
     explain: bool = True,
     progress: Callable[[str], None] | None = None,
     on_probe: ProbeHook | None = None,
+    org_policies: OrgPolicies | None = None,
 ) -> Report:
     """Verify a deployed stack. Raises VerificationInputError (bad outputs) or
     VerificationUnavailable (no credentials, endpoint down); otherwise returns the Report."""
@@ -386,6 +398,7 @@ def run(
         explain=explain,
         progress=progress,
         on_probe=on_probe,
+        org_policies=org_policies or OrgPolicies(),
     )
     try:
         return runner.run()

@@ -110,6 +110,26 @@ def test_table_switched_to_aws_owned_key_is_a_mismatch(stack: Deployed) -> None:
     assert_clean(stack)
 
 
+def test_grant_created_out_of_band_is_a_finding_naming_it(stack: Deployed) -> None:
+    put_existing(stack)
+    kms = stack.sb.client("kms")
+    user_arn = stack.outputs[Output.TEST_USER_ARN]
+    grant_id = kms.create_grant(
+        KeyId=stack.key_arn, GranteePrincipal=user_arn, Operations=["Decrypt"]
+    )["GrantId"]
+    report = verify(stack)
+    assert report.exit_code == 1
+    row = next(r for r in report.config_rows if r.check.startswith("key.grants["))
+    assert row.verdict == "MISMATCH"
+    short = f"{grant_id[:8]}…" if len(grant_id) > 10 else grant_id  # AWS ids are 64 hex digits
+    assert row.observed == f"grant {short} lets user/kms-test-user Decrypt"
+    assert grant_id in row.detail
+    kms.revoke_grant(KeyId=stack.key_arn, GrantId=grant_id)
+    report = verify(stack)
+    assert not any(r.check.startswith("key.grants[") for r in report.config_rows)
+    assert_clean(stack)
+
+
 def test_rotation_turned_off_is_a_mismatch(stack: Deployed) -> None:
     put_existing(stack)
     stack.sb.client("kms").disable_key_rotation(KeyId=stack.key_arn)
