@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Callable
 from typing import Any
 
 from sandbox import errors, resources
@@ -88,24 +86,35 @@ def _table_name(region: str, value: Any) -> Any:
 
 
 def canonical_dynamodb(request: ApiRequest) -> dict[str, Any] | None:
-    """Table ARNs as table names wherever DynamoDB accepts either; None when unchanged."""
-    params = copy.deepcopy(request.params)
-    name: Callable[[Any], Any] = lambda value: _table_name(request.region, value)  # noqa: E731
+    """Table ARNs as table names wherever DynamoDB accepts either; None when unchanged.
+
+    Only the containers on the way to a renamed table are copied: items stay shared.
+    """
+    region, original = request.region, request.params
+    params = dict(original)
     for field in ("TableName", "TargetTableName"):
         if field in params:
-            params[field] = name(params[field])
+            params[field] = _table_name(region, params[field])
     if "SourceTableArn" in params and "SourceTableName" not in params:
-        params["SourceTableName"] = name(params.pop("SourceTableArn"))
+        params["SourceTableName"] = _table_name(region, params.pop("SourceTableArn"))
     items = params.get("RequestItems")
     if isinstance(items, dict):
-        params["RequestItems"] = {name(k): v for k, v in items.items()}
-    for entry in params.get("TransactItems") or []:
-        if not isinstance(entry, dict):
-            continue
-        for op in entry.values():
-            if isinstance(op, dict) and "TableName" in op:
-                op["TableName"] = name(op["TableName"])
-    return None if params == request.params else params
+        params["RequestItems"] = {_table_name(region, k): v for k, v in items.items()}
+    entries = params.get("TransactItems")
+    if isinstance(entries, list):
+        params["TransactItems"] = [_transact_entry(region, entry) for entry in entries]
+    return None if params == original else params
+
+
+def _transact_entry(region: str, entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    renamed = {}
+    for kind, op in entry.items():
+        if isinstance(op, dict) and "TableName" in op:
+            op = {**op, "TableName": _table_name(region, op["TableName"])}
+        renamed[kind] = op
+    return renamed
 
 
 def canonical(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse | None]:

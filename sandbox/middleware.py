@@ -20,6 +20,7 @@ from sandbox import (
     resources,
     served,
     sigv4,
+    validation,
 )
 from sandbox.engine import Engine, PolicyInvalid, Verdict
 from sandbox.errors import ErrorResponse
@@ -149,6 +150,9 @@ class AuthorizingApp:
             return request, errors.expired_token(request)
         if not served.is_served(request.service, request.action):
             return request, errors.unknown_operation(request)
+        too_long = validation.refuse(request)
+        if too_long is not None:
+            return request, too_long
         refusal = (
             plan.refusal
             or limits.oversized_item(request)

@@ -46,3 +46,8 @@ def operations(service: str) -> frozenset[str]:
 
 def is_served(service: str, action: str) -> bool:
     return action in operations(service)
+
+
+def input_shape(service: str, action: str) -> Any:
+    """botocore's input shape of a served operation (None when it takes no input)."""
+    return _model(service).operation_model(action).input_shape

@@ -133,3 +133,42 @@ def test_item_size_follows_dynamodb_rules() -> None:
     assert limits.item_size({"m": {"M": {"k": {"BOOL": True}}}}) == 1 + 3 + 1 + 1 + 1
     request = ApiRequest("k", "dynamodb", "us-east-1", "PutItem", "json", {"Item": "nonsense"})
     assert limits.oversized_item(request) is None  # odd shapes are moto's to refuse
+
+
+def test_identifiers_longer_than_the_api_allows_are_refused_before_authorization(
+    sb: SandboxInfo,
+) -> None:
+    from botocore.config import Config
+
+    from tests.sandbox.helpers import allow, make_user
+
+    # A caller whose policy is all pathological wildcards, asking about a megabyte-long name:
+    # refused for its length, before any policy is matched against it.
+    patterns = [
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:*",
+            "Resource": "arn:aws:dynamodb:*:*:table/*a*a*a*a*a*a*c*b",
+        }
+    ]
+    caller = make_user(sb, inline={"Version": "2012-10-17", "Statement": patterns})
+    unchecked = Config(parameter_validation=False, retries={"max_attempts": 1})
+    session = sb.session(caller.access_key_id, caller.secret_access_key)
+    ddb = session.client("dynamodb", endpoint_url=sb.endpoint_url, config=unchecked)
+    response = denied(lambda: ddb.describe_table(TableName="a" * 1_000_000))
+    assert response["Error"]["Code"] == "ValidationException"
+    assert "at 'tableName'" in response["Error"]["Message"]
+    assert "less than or equal to 1024" in response["Error"]["Message"]
+    nested = denied(
+        lambda: ddb.transact_get_items(
+            TransactItems=[{"Get": {"TableName": "a" * 5000, "Key": {"pk": {"S": "a"}}}}]
+        )
+    )
+    assert nested["Error"]["Code"] == "ValidationException"
+    user = make_user(sb, inline=allow("kms:DescribeKey"))
+    kms = sb.session(user.access_key_id, user.secret_access_key).client(
+        "kms", endpoint_url=sb.endpoint_url, config=unchecked
+    )
+    response = denied(lambda: kms.describe_key(KeyId="k" * 3000))
+    assert response["Error"]["Code"] == "ValidationException"
+    assert "at 'keyId'" in response["Error"]["Message"]
