@@ -453,11 +453,12 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
             elif v.startswith("arn:") and len(v.split(":", 5)) == 6:
                 parts = v.split(":", 5)
                 acct, res = parts[4], parts[5]
+                # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
+                if "*" in v or "?" in v:
+                    raise PolicyDocumentError(p, "wildcards are not allowed in principal ARNs")
                 if parts[2] == "iam" and res == "root":
                     accounts.add(acct)
                     continue
-                if "*" in v or "?" in v:
-                    raise PolicyDocumentError(p, "wildcards are not allowed in principal ARNs")
                 arns.add(v)
                 if parts[2] == "iam" and res.startswith("role/"):
                     role_keys.add((acct, res.rsplit("/", 1)[-1]))

@@ -51,3 +51,18 @@ class KeyPolicyInput:
             self.document = load_document(self.raw)
         except DocumentError as exc:
             self.error = str(exc)
+
+
+PROVER_TIMEOUT = {
+    "proverTimeoutSeconds": {
+        "type": "number",
+        "default": 10,
+        "minimum": 0.1,
+        "description": "Seconds the prover may spend on one query; over it the rule is advisory.",
+    }
+}
+
+
+def prover_timeout(config: dict[str, Any]) -> float:
+    value = config.get("proverTimeoutSeconds")
+    return float(value) if isinstance(value, int | float) and value > 0 else 10.0

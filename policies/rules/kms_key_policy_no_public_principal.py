@@ -1,48 +1,98 @@
-"""kms-key-policy-no-public-principal: no Allow to everyone unless pinned to an account/org."""
+"""kms-key-policy-no-public-principal: only the key's account and trusted ones may use the key."""
 
 from __future__ import annotations
 
+import re
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from policies.document import is_public_principal, pins_caller, statements
-from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import KeyPolicyInput, hub, label
+from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
+from policies.rules._common import (
+    PROVER_TIMEOUT,
+    KeyPolicyInput,
+    hub,
+    label,
+    props_of,
+    prover_timeout,
+)
 from policies.values import Unknown
 
 META = RuleMeta(
     name="kms-key-policy-no-public-principal",
     description=(
-        "Key policies allow no public principal ('*' or {AWS: '*'}) unless a condition pins the "
-        "caller to an account or organization."
+        "No request from a principal outside the key's account and the trusted accounts and "
+        "organizations is allowed by the key policy, as proved over every principal, action "
+        "and condition value (not only the principals the stack declares)."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation=(
-        "Name the principals explicitly, or add a condition on kms:CallerAccount, "
-        "aws:PrincipalAccount, aws:PrincipalOrgID or aws:PrincipalArn to the statement."
+        "Name the principals explicitly, or restrict the statement with a condition the caller "
+        "cannot choose (kms:CallerAccount, aws:PrincipalAccount, aws:PrincipalOrgID, "
+        "aws:PrincipalArn; aws:SourceAccount or aws:SourceArn for a service principal), or add "
+        "the other party to trustedAccounts / trustedOrganizations."
     ),
     controls=(hub("KMS.5"),),
+    config={
+        "trustedAccounts": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "default": [],
+            "description": "Accounts besides the key's own whose principals may use the key.",
+        },
+        "trustedOrganizations": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^o-[a-z0-9]{10,32}$"},
+            "default": [],
+            "description": "Organization ids whose member accounts' principals may use the key.",
+        },
+        **PROVER_TIMEOUT,
+    },
 )
+_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    from kmsguard.access import PolicyDocumentError, parse_policy
+    from kmsguard.access.prove import Key, no_public_access
+    from kmsguard.access.prove.questions import infer_account
+
     policy = KeyPolicyInput(args)
     if not policy.applies or policy.error or policy.document is None:
-        return  # absent or unparsable policies are kms-key-policy-valid's concern
+        return  # absent or unreadable policies are kms-key-policy-valid's concern
     findings = Findings(report)
     if isinstance(policy.document, Unknown):
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
         findings.finish()
-    for st in statements(policy.document):
-        # Deny statements restrict; a public Deny is a guardrail, never an exposure.
-        if not st.allows or st.principal_is_not:
-            continue
-        if any(is_public_principal(p) for p in st.principals) and not pins_caller(st):
-            findings.violation(
-                f"{label(args)}: {st.label} allows {', '.join(st.actions or st.not_actions)} to "
-                "any principal ('*') without a kms:CallerAccount / aws:PrincipalAccount / "
-                "aws:PrincipalOrgID / aws:PrincipalArn condition"
-            )
+    try:
+        parsed = parse_policy(policy.document, kind="resource")
+    except PolicyDocumentError as exc:
+        # Never a silent pass: a policy nobody can read cannot be shown to be private.
+        findings.violation(
+            f"{label(args)}: cannot prove the key policy is not public, it is malformed at "
+            f"{exc.path or 'document'}: {exc.message}"
+        )
+        findings.finish()
+        return
+    config = config_of(META, args)
+    arn = props_of(args).get("arn") if args.resource_type.endswith("/key:Key") else None
+    key = Key(arn) if isinstance(arn, str) and _KEY_ARN.fullmatch(arn) else None
+    key = key or Key.in_account(infer_account(parsed))
+    verdict = no_public_access(
+        parsed,
+        [key.account, *str_list(config["trustedAccounts"])],
+        str_list(config["trustedOrganizations"]),
+        key=key,
+        timeout_s=prover_timeout(config),
+    )
+    if verdict.status == "unknown":
+        findings.defer(f"{label(args)}: prover query no_public_access unanswered: {verdict.reason}")
+    elif verdict.witness is not None:
+        w = verdict.witness
+        findings.violation(
+            f"{label(args)}: a principal outside account {key.account} and the trusted "
+            f"accounts/organizations can use the key: {w.describe()} ({w.why})"
+        )
     findings.finish()
 
 

@@ -331,7 +331,7 @@ def test_new_access_the_evaluator_sees_is_found_and_witnesses_confirm(
     old: dict[str, Any], new: dict[str, Any], reqs: list[Any]
 ) -> None:
     verdict = no_new_access(old, new, key=KEY)  # raises if a witness is not confirmed
-    assert verdict.status in ("pass", "fail")
+    assert verdict.status in ("pass", "fail"), verdict.reason
     for principal, action, ctx, with_iam in reqs:
         ctx = _request_context(principal, ctx)
         ids = [assumed_identity_policy(action, KEY.arn)] if with_iam else []

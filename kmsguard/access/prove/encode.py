@@ -21,7 +21,7 @@ from kmsguard.access.conditions import (
     compile_operator,
 )
 from kmsguard.access.evaluate import build_context
-from kmsguard.access.matching import substituted_glob
+from kmsguard.access.matching import glob
 from kmsguard.access.policy import ConditionClause, Policy, PrincipalSpec, Statement
 from kmsguard.access.prove.context_keys import key_source
 
@@ -97,6 +97,7 @@ def make_universe(
         for st in pol.statements:
             if st.principal is not None:
                 services.update(o for o in st.principal.others if _is_service(o))
+        accounts.update(_pattern_accounts(pol))
     for text in extra_text:
         accounts.update(_ACCOUNT.findall(text))
         if _is_service(text):
@@ -111,6 +112,39 @@ def make_universe(
         (*sorted(accounts), other),
         (*sorted(services), OTHER_SERVICE),
     )
+
+
+_ACCOUNT_KEYS = frozenset(
+    {"kms:calleraccount", "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"}
+)
+
+
+def _pattern_accounts(pol: Policy) -> set[str]:
+    """Sample accounts for account wildcards (`1*`), so "some other account" can match them."""
+    out: set[str] = set()
+    for st in pol.statements:
+        for cl in st.clauses:
+            for v in cl.values:
+                if not isinstance(v, str) or ("*" not in v and "?" not in v):
+                    continue
+                if cl.key in _ACCOUNT_KEYS:
+                    out.update(_sample_account(v))
+                elif cl.key == "aws:principalarn" and v.count(":") >= 5:
+                    out.update(_sample_account(v.split(":")[4]))
+    return out
+
+
+def _sample_account(glob: str) -> list[str]:
+    fixed = len(glob.replace("*", ""))
+    if fixed > 12 or ("*" not in glob and fixed != 12):
+        return []
+    out = []
+    for digit in "98":
+        first, _, rest = glob.partition("*")
+        text = (first + digit * (12 - fixed) + rest.replace("*", "")).replace("?", digit)
+        if text.isdigit() and len(text) == 12:
+            out.append(text)
+    return out
 
 
 def _is_service(text: str) -> bool:
@@ -310,7 +344,9 @@ class Encoder:
                     f"condition key {key} is compared as {' and '.join(sorted(fams))}"
                 )
             fam = next(iter(fams), "str")
-            size = 2 if key in multi else 1
+            # Keys AWS sets hold one value (org paths excepted), whatever the operator says.
+            single = key_source(key).source != "request" and not key.endswith("orgpaths")
+            size = 2 if key in multi and not single else 1
             c = self.ctx
             count = z3.Int(f"n:{key}", c)
             sort: Callable[[str, z3.Context], z3.ExprRef] = {
@@ -358,7 +394,6 @@ class Encoder:
                 present = slot.count > i
                 if slot.family == "str":
                     facts.append(z3.InRe(v, printable))
-                    facts.append(z3.Implies(present, z3.Length(v) > 0))
                 if slot.family == "ip":
                     facts += [v >= 0, v < 2**32]
                 if src == "via-service" and slot.family == "str":
@@ -734,7 +769,7 @@ def _python_test(pos: str, pattern: str, real: str) -> bool:
     if pos == "StringEqualsIgnoreCase":
         return pattern.lower() == real.lower()
     if pos in ("StringLike", "ArnLike", "ArnEquals"):
-        return substituted_glob(pattern).matches(real)
+        return glob(pattern).matches(real)
     return False
 
 

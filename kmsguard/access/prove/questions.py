@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import z3
 
-from kmsguard.access.evaluate import PolicyLike, evaluate
+from kmsguard.access.evaluate import Decision, PolicyLike, evaluate
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.encode import (
     KINDS,
@@ -46,6 +46,7 @@ class Witness:
     identity_assumed: bool
     allowed: tuple[bool, ...]  # per side, as the evaluator decided
     actions: tuple[str, ...] = ()  # every action of the universe the same request shape gets
+    why: str = ""  # the evaluator's explanation on the last side that allows it
 
     def describe(self) -> str:
         what = ", ".join(self.actions) if len(self.actions) > 1 else self.action
@@ -175,6 +176,13 @@ def _steer(solver: z3.Solver, enc: Encoder, allowed: list[z3.BoolRef]) -> z3.Mod
     """Prefer readable values: no assumed IAM policy, a principal named `x`, no optional keys."""
     model = solver.model()
     r = enc.req
+    if not z3.is_true(model.eval(r.kind == ROOT, model_completion=True)):
+        # An account's root is the plainest witness: "account X may ...".
+        solver.push()
+        solver.add(r.kind == ROOT)
+        if solver.check() == z3.sat:
+            model = solver.model()
+        solver.pop()
     solver.push()
     # Steering changes only the details, never which principal kind, account or action it is.
     solver.add(*(v == model.eval(v, model_completion=True) for v in (r.kind, r.account, r.action)))
@@ -242,10 +250,12 @@ def _witness(
         vals = [_render(slot.family, _value(model, v)) for v in slot.values[:n]]
         context[slot.name] = vals if slot.size > 1 else vals[0]
     assumed = _value(model, r.identity_allows) and kind != ROOT
-    decided = _recheck(principal, action, u.key_arn, context, sides, assumed)
+    decisions = _decide(principal, action, u.key_arn, context, sides, assumed)
+    decided = tuple(d.allowed for d in decisions)
     if assumed and decided == _recheck(principal, action, u.key_arn, context, sides, False):
         assumed = False  # the assumption changed nothing: do not claim it
-    return Witness(principal, action, u.key_arn, context, bool(assumed), decided)
+    why = next((d.detail or d.reason for d in reversed(decisions) if d.allowed), "")
+    return Witness(principal, action, u.key_arn, context, bool(assumed), decided, why=why)
 
 
 def _render(family: str, v: Any) -> Any:
@@ -282,6 +292,17 @@ def _recheck(
     sides: Sequence[Side],
     assumed: bool,
 ) -> tuple[bool, ...]:
+    return tuple(d.allowed for d in _decide(principal, action, resource, context, sides, assumed))
+
+
+def _decide(
+    principal: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    sides: Sequence[Side],
+    assumed: bool,
+) -> list[Decision]:
     out = []
     for side in sides:
         known = _identity_for(principal, side)
@@ -301,8 +322,8 @@ def _recheck(
             resource_policy=side.key_policy,
             context=context,
         )
-        out.append(decision.allowed)
-    return tuple(out)
+        out.append(decision)
+    return out
 
 
 def _widen(
@@ -319,7 +340,7 @@ def _widen(
         or expect(_recheck(w.principal, a, w.resource, w.context, sides, w.identity_assumed))
     )
     return Witness(
-        w.principal, w.action, w.resource, w.context, w.identity_assumed, w.allowed, hits
+        w.principal, w.action, w.resource, w.context, w.identity_assumed, w.allowed, hits, w.why
     )
 
 

@@ -1,0 +1,145 @@
+"""kms-key-policy-no-public-principal: the compliant key policy plus one statement per case."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from kmsguard.contract import AwsType
+from policies.rules import kms_key_policy_no_public_principal as public
+from tests.policies.helpers import (
+    ACCOUNT,
+    USER,
+    good_key_policy,
+    key_props,
+    resource_args,
+    run_rule,
+)
+
+OTHER = "444455556666"
+ORG = "o-abc123def4"
+
+
+def _run(
+    principal: Any,
+    condition: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    effect: str = "Allow",
+    action: str = "kms:Decrypt",
+) -> Any:
+    st: dict[str, Any] = {
+        "Effect": effect,
+        "Principal": principal,
+        "Action": action,
+        "Resource": "*",
+    }
+    if condition:
+        st["Condition"] = condition
+    doc = good_key_policy()
+    doc["Statement"].append(st)
+    return run_rule(
+        public, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc)), config)
+    )
+
+
+def test_compliant_key_policy_passes() -> None:
+    r = _run({"AWS": USER})
+    assert r.messages == [] and r.deferred == []
+
+
+@pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*", USER]}, {"AWS": ["*"]}])
+def test_everyone_is_public_and_the_witness_is_shown(principal: Any) -> None:
+    r = _run(principal)
+    assert len(r.messages) == 1
+    assert "arn:aws:iam::999999999999:root may kms:Decrypt" in r.texts[0]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"StringEquals": {"kms:CallerAccount": ACCOUNT}},
+        {"ArnLike": {"aws:PrincipalArn": USER}},
+        {"StringEquals": {"AWS:PrincipalAccount": ACCOUNT}},
+        {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+        {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    ],
+)
+def test_pinned_to_the_account_passes(condition: dict[str, Any]) -> None:
+    assert _run({"AWS": "*"}, condition).messages == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "witness"),
+    [
+        ({"StringNotEquals": {"kms:CallerAccount": ACCOUNT}}, "999999999999"),
+        ({"StringLike": {"kms:CallerAccount": "*"}}, ":root may kms:Decrypt"),
+        ({"StringLike": {"kms:CallerAccount": "1*"}}, "arn:aws:iam::1"),
+        ({"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}, "kms:ViaService"),
+        ({"StringEqualsIfExists": {"kms:CallerAccount": ACCOUNT}}, "service.amazonaws.com"),
+        ({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": ORG}}, "999999999999"),
+        ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, "aws:PrincipalOrgID=o-"),
+        ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app"}}, "role/app may"),
+        ({"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/app-*"}}, "role/app-"),
+    ],
+)
+def test_conditions_any_outsider_can_meet_fail_with_a_witness(
+    condition: dict[str, Any], witness: str
+) -> None:
+    r = _run("*", condition)
+    assert len(r.messages) == 1 and witness in r.texts[0]
+
+
+def test_organization_is_public_unless_trusted() -> None:
+    cond = {"StringEquals": {"aws:PrincipalOrgID": ORG}}
+    assert len(_run("*", cond).messages) == 1
+    assert _run("*", cond, {"trustedOrganizations": [ORG]}).messages == []
+    any_value = {"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": ORG}}
+    assert _run("*", any_value, {"trustedOrganizations": [ORG]}).messages == []
+
+
+def test_other_accounts_root_is_public_unless_trusted() -> None:
+    principal = {"AWS": f"arn:aws:iam::{OTHER}:root"}
+    r = _run(principal)
+    assert len(r.messages) == 1 and f"arn:aws:iam::{OTHER}:root may kms:Decrypt" in r.texts[0]
+    assert _run(principal, config={"trustedAccounts": [OTHER]}).messages == []
+
+
+def test_service_principal_needs_a_source_condition() -> None:
+    svc = {"Service": "logs.amazonaws.com"}
+    r = _run(svc)
+    assert len(r.messages) == 1 and "logs.amazonaws.com may kms:Decrypt" in r.texts[0]
+    assert _run(svc, {"StringEquals": {"aws:SourceAccount": ACCOUNT}}).messages == []
+    assert _run(svc, {"ArnLike": {"aws:SourceArn": f"arn:aws:logs:*:{ACCOUNT}:*"}}).messages == []
+    r = _run(svc, {"StringEquals": {"aws:SourceAccount": OTHER}})
+    assert len(r.messages) == 1 and f"aws:SourceAccount={OTHER}" in r.texts[0]
+
+
+def test_public_deny_is_never_flagged() -> None:
+    cond = {"Bool": {"aws:SecureTransport": "false"}}
+    assert _run("*", cond, effect="Deny", action="kms:*").messages == []
+
+
+def test_wildcard_principal_arn_is_malformed_and_never_a_silent_pass() -> None:
+    r = _run({"AWS": "arn:aws:iam::*:root"})
+    assert len(r.messages) == 1 and "wildcards are not allowed" in r.texts[0]
+
+
+def test_a_query_over_the_time_limit_is_an_advisory_naming_the_query() -> None:
+    many = good_key_policy()
+    many["Statement"] += [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/t{i}-*-x"}},
+        }
+        for i in range(40)
+    ]
+    args = resource_args(
+        AwsType.KMS_KEY, key_props(policy=json.dumps(many)), {"proverTimeoutSeconds": 0.001}
+    )
+    r = run_rule(public, args)
+    assert r.messages == [] and "no_public_access" in r.deferred[0]
