@@ -50,12 +50,13 @@ META = RuleMeta(
     },
 )
 _KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
+_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_public_access
-    from kmsguard.access.prove.questions import infer_account
+    from policies.rules.kms_key_policy_least_privilege import key_account
 
     policy = KeyPolicyInput(args)
     if not policy.applies or policy.error or policy.document is None:
@@ -75,15 +76,21 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         findings.finish()
         return
     config = config_of(META, args)
-    arn = props_of(args).get("arn") if args.resource_type.endswith("/key:Key") else None
-    key = Key(arn) if isinstance(arn, str) and _KEY_ARN.fullmatch(arn) else None
-    key = key or Key.in_account(infer_account(parsed))
+    trusted = str_list(config["trustedAccounts"])
+    orgs = str_list(config["trustedOrganizations"])
+    props = props_of(args)
+    account = key_account(props, args)
+    arn = props.get("arn")
+    if isinstance(arn, str) and _KEY_ARN.fullmatch(arn):
+        key = Key(arn)
+    else:
+        # Unknown owner: trust every account the policy names, so what is still found is
+        # public whichever of them owns the key.
+        named = sorted(set(_ACCOUNT.findall(parsed.source)) - set(trusted))
+        key = Key.in_account(account or (named[0] if named else "000000000000"))
+        trusted = trusted if account else [*trusted, *named]
     verdict = no_public_access(
-        parsed,
-        [key.account, *str_list(config["trustedAccounts"])],
-        str_list(config["trustedOrganizations"]),
-        key=key,
-        timeout_s=prover_timeout(config),
+        parsed, [key.account, *trusted], orgs, key=key, timeout_s=prover_timeout(config)
     )
     if verdict.status == "unknown":
         findings.defer(f"{label(args)}: prover query no_public_access unanswered: {verdict.reason}")
@@ -92,6 +99,12 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         findings.violation(
             f"{label(args)}: a principal outside account {key.account} and the trusted "
             f"accounts/organizations can use the key: {w.describe()} ({w.why})"
+        )
+    elif not account and named:
+        findings.defer(
+            f"{label(args)}: the policy gives access to account(s) {', '.join(named)}; whether "
+            "that is the key's own account is unknown until the key's ARN is; set "
+            "aws:allowedAccountIds in the stack config to judge it during preview"
         )
     findings.finish()
 

@@ -143,3 +143,22 @@ def test_a_query_over_the_time_limit_is_an_advisory_naming_the_query() -> None:
     )
     r = run_rule(public, args)
     assert r.messages == [] and "no_public_access" in r.deferred[0]
+
+
+def test_unknown_key_account_still_finds_outsiders_and_defers_named_accounts() -> None:
+    doc = good_key_policy()
+    doc["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    )
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc)), provider_props=None)
+    r = run_rule(public, args)
+    assert len(r.messages) == 1 and "999999999999" in r.texts[0]
+    args = resource_args(AwsType.KMS_KEY, key_props(), provider_props=None)
+    r = run_rule(public, args)
+    assert r.messages == [] and ACCOUNT in r.deferred[0]
+    args = resource_args(
+        AwsType.KMS_KEY,
+        key_props(arn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-2222"),
+        provider_props=None,
+    )
+    assert run_rule(public, args).messages == [] and run_rule(public, args).deferred == []
