@@ -8,6 +8,7 @@ import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN
 from sandbox import SandboxInfo, running
+from tests.access.docs import row
 from tests.sandbox.helpers import (
     allow,
     cmk_table,
@@ -40,6 +41,7 @@ def _seeded_cmk_table(sb: SandboxInfo, users: tuple[str, ...] = ()) -> tuple[dic
 
 
 def test_attack_pitr_restore_without_encryption_is_refused(sb: SandboxInfo) -> None:
+    row("sandbox-restore-source-key")
     attacker = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
     key, table = _seeded_cmk_table(sb)
     ddb = attacker.client(sb, "dynamodb")
@@ -92,6 +94,7 @@ def test_attack_backup_restore_without_encryption_is_refused(sb: SandboxInfo) ->
 
 
 def test_attack_export_needs_the_key(sb: SandboxInfo) -> None:
+    row("sandbox-backup-export-decrypt")
     attacker = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
     _, table = _seeded_cmk_table(sb)
     arn = f"arn:aws:dynamodb:{sb.region}:{sb.account_id}:table/{table}"

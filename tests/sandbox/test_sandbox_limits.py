@@ -10,6 +10,7 @@ import pytest
 
 from sandbox import SandboxInfo, limits, running
 from sandbox.wire import ApiRequest
+from tests.access.docs import row
 from tests.sandbox.helpers import denied, make_table
 
 pytestmark = pytest.mark.sandbox
@@ -69,6 +70,7 @@ def _big_policy(sb: SandboxInfo, size: int) -> str:
 
 
 def test_key_policy_over_32_kb_is_refused(sb: SandboxInfo) -> None:
+    row("sandbox-key-policy-size")
     kms = sb.client("kms")
     big = _big_policy(sb, 32 * 1024 + 1)
     response = denied(lambda: kms.create_key(Policy=big))
@@ -81,6 +83,7 @@ def test_key_policy_over_32_kb_is_refused(sb: SandboxInfo) -> None:
 
 
 def test_request_over_the_service_limit_is_refused(sb: SandboxInfo) -> None:
+    row("sandbox-request-size")
     table = make_table(sb, None)
     ddb = sb.client("dynamodb")
     huge = "x" * (limits.DYNAMODB_REQUEST_BYTES + 1024)

@@ -10,6 +10,7 @@ import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN
 from sandbox import SandboxInfo, running
+from tests.access.docs import row
 from tests.sandbox.helpers import allow, cmk_table, denied, make_key, make_user, unique
 
 pytestmark = pytest.mark.sandbox
@@ -54,6 +55,7 @@ def test_attack_role_trusting_only_ec2_cannot_be_assumed(sb: SandboxInfo) -> Non
 
 
 def test_attack_unknown_and_foreign_roles_cannot_be_assumed(sb: SandboxInfo) -> None:
+    row("sandbox-unknown-role")
     caller = make_user(sb, inline=allow("sts:AssumeRole"))
     for role in (
         f"arn:aws:iam::{sb.account_id}:role/{unique('missing')}",
