@@ -53,9 +53,9 @@ def read_bounded(stream: Readable, length: int | None, limit: int) -> bytes | No
     return b"".join(chunks)
 
 
-def discard(stream: Readable, length: int | None, cap: int) -> None:
+def discard(stream: Readable, length: int, cap: int) -> None:
     """Read and drop up to `cap` bytes, so that a client still sending can read our answer."""
-    left = cap if length is None else min(length, cap)
+    left = min(length, cap)
     while left > 0:
         chunk = stream.read(min(_CHUNK, left))
         if not chunk:

@@ -97,6 +97,8 @@ class AuthorizingApp:
         service = signing_service(environ)
         limit = limits.request_limit(service)
         length = limits.declared_length(environ)
+        if length is None and not environ.get("wsgi.input_terminated"):
+            length = 0  # neither a length nor chunked: no body (reading would wait for EOF)
         stream = environ["wsgi.input"]
         body = (
             None
@@ -104,7 +106,8 @@ class AuthorizingApp:
             else limits.read_bounded(stream, length, limit)
         )
         if body is None:
-            limits.discard(stream, None if length is None else length, DRAIN_BYTES)
+            if length is not None:  # a chunked body may never end: close instead
+                limits.discard(stream, length, DRAIN_BYTES)
             request = parse_request({**environ, "CONTENT_LENGTH": "0"}, b"", self._region)
             log.debug("refused %s:%s: body over %d bytes", service, request.action, limit)
             return _send(limits.too_large(request, limit), start_response, close=True)

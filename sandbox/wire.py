@@ -33,26 +33,6 @@ def signing_service(environ: dict[str, Any]) -> str:
     return match.group(4).lower() if match else ""
 
 
-def read_body(environ: dict[str, Any]) -> bytes:
-    """Read the request body; the caller puts it back for the wrapped application."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length <= 0:
-        return b""
-    stream = environ["wsgi.input"]
-    chunks: list[bytes] = []
-    remaining = length
-    while remaining > 0:
-        chunk = stream.read(remaining)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
-
-
 def parse_request(environ: dict[str, Any], body: bytes, default_region: str) -> ApiRequest:
     """Parse credentials, service and operation. Never raises on odd input."""
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)

@@ -175,3 +175,42 @@ def test_identifiers_longer_than_the_api_allows_are_refused_before_authorization
     response = denied(lambda: kms.describe_key(KeyId="k" * 3000))
     assert response["Error"]["Code"] == "ValidationException"
     assert "at 'keyId'" in response["Error"]["Message"]
+
+
+def _raw_exchange(sb: SandboxInfo, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(sb.endpoint_url)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as conn:
+        conn.sendall(head)
+        try:
+            for chunk in body_chunks:
+                conn.sendall(chunk)
+        except OSError:
+            pass  # the server may answer and close before the rest is sent
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = conn.recv(65536)
+            if not data:
+                break
+            answer += data
+    return answer
+
+
+def test_chunked_bodies_are_cut_at_the_limit_and_bodiless_requests_do_not_wait(
+    sb: SandboxInfo,
+) -> None:
+    head = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"X-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\n\r\n"
+    )
+    piece = b"x" * 65536
+    chunks = (b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(64))  # 4 MiB, never ended
+    answer = _raw_exchange(sb, head, chunks)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    # No Content-Length and not chunked: an empty body, answered at once (here: unsigned).
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.ListKeys\r\n\r\n"
+    answer = _raw_exchange(sb, head, iter(()))
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"MissingAuthenticationToken" in answer  # the x-amzn-ErrorType header
