@@ -157,6 +157,11 @@ class StackView:
         value = get(table.props, "serverSideEncryption", "kmsKeyArn")
         if isinstance(value, str) and value:
             return KeyRef(self._key_index().get(value), value, "value")
+        if not is_unknown(value):
+            # Absent or empty: DynamoDB uses the AWS managed key, whatever else the
+            # serverSideEncryption block depends on.
+            return KeyRef(None, None, "none")
+        # Unknown: the value is still to come from what the property depends on.
         for urn in table.dep_urns("serverSideEncryption"):
             n = self.by_urn.get(urn)
             if n is not None and n.type == AwsType.KMS_KEY:

@@ -84,9 +84,13 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         _check_replicas(table, where, findings)
         ref = view.table_key(table)
+        value = ref.value
+        if isinstance(value, str) and _AWS_ALIAS.search(value):
+            # Even when an alias of that name is declared in the stack: AWS reserves alias/aws/.
+            findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", table.urn)
+            continue
         if ref.node is not None:
             continue  # a key declared in this stack: customer managed by construction
-        value = ref.value
         if isinstance(value, Unknown):
             findings.defer(
                 f"{where}: kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
@@ -97,8 +101,6 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
                 f"{where}: no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb",
                 table.urn,
             )
-        elif _AWS_ALIAS.search(value):
-            findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", table.urn)
         elif value in allowed:
             continue
         elif account_of(value) and view.account_id and account_of(value) != view.account_id:

@@ -1,0 +1,101 @@
+"""dynamodb-table-customer-managed-key: every form of kmsKeyArn beside a key in the stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kmsguard.contract import AwsType
+from policies.rules import dynamodb_table_customer_managed_key as rule
+from tests.policies.helpers import ACCOUNT, KEY_ARN, Res, key_props, run_rule, stack_args
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown sentinel
+
+
+def _key(arn: str = KEY_ARN) -> Res:
+    return Res(AwsType.KMS_KEY, "key", {**key_props(), "arn": arn})
+
+
+def _alias(target: Res, name: str = "alias/orders") -> Res:
+    return Res(
+        AwsType.KMS_ALIAS, "alias", {"name": name, "targetKeyId": "k-1"}, targetKeyId=[target.urn]
+    )
+
+
+def _table(sse: dict[str, Any], *depends_on: Res) -> Res:
+    deps = {"serverSideEncryption": [d.urn for d in depends_on]} if depends_on else {}
+    return Res(AwsType.DYNAMODB_TABLE, "table", {"serverSideEncryption": sse}, **deps)
+
+
+def _run(*items: Res) -> Any:
+    return run_rule(rule, stack_args(list(items)))
+
+
+def test_baseline_the_stack_key_by_its_unknown_arn_passes() -> None:
+    k = _key(UNKNOWN)
+    r = _run(k, _table({"enabled": True, "kmsKeyArn": UNKNOWN}, k))
+    assert r.messages == [] and r.deferred == []
+
+
+@pytest.mark.parametrize(
+    ("sse", "expected"),
+    [
+        ({"enabled": True}, "no kmsKeyArn"),  # absent
+        ({"enabled": True, "kmsKeyArn": ""}, "no kmsKeyArn"),  # empty
+        ({"enabled": True, "kmsKeyArn": None}, "no kmsKeyArn"),  # explicitly null
+    ],
+)
+def test_a_known_absent_key_is_the_aws_managed_key_despite_a_dependency_on_the_key(
+    sse: dict[str, Any], expected: str
+) -> None:
+    # The reported false pass: the serverSideEncryption block depends on the stack's key (for
+    # instance through a conditional expression), yet names no key.
+    k = _key(UNKNOWN)
+    r = _run(k, _table(sse, k))
+    assert len(r.texts) == 1 and expected in r.texts[0], r.texts
+
+
+def test_unknown_without_a_dependency_on_a_key_is_deferred() -> None:
+    r = _run(_key(UNKNOWN), _table({"enabled": True, "kmsKeyArn": UNKNOWN}))
+    assert r.messages == [] and len(r.deferred) == 1
+
+
+def test_unknown_through_an_alias_of_the_stack_key_passes() -> None:
+    k = _key(UNKNOWN)
+    a = _alias(k)
+    r = _run(k, a, _table({"enabled": True, "kmsKeyArn": UNKNOWN}, a))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_an_alias_name_of_the_stack_key_passes() -> None:
+    k = _key()
+    r = _run(k, _alias(k), _table({"enabled": True, "kmsKeyArn": "alias/orders"}, k))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_an_alias_outside_the_stack_is_deferred_not_passed() -> None:
+    k = _key()
+    r = _run(k, _table({"enabled": True, "kmsKeyArn": "alias/elsewhere"}, k))
+    assert r.messages == [] and len(r.deferred) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "alias/aws/dynamodb",
+        "ALIAS/AWS/DYNAMODB",
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
+    ],
+)
+def test_an_aws_alias_fails_even_with_a_dependency_on_the_key(value: str) -> None:
+    k = _key()
+    r = _run(k, _table({"enabled": True, "kmsKeyArn": value}, k))
+    assert len(r.texts) == 1 and "is an AWS managed key" in r.texts[0], r.texts
+
+
+def test_an_aws_alias_declared_in_the_stack_is_still_an_aws_managed_key() -> None:
+    k = _key()
+    fake = _alias(k, name="alias/aws/dynamodb")
+    r = _run(k, fake, _table({"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"}, fake))
+    assert len(r.texts) == 1 and "is an AWS managed key" in r.texts[0], r.texts
