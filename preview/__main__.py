@@ -1,4 +1,4 @@
-"""`python -m preview`: the program and the policy pack without the Pulumi CLI."""
+"""`kmsguard-preview`: a Pulumi Python program and its policy packs, without CLI or cloud."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from kmsguard.contract import ConfigKey
-from preview.report import PHASES, render, run_all, to_json
+import grpc
+
+from kmsguard import sarif
+from kmsguard.contract import PROJECT, ConfigKey
+from preview.analyzer import PACK_DIR, AnalyzerError, PackInfo, PolicyPackClient
+from preview.program import ProgramFailed, run_project
+from preview.project import Project, apply_overrides, load
+from preview.report import PHASES, Outcome, judge, render, to_json
+from preview.sarif import build as build_sarif
 
 _LEVELS = ("advisory", "disabled", "mandatory", "remediate")
 _POLICY_CONFIG_SHAPE = 'expected {"<policy name>": {"enforcementLevel": ..., "<setting>": ...}}'
@@ -27,12 +36,6 @@ def _parse_config(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--config {item!r}: expected KEY=VALUE (e.g. tableName=orders)")
-        if key.removeprefix("kmsguard:") == ConfigKey.GRANT_TEST_USER_KEY_ACCESS:
-            # Each phase sets it; a --config value would be silently overridden.
-            raise ValueError(
-                f"--config {item!r}: {ConfigKey.GRANT_TEST_USER_KEY_ACCESS} is set by --phase "
-                "(denied: false, granted: true); choose the phase instead"
-            )
         if key in out:
             raise ValueError(
                 f"--config {key} is given twice ({out[key]!r}, then {value!r}); give each key once"
@@ -60,20 +63,31 @@ def _setting_problem(value: Any, schema: dict[str, Any]) -> str | None:
     return None
 
 
-def _policy_config_problems(data: dict[str, Any]) -> list[str]:
-    """Check names, settings and values against the pack's own config schemas, as Pulumi does."""
-    from policies.rules import POLICIES
+def _policy_config_problems(
+    data: dict[str, Any], schemas: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
+    """Check names, settings and values against the pack's config schemas, as Pulumi does."""
+    if schemas is None:
+        from policies.rules import POLICIES
 
-    schemas = {
-        p.name: dict(p.config_schema.properties) if p.config_schema else {} for p in POLICIES
-    }
+        schemas = {
+            p.name: dict(p.config_schema.properties) if p.config_schema else {} for p in POLICIES
+        }
     problems: list[str] = []
     for name, settings in data.items():
-        if name not in schemas:
-            problems.append(f"{name!r}: no such policy; allowed: {', '.join(schemas)}")
+        if name == "all":
+            if isinstance(settings, str):
+                settings = {"enforcementLevel": settings}
+            if not isinstance(settings, dict) or set(settings) - {"enforcementLevel"}:
+                problems.append('all: only {"enforcementLevel": ...} (or a level) applies to all')
+                continue
+        elif name not in schemas:
+            problems.append(f"{name!r}: no such policy; allowed: all, {', '.join(schemas)}")
             continue
+        if isinstance(settings, str):
+            settings = {"enforcementLevel": settings}
         if not isinstance(settings, dict):
-            problems.append(f"{name}: must be an object of settings")
+            problems.append(f"{name}: must be an enforcement level or an object of settings")
             continue
         for key, value in settings.items():
             if key == "enforcementLevel":
@@ -89,9 +103,7 @@ def _policy_config_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _policy_config(path: str | None) -> dict[str, Any]:
-    if path is None:
-        return {}
+def _read_policy_config(path: str) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -111,7 +123,13 @@ def _policy_config(path: str | None) -> dict[str, Any]:
         raise ValueError(f"--policy-config {path}: nested too deeply to read") from None
     if not isinstance(data, dict):
         raise ValueError(f"--policy-config {path}: {_POLICY_CONFIG_SHAPE}")
-    problems = _policy_config_problems(data)
+    return data
+
+
+def _check_policy_config(
+    path: str, data: dict[str, Any], schemas: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    problems = _policy_config_problems(data, schemas)
     if len(problems) == 1:
         raise ValueError(f"--policy-config {path}: {problems[0]}")
     if problems:
@@ -120,18 +138,110 @@ def _policy_config(path: str | None) -> dict[str, Any]:
     return data
 
 
-def main(argv: list[str] | None = None) -> int:
+def normalized_policy_config(
+    data: Mapping[str, Any], names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Pulumi's format as per-policy settings: `all` applies to every policy, a string is an
+    enforcement level, and a policy's own entry wins over `all`."""
+    out: dict[str, dict[str, Any]] = {}
+    every = data.get("all")
+    if every is not None:
+        level = every if isinstance(every, str) else every.get("enforcementLevel")
+        for name in names:
+            out[name] = {"enforcementLevel": level}
+    for name, settings in data.items():
+        if name == "all":
+            continue
+        given = {"enforcementLevel": settings} if isinstance(settings, str) else dict(settings)
+        out[name] = {**out.get(name, {}), **given}
+    return out
+
+
+def _check_phase_config(items: list[str]) -> None:
+    for item in items:
+        key = item.partition("=")[0]
+        if key.removeprefix(f"{PROJECT}:") == ConfigKey.GRANT_TEST_USER_KEY_ACCESS:
+            # Each phase sets it; a --config value would be silently overridden.
+            raise ValueError(
+                f"--config {item!r}: {ConfigKey.GRANT_TEST_USER_KEY_ACCESS} is set by --phase "
+                "(denied: false, granted: true); choose the phase instead"
+            )
+
+
+def _check_output(option: str, path: str | None) -> None:
+    if path and path != "-" and Path(path).is_dir():
+        raise ValueError(f"{option} {path}: is a directory; give a file path")
+
+
+def _pack_dirs(given: list[str]) -> list[Path]:
+    dirs = [Path(d) for d in given] or [PACK_DIR]
+    for d in dirs:
+        if not d.is_dir():
+            raise ValueError(f"--policy-pack {d}: no such directory")
+        if not (d / "PulumiPolicy.yaml").is_file():
+            raise ValueError(f"--policy-pack {d}: no PulumiPolicy.yaml there; not a policy pack")
+    return dirs
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m preview",
+        prog="kmsguard-preview",
         description=__doc__,
-        epilog="Exit 0: no mandatory violation; 1: a mandatory violation; 2: bad input.",
+        epilog="Exit 0: no mandatory violation; 1: a mandatory violation; 2: bad input "
+        "(nothing written then).",
+    )
+    parser.add_argument(
+        "--program",
+        metavar="DIR",
+        default=".",
+        help="the Pulumi project directory: Pulumi.yaml with runtime python (default: .)",
+    )
+    parser.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="read the stack config from Pulumi.NAME.yaml (default: dev, if that file exists)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="stack config, repeatable, as `pulumi config set KEY VALUE` takes it; wins over "
+        "the stack file (e.g. aws:region=eu-west-1, kmsguard:previewAccountId=111122223333)",
+    )
+    parser.add_argument(
+        "--policy-pack",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a Python policy pack directory, repeatable (default: the kmsguard pack)",
+    )
+    parser.add_argument(
+        "--policy-config",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="policy pack config, the JSON file `pulumi preview --policy-pack-config` takes "
+        '({"all": "advisory", "<policy>": {"enforcementLevel": ..., "<setting>": ...}}); one '
+        "per --policy-pack, in the same order",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the verdicts as JSON to FILE (one object per phase and mode); alone: print "
+        "them instead of the text",
+    )
+    parser.add_argument(
+        "--sarif", metavar="FILE", help="write a SARIF 2.1.0 log for code scanning to FILE"
     )
     parser.add_argument(
         "--phase",
         choices=[*PHASES, "both"],
-        default="both",
-        help="denied: the test user is not a key user (grantTestUserKeyAccess=false); "
-        "granted: it is (true); both (default): one after the other",
+        help="the kmsguard program only: denied: the test user is not a key user "
+        "(grantTestUserKeyAccess=false); granted: it is (true); both (default): one after the "
+        "other",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -139,51 +249,123 @@ def main(argv: list[str] | None = None) -> int:
         dest="mode",
         action="store_const",
         const="preview",
-        help="only as `pulumi preview` sees a new stack: ARNs and ids unknown",
+        help="only as `pulumi preview` sees a new stack: ARNs and ids unknown (the default "
+        "for programs other than kmsguard)",
     )
     mode.add_argument(
         "--update",
         dest="mode",
         action="store_const",
         const="update",
-        help="only as `pulumi up` sees it: every output known (default: preview, then update)",
+        help="only as `pulumi up` sees it: every output known (kmsguard's default: preview, "
+        "then update)",
     )
-    parser.add_argument(
-        "--config",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="stack config, repeatable, as `pulumi config set KEY VALUE` takes it "
-        "(e.g. keyRotationPeriodDays=730 or aws:region=eu-west-1)",
-    )
-    parser.add_argument(
-        "--policy-config",
-        metavar="FILE",
-        help="policy pack config, the JSON file `pulumi preview --policy-pack-config` takes: "
-        "{policy: {setting: value}}",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print the verdicts as JSON (one object per phase and mode) instead of tables",
-    )
+    return parser
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _start_packs(
+    stack: ExitStack,
+    dirs: list[Path],
+    configs: list[tuple[str, dict[str, Any]]],
+    project: Project,
+    preview: bool,
+) -> tuple[list[PolicyPackClient], list[PackInfo]]:
+    clients: list[PolicyPackClient] = []
+    infos: list[PackInfo] = []
+    for i, d in enumerate(dirs):
+        client = stack.enter_context(
+            PolicyPackClient(d, project=project.name, stack=project.stack, preview=preview)
+        )
+        info = client.describe()
+        if configs:
+            path, data = configs[i]
+            schemas = {p.name: dict(p.config_schema) for p in info.policies}
+            _check_policy_config(path, data, schemas)
+            client.configure(normalized_policy_config(data, list(schemas)))
+        clients.append(client)
+        infos.append(info)
+    return clients, infos
+
+
+def evaluate(args: argparse.Namespace, config: dict[str, str]) -> tuple[list[Outcome], Project]:
+    """Load, run and judge; raises ValueError (bad input) or a start/run failure."""
+    project = load(args.program, args.stack or "dev", stack_required=args.stack is not None)
+    apply_overrides(project, config)
+    kmsguard_program = project.name == PROJECT
+    if args.phase and not kmsguard_program:
+        raise ValueError(
+            f"--phase applies to the kmsguard program only; {project.directory} is "
+            f"project {project.name!r}"
+        )
+    if kmsguard_program:
+        _check_phase_config(args.config)
+        choice = args.phase or "both"
+        phases: list[str | None] = list(PHASES) if choice == "both" else [choice]
+    else:
+        phases = [None]
+    default_modes = [True, False] if kmsguard_program else [True]
+    modes = {"preview": [True], "update": [False], None: default_modes}[args.mode]
+    dirs = _pack_dirs(args.policy_pack)
+    if args.policy_config and len(args.policy_config) != len(dirs):
+        raise ValueError(
+            f"{len(args.policy_config)} --policy-config for {len(dirs)} policy pack(s): give "
+            "none, or one per --policy-pack in the same order"
+        )
+    configs = [(p, _read_policy_config(p)) for p in args.policy_config]
+    outcomes: list[Outcome] = []
+    for preview in modes:
+        with ExitStack() as stack:
+            clients, infos = _start_packs(stack, dirs, configs, project, preview)
+            for phase in phases:
+                extra = (
+                    {f"{PROJECT}:{ConfigKey.GRANT_TEST_USER_KEY_ACCESS}": _bool(PHASES[phase])}
+                    if phase
+                    else {}
+                )
+                run = run_project(project, preview=preview, extra_config=extra)
+                outcomes.append(judge(run, clients, infos, phase))
+    order = {p: i for i, p in enumerate(phases)}
+    outcomes.sort(key=lambda o: (order[o.phase], not o.preview))
+    return outcomes, project
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    prog = parser.prog
     try:
         config = _parse_config(args.config)
-        policy_config = _policy_config(args.policy_config)
-    except ValueError as exc:
-        print(f"python -m preview: error: {exc}", file=sys.stderr)
-        return 2
-    phases = list(PHASES) if args.phase == "both" else [args.phase]
-    modes = {"preview": [True], "update": [False], None: [True, False]}[args.mode]
-    try:
-        outcomes = run_all(phases, modes, config, policy_config)
-    except Exception as exc:
-        print(f"python -m preview: error: {exc}", file=sys.stderr)
-        return 2
+        _check_output("--json", args.json)
+        _check_output("--sarif", args.sarif)
+        outcomes, project = evaluate(args, config)
+    except (ValueError, AnalyzerError, ProgramFailed) as exc:
+        return _fail(prog, str(exc))
+    except grpc.RpcError as exc:
+        return _fail(prog, f"a policy pack failed: {exc.details()}")
     code = 1 if any(o.mandatory for o in outcomes) else 0
     try:
-        print(to_json(outcomes) if args.json else render(outcomes), flush=True)
+        # Every report is complete before any file is written; each file is whole or absent.
+        texts: list[tuple[str, str]] = []
+        if args.json and args.json != "-":
+            texts.append((args.json, to_json(outcomes) + "\n"))
+        if args.sarif:
+            log = build_sarif(outcomes, project.directory, project.main, Path.cwd())
+            texts.append((args.sarif, sarif.to_json(log)))
+        for path, text in texts:
+            sarif.write_whole(path, text)
+    except OSError as exc:
+        return _fail(prog, f"{exc.filename}: cannot write it ({exc.strerror})")
+    try:
+        print(to_json(outcomes) if args.json == "-" else render(outcomes), flush=True)
     except BrokenPipeError:
         # The reader went away (`| head`): no traceback, the exit status still says the verdict.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

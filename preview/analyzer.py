@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import grpc
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc, plugin_pb2
 
 from preview.collect import RegisteredResource
@@ -51,6 +51,76 @@ def in_repo_pack_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 class AnalyzerError(RuntimeError):
     """The pack could not be started or answered with an error."""
+
+
+@dataclass(frozen=True)
+class PolicyMeta:
+    """What the pack says about one policy (GetAnalyzerInfo)."""
+
+    name: str
+    description: str
+    enforcement_level: str
+    severity: str
+    remediation: str
+    url: str
+    tags: tuple[str, ...]
+    framework: dict[str, str]
+    config_schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PackInfo:
+    name: str
+    version: str
+    path: Path
+    policies: tuple[PolicyMeta, ...]
+
+
+def _whole_numbers(value: Any) -> Any:
+    """Protobuf structs carry every number as a double; schemas mean 7, not 7.0."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
+def pack_settings(pack_dir: Path) -> tuple[str, str]:
+    """(python to start the pack with, version) from the pack's PulumiPolicy.yaml.
+
+    The CLI starts a Python pack with the virtualenv its `runtime.options.virtualenv` names,
+    relative to the pack; without one (or when it does not exist) this interpreter is used.
+    """
+    import yaml
+
+    path = pack_dir / "PulumiPolicy.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError:
+        raise AnalyzerError(
+            f"{path}: no such file; --policy-pack must name a policy pack"
+        ) from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise AnalyzerError(f"{path}: not valid YAML") from None
+    if not isinstance(data, dict):
+        raise AnalyzerError(f"{path}: expected a mapping with runtime and version")
+    runtime = data.get("runtime")
+    name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if name != "python":
+        raise AnalyzerError(
+            f"{path}: runtime {name!r}: only Python packs (runtime: python) start here"
+        )
+    options = runtime.get("options") if isinstance(runtime, dict) else None
+    python = sys.executable
+    venv = options.get("virtualenv") if isinstance(options, dict) else None
+    if isinstance(venv, str):
+        candidate = (pack_dir / venv / "bin" / "python").absolute()
+        if candidate.is_file():
+            python = str(candidate)
+    version = data.get("version")
+    return python, str(version) if version is not None else ""
 
 
 @dataclass(frozen=True)
@@ -124,11 +194,15 @@ class PolicyPackClient:
         project: str = "kmsguard",
         stack: str = "dev",
         preview: bool = True,
-        python: str = sys.executable,
+        python: str | None = None,
         startup_timeout: float = 60.0,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.pack_dir = Path(pack_dir).resolve()
+        if python is None:
+            python, self.version = pack_settings(self.pack_dir)
+        else:
+            self.version = ""
         self._engine = _Engine()
         self._engine_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
@@ -173,9 +247,11 @@ class PolicyPackClient:
         if not text.isdigit():
             self._proc.kill()
             err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-            raise AnalyzerError(
-                f"policy pack at {self.pack_dir} did not start: {text} {err[-2000:]}"
-            )
+            # The last line of its output says why (a traceback's exception, or the pack's
+            # own message); the rest is the pack's business.
+            said = [ln.strip() for ln in (text + "\n" + err).splitlines() if ln.strip()]
+            reason = said[-1][:500] if said else "it exited without a word"
+            raise AnalyzerError(f"policy pack at {self.pack_dir} did not start: {reason}")
         return int(text)
 
     def close(self) -> None:
@@ -204,6 +280,37 @@ class PolicyPackClient:
 
     def info(self) -> Any:
         return self.stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+    def describe(self) -> PackInfo:
+        info = self.info()
+        policies = []
+        for p in info.policies:
+            fw = p.framework
+            framework = {
+                k: v
+                for k, v in (
+                    ("name", fw.name),
+                    ("version", fw.version),
+                    ("reference", fw.reference),
+                    ("specification", fw.specification),
+                )
+                if v
+            }
+            schema = _whole_numbers(json_format.MessageToDict(p.configSchema.properties))
+            policies.append(
+                PolicyMeta(
+                    name=p.name,
+                    description=p.description,
+                    enforcement_level=_LEVELS.get(p.enforcementLevel, "advisory"),
+                    severity=_SEVERITIES.get(p.severity, ""),
+                    remediation=p.remediation_steps,
+                    url=p.url,
+                    tags=tuple(p.tags),
+                    framework=framework,
+                    config_schema=schema,
+                )
+            )
+        return PackInfo(info.name, self.version or info.version, self.pack_dir, tuple(policies))
 
     def plugin_version(self) -> str:
         return str(self.stub.GetPluginInfo(empty_pb2.Empty()).version)

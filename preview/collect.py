@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pulumi
 from google.protobuf import json_format, struct_pb2
@@ -23,6 +26,7 @@ from kmsguard.contract import PROJECT
 
 UNKNOWN = rpc.UNKNOWN  # "04da6b54-80e4-46f7-96ec-b56ff0331ba9", the engine's unknown sentinel
 STACK_TYPE = "pulumi:pulumi:Stack"
+ANSWERED_AS_UNKNOWN = "answered as unknown"
 DEFAULT_CONFIG: Mapping[str, Any] = {"aws:region": "us-east-1"}
 
 
@@ -42,6 +46,7 @@ class RegisteredResource:
     outputs: dict[str, Any]
     id: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    source: tuple[str, int] | None = None  # (file path, line) of the registering call
 
 
 @dataclass
@@ -51,6 +56,7 @@ class ProgramRun:
     stack: str
     resources: list[RegisteredResource]
     outputs: dict[str, Any]
+    unknown_invokes: list[str] = field(default_factory=list)
 
     def by_urn(self) -> dict[str, RegisteredResource]:
         return {r.urn: r for r in self.resources}
@@ -81,6 +87,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         self._by_urn: dict[str, RegisteredResource] = {}
         self._default_providers: dict[str, RegisteredResource] = {}
         self._lock = threading.Lock()
+        self.unknown_invokes: list[str] = []
 
     def engine_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine prefixes the parent's qualified type, except for the root stack.
@@ -131,7 +138,7 @@ class RecordingMonitor(pmocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:
         urn = self.engine_urn(request.parent, request.type, request.name)
-        inputs = _to_dict(request.object)
+        inputs = with_unknowns(_to_dict(request.object))
         provider = request.provider
         if request.custom and not provider and not request.type.startswith("pulumi:providers:"):
             provider = self._default_provider(request.type)
@@ -154,6 +161,7 @@ class RecordingMonitor(pmocks.MockMonitor):
                 "deleteBeforeReplace": bool(request.deleteBeforeReplace),
                 "additionalSecretOutputs": list(request.additionalSecretOutputs),
             },
+            source=_source(request),
         )
         with self._lock:
             self._record(rec)
@@ -171,7 +179,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         )
         id_, state = self.mocks.new_resource(resource_args)
         state_proto = _sync_await(rpc.serialize_properties(state, {}))
-        state_dict = _to_dict(state_proto)
+        state_dict = with_unknowns(_to_dict(state_proto))
         if self.preview and not _already_deployed(self.mocks, request.type, request.name):
             # Like a provider's preview of a create: inputs as given, computed outputs unknown.
             outputs = {**inputs, **{k: UNKNOWN for k in state_dict if k not in inputs}}
@@ -185,11 +193,91 @@ class RecordingMonitor(pmocks.MockMonitor):
             urn=urn, id=id_ or "", object=_to_struct(outputs)
         )
 
+    def Invoke(self, request: Any) -> Any:
+        answers = getattr(self.mocks, "answers", None)
+        if callable(answers) and not answers(request.tok):
+            with self._lock:
+                if request.tok not in self.unknown_invokes:
+                    self.unknown_invokes.append(request.tok)
+            return unknown_invoke_response(request.tok, _to_dict(request.args))
+        return super().Invoke(request)
+
     def RegisterResourceOutputs(self, request: Any) -> Any:
         rec = self._by_urn.get(request.urn)
         if rec is not None:
-            rec.outputs = _to_dict(request.outputs)
+            rec.outputs = with_unknowns(_to_dict(request.outputs))
         return super().RegisterResourceOutputs(request)
+
+
+def _source(request: Any) -> tuple[str, int] | None:
+    """The program line that registered the resource, as the SDK attaches it."""
+    pos = request.sourcePosition if request.HasField("sourcePosition") else None
+    if pos is None or not pos.uri.startswith("file:") or pos.line <= 0:
+        return None
+    try:
+        path = url2pathname(urlparse(pos.uri).path)
+    except ValueError:
+        return None
+    return path, int(pos.line)
+
+
+def unknown_invoke_response(token: str, args: Mapping[str, Any]) -> Any:
+    """An invoke no offline preview can answer: its result fields unknown.
+
+    Output-form and plain invokes arrive alike. A plain invoke builds its typed result and
+    checks each field's type, so string fields get a marker string holding the engine's
+    unknown sentinel (any resource input containing it is recorded as unknown, as the engine
+    records an interpolation of an unknown) and other fields are absent; fields named like
+    arguments echo them. Without the SDK's result type the whole result is unknown.
+    """
+    types = invoke_result_types(token)
+    if types is None:
+        return resource_pb2.ResourceInvokeResponse(unknown=True)
+    ret: dict[str, Any] = {}
+    for name, typ in types.items():
+        if name in args:
+            ret[name] = args[name]
+        elif typ is str:
+            ret[name] = f"{UNKNOWN}:{token}.{name}"
+    return resource_pb2.ResourceInvokeResponse(**{"return": _to_struct(ret)})
+
+
+def with_unknowns(value: Any) -> Any:
+    """Strings carrying the unknown sentinel (whole or interpolated) become unknown."""
+    if isinstance(value, str):
+        return UNKNOWN if UNKNOWN in value.lower() else value
+    if isinstance(value, dict):
+        return {k: with_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_unknowns(v) for v in value]
+    return value
+
+
+def invoke_result_types(token: str) -> dict[str, Any] | None:
+    """Wire names and types of the result of `pkg:module/fn:fn`, from the installed SDK."""
+    import importlib
+    import re
+
+    from pulumi import _types
+
+    parts = token.split(":")
+    if len(parts) != 3 or not re.fullmatch(r"[a-z0-9-]+", parts[0]):
+        return None
+    pkg, mod, fn = parts
+    mod = mod.split("/", 1)[0]
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", fn).lower()
+    try:
+        package = importlib.import_module(f"pulumi_{pkg.replace('-', '_')}")
+        module = getattr(package, mod) if mod and mod != "index" else package
+        func = getattr(module, snake)
+        result = inspect.signature(func).return_annotation
+        if isinstance(result, str):
+            result = getattr(module, result)
+        if not isinstance(result, type) or not _types.is_output_type(result):
+            return None
+        return dict(_types.output_type_types(result))
+    except (ImportError, AttributeError, TypeError, ValueError, NameError):
+        return None
 
 
 def _already_deployed(mocks: pulumi.runtime.Mocks, type_: str, name: str) -> bool:
@@ -214,17 +302,19 @@ def run_program(
     mocks: pulumi.runtime.Mocks | None = None,
     program: Callable[[], None] | None = None,
     project: str = PROJECT,
+    secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
     """Run `program` (default: kmsguard.program.main) and return what it registered.
 
-    `config` keys are full (`kmsguard:tableName`, `aws:region`) or bare (taken as `kmsguard:`).
+    `config` keys are full (`kmsguard:tableName`, `aws:region`) or bare (taken as the
+    project's namespace); `secret_keys` are full keys the program reads as secrets.
     The run happens on its own thread so the SDK's context-local settings start clean.
     """
     from preview.mocks import AwsMocks
 
     full = dict(DEFAULT_CONFIG)
     for k, v in config.items():
-        full[k if ":" in k else f"{PROJECT}:{k}"] = v if isinstance(v, str) else _json(v)
+        full[k if ":" in k else f"{project}:{k}"] = v if isinstance(v, str) else _json(v)
     monitor = RecordingMonitor(
         mocks or AwsMocks(region=str(full["aws:region"])),
         preview=preview,
@@ -238,7 +328,7 @@ def run_program(
         asyncio.set_event_loop(loop)
         try:
             runtime_settings.ROOT.set(None)
-            runtime_config.set_all_config(full, [])
+            runtime_config.set_all_config(full, list(secret_keys))
             features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
             runtime_settings.configure(
                 pmocks.MockSettings(
@@ -262,6 +352,8 @@ def run_program(
     thread.start()
     thread.join()
     if error:
+        if monitor.unknown_invokes:
+            error[0].add_note(ANSWERED_AS_UNKNOWN + ": " + ", ".join(monitor.unknown_invokes))
         raise error[0]
     stack_rec = next((r for r in monitor.records if r.type == STACK_TYPE), None)
     return ProgramRun(
@@ -270,6 +362,7 @@ def run_program(
         stack=stack,
         resources=list(monitor.records),
         outputs=dict(stack_rec.outputs) if stack_rec else {},
+        unknown_invokes=list(monitor.unknown_invokes),
     )
 
 
