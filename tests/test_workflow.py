@@ -145,3 +145,24 @@ def test_the_lint_fails_on_a_script_injection(tmp_path: Path) -> None:
     done = actionlint(str(bad), cwd=tmp_path)
     assert done.returncode == 1
     assert "github.event.pull_request.title" in done.stdout and "untrusted" in done.stdout
+
+
+def test_policy_check_runs_on_every_pull_request_without_credentials() -> None:
+    job = jobs()["policy-check"]
+    assert job["if"] == "github.event_name == 'pull_request'"  # forks included
+    assert job["permissions"] == {"contents": "read", "security-events": "write"}
+    assert not uses(job, ROLE_ACTION) and not uses(job, PULUMI_ACTION)
+    text = yaml.safe_dump(job)
+    assert "secrets." not in text and "vars." not in text
+
+
+def test_policy_check_uploads_the_sarif_it_writes_with_a_pinned_action() -> None:
+    steps = jobs()["policy-check"]["steps"]
+    check = next(s for s in steps if "kmsguard-preview" in s.get("run", ""))
+    (written,) = re.findall(r"--sarif (\S+)", check["run"])
+    (upload,) = uses(jobs()["policy-check"], "github/codeql-action/upload-sarif")
+    assert re.fullmatch(r"github/codeql-action/upload-sarif@v\d+", upload["uses"])
+    assert upload["with"]["sarif_file"] == written
+    assert steps.index(check) < steps.index(upload)
+    # Uploaded also when the check fails on a violation, but only if the file was written.
+    assert upload["if"] == f"always() && hashFiles('{written}') != ''"
