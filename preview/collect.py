@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -346,11 +347,16 @@ def run_program(
         except BaseException as exc:
             error.append(exc)
         finally:
+            # The SDK calls the monitor from executor threads, each of which gets an event loop
+            # of its own; wait for them so those loops are collected now, not at interpreter
+            # exit (where closing them fails with "Invalid file descriptor: -1").
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     thread = threading.Thread(target=run, name="pulumi-program")
     thread.start()
     thread.join()
+    gc.collect()
     if error:
         if monitor.unknown_invokes:
             error[0].add_note(ANSWERED_AS_UNKNOWN + ": " + ", ".join(monitor.unknown_invokes))
