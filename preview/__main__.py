@@ -174,6 +174,12 @@ def _check_output(option: str, path: str | None) -> None:
 
 
 def _pack_dirs(given: list[str]) -> list[Path]:
+    if not given and not PACK_DIR.is_dir():
+        # Installed from the distribution: the pack is published on its own (make pack).
+        raise ValueError(
+            "no policy pack: the kmsguard pack is not installed with this distribution; give "
+            "--policy-pack DIR (the pack's directory, e.g. an unpacked `make pack` archive)"
+        )
     dirs = [Path(d) for d in given] or [PACK_DIR]
     for d in dirs:
         if not d.is_dir():

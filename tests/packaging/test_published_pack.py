@@ -63,9 +63,10 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    shutil.copytree(
-        REPO / "kmsguard", src / "kmsguard", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    for package in ("kmsguard", "preview"):
+        shutil.copytree(
+            REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
     out = tmp_path_factory.mktemp("dist")
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(src)], cwd=src)
     return Dist(wheel=next(out.glob("kmsguard-*.whl")), sdist=next(out.glob("kmsguard-*.tar.gz")))
@@ -96,9 +97,11 @@ def clean_pack(tmp_path_factory: pytest.TempPathFactory, dist: Dist) -> Iterator
 
 
 def test_wheel_and_sdist_hold_the_domain_and_its_data_files(dist: Dist) -> None:
+    # The domain, and the kmsguard-preview CLI that the distribution installs.
     on_disk = {
         p.relative_to(REPO).as_posix()
-        for p in (REPO / "kmsguard").rglob("*")
+        for package in ("kmsguard", "preview")
+        for p in (REPO / package).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
     assert "kmsguard/access/evaluate.py" in on_disk and "kmsguard/py.typed" in on_disk
@@ -108,6 +111,10 @@ def test_wheel_and_sdist_hold_the_domain_and_its_data_files(dist: Dist) -> None:
     assert packaged == on_disk
     # The pack is published from its directory, never from the distribution.
     assert not any(n.startswith("policies/") for n in names)
+    with zipfile.ZipFile(dist.wheel) as whl:
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        scripts = whl.read(entry_points).decode()
+    assert "kmsguard-preview = preview.__main__:main" in scripts
     with tarfile.open(dist.sdist) as sdist:
         sdist_names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
     assert on_disk <= sdist_names

@@ -229,3 +229,15 @@ def test_write_whole_replaces_and_creates_directories(tmp_path):
     sarif.write_whole(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["out.sarif"]
+
+
+def test_installed_without_the_pack_asks_for_one(tmp_path, capsys, monkeypatch):
+    import preview.__main__ as cli
+
+    monkeypatch.setattr(cli, "PACK_DIR", tmp_path / "site-packages" / "policies")
+    _fails(
+        capsys,
+        ["--program", str(EXAMPLES / "compliant-table")],
+        tmp_path,
+        "the kmsguard pack is not installed with this distribution; give --policy-pack DIR",
+    )
