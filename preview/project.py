@@ -41,7 +41,16 @@ class Project:
 
     @property
     def account_id(self) -> str:
-        return self.config.get(ACCOUNT_ID_KEY, PLACEHOLDER_ACCOUNT_ID)
+        """kmsguard:previewAccountId, else the one account aws:allowedAccountIds permits."""
+        if ACCOUNT_ID_KEY in self.config:
+            return self.config[ACCOUNT_ID_KEY]
+        try:
+            allowed = json.loads(self.config.get("aws:allowedAccountIds", "[]"))
+        except json.JSONDecodeError:
+            allowed = []
+        if isinstance(allowed, list) and len(allowed) == 1 and _ACCOUNT.fullmatch(str(allowed[0])):
+            return str(allowed[0])
+        return PLACEHOLDER_ACCOUNT_ID
 
     @property
     def region(self) -> str:

@@ -176,9 +176,17 @@ def test_config_option_overrides_the_stack_file(tmp_path):
     assert table.inputs["name"] == "x1"
 
 
+def test_the_one_allowed_account_is_the_callers_account():
+    project = load(EXAMPLES / "public-key-policy", "dev", stack_required=True)
+    assert "kmsguard:previewAccountId" not in project.config
+    run = run_project(project, preview=True)
+    key = next(r for r in run.resources if r.type == AwsType.KMS_KEY)
+    assert "arn:aws:iam::444455556666:root" in key.inputs["policy"]
+
+
 def test_placeholder_account_without_config():
     project = load(EXAMPLES / "public-key-policy", "dev", stack_required=True)
-    project.config.pop("kmsguard:previewAccountId")
+    project.config["aws:allowedAccountIds"] = '["444455556666", "777788889999"]'
     run = run_project(project, preview=True)
     key = next(r for r in run.resources if r.type == AwsType.KMS_KEY)
     assert "arn:aws:iam::123456789012:root" in key.inputs["policy"]

@@ -131,8 +131,10 @@ def test_cli_deploying_account_from_the_provider_config_settles_the_key_account(
     args = ["--phase", "denied", "--preview", "--config", users, "--config"]
     assert preview_main([*args, 'aws:allowedAccountIds=["123456789012"]']) == 0
     assert "kms-key-policy-least-privilege" not in capsys.readouterr().out
-    # The provider deploying elsewhere turns the program's own-root statement foreign.
-    assert preview_main([*args, 'aws:allowedAccountIds=["999999999999"]']) == 1
+    # The provider deploying elsewhere turns the program's own-root statement foreign (the
+    # caller's account pinned apart: alone, the one allowed account would be the caller's).
+    caller = ["--config", "kmsguard:previewAccountId=123456789012", "--config"]
+    assert preview_main([*args[:-1], *caller, 'aws:allowedAccountIds=["999999999999"]']) == 1
     assert "grants kms:* to arn:aws:iam::123456789012:root" in capsys.readouterr().out
 
 
