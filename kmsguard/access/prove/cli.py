@@ -65,6 +65,11 @@ def add_commands(sub: Any) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="also write the findings as a SARIF 2.1.0 log for code scanning (whole or not at all)",
+    )
+    p.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT_S,
@@ -74,7 +79,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        if args.sarif and Path(args.sarif).is_dir():
+            raise BadInput(f"--sarif {args.sarif}: is a directory; give a file path")
         verdict = _diff(args) if args.command == "diff" else _public(args)
+        if args.sarif:
+            _write_sarif(verdict, args)
     except BadInput as exc:
         print(f"kmsguard.access {args.command}: {exc}", file=sys.stderr)
         return EXIT_BAD
@@ -82,6 +91,76 @@ def run(args: argparse.Namespace) -> int:
     if verdict.status == "unknown":
         return EXIT_UNKNOWN
     return EXIT_FOUND if verdict.status == "fail" else EXIT_NONE
+
+
+# The pack's rules asking the same questions: code-scanning alerts line up with the pack's.
+_SARIF_RULES = {
+    "diff": (
+        "kms-key-policy-no-new-access",
+        "A changed key policy allows no request that the previous policy denied.",
+        "Remove or narrow the statements of NEW that grant these requests, or accept the "
+        "change as intended in review.",
+    ),
+    "public": (
+        "kms-key-policy-no-public-principal",
+        "A key policy allows no request from outside the trusted accounts and organizations.",
+        "Pin each statement to the trusted accounts or organization (kms:CallerAccount, "
+        "aws:PrincipalAccount, aws:PrincipalOrgID) or name the principals.",
+    ),
+}
+
+
+def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
+    from kmsguard import sarif
+
+    rule_id, description, remediation = _SARIF_RULES[args.command]
+    rule = sarif.Rule(
+        id=rule_id,
+        short=description,
+        full=description,
+        help=remediation,
+        level="mandatory",
+        severity="high",
+    )
+    target = Path(args.new if args.command == "diff" else args.policy)
+    if verdict.status == "unknown":
+        # Undecided is not clean: one advisory result says so (the exit status is 3).
+        findings = [
+            sarif.Finding(
+                rule_id=rule_id,
+                level="advisory",
+                message=f"undecided: {verdict.reason}",
+                path=target,
+                properties={"status": "unknown"},
+            )
+        ]
+    else:
+        findings = [
+            sarif.Finding(
+                rule_id=rule_id,
+                level="mandatory",
+                message=w.describe()
+                + (" (NEW allows it, OLD does not)" if args.command == "diff" else ""),
+                path=target,
+                logical_name=w.resource,
+                logical_kind="aws:kms/key",
+                properties=w.to_json(),
+            )
+            for w in verdict.witnesses
+        ]
+    properties: dict[str, Any] = {"question": verdict.question, "complete": verdict.complete}
+    log = sarif.build(
+        f"kmsguard.access {args.command}",
+        "",
+        [rule],
+        findings,
+        root=Path.cwd(),
+        properties=properties,
+    )
+    try:
+        sarif.write_whole(args.sarif, sarif.to_json(log))
+    except OSError as exc:
+        raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
 
 
 def _load(path: str) -> Policy:
