@@ -1,8 +1,9 @@
-"""Analyze + AnalyzeStack over gRPC on 3,000 synthetic resources: kmsguard vs a trivial pack."""
+"""Analyze + AnalyzeStack over gRPC on synthetic stacks: kmsguard vs a trivial pack, and scaling."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,13 +17,20 @@ from preview.analyzer import PACK_DIR, PolicyPackClient  # noqa: E402
 from preview.collect import RegisteredResource  # noqa: E402
 
 N = 3000
+SCALING = (300, 3000, 10000)
+REPEAT = 3
 ACCOUNT = "123456789012"
+PER_COPY = 6
 
 
 def synthetic_stack(n: int = N) -> list[RegisteredResource]:
+    """n // 6 independent copies: key, key policy, table, user, policy attachment, alias.
+
+    Every name and ARN is unique to its copy (administrator included), so no copy's rules
+    have anything to say about another copy's resources.
+    """
     out: list[RegisteredResource] = []
-    groups = n // 5
-    for g in range(groups):
+    for g in range(n // PER_COPY):
 
         def res(t: str, name: str, props: dict, deps: dict | None = None) -> RegisteredResource:
             urn = f"urn:pulumi:bench::kmsguard::{t}::{name}"
@@ -31,19 +39,24 @@ def synthetic_stack(n: int = N) -> list[RegisteredResource]:
             return r
 
         user_arn = f"arn:aws:iam::{ACCOUNT}:user/user{g}"
-        policy = build_key_policy(
-            KeyPolicyRoles(ACCOUNT, "us-east-1", [f"arn:aws:iam::{ACCOUNT}:role/admin"], [user_arn])
-        )
+        admin_arn = f"arn:aws:iam::{ACCOUNT}:role/admin{g}"
+        policy = build_key_policy(KeyPolicyRoles(ACCOUNT, "us-east-1", [admin_arn], [user_arn]))
         key_arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k{g}"
         key = res(
             AwsType.KMS_KEY,
             f"key{g}",
             {
                 "arn": key_arn,
+                "keyId": f"k{g}",
                 "enableKeyRotation": True,
                 "deletionWindowInDays": 30,
-                "policy": json.dumps(policy),
             },
+        )
+        res(
+            AwsType.KMS_KEY_POLICY,
+            f"keypolicy{g}",
+            {"keyId": f"k{g}", "policy": json.dumps(policy)},
+            {"keyId": [key.urn]},
         )
         res(
             AwsType.DYNAMODB_TABLE,
@@ -82,6 +95,53 @@ def measure(pack: Path, resources: list[RegisteredResource]) -> tuple[float, flo
     return analyze, stack, found
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc); None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_seconds(
+    client: PolicyPackClient, resources: list[RegisteredResource]
+) -> tuple[float, float | None]:
+    """Best of REPEAT AnalyzeStack calls, wall and pack CPU: the machine may be shared."""
+    wall, cpu = float("inf"), float("inf")
+    for _ in range(REPEAT):
+        before = _cpu_seconds(client.pid)
+        start = time.perf_counter()
+        client.analyze_stack(resources)
+        wall = min(wall, time.perf_counter() - start)
+        after = _cpu_seconds(client.pid)
+        if before is not None and after is not None:
+            cpu = min(cpu, after - before)
+    return wall, (cpu if cpu != float("inf") else None)
+
+
+def scaling() -> None:
+    print(f"AnalyzeStack scaling, independent copies of {PER_COPY} resources (best of {REPEAT}):")
+    per: dict[int, float] = {}
+    with (
+        PolicyPackClient(PACK_DIR) as client,
+        PolicyPackClient(ROOT / "benchmarks" / "trivial_pack") as trivial,
+    ):
+        for n in SCALING:
+            resources = synthetic_stack(n)
+            wall, cpu = stack_seconds(client, resources)
+            base, _ = stack_seconds(trivial, resources)
+            per[n] = wall
+            pack_cpu = f"pack CPU {cpu:6.2f}s" if cpu is not None else "pack CPU n/a"
+            print(
+                f"  {len(resources):6d} resources: {wall:7.2f}s  "
+                f"{wall / len(resources) * 1e3:6.3f} ms/resource  {pack_cpu}  "
+                f"(trivial pack {base:6.2f}s, {base / len(resources) * 1e3:5.3f} ms/resource)"
+            )
+    small, large = SCALING[0], SCALING[1]
+    print(f"  AnalyzeStack time {large}/{small}: {per[large] / per[small]:.1f}x")
+
+
 def main() -> None:
     resources = synthetic_stack()
     full = measure(PACK_DIR, resources)
@@ -97,6 +157,7 @@ def main() -> None:
         f"AnalyzeStack {full[1] / max(trivial[1], 1e-9):.1f}x  "
         f"total {(full[0] + full[1]) / (trivial[0] + trivial[1]):.1f}x"
     )
+    scaling()
 
 
 if __name__ == "__main__":

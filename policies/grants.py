@@ -46,12 +46,7 @@ def _constraints(raw: Any) -> dict[str, Any] | None:
 def key_grants(view: StackView, key: Node) -> list[StackGrant]:
     """The stack's grants on `key` (linked by dependency or by one of its identifiers)."""
     out = []
-    for n in view.of_type(AwsType.KMS_GRANT):
-        linked = any(view.by_urn.get(u) is key for u in n.dep_urns("keyId")) or (
-            _text(n.props.get("keyId")) in view.key_identifiers(key)
-        )
-        if not linked:
-            continue
+    for n in view.linked_to_key(AwsType.KMS_GRANT, key):
         grantee = n.props.get("granteePrincipal")
         ops = n.props.get("operations")
         if is_unknown(grantee) or not _text(grantee):

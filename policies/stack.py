@@ -9,7 +9,7 @@ from typing import Any
 
 from kmsguard.contract import AwsType
 from policies.deployer import deploying_account
-from policies.document import account_of
+from policies.document import account_of, covers, statements
 from policies.managed import managed_policy_document, managed_policy_name
 from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
 
@@ -85,24 +85,47 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value and not is_unknown(value) else None
 
 
+def _names(value: Any) -> list[str]:
+    """The names a reference property gives: one string or a list of them."""
+    return [v for v in (value if isinstance(value, list) else [value]) if _str(v)]
+
+
 class StackView:
+    """The stack indexed once; every lookup a rule makes is a dictionary access.
+
+    Rules run per key and per principal, so a scan of the stack inside such a loop would make
+    the pack quadratic in the stack's size.
+    """
+
     def __init__(self, resources: Iterable[Any], account_id: str = "") -> None:
         items = list(resources)
         self.nodes = [_node(r) for r in items]
         self.by_urn = {n.urn: n for n in self.nodes}
+        self._pos = {id(n): i for i, n in enumerate(self.nodes)}
         self.account_id = (
             account_id
             or next((a for r in items if (a := deploying_account(r))), "")
             or self._infer_account()
         )
-        self._index: dict[str, Node] | None = None
-        self._base_index: dict[str, Node] | None = None
         self._by_type: dict[str, list[Node]] = {}
         for n in self.nodes:
             self._by_type.setdefault(n.type, []).append(n)
+        self._index: dict[str, Node] | None = None
+        self._base_index: dict[str, Node] | None = None
+        self._idents: dict[int, set[str]] = {}
+        self._key_links: dict[tuple[str, str], dict[int, list[Node]]] = {}
+        self._referrers: dict[tuple[str, str], dict[str, list[Node]]] = {}
+        self._by_name: dict[str, dict[str, list[Node]]] = {}
+        self._policy_by_arn: dict[str, Node] | None = None
+        self._region: str | None = None
+        self._principals: list[Principal] | None = None
 
     def of_type(self, *types: str) -> list[Node]:
         return [n for t in types for n in self._by_type.get(t, [])]
+
+    def _in_stack_order(self, nodes: Iterable[Node]) -> list[Node]:
+        unique = {id(n): n for n in nodes}
+        return sorted(unique.values(), key=lambda n: self._pos[id(n)])
 
     def _infer_account(self) -> str:
         # The account in the known ARNs of the stack's own resources. Principals named in policy
@@ -134,11 +157,14 @@ class StackView:
                         ident = _str(alias.props.get(k))
                         if ident:
                             index.setdefault(ident, target)
+            for ident, node in index.items():
+                self._idents.setdefault(id(node), set()).add(ident)
             self._index = index
         return index
 
     def key_identifiers(self, key: Node) -> set[str]:
-        return {ident for ident, node in self._key_index().items() if node is key}
+        self._key_index()
+        return set(self._idents.get(id(key), ()))
 
     def alias_target(self, alias: Node) -> Node | None:
         for urn in alias.dep_urns("targetKeyId"):
@@ -150,8 +176,13 @@ class StackView:
 
     def _key_by_identifier(self, ident: str) -> Node | None:
         if self._base_index is None:
-            self._key_index()
-        return (self._base_index or {}).get(ident)
+            self._base_index = {}
+            for key in self.of_type(AwsType.KMS_KEY):
+                for k in ("arn", "keyId", "id"):
+                    found = _str(key.props.get(k))
+                    if found:
+                        self._base_index.setdefault(found, key)
+        return self._base_index.get(ident)
 
     def table_key(self, table: Node) -> KeyRef:
         value = get(table.props, "serverSideEncryption", "kmsKeyArn")
@@ -174,19 +205,36 @@ class StackView:
         """The key's policy document and its origin (inline, KeyPolicy resource or AWS default)."""
         return self.key_policies(key)[0]
 
+    def linked_to_key(self, type_: str, key: Node, prop: str = "keyId") -> list[Node]:
+        """Resources of a type whose `prop` names the key: by dependency or any identifier."""
+        index = self._key_links.get((type_, prop))
+        if index is None:
+            identifiers = self._key_index()
+            index = {}
+            for n in self.of_type(type_):
+                targets = {
+                    id(t): t
+                    for t in (self.by_urn.get(u) for u in n.dep_urns(prop))
+                    if t is not None
+                }
+                named = identifiers.get(_str(n.props.get(prop)) or "")
+                if named is not None:
+                    targets[id(named)] = named
+                for target in targets:
+                    index.setdefault(target, []).append(n)
+            self._key_links[(type_, prop)] = index
+        return index.get(id(key), [])
+
     def key_policies(self, key: Node) -> list[tuple[dict[str, Any] | Unknown | None, str]]:
         """Every policy declared for the key, the one AWS ends up with first.
 
         A KeyPolicy resource is applied after the key, so it wins; when the key also has an
         inline policy, both are returned: each `up` may apply either, so both must be safe.
         """
-        out: list[tuple[dict[str, Any] | Unknown | None, str]] = []
-        for kp in self.of_type(AwsType.KMS_KEY_POLICY):
-            linked = any(self.by_urn.get(u) is key for u in kp.dep_urns("keyId")) or _str(
-                kp.props.get("keyId")
-            ) in self.key_identifiers(key)
-            if linked:
-                out.append((self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}"))
+        out: list[tuple[dict[str, Any] | Unknown | None, str]] = [
+            (self._doc(kp.props.get("policy")), f"KeyPolicy {kp.name}")
+            for kp in self.linked_to_key(AwsType.KMS_KEY_POLICY, key)
+        ]
         doc = self._doc(key.props.get("policy"))
         if doc is not None:
             out.append((doc, "inline policy"))
@@ -207,6 +255,11 @@ class StackView:
         return f"arn:aws:kms:{self.region()}:{self.account_id or '000000000000'}:key/{key.name}"
 
     def region(self) -> str:
+        if self._region is None:
+            self._region = self._find_region()
+        return self._region
+
+    def _find_region(self) -> str:
         for n in self.nodes:
             m = re.match(r"arn:[\w-]+:(?:kms|dynamodb):([\w-]+):", _str(n.props.get("arn")) or "")
             if m:
@@ -215,20 +268,75 @@ class StackView:
                 return str(n.props["region"])
         return "us-east-1"
 
+    # --- references between resources ----------------------------------------------------
+
+    def _named(self, type_: str, name: str) -> list[Node]:
+        """Resources of a type by their physical `name` property."""
+        index = self._by_name.get(type_)
+        if index is None:
+            index = {}
+            for n in self.of_type(type_):
+                own = _str(n.props.get("name"))
+                if own:
+                    index.setdefault(own, []).append(n)
+            self._by_name[type_] = index
+        return index.get(name, [])
+
+    def _referrers_of(self, holder_type: str, prop: str, target: Node) -> list[Node]:
+        """Resources of `holder_type` whose `prop` names the target (by dependency or name).
+
+        In stack order, as a scan of the stack would find them.
+        """
+        index = self._referrers.get((holder_type, prop))
+        if index is None:
+            index = {}
+            for n in self.of_type(holder_type):
+                for urn in n.dep_urns(prop):
+                    index.setdefault("urn:" + urn, []).append(n)
+                for name in _names(n.props.get(prop)):
+                    index.setdefault("name:" + name, []).append(n)
+            self._referrers[(holder_type, prop)] = index
+        found = list(index.get("urn:" + target.urn, []))
+        if self.by_urn.get(target.urn) is not target:
+            found = []  # a duplicate URN: the dependency resolves to the other resource
+        for own in _names(target.props.get("name")):
+            found += index.get("name:" + own, [])
+        return self._in_stack_order(found)
+
+    def _targets_of(self, holder: Node, prop: str, type_: str) -> list[Node]:
+        """Resources of `type_` that the holder's `prop` names (by dependency or name)."""
+        found = [
+            n for n in (self.by_urn.get(u) for u in holder.dep_urns(prop)) if n and n.type == type_
+        ]
+        for name in _names(holder.props.get(prop)):
+            found += self._named(type_, name)
+        return self._in_stack_order(found)
+
+    def _policy_named_by_arn(self, arn: str) -> Node | None:
+        if self._policy_by_arn is None:
+            self._policy_by_arn = {}
+            for n in self.of_type(AwsType.IAM_POLICY):
+                own = _str(n.props.get("arn"))
+                if own:
+                    self._policy_by_arn.setdefault(own, n)
+        return self._policy_by_arn.get(arn)
+
     # --- principals -----------------------------------------------------------------------
 
     def principals(self) -> list[Principal]:
-        out: list[Principal] = []
-        for node in self.of_type(AwsType.IAM_USER, AwsType.IAM_ROLE):
-            kind = "user" if node.type == AwsType.IAM_USER else "role"
-            arn = _str(node.props.get("arn")) or self._derive_arn(node, kind)
-            p = Principal(node, kind, arn)
-            self._collect_policies(p)
-            boundary = node.props.get("permissionsBoundary")
-            if boundary is not None and boundary != "":
-                p.boundary = self._attached(node, boundary, "permissionsBoundary")
-            out.append(p)
-        return out
+        if self._principals is None:
+            out: list[Principal] = []
+            for node in self.of_type(AwsType.IAM_USER, AwsType.IAM_ROLE):
+                kind = "user" if node.type == AwsType.IAM_USER else "role"
+                arn = _str(node.props.get("arn")) or self._derive_arn(node, kind)
+                p = Principal(node, kind, arn)
+                self._collect_policies(p)
+                boundary = node.props.get("permissionsBoundary")
+                if boundary is not None and boundary != "":
+                    p.boundary = self._attached(node, boundary, "permissionsBoundary")
+                out.append(p)
+            self._principals = out
+        return self._principals
 
     def _derive_arn(self, node: Node, kind: str) -> str | None:
         name = _str(node.props.get("name"))
@@ -236,13 +344,6 @@ class StackView:
             return None
         path = _str(node.props.get("path")) or "/"
         return f"arn:aws:iam::{self.account_id}:{kind}{path}{name}"
-
-    def _refers_to(self, holder: Node, prop: str, target: Node) -> bool:
-        if any(self.by_urn.get(u) is target for u in holder.dep_urns(prop)):
-            return True
-        vals = holder.props.get(prop)
-        names = [v for v in (vals if isinstance(vals, list) else [vals]) if _str(v)]
-        return bool(names) and _str(target.props.get("name")) in names
 
     def _collect_policies(self, p: Principal) -> None:
         kind = p.kind
@@ -253,17 +354,14 @@ class StackView:
             else AwsType.IAM_ROLE_POLICY_ATTACHMENT
         )
         field_name = kind  # UserPolicy.user / RolePolicy.role
-        for n in self.of_type(inline_type):
-            if self._refers_to(n, field_name, p.node):
-                p.policies.append(
-                    PolicyDoc(f"{n.type.split(':')[-1]} {n.name}", self._doc(n.props.get("policy")))
-                )
-        for n in self.of_type(attach_type):
-            if self._refers_to(n, field_name, p.node):
-                p.policies.append(self._attached(n, n.props.get("policyArn")))
-        for n in self.of_type(AwsType.IAM_POLICY_ATTACHMENT):
-            if self._refers_to(n, kind + "s", p.node):
-                p.policies.append(self._attached(n, n.props.get("policyArn")))
+        for n in self._referrers_of(inline_type, field_name, p.node):
+            p.policies.append(
+                PolicyDoc(f"{n.type.split(':')[-1]} {n.name}", self._doc(n.props.get("policy")))
+            )
+        for n in self._referrers_of(attach_type, field_name, p.node):
+            p.policies.append(self._attached(n, n.props.get("policyArn")))
+        for n in self._referrers_of(AwsType.IAM_POLICY_ATTACHMENT, kind + "s", p.node):
+            p.policies.append(self._attached(n, n.props.get("policyArn")))
         if kind == "user":
             for group in self._groups_of(p.node):
                 self._collect_group_policies(p, group)
@@ -287,31 +385,25 @@ class StackView:
     def _groups_of(self, user: Node) -> list[Node]:
         """Groups of the stack the user belongs to (GroupMembership, UserGroupMembership)."""
         out: list[Node] = []
-        groups = self.of_type(AwsType.IAM_GROUP)
-        for n in self.of_type(AwsType.IAM_GROUP_MEMBERSHIP):
-            if self._refers_to(n, "users", user):
-                out.extend(g for g in groups if self._refers_to(n, "group", g))
-        for n in self.of_type(AwsType.IAM_USER_GROUP_MEMBERSHIP):
-            if self._refers_to(n, "user", user):
-                out.extend(g for g in groups if self._refers_to(n, "groups", g))
+        for n in self._referrers_of(AwsType.IAM_GROUP_MEMBERSHIP, "users", user):
+            out.extend(self._targets_of(n, "group", AwsType.IAM_GROUP))
+        for n in self._referrers_of(AwsType.IAM_USER_GROUP_MEMBERSHIP, "user", user):
+            out.extend(self._targets_of(n, "groups", AwsType.IAM_GROUP))
         return list({id(g): g for g in out}.values())
 
     def _collect_group_policies(self, p: Principal, group: Node) -> None:
         via = f" (via group {group.name})"
-        for n in self.of_type(AwsType.IAM_GROUP_POLICY):
-            if self._refers_to(n, "group", group):
-                doc = self._doc(n.props.get("policy"))
-                p.policies.append(PolicyDoc(f"GroupPolicy {n.name}{via}", doc))
-        for n in self.of_type(AwsType.IAM_GROUP_POLICY_ATTACHMENT):
-            if self._refers_to(n, "group", group):
-                att = self._attached(n, n.props.get("policyArn"))
-                att.origin += via
-                p.policies.append(att)
-        for n in self.of_type(AwsType.IAM_POLICY_ATTACHMENT):
-            if self._refers_to(n, "groups", group):
-                att = self._attached(n, n.props.get("policyArn"))
-                att.origin += via
-                p.policies.append(att)
+        for n in self._referrers_of(AwsType.IAM_GROUP_POLICY, "group", group):
+            doc = self._doc(n.props.get("policy"))
+            p.policies.append(PolicyDoc(f"GroupPolicy {n.name}{via}", doc))
+        for n in self._referrers_of(AwsType.IAM_GROUP_POLICY_ATTACHMENT, "group", group):
+            att = self._attached(n, n.props.get("policyArn"))
+            att.origin += via
+            p.policies.append(att)
+        for n in self._referrers_of(AwsType.IAM_POLICY_ATTACHMENT, "groups", group):
+            att = self._attached(n, n.props.get("policyArn"))
+            att.origin += via
+            p.policies.append(att)
 
     def _attached(self, holder: Node, arn: Any, prop: str = "policyArn") -> PolicyDoc:
         for urn in holder.dep_urns(prop):
@@ -331,12 +423,84 @@ class StackView:
                     f"AWS managed {arn}", UNKNOWN, f"AWS managed policy {arn} not in the catalog"
                 )
             return PolicyDoc(f"AWS managed {managed_policy_name(arn)}", doc)
-        for n in self.of_type(AwsType.IAM_POLICY):
-            if _str(n.props.get("arn")) == arn:
-                return PolicyDoc(f"Policy {n.name}", self._doc(n.props.get("policy")))
+        n = self._policy_named_by_arn(arn)
+        if n is not None:
+            return PolicyDoc(f"Policy {n.name}", self._doc(n.props.get("policy")))
         return PolicyDoc(
             f"policy {arn}", UNKNOWN, f"customer managed policy {arn} is outside the stack"
         )
+
+
+class PrincipalReach:
+    """Which principals an identity policy could let perform one action, indexed by resource.
+
+    Built once per stack: a principal whose policies cannot allow the action is never offered
+    to a key; one whose Allow statements name exact resources is offered only to the keys
+    those resources identify.
+    """
+
+    def __init__(self, principals: Sequence[Principal], action: str) -> None:
+        self._pos = {id(p): i for i, p in enumerate(principals)}
+        self.everywhere: list[Principal] = []  # reach unknown, or any resource
+        self._by_resource: dict[str, list[Principal]] = {}
+        self._by_arn: dict[str, list[Principal]] = {}
+        for p in principals:
+            if p.arn is not None:
+                self._by_arn.setdefault(p.arn.lower(), []).append(p)
+            reach = _reach(p, action)
+            if reach is None:
+                continue
+            if reach is _ANYWHERE:
+                self.everywhere.append(p)
+                continue
+            for resource in reach:
+                self._by_resource.setdefault(resource.lower(), []).append(p)
+
+    def for_resource(self, identifiers: Iterable[str], named: Iterable[str]) -> list[Principal]:
+        """Principals that may reach a resource known by these identifiers, plus those named.
+
+        Resources are compared case-insensitively: a superset, never a miss.
+        """
+        found = {id(p): p for p in self.everywhere}
+        for ident in identifiers:
+            found.update((id(p), p) for p in self._by_resource.get(ident.lower(), ()))
+        for arn in named:
+            found.update((id(p), p) for p in self.named(arn))
+        return sorted(found.values(), key=lambda p: self._pos[id(p)])
+
+    def named(self, arn: str) -> list[Principal]:
+        """The stack's principals with this ARN (IAM names are case-insensitive)."""
+        return self._by_arn.get(arn.lower(), [])
+
+
+_ANYWHERE: frozenset[str] = frozenset({"*"})
+
+
+def _reach(p: Principal, action: str) -> frozenset[str] | None:
+    """Resources the principal's Allow statements for `action` name exactly.
+
+    None when no statement can allow the action; _ANYWHERE when one reaches unknown or
+    patterned resources (wildcards, policy variables, NotResource), or a policy is unknown or
+    unreadable, or the ARN is unknown.
+    """
+    if p.arn is None:
+        return _ANYWHERE
+    out: set[str] = set()
+    for d in p.policies:
+        if not isinstance(d.document, dict):
+            if isinstance(d.document, Unknown):
+                return _ANYWHERE
+            continue
+        for st in statements(d.document):
+            if not st.allows or not covers(st, action):
+                continue
+            if st.not_resource or not st.resources:
+                return _ANYWHERE
+            for r in st.resources:
+                if any(c in r for c in "*?$"):
+                    return _ANYWHERE
+                out.add(r)
+    return frozenset(out) if out else None
 
 
 def account_in(arns: Sequence[str]) -> str:

@@ -52,8 +52,14 @@ def is_unknown(value: Any) -> bool:
     return value is UNKNOWN or (isinstance(value, str) and value in UNKNOWN_SENTINELS)
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """Unwrap the SDK's unknown-checking proxies into plain dicts and lists (sentinels kept)."""
+    # Scalars first, by exact type: this runs on every value of every resource.
+    if value.__class__ in _SCALARS:
+        return value
     if isinstance(value, _DictProxy | _ListProxy):
         return plain(value["__target"])
     if isinstance(value, Mapping):

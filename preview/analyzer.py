@@ -270,6 +270,11 @@ class PolicyPackClient:
                 stream.close()
         self._engine_server.stop(0)
 
+    @property
+    def pid(self) -> int:
+        """The pack process, for benchmarks that read its CPU time."""
+        return self._proc.pid
+
     def __enter__(self) -> PolicyPackClient:
         return self
 

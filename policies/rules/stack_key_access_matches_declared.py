@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
@@ -15,8 +15,11 @@ from kmsguard.contract import (
 from policies.document import covers, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
-from policies.stack import Node, Principal, StackView
+from policies.stack import Node, Principal, PrincipalReach, StackView
 from policies.values import Unknown
+
+if TYPE_CHECKING:
+    from kmsguard.access import PolicyKind
 
 META = RuleMeta(
     name="stack-key-access-matches-declared",
@@ -96,8 +99,22 @@ def _default_policy(account: str) -> dict[str, Any]:
     }
 
 
-def _may_decrypt(docs: list[dict[str, Any]]) -> bool:
-    return any(s.allows and covers(s, ACTION) for d in docs for s in statements(d))
+def _compiled(doc: dict[str, Any], kind: PolicyKind, cache: dict[int, Any]) -> Any:
+    """The document compiled once per run (many principals share a managed policy).
+
+    A document the evaluator rejects is returned as it is, so that each evaluation still
+    reports the error for the principal concerned.
+    """
+    from kmsguard.access import PolicyDocumentError, parse_policy
+
+    found = cache.get(id(doc))
+    if found is None:
+        try:
+            found = (doc, parse_policy(doc, kind=kind))
+        except PolicyDocumentError:
+            found = (doc, doc)
+        cache[id(doc)] = found  # the document is kept, so its id stays unique
+    return found[1]
 
 
 def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
@@ -131,7 +148,7 @@ class Org:
 
 def _org(config: dict[str, Any], findings: Findings) -> Org | None:
     """Parsed SCP/RCP levels; None (after one violation naming the document) when malformed."""
-    from kmsguard.access import PolicyDocumentError, PolicyKind, parse_policy
+    from kmsguard.access import PolicyDocumentError, parse_policy
 
     parsed: dict[str, tuple[Any, ...]] = {}
     kinds: tuple[tuple[str, PolicyKind], ...] = (
@@ -158,7 +175,8 @@ def _check_key(
     view: StackView,
     key: Node,
     principals: list[Principal],
-    may_decrypt: dict[int, bool],
+    reach: PrincipalReach,
+    compiled: dict[int, Any],
     extra: list[str],
     findings: Findings,
     org: Org = Org(),
@@ -171,7 +189,7 @@ def _check_key(
             "was applied last, so each is checked; declare the policy in one place"
         )
     for doc, origin in policies:
-        _check_policy(view, key, doc, origin, principals, may_decrypt, extra, findings, org)
+        _check_policy(view, key, doc, origin, principals, reach, compiled, extra, findings, org)
 
 
 def _check_policy(
@@ -180,7 +198,8 @@ def _check_policy(
     doc: dict[str, Any] | Unknown | None,
     origin: str,
     principals: list[Principal],
-    may_decrypt: dict[int, bool],
+    reach: PrincipalReach,
+    compiled: dict[int, Any],
     extra: list[str],
     findings: Findings,
     org: Org = Org(),
@@ -202,16 +221,26 @@ def _check_policy(
     open_key = any(s.allows and any("*" in p for p in s.principals) for s in statements(doc))
     key_arn = view.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
-    for p in principals:
+    key_policy = _compiled(doc, "resource", {})
+    # Only these can hold access the key policy does not declare; the others are never
+    # evaluated, so the rule stays linear in the stack.
+    candidates = (
+        principals
+        if open_key
+        else reach.for_resource(view.key_identifiers(key) | {key_arn}, declared)
+    )
+    for p in candidates:
         if p.arn is None:
             findings.defer(
                 f"{where}: the ARN of {p.kind} {p.node.name!r} is unknown during preview"
             )
             continue
         unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
-        docs = [d.document for d in p.policies if isinstance(d.document, dict)]
-        if not open_key and p.arn not in declared and not unknown and not may_decrypt[id(p)]:
-            continue
+        docs = [
+            _compiled(d.document, "identity", compiled)
+            for d in p.policies
+            if isinstance(d.document, dict)
+        ]
         boundary = p.boundary.document if p.boundary is not None else None
         bounds = {p.arn: boundary} if isinstance(boundary, dict) else None
         try:
@@ -219,7 +248,7 @@ def _check_policy(
                 who_can(
                     ACTION,
                     key_arn,
-                    doc,
+                    key_policy,
                     {p.arn: docs},
                     ctx,
                     boundaries=bounds,
@@ -247,7 +276,7 @@ def _check_policy(
         if sg.grant is None:
             findings.defer(f"{where}: {sg.label}: {sg.problem}")
         else:
-            _check_grant(where, key_arn, doc, sg, principals, declared, findings, org)
+            _check_grant(where, key_arn, doc, sg, reach, declared, findings, org)
 
 
 def _grant_caller(grantee: str) -> str:
@@ -264,7 +293,7 @@ def _check_grant(
     key_arn: str,
     doc: dict[str, Any],
     sg: StackGrant,
-    principals: list[Principal],
+    reach: PrincipalReach,
     declared: set[str],
     findings: Findings,
     org: Org,
@@ -282,7 +311,7 @@ def _check_grant(
         return
     if grantee in declared or grantee.lower() in {d.lower() for d in declared}:
         return
-    holder = next((p for p in principals if p.arn and p.arn.lower() == grantee.lower()), None)
+    holder = next(iter(reach.named(grantee)), None)
     docs = [d.document for d in holder.policies if isinstance(d.document, dict)] if holder else []
     boundary = holder.boundary.document if holder and holder.boundary else None
     try:
@@ -316,16 +345,14 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     view = StackView(args.resources, account)
     principals = view.principals()
     extra = str_list(config["extraDeclaredKeyUsers"])
-    may_decrypt = {
-        id(p): _may_decrypt([d.document for d in p.policies if isinstance(d.document, dict)])
-        for p in principals
-    }
+    reach = PrincipalReach(principals, ACTION)
+    compiled: dict[int, Any] = {}
     org = _org(config, findings)
     if org is None:
         findings.finish()
         return
     for key in view.of_type(AwsType.KMS_KEY):
-        _check_key(view, key, principals, may_decrypt, extra, findings, org)
+        _check_key(view, key, principals, reach, compiled, extra, findings, org)
     findings.finish()
 
 
