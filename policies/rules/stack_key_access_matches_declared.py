@@ -15,6 +15,7 @@ from kmsguard.contract import (
 from policies.document import covers, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
+from policies.rules._common import PROVER_TIMEOUT, prover_timeout
 from policies.stack import Node, Principal, PrincipalReach, StackView
 from policies.values import Unknown
 
@@ -65,6 +66,7 @@ META = RuleMeta(
             "default": "",
             "description": "The stack's account id; inferred from the stack's ARNs when empty.",
         },
+        **PROVER_TIMEOUT,
     },
 )
 
@@ -180,6 +182,7 @@ def _check_key(
     extra: list[str],
     findings: Findings,
     org: Org = Org(),
+    timeout_s: float = 10.0,
 ) -> None:
     policies = view.key_policies(key)
     where = f"Key {key.name!r}"
@@ -189,7 +192,9 @@ def _check_key(
             "was applied last, so each is checked; declare the policy in one place"
         )
     for doc, origin in policies:
-        _check_policy(view, key, doc, origin, principals, reach, compiled, extra, findings, org)
+        _check_policy(
+            view, key, doc, origin, principals, reach, compiled, extra, findings, org, timeout_s
+        )
 
 
 def _check_policy(
@@ -203,6 +208,7 @@ def _check_policy(
     extra: list[str],
     findings: Findings,
     org: Org = Org(),
+    timeout_s: float = 10.0,
 ) -> None:
     where = f"Key {key.name!r}" + (f" ({origin})" if origin.startswith("KeyPolicy") else "")
     if isinstance(doc, Unknown):
@@ -272,11 +278,95 @@ def _check_policy(
             findings.defer(
                 f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
             )
+    _outsiders(view, key_arn, doc, where, principals, declared, findings, org, timeout_s)
     for sg in key_grants(view, key):
         if sg.grant is None:
             findings.defer(f"{where}: {sg.label}: {sg.problem}")
         else:
             _check_grant(where, key_arn, doc, sg, reach, declared, findings, org)
+
+
+def _outsiders(
+    view: StackView,
+    key_arn: str,
+    doc: dict[str, Any],
+    where: str,
+    principals: list[Principal],
+    declared: set[str],
+    findings: Findings,
+    org: Org,
+    timeout_s: float,
+) -> None:
+    """Principals the stack does not declare at all (any account, any name, any condition
+    value) that can decrypt: the prover's question, each witness re-checked by the evaluator.
+
+    The stack's own account is taken as closed: its identities outside the stack are assumed to
+    have no IAM policy granting key use; another account's principals are assumed allowed by
+    their own IAM policies, as only that account can tell.
+    """
+    from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
+    from kmsguard.access.prove import Key, access_not_granted
+    from kmsguard.access.prove.questions import assumed_identity_policy
+
+    try:
+        parsed = parse_policy(doc, kind="resource")
+    except PolicyDocumentError as exc:
+        findings.defer(f"{where}: cannot prove who else can {ACTION}: {exc}")
+        return
+    try:
+        key = Key(key_arn)
+    except ValueError as exc:
+        findings.defer(f"{where}: cannot prove who else can {ACTION}: {exc}")
+        return
+    account = key.account
+    named = {
+        name
+        for st in parsed.statements
+        if not st.is_deny and not st.not_principal and st.principal is not None
+        if st.action_matches(ACTION.lower())
+        for name in (*st.principal.arns, *st.principal.others)
+    }
+    allowed = sorted(
+        named | declared | {p.arn for p in principals if p.arn} | {account_root_arn(account)}
+    )
+    verdict = access_not_granted(
+        parsed,
+        [ACTION],
+        allowed,
+        closed_accounts=[account],
+        key=key,
+        timeout_s=timeout_s,
+        limit=8,
+    )
+    if verdict.status == "unknown":
+        findings.defer(
+            f"{where}: prover query access_not_granted ({ACTION} outside the stack) "
+            f"unanswered: {verdict.reason}"
+        )
+        return
+    shown = []
+    for w in verdict.witnesses:
+        if org.rcps or org.scps:
+            ids = [assumed_identity_policy(ACTION, key_arn)] if w.identity_assumed else []
+            d = evaluate(
+                w.principal,
+                ACTION,
+                key_arn,
+                identity_policies=ids,
+                resource_policy=doc,
+                context=w.context,
+                scps=org.scps if f":{account}:" in w.principal else (),
+                rcps=org.rcps,
+            )
+            if not d.allowed:
+                continue  # the organization's policies stop this one
+        shown.append(w.describe())
+    if shown:
+        more = "" if verdict.complete else "; more kinds may exist"
+        findings.violation(
+            f"{where}: principals outside the stack can {ACTION} and are not declared key "
+            f"users: {'; '.join(shown)}{more}"
+        )
 
 
 def _grant_caller(grantee: str) -> str:
@@ -352,7 +442,9 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         findings.finish()
         return
     for key in view.of_type(AwsType.KMS_KEY):
-        _check_key(view, key, principals, reach, compiled, extra, findings, org)
+        _check_key(
+            view, key, principals, reach, compiled, extra, findings, org, prover_timeout(config)
+        )
     findings.finish()
 
 

@@ -250,7 +250,8 @@ def test_access_key_with_inline_policy_and_key_policy_resource_checks_both():
         keyId=[k.urn],
     )
     r = run_rule(access, stack_args([k, kp, user()]))
-    assert len(r.messages) == 1 and "user/tester can kms:Decrypt" in r.texts[0]
+    assert len(r.messages) == 2 and "user/tester can kms:Decrypt" in r.texts[0]
+    assert "principals outside the stack can kms:Decrypt" in r.texts[1]
     assert any("has both KeyPolicy kp and inline policy" in d for d in r.deferred)
 
 
@@ -432,3 +433,62 @@ def test_access_malformed_scp_in_config_is_named():
     assert r.texts[0].startswith(
         "policy config serviceControlPolicies[0]: Statement[0]: needs Resource or NotResource"
     )
+
+
+def _key_with(statement):
+    from tests.policies.helpers import good_key_policy
+
+    doc = good_key_policy()
+    doc["Statement"].append(statement)
+    return key(policy=json.dumps(doc))
+
+
+def test_access_principals_outside_the_stack_are_found_by_the_prover():
+    other_root = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    r = run_rule(access, stack_args([_key_with(other_root)]))
+    assert len(r.messages) == 1
+    assert "arn:aws:iam::444455556666:root may kms:Decrypt" in r.texts[0]
+    pattern = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    }
+    r = run_rule(access, stack_args([_key_with(pattern)]))
+    assert len(r.messages) == 1 and f"arn:aws:iam::{ACCOUNT}:role/app-" in r.texts[0]
+
+
+def test_access_outsiders_blocked_by_a_condition_pass():
+    pinned = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalArn": USER}},
+    }
+    assert run_rule(access, stack_args([_key_with(pinned)])).messages == []
+
+
+def test_access_prover_over_its_time_limit_is_an_advisory_naming_the_query():
+    many = [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/t{i}-*-x"}},
+        }
+        for i in range(40)
+    ]
+    from tests.policies.helpers import good_key_policy
+
+    doc = good_key_policy()
+    doc["Statement"] += many
+    r = run_rule(access, stack_args([key(policy=json.dumps(doc))], {"proverTimeoutSeconds": 0.001}))
+    assert any("prover query access_not_granted" in d for d in r.deferred)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -28,6 +29,7 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_REGION = "us-east-1"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # AWS's documentation example key id
 Status = Literal["pass", "fail", "unknown"]
+_KEY_ARN = re.compile(r"arn:[\w-]+:kms:[\w-]*:\d{12}:key/[^\s]+")
 
 
 class WitnessNotConfirmed(AssertionError):
@@ -97,6 +99,13 @@ class Key:
     """The key a policy guards: its ARN fixes the owning account (same- vs cross-account)."""
 
     arn: str
+
+    def __post_init__(self) -> None:
+        if not _KEY_ARN.fullmatch(self.arn):
+            raise ValueError(
+                f"{self.arn!r} is not a KMS key ARN (arn:<partition>:kms:<region>:<account>:"
+                "key/<id>)"
+            )
 
     @staticmethod
     def in_account(account: str, region: str = DEFAULT_REGION) -> Key:
