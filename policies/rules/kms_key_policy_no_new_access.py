@@ -1,0 +1,93 @@
+"""kms-key-policy-no-new-access: a planned key policy grants nothing its baseline does not."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
+
+from policies.meta import Findings, RuleMeta, config_of, resource_policy
+from policies.rules._common import (
+    PROVER_TIMEOUT,
+    KeyPolicyInput,
+    hub,
+    label,
+    props_of,
+    prover_timeout,
+)
+from policies.values import Unknown
+
+META = RuleMeta(
+    name="kms-key-policy-no-new-access",
+    description=(
+        "Given a baseline key policy (policy config baselineKeyPolicy), the planned key policy "
+        "allows no request the baseline denies, as proved over every principal, action and "
+        "condition value; each new kind of access is shown as a concrete request."
+    ),
+    enforcement_level=EnforcementLevel.ADVISORY,
+    severity=Severity.HIGH,
+    remediation=(
+        "Remove or narrow the statement that grants the reported request, or, if the new access "
+        "is intended, update baselineKeyPolicy in the policy config after review."
+    ),
+    controls=(hub("KMS.5"),),
+    config={
+        "baselineKeyPolicy": {
+            "type": "string",
+            "default": "",
+            "description": "The reviewed key policy as JSON text; empty: the rule is off.",
+        },
+        **PROVER_TIMEOUT,
+    },
+)
+MAX_WITNESSES = 5
+
+
+def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    from kmsguard.access import PolicyDocumentError, parse_policy
+    from kmsguard.access.prove import Key, no_new_access
+    from kmsguard.access.prove.questions import infer_account
+    from policies.rules.kms_key_policy_least_privilege import key_account
+
+    policy = KeyPolicyInput(args)
+    config = config_of(META, args)
+    text = config["baselineKeyPolicy"]
+    if not policy.applies or not isinstance(text, str) or not text.strip():
+        return
+    findings = Findings(report)
+    try:
+        baseline = parse_policy(text, kind="resource")
+    except PolicyDocumentError as exc:
+        findings.violation(
+            f"policy config baselineKeyPolicy: {exc}; it must be a key policy document as JSON text"
+        )
+        findings.finish()
+        return
+    if policy.error or policy.document is None:
+        return  # unreadable planned policies are kms-key-policy-valid's concern
+    if isinstance(policy.document, Unknown):
+        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.finish()
+    try:
+        planned = parse_policy(policy.document, kind="resource")
+    except PolicyDocumentError:
+        return  # kms-key-policy-valid reports it
+    props = props_of(args)
+    arn = props.get("arn")
+    try:
+        key = Key(arn) if isinstance(arn, str) else None
+    except ValueError:
+        key = None
+    # The baseline comes from the reviewer's config, so its root statement may name the account.
+    key = key or Key.in_account(key_account(props, args) or infer_account(baseline))
+    verdict = no_new_access(
+        baseline, planned, key=key, timeout_s=prover_timeout(config), limit=MAX_WITNESSES
+    )
+    if verdict.status == "unknown":
+        findings.defer(f"{label(args)}: prover query no_new_access unanswered: {verdict.reason}")
+    for w in verdict.witnesses:
+        findings.violation(
+            f"{label(args)}: grants what the baseline key policy does not: {w.describe()} ({w.why})"
+        )
+    findings.finish()
+
+
+POLICY = resource_policy(META, validate)
