@@ -216,7 +216,44 @@ def check_key_policy(kms: Any, facts: StackFacts) -> list[ConfigRow]:
         return _unverifiable(["key.policy"], exc, "GetKeyPolicy")
     except ValueError as exc:
         return [ConfigRow("key.policy", "", "", NOT_VERIFIABLE, str(exc))]
-    return diff_key_policy(facts.key_policy, deployed)
+    return [
+        *diff_key_policy(facts.key_policy, deployed),
+        semantic_drift(facts.key_policy, deployed, facts.key_arn),
+    ]
+
+
+def semantic_drift(
+    declared: dict[str, Any], deployed: dict[str, Any], key_arn: str, timeout_s: float = 10.0
+) -> ConfigRow:
+    """Meaning, not text: does the deployed key policy allow any request the declared one denies?
+
+    Proved over every principal, action and condition value; "equivalent" when a reordered or
+    reformatted policy means the same, else a concrete request as the witness.
+    """
+    from kmsguard.access import PolicyDocumentError
+    from kmsguard.access.prove import Key, equivalent, no_new_access
+
+    check = "key.policy.meaning"
+    expected = "no access beyond the declared policy"
+    try:
+        key = Key(key_arn)
+        same = equivalent(declared, deployed, key=key, timeout_s=timeout_s)
+        if same.status == "pass":
+            return ConfigRow(check, expected, "equivalent", PASS)
+        new = no_new_access(declared, deployed, key=key, timeout_s=timeout_s)
+    except (PolicyDocumentError, ValueError) as exc:
+        return ConfigRow(check, expected, "", NOT_VERIFIABLE, f"cannot compare: {exc}")
+    for verdict in (same, new):
+        if verdict.status == "unknown":
+            return ConfigRow(check, expected, "", NOT_VERIFIABLE, f"prover: {verdict.reason}")
+    if new.witness is not None:
+        w = new.witness
+        return ConfigRow(
+            check, expected, "grants more", MISMATCH, f"deployed allows: {w.describe()}"
+        )
+    lost = same.witness
+    detail = f"no longer allowed: {lost.describe()}" if lost is not None else ""
+    return ConfigRow(check, expected, "grants less", PASS, detail)
 
 
 CHECKS: tuple[Callable[[Any, Any, StackFacts], list[ConfigRow]], ...] = (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -108,3 +110,52 @@ def test_drift_is_reported_statement_by_statement() -> None:
     assert rows[f"key.policy[{Sid.ADMINS}]"].observed == "(missing)"
     assert rows["key.policy[Added]"].expected == "(not declared)"
     assert rows["key.policy[Added]"].verdict == MISMATCH
+
+
+def _key_policy() -> dict[str, Any]:
+
+    return build_key_policy(
+        KeyPolicyRoles(
+            account_id="111122223333",
+            region="us-east-1",
+            administrators=["arn:aws:iam::111122223333:user/admin"],
+            users=["arn:aws:iam::111122223333:user/app"],
+        )
+    )
+
+
+_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_semantic_drift_reordered_and_reformatted_is_equivalent() -> None:
+    from verification.config_checks import semantic_drift
+    from verification.verdicts import PASS
+
+    declared = _key_policy()
+    deployed = json.loads(json.dumps(declared))
+    deployed["Statement"].reverse()
+    for st in deployed["Statement"]:
+        if isinstance(st["Action"], list):
+            st["Action"] = list(reversed(st["Action"]))
+    row = semantic_drift(declared, deployed, _KEY)
+    assert (row.observed, row.verdict) == ("equivalent", PASS)
+
+
+def test_semantic_drift_new_access_is_a_mismatch_with_the_witness() -> None:
+    from verification.config_checks import semantic_drift
+    from verification.verdicts import MISMATCH, PASS
+
+    declared = _key_policy()
+    deployed = json.loads(json.dumps(declared))
+    for st in deployed["Statement"]:
+        st.pop("Condition", None)
+    row = semantic_drift(declared, deployed, _KEY)
+    assert row.verdict == MISMATCH and "deployed allows: arn:aws:iam::111122223333:user/app may" in (
+        row.detail
+    )
+    narrower = json.loads(json.dumps(declared))
+    narrower["Statement"] = narrower["Statement"][:-1]
+    row = semantic_drift(declared, narrower, _KEY)
+    assert (
+        row.verdict == PASS and row.observed == "grants less" and "no longer allowed" in row.detail
+    )
