@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,9 @@ from verification.outputs import (
     load_stack_outputs,
     parse_outputs,
 )
+
+# The verifier runs from the repository (it is not part of the kmsguard distribution).
+REPO = str(Path(__file__).resolve().parents[2])
 
 ACCT = "123456789012"
 USER_ARN = f"arn:aws:iam::{ACCT}:user/kms-test-user"
@@ -130,7 +134,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(args: list[str], t
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin"},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO},
         check=False,
     )
     assert done.returncode == 2
@@ -220,7 +224,7 @@ def test_cli_bad_flags_are_refused_before_anything_runs(
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": REPO, "AWS_EC2_METADATA_DISABLED": "true"},
         check=False,
     )
     assert done.returncode == 2
@@ -252,6 +256,7 @@ def test_cli_missing_or_half_admin_credentials_are_named(
         cwd=tmp_path,
         env={
             "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": REPO,
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
             "AWS_CONFIG_FILE": str(tmp_path / "none"),
