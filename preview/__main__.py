@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -15,14 +13,12 @@ import grpc
 
 from kmsguard import sarif
 from kmsguard.contract import PROJECT, ConfigKey
+from preview import policy_config
 from preview.analyzer import PACK_DIR, AnalyzerError, PackInfo, PolicyPackClient
 from preview.program import ProgramFailed, run_project
 from preview.project import Project, apply_overrides, load
 from preview.report import PHASES, Outcome, judge, render, to_json
 from preview.sarif import build as build_sarif
-
-_LEVELS = ("advisory", "disabled", "mandatory", "remediate")
-_POLICY_CONFIG_SHAPE = 'expected {"<policy name>": {"enforcementLevel": ..., "<setting>": ...}}'
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,119 +37,6 @@ def _parse_config(items: list[str]) -> dict[str, Any]:
                 f"--config {key} is given twice ({out[key]!r}, then {value!r}); give each key once"
             )
         out[key] = value
-    return out
-
-
-def _setting_problem(value: Any, schema: dict[str, Any]) -> str | None:
-    kind = schema.get("type")
-    if kind == "integer":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return "must be a whole number"
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if (low is not None and value < low) or (high is not None and value > high):
-            return f"must be from {low} to {high}"
-    elif kind == "boolean" and not isinstance(value, bool):
-        return "must be true or false"
-    elif kind == "string" and not isinstance(value, str):
-        return "must be a string"
-    elif kind == "array" and not (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
-    ):
-        return "must be a list of strings"
-    return None
-
-
-def _policy_config_problems(
-    data: dict[str, Any], schemas: dict[str, dict[str, Any]] | None = None
-) -> list[str]:
-    """Check names, settings and values against the pack's config schemas, as Pulumi does."""
-    if schemas is None:
-        from policies.rules import POLICIES
-
-        schemas = {
-            p.name: dict(p.config_schema.properties) if p.config_schema else {} for p in POLICIES
-        }
-    problems: list[str] = []
-    for name, settings in data.items():
-        if name == "all":
-            if isinstance(settings, str):
-                settings = {"enforcementLevel": settings}
-            if not isinstance(settings, dict) or set(settings) - {"enforcementLevel"}:
-                problems.append('all: only {"enforcementLevel": ...} (or a level) applies to all')
-                continue
-        elif name not in schemas:
-            problems.append(f"{name!r}: no such policy; allowed: all, {', '.join(schemas)}")
-            continue
-        if isinstance(settings, str):
-            settings = {"enforcementLevel": settings}
-        if not isinstance(settings, dict):
-            problems.append(f"{name}: must be an enforcement level or an object of settings")
-            continue
-        for key, value in settings.items():
-            if key == "enforcementLevel":
-                if value not in _LEVELS:
-                    problems.append(
-                        f"{name}.enforcementLevel = {value!r}: allowed: {', '.join(_LEVELS)}"
-                    )
-            elif key not in schemas[name]:
-                allowed = ", ".join(["enforcementLevel", *schemas[name]])
-                problems.append(f"{name}.{key}: unknown setting; allowed: {allowed}")
-            elif problem := _setting_problem(value, schemas[name][key]):
-                problems.append(f"{name}.{key} = {json.dumps(value)}: {problem}")
-    return problems
-
-
-def _read_policy_config(path: str) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"--policy-config {path}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ValueError(
-            f"--policy-config {path}: not UTF-8 text; {_POLICY_CONFIG_SHAPE}"
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"--policy-config {path}: not JSON (line {exc.lineno}: {exc.msg}); "
-            f"{_POLICY_CONFIG_SHAPE}"
-        ) from None
-    except RecursionError:
-        raise ValueError(f"--policy-config {path}: nested too deeply to read") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"--policy-config {path}: {_POLICY_CONFIG_SHAPE}")
-    return data
-
-
-def _check_policy_config(
-    path: str, data: dict[str, Any], schemas: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    problems = _policy_config_problems(data, schemas)
-    if len(problems) == 1:
-        raise ValueError(f"--policy-config {path}: {problems[0]}")
-    if problems:
-        listed = "".join(f"\n  - {p}" for p in problems)
-        raise ValueError(f"--policy-config {path} ({len(problems)} problems):{listed}")
-    return data
-
-
-def normalized_policy_config(
-    data: Mapping[str, Any], names: Sequence[str]
-) -> dict[str, dict[str, Any]]:
-    """Pulumi's format as per-policy settings: `all` applies to every policy, a string is an
-    enforcement level, and a policy's own entry wins over `all`."""
-    out: dict[str, dict[str, Any]] = {}
-    every = data.get("all")
-    if every is not None:
-        level = every if isinstance(every, str) else every.get("enforcementLevel")
-        for name in names:
-            out[name] = {"enforcementLevel": level}
-    for name, settings in data.items():
-        if name == "all":
-            continue
-        given = {"enforcementLevel": settings} if isinstance(settings, str) else dict(settings)
-        out[name] = {**out.get(name, {}), **given}
     return out
 
 
@@ -291,8 +174,9 @@ def _start_packs(
         if configs:
             path, data = configs[i]
             schemas = {p.name: dict(p.config_schema) for p in info.policies}
-            _check_policy_config(path, data, schemas)
-            client.configure(normalized_policy_config(data, list(schemas)))
+            required = {p.name: p.config_required for p in info.policies}
+            policy_config.check(path, data, schemas, required)
+            client.configure(policy_config.normalize(data, list(schemas)))
         clients.append(client)
         infos.append(info)
     return clients, infos
@@ -322,7 +206,7 @@ def evaluate(args: argparse.Namespace, config: dict[str, str]) -> tuple[list[Out
             f"{len(args.policy_config)} --policy-config for {len(dirs)} policy pack(s): give "
             "none, or one per --policy-pack in the same order"
         )
-    configs = [(p, _read_policy_config(p)) for p in args.policy_config]
+    configs = [(p, policy_config.read(p)) for p in args.policy_config]
     outcomes: list[Outcome] = []
     for preview in modes:
         with ExitStack() as stack:

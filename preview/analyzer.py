@@ -66,6 +66,7 @@ class PolicyMeta:
     tags: tuple[str, ...]
     framework: dict[str, str]
     config_schema: dict[str, Any]
+    config_required: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ class PolicyPackClient:
                     tags=tuple(p.tags),
                     framework=framework,
                     config_schema=schema,
+                    config_required=tuple(p.configSchema.required),
                 )
             )
         return PackInfo(info.name, self.version or info.version, self.pack_dir, tuple(policies))

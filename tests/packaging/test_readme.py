@@ -8,8 +8,8 @@ import re
 import kmsguard
 from kmsguard.contract import COMPONENT_TYPE
 from kmsguard.provider import KmsguardProvider
-from preview.__main__ import _policy_config_problems
 from preview.analyzer import REPO
+from preview.policy_config import problems
 from preview.settings_doc import END, START, render
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -35,7 +35,7 @@ def test_example_policy_config_is_valid_for_the_pack() -> None:
     block = re.search(r"```json\n(.*?)```", ORG, re.S)
     assert block is not None
     data = json.loads(block.group(1))
-    assert data and _policy_config_problems(data) == []
+    assert data and problems(data) == []
 
 
 def test_every_version_named_is_the_one_version() -> None:
