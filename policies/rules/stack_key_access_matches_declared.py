@@ -278,7 +278,15 @@ def _check_policy(
             findings.defer(
                 f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
             )
-    _outsiders(view, key_arn, doc, where, principals, declared, findings, org, timeout_s)
+    if view.account_id:
+        _outsiders(view, key_arn, doc, where, principals, declared, findings, org, timeout_s)
+    else:
+        # Who is outside depends on the key's own account (its root delegates to that account's
+        # IAM), and a placeholder account would make the own root look foreign.
+        findings.defer(
+            f"{where}: who else can {ACTION} depends on the key's account, unknown until its "
+            "ARN is; set aws:allowedAccountIds in the stack config to judge it during preview"
+        )
     for sg in key_grants(view, key):
         if sg.grant is None:
             findings.defer(f"{where}: {sg.label}: {sg.problem}")
