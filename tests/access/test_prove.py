@@ -21,6 +21,7 @@ from kmsguard.access.prove import (
     questions,
 )
 from kmsguard.access.prove.questions import assumed_identity_policy
+from tests.access.docs import row
 
 A = "111122223333"
 B = "444455556666"
@@ -76,6 +77,7 @@ def test_everyone_without_condition_is_public_and_the_witness_is_an_outsider() -
 
 
 def test_principal_org_id_of_a_trusted_org_is_not_public() -> None:
+    row("prove-org-from-account")
     pinned = allow("*", StringEquals={"aws:PrincipalOrgID": ORG})
     assert no_public_access(doc(ROOT, pinned), [A], [ORG], key=KEY).status == "pass"
     v = no_public_access(doc(ROOT, pinned), [A], ["o-zzzzzzzzzz"], key=KEY)
@@ -92,6 +94,7 @@ def test_caller_account_condition_pins_to_the_account() -> None:
 
 
 def test_service_principal_without_source_is_public_with_source_account_is_not() -> None:
+    row("prove-service-source")
     svc = {"Service": "logs.amazonaws.com"}
     v = no_public_access(doc(allow(svc, "kms:Encrypt")), [A], key=KEY)
     assert v.status == "fail" and v.witness is not None
@@ -107,6 +110,7 @@ def test_service_principal_without_source_is_public_with_source_account_is_not()
 
 
 def test_principal_arn_wildcard_in_own_account_is_not_public_in_another_is() -> None:
+    row("prove-other-account-identity")
     own = allow({"AWS": "*"}, StringLike={"aws:PrincipalArn": f"arn:aws:iam::{A}:role/app-*"})
     assert no_public_access(doc(own), [A], key=KEY).status == "pass"
     other = allow({"AWS": "*"}, StringLike={"aws:PrincipalArn": f"arn:aws:iam::{B}:role/app-*"})
@@ -187,6 +191,7 @@ def test_another_accounts_root_is_new_access_for_its_principals() -> None:
 
 
 def test_narrower_condition_is_no_new_access_wider_is() -> None:
+    row("prove-via-service")
     narrow = allow(
         {"AWS": ALICE}, StringEquals={"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}
     )
@@ -195,6 +200,10 @@ def test_narrower_condition_is_no_new_access_wider_is() -> None:
     v = no_new_access(doc(narrow), doc(wide), key=KEY)
     assert v.status == "fail" and v.witness is not None
     assert "kms:ViaService" not in v.witness.context
+    any_service = allow({"AWS": ALICE}, StringLike={"kms:ViaService": "*"})
+    v = no_new_access(doc(ROOT), doc(ROOT, any_service), key=KEY)
+    assert v.witness is not None
+    assert v.witness.context["kms:ViaService"].endswith(".amazonaws.com")
 
 
 def test_equivalent_finds_the_difference_either_way() -> None:
@@ -209,6 +218,7 @@ def test_action_restriction_limits_the_question() -> None:
 
 
 def test_a_query_over_its_time_limit_is_unknown_never_a_pass() -> None:
+    row("prove-timeout")
     many = [
         allow({"AWS": "*"}, StringLike={"aws:PrincipalArn": f"arn:aws:iam::*:role/t{i}-*-x"})
         for i in range(40)
@@ -218,6 +228,7 @@ def test_a_query_over_its_time_limit_is_unknown_never_a_pass() -> None:
 
 
 def test_policy_variables_in_conditions_are_unknown_not_pass() -> None:
+    row("prove-unsupported")
     var = allow({"AWS": "*"}, StringEquals={"aws:PrincipalTag/team": "${aws:username}"})
     v = no_public_access(doc(var), [A], key=KEY)
     assert v.status == "unknown" and "policy variable" in v.reason

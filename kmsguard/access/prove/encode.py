@@ -179,6 +179,8 @@ class Request:
     slots: dict[str, Slot] = field(default_factory=dict)
     facts: list[z3.BoolRef] = field(default_factory=list)
     uses_username: bool = False
+    # Readable names that principal patterns admit (`role/app-*` -> `app-x`), for witnesses.
+    name_hints: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -654,6 +656,9 @@ class Encoder:
                     )
                 continue
             head, tail = parts[:5], parts[5]
+            hint = tail.partition("/")[2].replace("*", "x").replace("?", "x")
+            if hint and hint not in r.name_hints and len(r.name_hints) < 3:
+                r.name_hints.append(hint)
             accts = [
                 i
                 for i, a in enumerate(self.u.accounts)

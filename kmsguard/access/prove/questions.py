@@ -166,7 +166,7 @@ def _run(
             )
         if result == z3.unsat:
             break
-        model = _steer(solver, enc, allowed)
+        model = _steer(solver, enc, allowed, q.timeout_s)
         w = _witness(enc, model, allowed, q.sides)
         predicted = tuple(z3.is_true(model.eval(a, model_completion=True)) for a in allowed)
         if w.allowed != predicted or not expect(w.allowed):
@@ -181,48 +181,57 @@ def _run(
     return Verdict(q.question, "fail", tuple(found), complete=complete)
 
 
-def _steer(solver: z3.Solver, enc: Encoder, allowed: list[z3.BoolRef]) -> z3.ModelRef:
-    """Prefer readable values: no assumed IAM policy, a principal named `x`, no optional keys."""
+def _steer(
+    solver: z3.Solver, enc: Encoder, allowed: list[z3.BoolRef], timeout_s: float
+) -> z3.ModelRef:
+    """Prefer readable values: an account root, no assumed IAM policy, names like `x`.
+
+    Each wish gets a small time budget: readability is never worth a slow answer.
+    """
     model = solver.model()
     r = enc.req
-    if not z3.is_true(model.eval(r.kind == ROOT, model_completion=True)):
-        # An account's root is the plainest witness: "account X may ...".
-        solver.push()
-        solver.add(r.kind == ROOT)
-        if solver.check() == z3.sat:
-            model = solver.model()
-        solver.pop()
-    solver.push()
-    # Steering changes only the details, never which principal kind, account or action it is.
-    solver.add(*(v == model.eval(v, model_completion=True) for v in (r.kind, r.account, r.action)))
-    wishes: list[z3.BoolRef] = [
-        z3.Not(r.identity_allows),
-        z3.Or(r.kind == ROOT, r.kind == SERVICE, r.name == z3.StringVal("x", enc.ctx)),
-        z3.Or(r.kind != SESSION, r.session == z3.StringVal("s", enc.ctx)),
-    ]
-    plain = z3.Plus(
-        z3.Union(z3.Range("a", "z", enc.ctx), z3.Range("0", "9", enc.ctx), z3.Re("-", enc.ctx))
-    )
-    x = z3.StringVal("x", enc.ctx)
-    wishes += [
-        z3.Or(r.kind == ROOT, r.kind == SERVICE, z3.SuffixOf(x, r.name)),
-        z3.InRe(r.name, plain),
-        z3.InRe(r.session, plain),
-    ]
-    wishes += [slot.count == 0 for slot in r.slots.values()]
-    for wish in wishes:
+    c = enc.ctx
+    budget = min(timeout_s, max(_STEER_S, timeout_s / 20))
+    solver.set("timeout", max(1, int(budget * 1000)))
+
+    def attempt(wish: z3.BoolRef, keep: bool) -> None:
+        nonlocal model
         if z3.is_true(model.eval(wish, model_completion=True)):
-            continue  # already so: no solver call
+            if keep:
+                solver.add(wish)
+            return  # already so: no solver call
         solver.push()
         solver.add(wish)
         if solver.check() == z3.sat:
             model = solver.model()
             solver.pop()
-            solver.add(wish)
+            if keep:
+                solver.add(wish)
         else:
             solver.pop()
+
+    solver.push()
+    attempt(r.kind == ROOT, keep=False)
+    # Steering changes only the details, never which principal kind, account or action it is.
+    solver.add(*(v == model.eval(v, model_completion=True) for v in (r.kind, r.account, r.action)))
+    named = z3.And(r.kind != ROOT, r.kind != SERVICE)
+    plain = z3.Plus(z3.Union(z3.Range("a", "z", c), z3.Range("0", "9", c), z3.Re("-", c)))
+    wishes: list[z3.BoolRef] = [
+        z3.Not(r.identity_allows),
+        z3.Implies(named, r.name == z3.StringVal("x", c)),
+        z3.Implies(r.kind == SESSION, r.session == z3.StringVal("s", c)),
+        *(z3.Implies(named, r.name == z3.StringVal(h, c)) for h in r.name_hints),
+        z3.Implies(named, z3.InRe(r.name, plain)),
+    ]
+    wishes += [slot.count == 0 for slot in r.slots.values()]
+    for wish in wishes:
+        attempt(wish, keep=True)
     solver.pop()
+    solver.set("timeout", max(1, int(timeout_s * 1000)))
     return model
+
+
+_STEER_S = 0.15
 
 
 def _value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
