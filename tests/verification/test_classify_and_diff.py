@@ -150,8 +150,9 @@ def test_semantic_drift_new_access_is_a_mismatch_with_the_witness() -> None:
     for st in deployed["Statement"]:
         st.pop("Condition", None)
     row = semantic_drift(declared, deployed, _KEY)
-    assert row.verdict == MISMATCH and "deployed allows: arn:aws:iam::111122223333:user/app may" in (
-        row.detail
+    assert (
+        row.verdict == MISMATCH
+        and "deployed allows: arn:aws:iam::111122223333:user/app may" in (row.detail)
     )
     narrower = json.loads(json.dumps(declared))
     narrower["Statement"] = narrower["Statement"][:-1]
