@@ -10,11 +10,14 @@ STACK   ?= dev
 venv: $(STAMP)
 
 # Install chatter goes to stderr, so `make preview ARGS=--json > f` leaves only JSON in f.
+# The kmsguard distribution holds only the domain (kmsguard/); the .pth keeps the repository's
+# tools (preview, sandbox, verification, demo) importable from this virtualenv wherever it runs.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
 	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)" >&2
 	@$(BIN)/pip install --disable-pip-version-check -q -r requirements.txt >&2
 	@$(BIN)/pip install --disable-pip-version-check -q --no-deps -e . >&2
+	@echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/kmsguard-repository.pth"
 	@touch $(STAMP)
 
 lint: venv
