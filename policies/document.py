@@ -1,4 +1,4 @@
-"""Read IAM and KMS policy statements as data: principals, actions, conditions, wildcards."""
+"""Policy statements as the pack reads them: a view over the evaluator's parser (one reading)."""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsguard.access.matching import glob
-
-# Condition keys that pin an otherwise public principal to one account or organization.
-PINNING_CONDITION_KEYS = frozenset(
-    k.lower()
-    for k in ("kms:CallerAccount", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalArn")
-)
-# Operators that only widen (negations, IfExists fallbacks, Null) never pin a caller, and
-# neither does ForAllValues: it is true when the key is absent (aws:PrincipalOrgID for a
-# principal outside any organization).
-_PINNING_OPERATOR = re.compile(
-    r"^(ForAnyValue:)?(StringEquals|StringEqualsIgnoreCase|StringLike|ArnEquals|ArnLike)$", re.I
-)
-_WILDCARD = re.compile(r"[*?]")
 
 
 def as_list(value: Any) -> list[Any]:
@@ -66,6 +53,48 @@ def _principal_values(value: Any) -> tuple[str, ...]:
 
 
 def statements(doc: Any) -> list[Statement]:
+    """The statements of a policy document, read by the evaluator's parser.
+
+    A document the parser refuses is read tolerantly (odd fields become empty), so that rules
+    such as kms-key-policy-valid can still point at its statements.
+    """
+    from kmsguard.access import PolicyDocumentError, PolicyKind, parse_policy
+
+    if isinstance(doc, dict):
+        items = as_list(doc.get("Statement"))
+        named = any(
+            isinstance(st, dict) and ("Principal" in st or "NotPrincipal" in st) for st in items
+        )
+        kind: PolicyKind = "resource" if named else "identity"
+        try:
+            parsed = parse_policy(doc, kind=kind)
+        except PolicyDocumentError:
+            return _tolerant(doc)
+        raw = as_list(parsed.document.get("Statement"))
+        return [_view(st, raw[st.index]) for st in parsed.statements]
+    return _tolerant(doc)
+
+
+def _view(st: Any, raw: dict[str, Any]) -> Statement:
+    condition: dict[str, Any] = {}
+    for clause in st.clauses:
+        condition.setdefault(clause.operator, {})[clause.key] = list(clause.values)
+    actions = tuple(a for _, a in st.action_paths)
+    return Statement(
+        index=st.index,
+        sid=st.sid or "",
+        effect=st.effect,
+        principals=_principal_values(raw.get("NotPrincipal" if st.not_principal else "Principal")),
+        principal_is_not=st.not_principal,
+        not_resource=st.not_resource,
+        actions=() if st.not_action else actions,
+        not_actions=actions if st.not_action else (),
+        resources=st.resource_patterns,
+        condition=condition,
+    )
+
+
+def _tolerant(doc: Any) -> list[Statement]:
     raw = doc.get("Statement") if isinstance(doc, dict) else None
     out: list[Statement] = []
     for i, st in enumerate(as_list(raw)):
@@ -116,35 +145,6 @@ def is_public_principal(principal: str) -> bool:
     """`*`, or a wildcard ARN such as `arn:aws:iam::*:root` (AWS rejects partial wildcards in
     principals; until then it reads as everyone, never as one account)."""
     return "*" in principal or "?" in principal
-
-
-def _pins_value(operator: str, key: str, value: str) -> bool:
-    """A condition value naming one account, organization or principal, not a pattern of them."""
-    # Only the *Like operators read `*` and `?` as wildcards; StringEquals takes them literally.
-    if not operator.lower().endswith("like") or not _WILDCARD.search(value):
-        return True
-    if key == "aws:principalarn":
-        parts = value.split(":")
-        # arn:aws:iam::111122223333:role/app-* still pins the account.
-        return len(parts) >= 6 and re.fullmatch(r"\d{12}", parts[4]) is not None
-    return False
-
-
-def pins_caller(st: Statement) -> bool:
-    """A condition restricting the caller to an account, organization or principal ARN."""
-    for operator, block in st.condition.items():
-        if not isinstance(block, dict) or not _PINNING_OPERATOR.match(str(operator)):
-            continue
-        for key, value in block.items():
-            k = str(key).lower()
-            values = [v for v in as_list(value) if isinstance(v, str)]
-            if (
-                k in PINNING_CONDITION_KEYS
-                and values
-                and all(_pins_value(str(operator), k, v) for v in values)
-            ):
-                return True
-    return False
 
 
 def is_account_root(principal: str) -> bool:
