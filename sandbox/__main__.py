@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from kmsguard.org_policies import OrgPoliciesError, load_org_policies
 from sandbox.server import is_loopback, serve
 from sandbox.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
 from sandbox.state import StateError
@@ -63,6 +64,14 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="keep state in this directory across restarts (default: in memory only)",
     )
+    run.add_argument(
+        "--org-policies",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the organization's SCPs and RCPs (scp-*.json, rcp-*.json, one level each) "
+        "every request is evaluated within",
+    )
     run.add_argument("--verbose", action="store_true", help="log every authorization decision")
     return root
 
@@ -81,12 +90,18 @@ def main(argv: list[str] | None = None) -> int:
             "the sandbox's admin credentials are public",
             file=sys.stderr,
         )
+    org = None
+    if args.org_policies is not None:
+        try:
+            org = load_org_policies(args.org_policies)
+        except OrgPoliciesError as exc:
+            cli.error(f"--org-policies: {exc}")
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
     logging.getLogger("sandbox").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        serve(args.host, args.port, args.region, state_dir=args.state_dir)
+        serve(args.host, args.port, args.region, state_dir=args.state_dir, org_policies=org)
     except KeyboardInterrupt:
         return 0  # interrupted while starting
     except StateError as exc:

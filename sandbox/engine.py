@@ -32,9 +32,19 @@ class PolicyInvalid(Exception):
 class Engine:
     """Calls the project's policy evaluator; parsed policies are cached by document text."""
 
-    def __init__(self, access: ModuleType | None = None, cache_size: int = 2048) -> None:
+    def __init__(
+        self,
+        access: ModuleType | None = None,
+        cache_size: int = 2048,
+        *,
+        scps: Sequence[Any] = (),
+        rcps: Sequence[Any] = (),
+    ) -> None:
         self._access = access if access is not None else importlib.import_module("kmsguard.access")
         self._parse = functools.lru_cache(maxsize=cache_size)(self._parse_uncached)
+        # The organization's SCP and RCP levels (parsed documents): every request is within them.
+        self.scps = tuple(scps)
+        self.rcps = tuple(rcps)
 
     def _parse_uncached(self, text: str, kind: str) -> Any:
         return self._access.parse_policy(text, kind=kind)
@@ -45,6 +55,40 @@ class Engine:
             return self._parse(text, kind)
         except self._access.PolicyDocumentError as exc:
             raise PolicyInvalid(str(exc)) from exc
+
+    def _stored(self, doc: str | None) -> Any:
+        """An identity-kind document IAM or STS accepted; one unreadable now grants nothing."""
+        if doc is None:
+            return None
+        try:
+            return self.parse(doc, "identity")
+        except PolicyInvalid:
+            return None
+
+    def _grant(self, grant: Mapping[str, Any]) -> Any:
+        try:
+            return self._access.parse_grant(grant, "grant")
+        except self._access.PolicyDocumentError:
+            return None  # validated at CreateGrant; a grant unreadable now allows nothing
+
+    def validate_grant(self, params: Mapping[str, Any]) -> None:
+        """CreateGrant's grantee, operations and constraints; raise PolicyInvalid."""
+        grant = {
+            "GrantId": "new",
+            **{
+                k: params[k]
+                for k in ("GranteePrincipal", "Operations", "Constraints")
+                if k in params
+            },
+        }
+        try:
+            self._access.parse_grant(grant, "CreateGrant")
+        except self._access.PolicyDocumentError as exc:
+            raise PolicyInvalid(str(exc)) from exc
+
+    def validate_identity_policy(self, doc: str) -> None:
+        """A session or boundary policy document; raise PolicyInvalid."""
+        self.parse(doc, "identity")
 
     def validate_key_policy(self, doc: str) -> None:
         """Raise PolicyInvalid when a key policy is malformed."""
@@ -63,6 +107,9 @@ class Engine:
         identity_policies: Sequence[str],
         resource_policy: str | None,
         context: Mapping[str, Any],
+        permissions_boundary: str | None = None,
+        session_policies: Sequence[str] = (),
+        grants: Sequence[Mapping[str, Any]] = (),
     ) -> Verdict:
         identity = []
         for doc in identity_policies:
@@ -91,6 +138,11 @@ class Engine:
             resource_policy=resource_parsed,
             context=dict(context),
             trust_policy=trust_parsed,
+            permissions_boundary=self._stored(permissions_boundary),
+            session_policies=[p for p in map(self._stored, session_policies) if p is not None],
+            grants=[g for g in map(self._grant, grants) if g is not None],
+            scps=self.scps,
+            rcps=self.rcps,
         )
         message = "" if decision.allowed else decision.message(principal_arn, action, resource)
         return Verdict(bool(decision.allowed), str(decision.effect), str(decision.reason), message)

@@ -20,6 +20,8 @@ from sandbox import (
     resources,
     served,
     sigv4,
+    table_grants,
+    user_boundaries,
     validation,
 )
 from sandbox.engine import Engine, PolicyInvalid, Verdict
@@ -151,7 +153,9 @@ class AuthorizingApp:
         if principal.expired:
             log.debug("refused %s:%s: expired session token", request.service, request.action)
             return request, errors.expired_token(request)
-        if not served.is_served(request.service, request.action):
+        if not (
+            served.is_served(request.service, request.action) or user_boundaries.handles(request)
+        ):
             return request, errors.unknown_operation(request)
         too_long = validation.refuse(request)
         if too_long is not None:
@@ -202,9 +206,42 @@ class AuthorizingApp:
             if refusal is not None:
                 return refusal
         if request.service == "kms":
-            return self._validate_new_key_policy(principal, request, plan.lockout) or (
-                self._rotation.refuse(request)
+            return (
+                self._validate_new_key_policy(principal, request, plan.lockout)
+                or self._validate_grant(request)
+                or self._rotation.refuse(request)
             )
+        if request.service == "sts" and request.action == "AssumeRole":
+            return self._validate_session_policies(request)
+        return None
+
+    def _validate_grant(self, request: ApiRequest) -> ErrorResponse | None:
+        """CreateGrant: AWS refuses unknown operations and malformed constraints up front."""
+        if request.action != "CreateGrant":
+            return None
+        try:
+            self._engine.validate_grant(request.params)
+        except PolicyInvalid as exc:
+            return errors.json_error("kms", "ValidationException", exc.message)
+        return None
+
+    def _validate_session_policies(self, request: ApiRequest) -> ErrorResponse | None:
+        """AssumeRole's Policy must be a valid policy; its PolicyArns must exist."""
+        policy = request.params.get("Policy")
+        if isinstance(policy, str):
+            try:
+                self._engine.validate_identity_policy(policy)
+            except PolicyInvalid as exc:
+                return errors.query_error(
+                    "sts", "MalformedPolicyDocument", f"Policy: {exc.message}", status=400
+                )
+        for arn in _policy_arns(request.params):
+            with self._lock:
+                known = principals.managed_policy_exists(arn)
+            if not known:
+                return errors.query_error(
+                    "sts", "InvalidParameterValue", f"PolicyArns: no policy {arn}", status=400
+                )
         return None
 
     def _decide(self, principal: Principal, check: Check) -> Verdict:
@@ -216,6 +253,9 @@ class AuthorizingApp:
             identity_policies=principal.identity_policies,
             resource_policy=check.resource_policy,
             context=check.context,
+            permissions_boundary=principal.boundary,
+            session_policies=principal.session_policies,
+            grants=check.grants,
         )
         if trust and check.resource_policy is None and verdict.allowed:
             # No such role (or not a role ARN at all): AWS answers as for a role it may not assume.
@@ -304,6 +344,17 @@ class AuthorizingApp:
             principal = principals.resolve(request.access_key_id or "")
             if principal is not None and principal.is_admin:
                 return _caller_identity_of_root(principal, start_response)
+        if user_boundaries.handles(request):
+            with self._lock:
+                done = user_boundaries.apply(request)
+                if not isinstance(done, ErrorResponse) and self._state is not None:
+                    self._state.after(request, done[0])
+            if isinstance(done, ErrorResponse):
+                return _send(done, start_response)
+            start_response(
+                "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(done[1])))]
+            )
+            return [done[1]]
         with self._lock:
             try:
                 status, headers, chunks = self._call_moto(environ)
@@ -322,6 +373,10 @@ class AuthorizingApp:
                 return _send(refusal, start_response)
             if code < 300:
                 data_paths.after(request)
+                table_grants.after(request)
+                user_boundaries.after(request)
+                if request.service == "sts" and request.action == "AssumeRole":
+                    _remember_policy_arns(request, b"".join(chunks))
                 if request.service == "kms":
                     body = self._rotation.after(request, b"".join(chunks))
                     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -348,6 +403,29 @@ class AuthorizingApp:
             if close is not None:
                 close()
         return str(captured["status"]), list(captured["headers"]), chunks
+
+
+def _policy_arns(params: dict[str, Any]) -> list[str]:
+    """AssumeRole's PolicyArns (query form: PolicyArns.member.N.arn)."""
+    arns = [
+        str(v)
+        for k, v in sorted(params.items())
+        if k.startswith("PolicyArns.member.") and k.endswith(".arn")
+    ]
+    listed = params.get("PolicyArns")
+    if isinstance(listed, list):
+        arns += [str(i.get("arn")) for i in listed if isinstance(i, dict) and i.get("arn")]
+    return arns
+
+
+def _remember_policy_arns(request: ApiRequest, body: bytes) -> None:
+    arns = _policy_arns(request.params)
+    if not arns:
+        return
+    text = body.decode("utf-8", "replace")
+    start, end = text.find("<AccessKeyId>"), text.find("</AccessKeyId>")
+    if start >= 0 and end > start:
+        principals.remember_policy_arns(text[start + len("<AccessKeyId>") : end], arns)
 
 
 def _status_code(status: str) -> int:

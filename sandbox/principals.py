@@ -36,6 +36,10 @@ class Principal:
     secret_access_key: str = field(default="", repr=False, compare=False)
     # An assumed-role session's credentials are valid only with their session token.
     session_token: str | None = field(default=None, repr=False, compare=False)
+    # The user's or role's permissions boundary document, when it has one.
+    boundary: str | None = None
+    # A session's policies (AssumeRole's Policy and PolicyArns): they cap the role's policies.
+    session_policies: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -66,6 +70,27 @@ def _iam() -> Any:
     return iam_backends[ACCOUNT_ID]["aws"]
 
 
+def remember_policy_arns(access_key_id: str, arns: list[str]) -> None:
+    """AssumeRole's PolicyArns, kept on moto's session object (moto keeps only `Policy`)."""
+    session = sts_backends[ACCOUNT_ID]["aws"].get_assumed_role_from_access_key(access_key_id)
+    if session is not None:
+        setattr(session, "policy_arns", tuple(arns))  # noqa: B010 - not a moto attribute
+
+
+def managed_policy_exists(arn: str) -> bool:
+    return arn in _iam().managed_policies
+
+
+def _managed_by_arn(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    policy = _iam().managed_policies.get(arn)
+    if policy is None:
+        # A boundary or session policy that no longer exists allows nothing.
+        return json.dumps({"Version": "2012-10-17", "Statement": []})
+    return _managed_document(policy)
+
+
 def resolve(access_key_id: str) -> Principal | None:
     """Return the principal owning an access key, or None when the key is unknown or inactive.
 
@@ -92,7 +117,12 @@ def resolve(access_key_id: str) -> Principal | None:
             if user in group.users:
                 docs.extend(_policies_of(group))
         return Principal(
-            user.arn, "user", ACCOUNT_ID, tuple(docs), secret_access_key=key.secret_access_key
+            user.arn,
+            "user",
+            ACCOUNT_ID,
+            tuple(docs),
+            secret_access_key=key.secret_access_key,
+            boundary=_managed_by_arn(getattr(user, "permissions_boundary_arn", None)),
         )
     if key.role_arn is not None:
         return _assumed_role(access_key_id, key.role_arn)
@@ -106,10 +136,22 @@ def _assumed_role(access_key_id: str, role_arn: str) -> Principal | None:
     if session is None:
         return None
     docs: list[str] = []
+    boundary = None
     try:
-        docs = _policies_of(_iam().get_role_by_arn(role_arn))
+        role = _iam().get_role_by_arn(role_arn)
+        docs = _policies_of(role)
+        boundary = _managed_by_arn(getattr(role, "permissions_boundary_arn", None))
     except Exception:  # moto raises its own NotFound type; a deleted role has no policies
         docs = []
+    sessions = [_document(session.policy)] if getattr(session, "policy", None) else []
+    policy_arns = getattr(session, "policy_arns", ())
+    for arn in policy_arns:
+        doc = _managed_by_arn(arn)
+        if doc is not None:
+            sessions.append(doc)
+    if getattr(session, "policy", None) is not None or policy_arns:
+        # Session policies were passed: even an empty set caps the role's permissions.
+        sessions = sessions or [json.dumps({"Version": "2012-10-17", "Statement": []})]
     return Principal(
         session.arn,
         "assumed-role",
@@ -119,4 +161,6 @@ def _assumed_role(access_key_id: str, role_arn: str) -> Principal | None:
         expired=session.expiration < utcnow(),
         secret_access_key=session.secret_access_key,
         session_token=session.session_token,
+        boundary=boundary,
+        session_policies=tuple(sessions),
     )

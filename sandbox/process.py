@@ -113,16 +113,20 @@ def running(
     startup_timeout: float = 60.0,
     verbose: bool = False,
     state_dir: Path | None = None,
+    org_policies: Path | None = None,
 ) -> Iterator[SandboxInfo]:
     """Start a sandbox on a free loopback port; stop it on exit (also on exceptions).
 
-    Fresh unless `state_dir` holds the state of an earlier one.
+    Fresh unless `state_dir` holds the state of an earlier one. `org_policies` is a directory
+    of the organization's SCPs and RCPs (`scp-*.json`, `rcp-*.json`) every request is within.
     """
     command = [sys.executable, "-m", "sandbox", "serve", "--port", "0", "--region", region]
     if verbose:
         command.append("--verbose")
     if state_dir is not None:
         command += ["--state-dir", str(state_dir)]
+    if org_policies is not None:
+        command += ["--org-policies", str(org_policies)]
     with tempfile.TemporaryFile(mode="w+") as stderr:
         proc = subprocess.Popen(
             command,

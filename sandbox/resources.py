@@ -93,6 +93,8 @@ class Check:
     # "trust": `resource_policy` is the trust policy of the role `resource` names (None when
     # there is no such role, which then cannot be assumed).
     policy_kind: str = "resource"
+    # The key's grants (ListGrants shape) when `resource` is a KMS key.
+    grants: tuple[Mapping[str, Any], ...] = ()
 
 
 def base_context(principal: Principal, request: ApiRequest) -> dict[str, Any]:
@@ -175,13 +177,50 @@ def key_from_ciphertext(region: str, blob: Any) -> Any | None:
     return find_key(region, key_id)
 
 
+def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) -> bool:
+    """AWS: a grant's retiring principal, or its grantee when it lists RetireGrant, may retire
+    it without any policy (RetireGrant by GrantToken or by KeyId + GrantId)."""
+    from moto.kms.models import kms_backends
+
+    token, gid = params.get("GrantToken"), params.get("GrantId")
+    me = {principal.arn.lower(), (principal.role_arn or principal.arn).lower()}
+    for key in kms_backends[ACCOUNT_ID][region].keys.values():
+        for grant in getattr(key, "grants", {}).values():
+            if (token and grant.token == token) or (gid and grant.id == gid):
+                retiring = str(grant.retiring_principal or "").lower()
+                grantee = str(grant.grantee_principal or "").lower()
+                return retiring in me or (grantee in me and "RetireGrant" in grant.operations)
+    return False
+
+
+def key_grants(key: Any) -> tuple[dict[str, Any], ...]:
+    """The key's grants as ListGrants shows them."""
+    out = []
+    for grant in getattr(key, "grants", {}).values():
+        doc = {k: v for k, v in grant.to_json().items() if v not in (None, {}, "")}
+        out.append(doc)
+    return tuple(out)
+
+
 def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     params, region, action = request.params, request.region, request.action
     context = {**base_context(principal, request), CALLER_ACCOUNT: principal.account_id}
 
+    ec = params.get("EncryptionContext")
+    if isinstance(ec, dict):
+        # Grant constraints compare the request's encryption context.
+        context.update({f"kms:EncryptionContext:{k}": v for k, v in ec.items()})
+
     def on_key(iam_action: str, key: Any) -> Check:
         policy = key_policy(key, region)
-        return Check(iam_action, key.arn, policy, context, key_state=str(key.key_state))
+        return Check(
+            iam_action,
+            key.arn,
+            policy,
+            context,
+            key_state=str(key.key_state),
+            grants=key_grants(key),
+        )
 
     if action == "ReEncrypt":
         checks = []
@@ -194,6 +233,8 @@ def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         if destination is not None:
             checks.append(on_key("kms:ReEncryptTo", destination))
         return checks
+    if action == "RetireGrant" and _may_retire(principal, region, params):
+        return []
     key = None
     for name in ("KeyId", "TargetKeyId"):
         key = key or find_key(region, params.get(name))
@@ -299,7 +340,23 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         key = table_key(region, table)
         if key is not None:
             policy = key_policy(key, region)
-            checks.append(Check(KMS_DECRYPT, key.arn, policy, via, table, str(key.key_state)))
+            # DynamoDB's encryption context for the table's data keys.
+            ctx = {
+                **via,
+                "kms:EncryptionContext:aws:dynamodb:tableName": table_name_of(table),
+                "kms:EncryptionContext:aws:dynamodb:subscriberId": principal.account_id,
+            }
+            checks.append(
+                Check(
+                    KMS_DECRYPT,
+                    key.arn,
+                    policy,
+                    ctx,
+                    table,
+                    str(key.key_state),
+                    grants=key_grants(key),
+                )
+            )
     return checks
 
 

@@ -19,6 +19,7 @@ from werkzeug.serving import (
 )
 from werkzeug.serving import make_server as werkzeug_make_server
 
+from kmsguard.org_policies import OrgPolicies
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -52,7 +53,10 @@ def _no_moto_key_policy_check(key: object, action: str) -> None:
 
 
 def build_app(
-    region: str, engine: Engine | None = None, state_dir: Path | None = None
+    region: str,
+    engine: Engine | None = None,
+    state_dir: Path | None = None,
+    org_policies: OrgPolicies | None = None,
 ) -> AuthorizingApp:
     _configure_moto()
     import moto.kms.responses
@@ -67,7 +71,10 @@ def build_app(
     for service in SERVICES:
         served.operations(service)  # load the models now, not during the first request
     moto_app = DomainDispatcherApplication(create_backend_app)
-    app = AuthorizingApp(moto_app, engine or Engine(), region)
+    if engine is None:
+        org = org_policies or OrgPolicies()
+        engine = Engine(scps=org.scps, rcps=org.rcps)
+    app = AuthorizingApp(moto_app, engine, region)
     if state_dir is not None:
         from sandbox.state import StateStore
 
@@ -83,6 +90,7 @@ def make_server(
     region: str,
     engine: Engine | None = None,
     state_dir: Path | None = None,
+    org_policies: OrgPolicies | None = None,
 ) -> BaseWSGIServer:
     """A threaded WSGI server, bound but not yet serving."""
     from moto.moto_server.werkzeug_app import MotoRequestHandler
@@ -94,7 +102,7 @@ def make_server(
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(get_sockaddr(host, port, family))
         listener.listen(128)
-        app = build_app(region, engine, state_dir)
+        app = build_app(region, engine, state_dir, org_policies)
         return werkzeug_make_server(
             host,
             port,
@@ -120,9 +128,10 @@ def serve(
     region: str,
     out: TextIO = sys.stdout,
     state_dir: Path | None = None,
+    org_policies: OrgPolicies | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM; print the endpoint first (the Python API waits for it)."""
-    server = make_server(host, port, region, state_dir=state_dir)
+    server = make_server(host, port, region, state_dir=state_dir, org_policies=org_policies)
     endpoint = endpoint_of(host, int(server.server_address[1]))
     signal.signal(signal.SIGTERM, _stop)
     try:

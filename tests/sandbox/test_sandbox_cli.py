@@ -58,7 +58,9 @@ def test_allowed_non_loopback_host_serves_with_a_warning(
     served: list[tuple[str, int, str]] = []
     monkeypatch.setattr(
         "sandbox.__main__.serve",
-        lambda host, port, region, state_dir=None: served.append((host, port, region)),
+        lambda host, port, region, state_dir=None, org_policies=None: served.append(
+            (host, port, region)
+        ),
     )
     assert main(["serve", "--host", "0.0.0.0", "--port", "0", "--allow-non-loopback"]) == 0
     assert served == [("0.0.0.0", 0, "us-east-1")]
