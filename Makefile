@@ -10,8 +10,8 @@ STACK   ?= dev
 venv: $(STAMP)
 
 # Install chatter goes to stderr, so `make preview ARGS=--json > f` leaves only JSON in f.
-# The kmsguard distribution holds only the domain (kmsguard/); the .pth keeps the repository's
-# tools (preview, sandbox, verification, demo) importable from this virtualenv wherever it runs.
+# The kmsguard distribution holds kmsguard/ and preview/ only; the .pth keeps the repository's
+# other tools (sandbox, verification, demo) importable from this virtualenv wherever it runs.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
 	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)" >&2
