@@ -91,6 +91,7 @@ class AwsType:
     KMS_KEY_POLICY: Final = "aws:kms/keyPolicy:KeyPolicy"
     KMS_GRANT: Final = "aws:kms/grant:Grant"
     DYNAMODB_TABLE: Final = "aws:dynamodb/table:Table"
+    DYNAMODB_TABLE_REPLICA: Final = "aws:dynamodb/tableReplica:TableReplica"
     IAM_USER: Final = "aws:iam/user:User"
     IAM_USER_POLICY: Final = "aws:iam/userPolicy:UserPolicy"
     IAM_USER_POLICY_ATTACHMENT: Final = "aws:iam/userPolicyAttachment:UserPolicyAttachment"

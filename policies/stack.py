@@ -185,7 +185,11 @@ class StackView:
         return self._base_index.get(ident)
 
     def table_key(self, table: Node) -> KeyRef:
-        value = get(table.props, "serverSideEncryption", "kmsKeyArn")
+        return self.key_ref(table, ("serverSideEncryption", "kmsKeyArn"))
+
+    def key_ref(self, holder: Node, path: tuple[str, ...]) -> KeyRef:
+        """The key a property such as a table's serverSideEncryption.kmsKeyArn names."""
+        value = get(holder.props, *path)
         if isinstance(value, str) and value:
             return KeyRef(self._key_index().get(value), value, "value")
         if not is_unknown(value):
@@ -193,7 +197,7 @@ class StackView:
             # serverSideEncryption block depends on.
             return KeyRef(None, None, "none")
         # Unknown: the value is still to come from what the property depends on.
-        for urn in table.dep_urns("serverSideEncryption"):
+        for urn in holder.dep_urns(path[0]):
             n = self.by_urn.get(urn)
             if n is not None and n.type == AwsType.KMS_KEY:
                 return KeyRef(n, value, "property dependency")

@@ -10,13 +10,14 @@ from kmsguard.contract import AwsType
 from policies.document import account_of
 from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
-from policies.stack import Node, StackView
+from policies.stack import KeyRef, Node, StackView
 from policies.values import Unknown, as_bool, get, is_unknown
 
 META = RuleMeta(
     name="dynamodb-table-customer-managed-key",
     description=(
-        "DynamoDB tables enable server-side encryption with an explicit customer managed KMS key: "
+        "DynamoDB tables and table replicas (aws.dynamodb.TableReplica) enable server-side "
+        "encryption with an explicit customer managed KMS key: "
         "not the AWS owned key, not alias/aws/dynamodb in any form, not another account's key "
         "unless allow-listed."
     ),
@@ -24,7 +25,8 @@ META = RuleMeta(
     severity=Severity.HIGH,
     remediation=(
         "Set serverSideEncryption={enabled: true, kmsKeyArn: <customer managed key>.arn} on the "
-        "table, using a key declared in this stack (or an allow-listed cross-account key ARN)."
+        "table and kmsKeyArn on each aws.dynamodb.TableReplica (a key in the replica's region), "
+        "using a key declared in this stack (or an allow-listed cross-account key ARN)."
     ),
     controls=(Control(AWS_CONFIG, "dynamodb-table-encrypted-kms"),),
     config={
@@ -65,6 +67,40 @@ def _check_replicas(table: Node, where: str, findings: Findings) -> None:
             )
 
 
+def _check_ref(
+    view: StackView, ref: KeyRef, where: str, urn: str, allowed: list[str], findings: Findings
+) -> None:
+    value = ref.value
+    if isinstance(value, str) and _AWS_ALIAS.search(value):
+        # Even when an alias of that name is declared in the stack: AWS reserves alias/aws/.
+        findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", urn)
+        return
+    if ref.node is not None:
+        return  # a key declared in this stack: customer managed by construction
+    if isinstance(value, Unknown):
+        findings.defer(
+            f"{where}: kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
+            "in the stack"
+        )
+    elif not value:
+        findings.violation(
+            f"{where}: no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb", urn
+        )
+    elif value in allowed:
+        return
+    elif account_of(value) and view.account_id and account_of(value) != view.account_id:
+        findings.violation(
+            f"{where}: kmsKeyArn {value!r} belongs to account {account_of(value)}, not "
+            f"{view.account_id}, and is not in allowedCrossAccountKeyArns",
+            urn,
+        )
+    else:
+        findings.defer(
+            f"{where}: key {value!r} is not declared in this stack; whether it is customer "
+            "managed is checked against the deployed key"
+        )
+
+
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
     view = StackView(args.resources)
@@ -83,37 +119,12 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             )
             continue
         _check_replicas(table, where, findings)
-        ref = view.table_key(table)
-        value = ref.value
-        if isinstance(value, str) and _AWS_ALIAS.search(value):
-            # Even when an alias of that name is declared in the stack: AWS reserves alias/aws/.
-            findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", table.urn)
-            continue
-        if ref.node is not None:
-            continue  # a key declared in this stack: customer managed by construction
-        if isinstance(value, Unknown):
-            findings.defer(
-                f"{where}: kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
-                "in the stack"
-            )
-        elif not value:
-            findings.violation(
-                f"{where}: no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb",
-                table.urn,
-            )
-        elif value in allowed:
-            continue
-        elif account_of(value) and view.account_id and account_of(value) != view.account_id:
-            findings.violation(
-                f"{where}: kmsKeyArn {value!r} belongs to account {account_of(value)}, not "
-                f"{view.account_id}, and is not in allowedCrossAccountKeyArns",
-                table.urn,
-            )
-        else:
-            findings.defer(
-                f"{where}: key {value!r} is not declared in this stack; whether it is customer "
-                "managed is checked against the deployed key"
-            )
+        _check_ref(view, view.table_key(table), where, table.urn, allowed, findings)
+    for replica in view.of_type(AwsType.DYNAMODB_TABLE_REPLICA):
+        # A TableReplica without kmsKeyArn is encrypted with alias/aws/dynamodb in its region.
+        where = f"TableReplica {replica.name!r}"
+        ref = view.key_ref(replica, ("kmsKeyArn",))
+        _check_ref(view, ref, where, replica.urn, allowed, findings)
     findings.finish()
 
 

@@ -77,7 +77,7 @@ def test_recorder_update_mode_knows_outputs():
 def test_analyzer_info_carries_metadata():
     with PolicyPackClient() as client:
         info = client.info()
-    assert info.name == "kmsguard-policies" and len(info.policies) == 13
+    assert info.name == "kmsguard-policies" and len(info.policies) == 16
     for p in info.policies:
         assert p.description and p.remediation_steps and p.severity, p.name
     rotation = next(p for p in info.policies if p.name == "kms-key-rotation-enabled")

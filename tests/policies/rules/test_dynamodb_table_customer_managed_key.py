@@ -99,3 +99,38 @@ def test_an_aws_alias_declared_in_the_stack_is_still_an_aws_managed_key() -> Non
     fake = _alias(k, name="alias/aws/dynamodb")
     r = _run(k, fake, _table({"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"}, fake))
     assert len(r.texts) == 1 and "is an AWS managed key" in r.texts[0], r.texts
+
+
+# --- aws.dynamodb.TableReplica ------------------------------------------------------------------
+
+
+def _replica(props: dict[str, Any], *depends_on: Res) -> Res:
+    deps = {"kmsKeyArn": [d.urn for d in depends_on]} if depends_on else {}
+    base = {"globalTableArn": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders"}
+    return Res(AwsType.DYNAMODB_TABLE_REPLICA, "replica", {**base, **props}, **deps)
+
+
+def test_replica_baseline_with_the_stack_key_passes() -> None:
+    k = _key(UNKNOWN)
+    r = _run(k, _replica({"kmsKeyArn": UNKNOWN}, k))
+    assert r.messages == [] and r.deferred == []
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({}, "TableReplica 'replica': no kmsKeyArn"),
+        ({"kmsKeyArn": ""}, "TableReplica 'replica': no kmsKeyArn"),
+        ({"kmsKeyArn": "alias/aws/dynamodb"}, "is an AWS managed key"),
+        ({"kmsKeyArn": "arn:aws:kms:eu-west-1:999999999999:key/x"}, "belongs to account"),
+    ],
+)
+def test_replica_without_a_customer_managed_key_fails(props: dict[str, Any], expected: str) -> None:
+    k = _key(UNKNOWN)
+    r = _run(k, _replica(props, k))
+    assert len(r.texts) == 1 and expected in r.texts[0], r.texts
+
+
+def test_replica_key_unknown_without_a_dependency_is_deferred() -> None:
+    r = _run(_replica({"kmsKeyArn": UNKNOWN}))
+    assert r.messages == [] and len(r.deferred) == 1
