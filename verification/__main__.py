@@ -145,12 +145,28 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _same_path_problem(args: argparse.Namespace) -> str | None:
+    """Two files of one run at one path: the later write would silently replace the other."""
+    seen: dict[Path, str] = {}
+    for option in ("--outputs", "--json", "--junit-xml"):
+        path = getattr(args, option[2:].replace("-", "_"), None)
+        if path is None:
+            continue
+        where = Path(path).resolve()
+        if where in seen:
+            return f"{seen[where]} and {option} are both {path}; give each its own file"
+        seen[where] = option
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     for option, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
         if path is not None and (problem := _report_path_problem(option, path)):
             parser.error(problem)
+    if problem := _same_path_problem(args):
+        parser.error(problem)
     org = OrgPolicies()
     if args.org_policies is not None:
         try:

@@ -212,6 +212,18 @@ def test_outputs_file_that_is_not_utf8_is_one_clear_line(tmp_path: Any) -> None:
             "--json outputs.json/report.json: cannot create directory outputs.json",
         ),
         (["--junit-xml", "."], "--junit-xml . is a directory; give a file path"),
+        (
+            ["--json", "r.xml", "--junit-xml", "r.xml"],
+            "--json and --junit-xml are both r.xml; give each its own file",
+        ),
+        (
+            ["--json", "./sub/../r", "--junit-xml", "r"],
+            "--json and --junit-xml are both r; give each its own file",
+        ),
+        (
+            ["--json", "outputs.json"],
+            "--outputs and --json are both outputs.json; give each its own file",
+        ),
     ],
 )
 def test_cli_bad_flags_are_refused_before_anything_runs(
