@@ -7,7 +7,8 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -145,6 +146,10 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _plain_progress(message: str) -> None:
+    print(f"verification: {message}", file=sys.stderr, flush=True)
+
+
 def _same_path_problem(args: argparse.Namespace) -> str | None:
     """Two files of one run at one path: the later write would silently replace the other."""
     seen: dict[Path, str] = {}
@@ -179,7 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = _Stdout(highlight=False, width=None if sys.stdout.isatty() else 200)
     try:
         facts = load_stack_outputs(args.stack) if args.stack else load_outputs_file(args.outputs)
-        with err.status("verifying", spinner="line") as status:
+        with ExitStack() as stack:
+            if err.is_terminal:
+                status = stack.enter_context(err.status("verifying", spinner="line"))
+                progress: Callable[[str], None] = status.update
+            else:
+                # Piped or in CI a spinner prints nothing; plain lines show what it waits for.
+                progress = _plain_progress
             report = run(
                 facts,
                 endpoint_url=args.endpoint_url,
@@ -187,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settle_timeout=args.settle_timeout,
                 stable_count=args.stable_count,
                 explain=not args.no_explain,
-                progress=lambda msg: status.update(msg),
+                progress=progress,
                 org_policies=org,
             )
     except (VerificationInputError, VerificationUnavailable) as exc:

@@ -195,6 +195,10 @@ def test_cli_writes_table_json_and_junit(stack: Deployed, tmp_path: Path) -> Non
     assert done.returncode == 1, done.stderr
     assert "MISMATCH" in done.stdout and "dynamodb:PutItem" in done.stdout
     assert "do-not-print-me" not in done.stdout + done.stderr
+    # Not on a terminal: plain progress lines instead of a spinner that prints nothing.
+    progress = done.stderr.splitlines()
+    assert "verification: checking configuration as the admin" in progress
+    assert any(line.startswith("verification: probing ") for line in progress)
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["status"] == "mismatch" and report["exit_code"] == 1
     rotation = next(r for r in report["configuration"] if r["check"] == "key.rotation")
