@@ -412,3 +412,23 @@ def test_cli_public_and_bad_input(tmp_path: Any) -> None:
     assert code == 2 and "missing.json" in err
     code, _, err = _run_cli(tmp_path, "diff", "pub.json", "pub.json", "--action", "kms:Nope*")
     assert code == 2 and "matches no action" in err
+
+
+def test_the_shortcut_without_the_solver_agrees_with_the_solver() -> None:
+    # Every Allow names only the account's own principals: proved without the solver.
+    own = doc(ROOT, allow({"AWS": ALICE}), allow({"AWS": f"arn:aws:iam::{A}:user/bob"}))
+    v = no_public_access(own, [A], key=KEY)
+    assert v.status == "pass" and "trusted accounts only" in v.reason
+    # A user named directly is outside an allow-list that lacks it, even in a closed account.
+    v = access_not_granted(
+        own, ["kms:Decrypt"], [ALICE, f"arn:aws:iam::{A}:root"], closed_accounts=[A], key=KEY
+    )
+    assert v.status == "fail" and v.witness is not None and v.witness.principal.endswith("bob")
+    v = access_not_granted(
+        own,
+        ["kms:Decrypt"],
+        [ALICE, f"arn:aws:iam::{A}:user/bob", f"arn:aws:iam::{A}:root"],
+        closed_accounts=[A],
+        key=KEY,
+    )
+    assert v.status == "pass" and "allowed ones only" in v.reason

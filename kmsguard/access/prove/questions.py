@@ -427,6 +427,8 @@ def no_public_access(
     """pass when only principals of the trusted accounts/organizations are allowed."""
     p = _resource_policy(policy)
     k = key or Key.in_account(trusted_accounts[0] if trusted_accounts else infer_account(p, p))
+    if _names_only_inside(p, {k.account, *trusted_accounts}, set()):
+        return Verdict("no_public_access", "pass", reason="every Allow names trusted accounts only")
     q = _Query("no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts))
     accounts = [k.account, *trusted_accounts]
     return _run(
@@ -462,6 +464,9 @@ def access_not_granted(
         for arn, docs in (identities or {}).items()
     }
     side = Side(p, ids, frozenset(closed_accounts))
+    roots = {a for a in closed_accounts if f"arn:aws:iam::{a}:root" in allowed_principals}
+    if not ids and _names_only_inside(p, roots, set(allowed_principals), whole_accounts=False):
+        return Verdict("access_not_granted", "pass", reason="every Allow names allowed ones only")
     q = _Query("access_not_granted", k, [side], actions, timeout_s, list(allowed_principals))
 
     def goal(e: Encoder, a: list[z3.BoolRef]) -> z3.BoolRef:
@@ -483,6 +488,33 @@ def equivalent(
     k = key or Key.in_account(infer_account(pa, pb))
     q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s)
     return _run(q, lambda _e, s: s[0] != s[1], lambda d: d[0] != d[1])
+
+
+def _names_only_inside(
+    policy: Policy, accounts: set[str], principals: set[str], *, whole_accounts: bool = True
+) -> bool:
+    """No Allow statement can name anyone outside: no wildcard, NotPrincipal or other account
+    (with `whole_accounts`, any principal of `accounts` is inside; else only those listed).
+
+    Conditions and Deny statements only narrow, so this alone proves the property, without the
+    solver (the common case of a stack's own key policies, checked on every preview).
+    """
+    for st in policy.statements:
+        spec = st.principal
+        if st.is_deny:
+            continue
+        if spec is None or st.not_principal or spec.everyone:
+            return False
+        if not spec.accounts <= accounts:
+            return False
+        for arn in spec.arns:
+            parts = arn.split(":")
+            inside = whole_accounts and len(parts) > 4 and parts[4] in accounts
+            if arn not in principals and not inside:
+                return False
+        if not spec.others <= principals:
+            return False
+    return True
 
 
 def infer_account(*policies: Policy) -> str:
