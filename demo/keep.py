@@ -7,7 +7,7 @@ import os
 import shlex
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -51,10 +51,15 @@ def hold(console: Console, lines: Sequence[str]) -> None:
     for line in lines:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.file.flush()  # a piped stdout is block-buffered: the reader needs these lines now
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, _interrupt) for s in stops}
+    # Whatever ran before (a library, a held-off critical section) may have left them blocked.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     try:
-        threading.Event().wait()
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         console.print("stopped: sandbox and deployment removed", markup=False, highlight=False)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
