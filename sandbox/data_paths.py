@@ -34,6 +34,9 @@ RESTORE_TARGET_ACTIONS = (
 RESTORES = frozenset({"RestoreTableToPointInTime", "RestoreTableFromBackup"})
 # Operations that read every item of the source table through its key.
 READS_TABLE_DATA = RESTORES | {"CreateBackup", "ExportTableToPointInTime"}
+# Operations that put a new table under a key of the caller's choosing.
+CREATES_TABLES = frozenset({"CreateTable", "ImportTable"})
+HANDLED = READS_TABLE_DATA | CREATES_TABLES | {"UpdateTable"}
 
 
 def _backend(region: str) -> Any:
@@ -71,7 +74,7 @@ def _chosen_key(spec: Any, region: str) -> tuple[bool, Any | None]:
 
 def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     """What a data path needs beyond its own dynamodb action (which resources.py checks)."""
-    if request.service != "dynamodb" or request.action not in READS_TABLE_DATA | {"UpdateTable"}:
+    if request.service != "dynamodb" or request.action not in HANDLED:
         return []
     region, params = request.region, request.params
     context = resources.base_context(principal, request)
@@ -80,6 +83,15 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
         VIA_SERVICE: dynamodb_service_endpoint(region),
         CALLER_ACCOUNT: principal.account_id,
     }
+    if request.action in CREATES_TABLES:
+        spec = params.get("SSESpecification")
+        name = params.get("TableName")
+        if request.action == "ImportTable":
+            creation = params.get("TableCreationParameters")
+            spec = creation.get("SSESpecification") if isinstance(creation, Mapping) else None
+            name = creation.get("TableName") if isinstance(creation, Mapping) else None
+        _, key = _chosen_key(spec, region)
+        return [] if key is None else _grant_checks(key, via, str(name or ""), region)
     found: list[Check] = []
     target = params.get("TargetTableName")
     if request.action in RESTORES and isinstance(target, str) and target:

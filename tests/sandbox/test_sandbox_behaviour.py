@@ -174,11 +174,20 @@ def test_root_delegation_with_identity_policy_grants_access(sb: SandboxInfo) -> 
 
 def test_identity_policy_is_ignored_without_root_delegation(sb: SandboxInfo) -> None:
     admin_root = account_root_arn(sb.account_id)
-    key = make_key(sb, enable_root_delegation=False, administrators=(admin_root,))
+    key = make_key(sb)
+    # Creating the table needs a grant on the key, which the root gets through delegation;
+    # then the key policy drops the delegation (the root stays an administrator).
+    table = cmk_table(sb, key)
+    roles = KeyPolicyRoles(
+        account_id=sb.account_id,
+        region=sb.region,
+        enable_root_delegation=False,
+        administrators=(admin_root,),
+    )
+    sb.client("kms").put_key_policy(KeyId=key["KeyId"], Policy=key_policy_json(roles))
     user = make_user(
         sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,), inline=allow("kms:Decrypt", key["Arn"])
     )
-    table = cmk_table(sb, key)
     response = denied(lambda: user.client(sb, "dynamodb").scan(TableName=table))
     assert "no resource-based policy allows the kms:Decrypt action" in response["Error"]["Message"]
 

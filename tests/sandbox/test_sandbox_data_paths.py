@@ -186,3 +186,31 @@ def test_switching_a_table_key_needs_both_keys(sb: SandboxInfo) -> None:
     assert described["SSEDescription"]["KMSMasterKeyArn"] == new_key["Arn"]
     got = owner.client(sb, "dynamodb").get_item(TableName=table, Key=item("secret"))
     assert got["Item"]["v"] == {"S": "plaintext"}
+
+
+def test_creating_a_table_under_a_key_needs_a_grant_on_it(sb: SandboxInfo) -> None:
+    creator = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    foreign = make_key(sb)
+    name = unique("table")
+    spec = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": foreign["Arn"]}
+    response = denied(
+        lambda: creator.client(sb, "dynamodb").create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            SSESpecification=spec,
+        )
+    )
+    assert "kms:CreateGrant" in response["Error"]["Message"]
+    assert name not in _table_names(sb)
+    # A key user may (the key policy's grant statement, for AWS resources only).
+    own = make_key(sb, users=(creator.arn,))
+    creator.client(sb, "dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={**spec, "KMSMasterKeyId": own["Arn"]},
+    )
+    assert name in _table_names(sb)
