@@ -54,6 +54,10 @@ class StatementRef:
         return {"policy": self.policy, "sid": self.sid, "index": self.index, "effect": self.effect}
 
     def label(self) -> str:
+        policy = self.policy
+        if policy[0] == "i":  # identity[<i>], the common case
+            sid = f" ({self.sid!r})" if self.sid else ""
+            return f"{policy} statement {self.index}{sid}"
         if self.policy in ("resource", "trust"):
             return f"statement {self.sid!r}" if self.sid else f"statement {self.index}"
         if self.policy.startswith("grants["):

@@ -238,23 +238,30 @@ def evaluate(
         trust = _as_policy(trust_policy, "trust", "trust")
         if _trust_governs(action):
             res, res_label = trust, "trust"
-    rinfo = resource_info(resource)
-    if rinfo.is_kms_alias and res is not None:
+    if res is not None and resource_info(resource).is_kms_alias:
         raise PolicyDocumentError(
             "resource_policy",
             "an alias has no resource-based policy: IAM policies authorize the alias, and the "
             "key's policy is checked with the key's ARN as the resource",
         )
-    layers = build_layers(
-        permissions_boundary=permissions_boundary,
-        session_policies=session_policies,
-        scps=scps,
-        rcps=rcps,
-        vpce_policy=vpce_policy,
-        grants=grants,
-        context=context,
-    )
-    if layers is not NO_LAYERS:
+    layers = NO_LAYERS
+    if (
+        permissions_boundary is not None
+        or session_policies
+        or scps
+        or rcps
+        or vpce_policy is not None
+        or grants
+    ):
+        layers = build_layers(
+            permissions_boundary=permissions_boundary,
+            session_policies=session_policies,
+            scps=scps,
+            rcps=rcps,
+            vpce_policy=vpce_policy,
+            grants=grants,
+            context=context,
+        )
         _check_layers(principal, layers.boundary is not None, bool(layers.sessions))
     ctx = build_context(principal, resource, context)
     if "aws:currenttime" in ctx or "aws:epochtime" in ctx:
@@ -264,7 +271,8 @@ def evaluate(
             )
     else:
         ctx.update(time_keys(request_time))
-    strict = res_label == "trust" or _assumes_role(action, resource)
+    # Without its trust policy a role cannot be assumed: every role has one, and it must allow.
+    strict = res_label == "trust" or (action[:4].lower() == "sts:" and _is_role_arn(resource))
     return _decide(principal, action, resource, ids, res, ctx, res_label, layers, strict)
 
 
@@ -287,11 +295,6 @@ def _check_layers(principal: str, boundary: bool, sessions: bool) -> None:
 def _is_role_arn(resource: str) -> bool:
     parts = resource.split(":", 5)
     return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
-
-
-def _assumes_role(action: str, resource: str) -> bool:
-    # Without its trust policy a role cannot be assumed: every role has one, and it must allow.
-    return _trust_governs(action) and _is_role_arn(resource)
 
 
 def _trust_governs(action: str) -> bool:

@@ -1,11 +1,12 @@
-"""The mechanisms beside identity and resource policies: boundaries, sessions, SCPs, RCPs, VPC
-endpoint policies, KMS grants and the request time."""
+"""Boundaries, session policies, SCPs, RCPs, VPC endpoint policies, grants and request time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from kmsguard.access.errors import PolicyDocumentError
@@ -107,14 +108,20 @@ def build_layers(
     )
 
 
+@lru_cache(maxsize=2)
+def _now_keys(epoch: int) -> dict[str, Any]:
+    # One formatting per second: the evaluator is called thousands of times a second.
+    return time_keys(datetime.fromtimestamp(epoch, UTC))
+
+
 def time_keys(request_time: Any) -> dict[str, Any]:
     """`aws:CurrentTime` (ISO 8601, UTC) and `aws:EpochTime` (seconds) for the request time.
 
     A time without a zone is UTC; no request time means now, as every AWS request has a time.
     """
     if request_time is None:
-        when = datetime.now(UTC)
-    elif isinstance(request_time, datetime):
+        return _now_keys(int(time.time()))
+    if isinstance(request_time, datetime):
         when = request_time
     elif isinstance(request_time, str):
         try:

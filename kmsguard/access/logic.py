@@ -1,10 +1,9 @@
-"""AWS's evaluation order for one request: explicit deny, SCPs and RCPs, VPC endpoint policy,
-resource (key, trust) policy, KMS grants, identity policies, permissions boundary, session."""
+"""AWS's evaluation order for one request, from explicit deny to session policies."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from kmsguard.access.decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, StatementRef
@@ -39,21 +38,35 @@ def _grant_ref(i: int, grant: Grant) -> StatementRef:
     return StatementRef(f"grants[{i}]", grant.grant_id, 0, "Allow")
 
 
-@dataclass(slots=True)
 class _Found:
     """Statements of one request, sorted by what they can do for it."""
 
-    denies: list[StatementRef] = field(default_factory=list)
-    id_allows: list[StatementRef] = field(default_factory=list)
-    names: list[StatementRef] = field(default_factory=list)  # resource policy names the caller
-    names_role: list[StatementRef] = field(default_factory=list)  # ... names the session's role
-    delegated: list[StatementRef] = field(default_factory=list)  # ... names the caller's account
-    unmet: list[StatementRef] = field(default_factory=list)
-    boundary: list[StatementRef] = field(default_factory=list)
-    session: list[StatementRef] = field(default_factory=list)
-    vpce: list[StatementRef] = field(default_factory=list)
-    grants: dict[str, list[StatementRef]] = field(default_factory=dict)
-    unmet_grants: list[str] = field(default_factory=list)
+    __slots__ = (
+        "boundary",
+        "delegated",
+        "denies",
+        "grants",
+        "id_allows",
+        "names",
+        "names_role",
+        "session",
+        "unmet",
+        "unmet_grants",
+        "vpce",
+    )
+
+    def __init__(self) -> None:
+        self.denies: list[StatementRef] = []
+        self.id_allows: list[StatementRef] = []
+        self.names: list[StatementRef] = []  # the resource policy names the caller
+        self.names_role: list[StatementRef] = []  # ... names the session's role
+        self.delegated: list[StatementRef] = []  # ... names the caller's account
+        self.unmet: list[StatementRef] = []
+        self.boundary: list[StatementRef] = []
+        self.session: list[StatementRef] = []
+        self.vpce: list[StatementRef] = []
+        self.grants: dict[str, list[StatementRef]] = {}
+        self.unmet_grants: list[str] = []
 
 
 def _scan_identity(
@@ -295,8 +308,6 @@ def _main(
     strict: bool,
     res_label: str,
 ) -> Decision:
-    no_identity = f"no identity-based policy allows the {action} action"
-    no_resource = f"no resource-based policy allows the {action} action"
     cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
     owner = (
         "the role's trust policy"
@@ -306,33 +317,27 @@ def _main(
         else "the resource-based policy"
     )
     root = info.kind == "root"
-    bounded = layers.boundary is not None and info.kind in _BOUNDED
-    sessioned = bool(layers.sessions) and info.kind in ("assumed-role", "federated-user")
-    boundary_ok = not bounded or bool(f.boundary)
-    session_ok = not sessioned or bool(f.session)
-    caps: list[StatementRef] = (f.boundary[:1] if bounded else []) + (
-        f.session[:1] if sessioned else []
-    )
-    capped = _caps_text(caps)
+    if layers.empty:
+        # The common case (identity and resource policies only): nothing caps, no grants.
+        bounded = sessioned = False
+        boundary_ok = session_ok = True
+        caps: list[StatementRef] = []
+        capped = ""
+        g_direct = g_role = g_account = _NONE
+    else:
+        bounded = layers.boundary is not None and info.kind in _BOUNDED
+        sessioned = bool(layers.sessions) and info.kind in ("assumed-role", "federated-user")
+        boundary_ok = not bounded or bool(f.boundary)
+        session_ok = not sessioned or bool(f.session)
+        caps = (f.boundary[:1] if bounded else []) + (f.session[:1] if sessioned else [])
+        capped = _caps_text(caps)
+        g_direct = f.grants.get(GRANTEE_DIRECT, _NONE)
+        g_role = f.grants.get(GRANTEE_ROLE, _NONE)
+        g_account = f.grants.get(GRANTEE_ACCOUNT, _NONE)
     identity_ok = (bool(f.id_allows) or root) and boundary_ok and session_ok
-    g_direct = f.grants.get(GRANTEE_DIRECT, [])
-    g_role = f.grants.get(GRANTEE_ROLE, [])
-    g_account = f.grants.get(GRANTEE_ACCOUNT, [])
 
     def cap_failure() -> Decision:
-        if not boundary_ok:
-            return make(
-                IMPLICIT_DENY,
-                f"no permissions boundary allows the {action} action",
-                (),
-                f"the principal's permissions boundary does not allow {action} on {resource}",
-            )
-        return make(
-            IMPLICIT_DENY,
-            f"no session policy allows the {action} action",
-            (),
-            f"no session policy passed when the role was assumed allows {action} on {resource}",
-        )
+        return _cap_failure(make, action, resource, boundary_ok)
 
     # Grants and resource-policy statements that name the caller itself are not capped by an
     # implicit deny in a boundary or session policy; those naming the session's role are.
@@ -371,7 +376,9 @@ def _main(
                 if f.id_allows
                 else f"{owner} does not allow {action} for this principal"
             )
-            return make(IMPLICIT_DENY, no_resource, (), why)
+            return make(
+                IMPLICIT_DENY, f"no resource-based policy allows the {action} action", (), why
+            )
         if root and not f.id_allows:
             text = (
                 f"allowed by {owner} {res_allows[0].label()}; the account root user needs "
@@ -384,7 +391,9 @@ def _main(
                 f"{owner} allows {how} ({res_allows[0].label()}), but no identity-based "
                 f"policy allows {action}" + (" (cross-account requests need both)" if cross else "")
             )
-            return make(IMPLICIT_DENY, no_identity, (), why)
+            return make(
+                IMPLICIT_DENY, f"no identity-based policy allows the {action} action", (), why
+            )
         if not (boundary_ok and session_ok):
             return cap_failure()
         first = res_allows[0]
@@ -414,7 +423,26 @@ def _main(
             f"the resource-based policy delegates to the principal's account "
             f"({f.delegated[0].label()}), but no identity-based policy allows {action}"
         )
-    return make(IMPLICIT_DENY, no_identity, (), why)
+    return make(IMPLICIT_DENY, f"no identity-based policy allows the {action} action", (), why)
+
+
+_NONE: list[StatementRef] = []
+
+
+def _cap_failure(make: Any, action: str, resource: str, boundary_ok: bool) -> Decision:
+    if not boundary_ok:
+        return make(
+            IMPLICIT_DENY,
+            f"no permissions boundary allows the {action} action",
+            (),
+            f"the principal's permissions boundary does not allow {action} on {resource}",
+        )
+    return make(
+        IMPLICIT_DENY,
+        f"no session policy allows the {action} action",
+        (),
+        f"no session policy passed when the role was assumed allows {action} on {resource}",
+    )
 
 
 def _caps_text(caps: list[StatementRef]) -> str:
