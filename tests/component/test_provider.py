@@ -37,6 +37,10 @@ TEST_USER = "arn:aws:iam::123456789012:user/kms-test-user"
 APP_ROLE = "arn:aws:iam::123456789012:role/app"
 
 
+# One worker runs the whole module, so its module-scoped provider process is built once.
+pytestmark = pytest.mark.xdist_group("provider-process")
+
+
 @pytest.fixture(scope="module")
 def provider() -> Iterator[ProviderProcess]:
     with ProviderProcess() as proc:

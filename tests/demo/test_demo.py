@@ -35,6 +35,10 @@ def _children() -> set[int]:
     return found
 
 
+# One worker runs the whole module, so its module-scoped demo run is built once.
+pytestmark = pytest.mark.xdist_group("demo-run")
+
+
 @pytest.fixture(scope="module")
 def demo_run() -> tuple[DemoResult, set[int], set[int]]:
     before = _children()

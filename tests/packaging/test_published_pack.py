@@ -57,6 +57,10 @@ class CleanPack:
     without_dependencies: subprocess.CompletedProcess[str]
 
 
+# One worker runs the whole module, so its module-scoped clean virtualenv is built once.
+pytestmark = pytest.mark.xdist_group("published-pack")
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     """Wheel and sdist built from a copy of the sources (the checkout is left untouched)."""

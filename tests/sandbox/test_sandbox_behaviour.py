@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +19,6 @@ from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy, key_policy_json
 from sandbox import SandboxInfo, running
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxInfo]:
-    with running() as info:
-        yield info
 
 
 @dataclass

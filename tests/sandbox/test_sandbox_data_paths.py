@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN
-from sandbox import SandboxInfo, running
+from sandbox import SandboxInfo
 from tests.access.docs import row
 from tests.sandbox.helpers import (
     allow,
@@ -21,12 +19,6 @@ from tests.sandbox.helpers import (
 )
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxInfo]:
-    with running() as info:
-        yield info
 
 
 def _table_names(sb: SandboxInfo) -> list[str]:

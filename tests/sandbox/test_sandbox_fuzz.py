@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from sandbox import SandboxInfo, running, served
 from tests.sandbox.helpers import make_table, unique
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the whole module, so its own sandbox is started once.
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-fuzz")]
 
 SERVICES = ("dynamodb", "kms", "iam", "sts")
 # Operations that destroy what the others need run last.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from sandbox import SandboxInfo, running
+from sandbox import SandboxInfo
 from sandbox.identifiers import ALIAS_ACCEPTING
 from tests.sandbox.helpers import denied, item, make_table, unique
 
@@ -72,12 +72,6 @@ def _deletion(client: Any, any_form: str, *, schedule_with: str, cancel_with: st
 
 def _id(client: Any, any_form: str) -> str:
     return str(client.describe_key(KeyId=any_form)["KeyMetadata"]["KeyId"])
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxInfo]:
-    with running() as info:
-        yield info
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from sandbox.wire import ApiRequest
 from tests.access.docs import row
 from tests.sandbox.helpers import denied, make_table
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the whole module, so its own sandbox is started once.
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-limits")]
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 import botocore.auth
 import pytest
 
-from sandbox import SandboxInfo, running
+from sandbox import SandboxInfo
 from sandbox.sigv4 import SignatureError, SignedRequest, verify
 from tests.sandbox.helpers import allow, denied, make_user
 
@@ -22,12 +21,6 @@ CALLS: dict[str, tuple[str, Any, str, int]] = {
     "iam": ("iam", lambda c: c.list_users(), "SignatureDoesNotMatch", 403),
     "sts": ("sts", lambda c: c.get_caller_identity(), "SignatureDoesNotMatch", 403),
 }
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxInfo]:
-    with running() as info:
-        yield info
 
 
 @pytest.mark.parametrize("service", sorted(CALLS))

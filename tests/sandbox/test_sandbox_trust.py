@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN
-from sandbox import SandboxInfo, running
+from sandbox import SandboxInfo
 from tests.access.docs import row
 from tests.sandbox.helpers import allow, cmk_table, denied, make_key, make_user, unique
 
 pytestmark = pytest.mark.sandbox
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[SandboxInfo]:
-    with running() as info:
-        yield info
 
 
 def trusting(*statements: dict[str, Any]) -> str:
