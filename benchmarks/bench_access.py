@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from kmsguard.access import clear_caches, decide, evaluate, parse_policy
@@ -104,6 +108,35 @@ def rate(fn: Any, seconds: float = 1.5) -> float:
             return n / (now - start)
 
 
+SIMULATOR = Path(__file__).resolve().parent / "iam_simulate"
+
+
+def typescript_rate(scenario: dict[str, Any]) -> float | None:
+    """@cloud-copilot/iam-simulate on the same scenario (decisions per CPU-second), if installed.
+
+    It validates and parses the documents on every call, as `decide` does with caches cleared.
+    """
+    node = shutil.which("node")
+    if node is None or not (SIMULATOR / "node_modules").is_dir():
+        print(
+            "TypeScript simulator: not measured "
+            "(needs node and `npm ci --prefix benchmarks/iam_simulate`)"
+        )
+        return None
+    done = subprocess.run(
+        [node, str(SIMULATOR / "bench.mjs")],
+        input=json.dumps({**scenario, "account": ACCT}),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=SIMULATOR,
+    )
+    if done.returncode != 0:
+        print(f"TypeScript simulator: failed: {done.stderr.strip()[-500:]}")
+        return None
+    return float(done.stdout.strip())
+
+
 def main() -> None:
     key_policy = parse_policy(KEY_POLICY, kind="resource")
     identity = [parse_policy(d, kind="identity") for d in IDENTITY]
@@ -149,6 +182,13 @@ def main() -> None:
     print(f"raw documents:    {every:>10,.0f} decisions per CPU-second (parse cache warm)")
     print(f"parse every time: {cold_rate:>10,.0f} decisions per CPU-second (caches cleared)")
     print(f"ratio parse-once / parse-every-time: {once / cold_rate:.1f}x")
+    ts = typescript_rate(scenario)
+    if ts is not None:
+        print(f"TypeScript simulator (@cloud-copilot/iam-simulate): {ts:>10,.0f} per CPU-second")
+        print(
+            f"ratio parse-once / TypeScript: {once / ts:.1f}x (goal >= 10x); "
+            f"parse-every-time / TypeScript: {cold_rate / ts:.1f}x"
+        )
     wildcard_attack()
 
 
