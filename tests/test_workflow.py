@@ -154,6 +154,9 @@ def test_policy_check_runs_on_every_pull_request_without_credentials() -> None:
     assert not uses(job, ROLE_ACTION) and not uses(job, PULUMI_ACTION)
     text = yaml.safe_dump(job)
     assert "secrets." not in text and "vars." not in text
+    # It runs the pull request's code: no token is left behind by the checkout.
+    (checkout,) = uses(job, "actions/checkout")
+    assert checkout["with"]["persist-credentials"] is False
 
 
 def test_policy_check_uploads_the_sarif_it_writes_with_a_pinned_action() -> None:

@@ -241,3 +241,19 @@ def test_installed_without_the_pack_asks_for_one(tmp_path, capsys, monkeypatch):
         tmp_path,
         "the kmsguard pack is not installed with this distribution; give --policy-pack DIR",
     )
+
+
+def test_nested_aliases_in_a_stack_file_are_refused_before_expanding(program, tmp_path, capsys):
+    # Nine levels of ten aliases: 10^9 values once expanded, a few hundred bytes as YAML.
+    lines = ["base: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 10):
+        refs = ", ".join([f"*l{i - 1}"] * 10)
+        lines.append(f"l{i}: &l{i} [{refs}]")
+    lines.append("config:\n  orders:tableName: *l9")
+    (program / "Pulumi.dev.yaml").write_text("\n".join(lines) + "\n")
+    _fails(
+        capsys,
+        ["--program", str(program), "--stack", "dev"],
+        tmp_path,
+        "Pulumi.dev.yaml: more than 100,000 values once its aliases are expanded",
+    )
