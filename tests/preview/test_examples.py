@@ -25,12 +25,27 @@ DEFERRED_KEY_ACCESS = ("stack-key-access-matches-declared", "advisory", "")
 # example -> (exit code, {(policy, level, resource name or "" for the stack)})
 EXPECTED: dict[str, tuple[int, set[tuple[str, str, str]]]] = {
     "compliant-table": (0, set()),
-    "public-key-policy": (1, {("kms-key-policy-no-public-principal", "mandatory", "shared")}),
+    "public-key-policy": (
+        1,
+        {
+            ("kms-key-policy-no-public-principal", "mandatory", "shared"),
+            # Anyone may decrypt: far more than the key policy's declared users.
+            ("stack-key-access-matches-declared", "mandatory", ""),
+        },
+    ),
     "aws-managed-key": (1, {("dynamodb-table-customer-managed-key", "mandatory", "sessions")}),
-    "unrecognised-invoke": (0, {DEFERRED_KEY_ACCESS}),
+    "unrecognised-invoke": (
+        0,
+        {("kms-key-policy-declared", "advisory", "inventory-key"), DEFERRED_KEY_ACCESS},
+    ),
     "own-component": (
         1,
-        {("kms-key-rotation-enabled", "mandatory", "audit-key"), DEFERRED_KEY_ACCESS},
+        {
+            ("kms-key-rotation-enabled", "mandatory", "audit-key"),
+            ("kms-key-policy-declared", "advisory", "payments-key"),
+            ("kms-key-policy-declared", "advisory", "audit-key"),
+            DEFERRED_KEY_ACCESS,
+        },
     ),
 }
 
@@ -198,14 +213,22 @@ def test_policy_config_in_pulumis_format_applies_to_the_pack(tmp_path):
     code, report, _ = _run(tmp_path, "public-key-policy", "--policy-config", str(config))
     assert code == 0
     assert [(v["policy"], v["level"]) for v in report[0]["violations"]] == [
-        ("kms-key-policy-no-public-principal", "advisory")
+        ("kms-key-policy-no-public-principal", "advisory"),
+        ("stack-key-access-matches-declared", "advisory"),
     ]
     config.write_text(
         json.dumps({"all": "advisory", "kms-key-policy-no-public-principal": "mandatory"})
     )
     code, _, _ = _run(tmp_path, "public-key-policy", "--policy-config", str(config))
     assert code == 1
-    config.write_text(json.dumps({"kms-key-policy-no-public-principal": "disabled"}))
+    config.write_text(
+        json.dumps(
+            {
+                "kms-key-policy-no-public-principal": "disabled",
+                "stack-key-access-matches-declared": {"enforcementLevel": "disabled"},
+            }
+        )
+    )
     code, report, _ = _run(tmp_path, "public-key-policy", "--policy-config", str(config))
     assert code == 0 and report[0]["violations"] == []
 
