@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,8 @@ def test_make_preview_json_writes_only_json_to_stdout() -> None:
             "ARGS=--json --phase denied --preview",
         ],
         cwd=ROOT,
+        # As typed at a shell: under `make test` a nested make would announce its directory.
+        env={k: v for k, v in os.environ.items() if k not in {"MAKELEVEL", "MAKEFLAGS", "MFLAGS"}},
         capture_output=True,
         text=True,
         timeout=300,

@@ -79,10 +79,15 @@ def test_user_quietly_added_to_key_policy_is_a_mismatch(stack: Deployed) -> None
     assert problems(report, stack) == {
         f"key.policy[{Sid.USERS}]": "MISMATCH",
         f"key.policy[{Sid.GRANTS}]": "MISMATCH",
+        "key.policy.meaning": "MISMATCH",
         "dynamodb:PutItem": "MISMATCH",
         "dynamodb:GetItem": "MISMATCH",
         "dynamodb:Scan": "MISMATCH",
     }
+    # Beside the per-statement diff, the meaning: the deployed policy grants the test user more.
+    meaning = next(r for r in report.config_rows if r.check == "key.policy.meaning")
+    assert meaning.observed == "grants more"
+    assert stack.outputs[Output.TEST_USER_ARN] in meaning.detail
     put = next(r for r in report.access_rows if r.action == "dynamodb:PutItem")
     assert (put.expected, put.observed) == ("deny", "allow")
     assert f"'{Sid.USERS}'" in put.explanation
