@@ -53,6 +53,20 @@ class AnalyzerError(RuntimeError):
     """The pack could not be started or answered with an error."""
 
 
+def stop_child(proc: subprocess.Popen[Any]) -> None:
+    """Stop a plugin process (terminate, then kill after 10 s) and close its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 @dataclass(frozen=True)
 class PolicyMeta:
     """What the pack says about one policy (GetAnalyzerInfo)."""
@@ -259,16 +273,7 @@ class PolicyPackClient:
         channel = getattr(self, "_channel", None)
         if channel is not None:
             channel.close()
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_child(self._proc)
         self._engine_server.stop(0)
 
     @property

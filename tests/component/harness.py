@@ -19,7 +19,7 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
-from preview.analyzer import REPO
+from preview.analyzer import REPO, stop_child
 from preview.collect import RecordingMonitor
 
 PLUGIN_DIR = REPO / "provider"
@@ -115,16 +115,7 @@ class ProviderProcess:
     def close(self) -> None:
         if getattr(self, "channel", None) is not None:
             self.channel.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
+        stop_child(self.proc)
         self._engine_server.stop(0)
 
     def __enter__(self) -> ProviderProcess:
