@@ -78,7 +78,7 @@ def test_yaml_example_previews_with_the_pack_against_a_sandbox(tmp_path: Path) -
                 assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
             salt = stack_file.read_text(encoding="utf-8") if stack_file.exists() else ""
             stack_file.write_text(
-                salt + sandbox_stack_config(template, sb.endpoint_url), encoding="utf-8"
+                salt + sandbox_stack_config(template, sb.endpoint_url, sb.region), encoding="utf-8"
             )
             proc = pulumi("preview", "--policy-pack", str(REPO / "policies"), "--stack", stack)
         finally:
