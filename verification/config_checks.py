@@ -42,6 +42,8 @@ def check_table(dynamodb: Any, facts: StackFacts) -> list[ConfigRow]:
     try:
         table = dynamodb.describe_table(TableName=facts.table_name)["Table"]
     except (ClientError, BotoCoreError) as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return [missing_table(dynamodb, facts)]
         return _unverifiable(names, exc, "DescribeTable")
     sse = table.get("SSEDescription") or {}
     # Without an SSEDescription the table uses an AWS owned key: no customer key protects it.
@@ -54,11 +56,36 @@ def check_table(dynamodb: Any, facts: StackFacts) -> list[ConfigRow]:
     ]
 
 
+def missing_table(dynamodb: Any, facts: StackFacts) -> ConfigRow:
+    """A deleted or never-created table is drift from what was deployed, not a gap in proof."""
+    account = facts.account_id or facts.table_arn.split(":")[4]
+    region = dynamodb.meta.region_name
+    return ConfigRow(
+        "table.arn",
+        facts.table_arn,
+        "(no such table)",
+        MISMATCH,
+        f"the table {facts.table_name} named in the stack outputs does not exist in "
+        f"account {account}, region {region}",
+    )
+
+
 def check_key(kms: Any, facts: StackFacts) -> list[ConfigRow]:
     rows: list[ConfigRow] = []
     try:
         meta = kms.describe_key(KeyId=facts.key_arn)["KeyMetadata"]
     except (ClientError, BotoCoreError) as exc:
+        if _code(exc) == "NotFoundException":
+            return [
+                ConfigRow(
+                    "key.arn",
+                    facts.key_arn,
+                    "(no such key)",
+                    MISMATCH,
+                    f"the key named in the stack outputs does not exist in account "
+                    f"{facts.key_arn.split(':')[4]}, region {kms.meta.region_name}",
+                )
+            ]
         return _unverifiable(["key.state"], exc, "DescribeKey")
     rows.append(_row("key.arn", facts.key_arn, meta.get("Arn")))
     rows.append(_row("key.state", "Enabled", meta.get("KeyState")))

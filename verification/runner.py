@@ -178,7 +178,10 @@ class Runner:
         try:
             self.schema = read_key_schema(admin_ddb, self.facts.table_name)
         except (ClientError, BotoCoreError, KeyError) as exc:
-            target_problem = f"cannot read the table's key schema ({_code(exc)})"
+            if _code(exc) == "ResourceNotFoundException":
+                target_problem = f"the table {self.facts.table_name} does not exist"
+            else:
+                target_problem = f"cannot read the table's key schema ({_code(exc)})"
         ciphertext: bytes | None = None
         try:
             ciphertext = admin_kms.encrypt(

@@ -15,7 +15,7 @@ import pytest
 
 import verification
 from kmsguard.contract import Output, Sid
-from tests.verification.conftest import TABLE, Deployed, plan_for
+from tests.verification.conftest import TABLE, USER, Deployed, plan_for
 from verification.report import Report
 
 pytestmark = pytest.mark.sandbox
@@ -281,9 +281,48 @@ def test_wrong_credentials_exit_2_and_leave_nothing(stack: Deployed, tmp_path: P
     assert left["keys"] == [] and left["tags"] == []
 
 
-def test_outputs_for_a_missing_table_are_not_verifiable(stack: Deployed) -> None:
+def test_cli_deleted_table_is_a_mismatch_row(stack: Deployed, tmp_path: Path) -> None:
+    ddb = stack.sb.client("dynamodb")
+    ddb.delete_table(TableName=TABLE)
+    ddb.get_waiter("table_not_exists").wait(TableName=TABLE)
+    done = cli(
+        stack, tmp_path, "--json", str(tmp_path / "r.json"), "--junit-xml", str(tmp_path / "r.xml")
+    )
+    assert done.returncode == 1, done.stderr
+    assert "(no such table)" in done.stdout and "Traceback" not in done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["status"] == "mismatch" and report["exit_code"] == 1
+    row = next(r for r in report["configuration"] if r["check"] == "table.arn")
+    assert row["verdict"] == "MISMATCH"
+    assert row["expected"] == stack.outputs[Output.TABLE_ARN]
+    assert row["observed"] == "(no such table)"
+    where = f"account {stack.sb.account_id}, region {stack.sb.region}"
+    assert f"table {TABLE} named in the stack outputs does not exist in {where}" in row["detail"]
+    # The checks that need the table are not repeated as "not verifiable" rows.
+    assert not any(r["check"].startswith("table.sse") for r in report["configuration"])
+    suites = ET.parse(tmp_path / "r.xml").getroot()
+    failures = [c.get("name") for c in suites.iter("testcase") if c.find("failure") is not None]
+    assert failures == ["table.arn"]
+    iam = stack.sb.client("iam")
+    assert iam.list_access_keys(UserName=USER)["AccessKeyMetadata"] == []
+    assert iam.list_user_tags(UserName=USER)["Tags"] == []
+
+
+def test_outputs_naming_a_missing_table_are_a_mismatch(stack: Deployed) -> None:
     stack.outputs[Output.TABLE_NAME] = "no-such-table"
     report = verify(stack)
-    assert report.exit_code == 2
+    assert report.exit_code == 1
+    assert problems(report, stack)["table.arn"] == "MISMATCH"
     assert {r.verdict for r in report.access_rows} == {"not verifiable"}
+    assert "does not exist" in report.access_rows[0].detail
     assert stack.leftovers()["keys"] == []
+
+
+def test_outputs_naming_a_missing_key_are_a_mismatch_row(stack: Deployed) -> None:
+    missing = stack.key_arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    stack.outputs[Output.KEY_ARN] = missing
+    report = verify(stack)
+    assert report.exit_code == 1
+    row = next(r for r in report.config_rows if r.check == "key.arn")
+    assert (row.expected, row.observed, row.verdict) == (missing, "(no such key)", "MISMATCH")
+    assert "does not exist in account" in row.detail
