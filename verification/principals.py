@@ -1,21 +1,34 @@
 """Act as a principal: temporary access keys for IAM users, AssumeRole for roles, and cleanup.
 
 How leftovers of a crashed run are recognised: before creating anything, the verifier tags the
-principal (the IAM user or role) with `kmsguard-verify-<run id>` = `pending`; once the access key
-exists the tag's value becomes the key id. The probe item's key is derived from the same run id.
-Tags live in the account, so a rerun on another machine (a new CI runner) still finds them. A
-later run deletes exactly the recorded key ids and probe items, then removes the tag; keys it did
-not record are never touched. The only window a crash can leave unrecorded is between
-CreateAccessKey and the TagUser call right after it: SIGINT and SIGTERM are held off there, so
-only SIGKILL or power loss in that instant can leave a key behind, and the next run reports it.
+principal (the IAM user or role) with `kmsguard-verify-<run id>` =
+`key=pending host=<host> pid=<pid> start=<process start> until=<lease expiry, epoch s>`; once the
+access key exists, `key=` holds its id (`key=role` for a role). The probe item's key is derived
+from the same run id. Tags live in the account, so a rerun on another machine (a new CI runner)
+still finds them. A later run deletes exactly the recorded key ids and probe items of runs that
+are no longer alive, then removes their tags; keys it did not record are never touched.
+
+A run is alive when, on the same host (same host name), its pid runs with the recorded start
+time; when the start time cannot be compared (no /proc), or the host differs (another runner
+cannot see its pids), when its lease has not expired. A live run refreshes its lease every
+REFRESH_SECONDS for LEASE_SECONDS, so a run on another host is taken for dead at most
+LEASE_SECONDS after it stopped. Tags of a live run are left alone and the report says so.
+Values of the older form (just `pending` or a key id, no owner) are runs that ended.
+
+The only window a crash can leave unrecorded is between CreateAccessKey and the TagUser call
+right after it: SIGINT and SIGTERM are held off there, so only SIGKILL or power loss in that
+instant can leave a key behind, and the next run reports it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +40,14 @@ from verification.aws import Aws, Credentials
 
 TAG_PREFIX = "kmsguard-verify-"
 PENDING = "pending"
+ROLE = "role"
 ITEM_PREFIX = "kmsguard-verify-"
+# Run ids acting in this process: a record of this process with another run id is a run that
+# ended here (its cleanup failed), not a live one.
+_ACTIVE: set[str] = set()
+# Long enough that a busy runner misses several refreshes before another host takes it for dead.
+LEASE_SECONDS = 300.0
+REFRESH_SECONDS = 60.0
 
 _USER = re.compile(r"^arn:[\w-]+:iam::(\d{12}):user/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 _ROLE = re.compile(r"^arn:[\w-]+:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
@@ -64,6 +84,87 @@ def tag_key(run_id: str) -> str:
 
 def probe_item_value(run_id: str) -> str:
     return f"{ITEM_PREFIX}{run_id}"
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who wrote a run record: enough to tell whether that run is still alive."""
+
+    host: str
+    pid: int
+    start: str  # "" when the writer could not read its own start time
+    until: float  # lease expiry, seconds since the epoch
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    key: str  # an access key id, PENDING, or ROLE
+    owner: Owner | None  # None for a record of the older form: a run that ended
+
+
+def host_name() -> str:
+    """This host's name, reduced to characters a tag value allows and `parse_record` splits on."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:64] or "unknown"
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (clock ticks since boot); None if it does not run (or is
+    a zombie), "" if it runs but this platform has no /proc to read the start time from."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            # The command name in parentheses may hold spaces: the fields start after its end.
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] in ("Z", "X") else fields[19]
+    except FileNotFoundError:
+        return None
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return ""
+    return ""
+
+
+def encode_record(key: str, owner: Owner) -> str:
+    start = owner.start or "-"
+    return f"key={key} host={owner.host} pid={owner.pid} start={start} until={int(owner.until)}"
+
+
+def parse_record(value: str) -> RunRecord:
+    if not value.startswith("key="):
+        return RunRecord(value, None)
+    fields = dict(part.split("=", 1) for part in value.split() if "=" in part)
+    key = fields.get("key", "")
+    try:
+        start = fields["start"]
+        owner = Owner(
+            fields["host"], int(fields["pid"]), "" if start == "-" else start, int(fields["until"])
+        )
+    except (KeyError, ValueError):
+        return RunRecord(key, None)
+    return RunRecord(key, owner)
+
+
+def run_alive(
+    owner: Owner | None,
+    *,
+    host: str,
+    now: float,
+    start_of: Callable[[int], str | None] = process_start,
+) -> bool:
+    """Whether the run that wrote a record still runs (the rule of the module docstring)."""
+    if owner is None:
+        return False
+    if owner.host == host:
+        started = start_of(owner.pid)
+        if started is None:
+            return False
+        if started and owner.start:
+            return started == owner.start
+    return now < owner.until
 
 
 def _error_code(exc: Exception) -> str:
@@ -107,10 +208,10 @@ class Ledger:
                 return tags
             marker = page.get("Marker")
 
-    def records(self) -> dict[str, str]:
-        """Run id -> recorded value (an access key id, or `pending`)."""
+    def records(self) -> dict[str, RunRecord]:
+        """Run id -> what the run recorded."""
         return {
-            t["Key"][len(TAG_PREFIX) :]: t["Value"]
+            t["Key"][len(TAG_PREFIX) :]: parse_record(t["Value"])
             for t in self._list()
             if t["Key"].startswith(TAG_PREFIX)
         }
@@ -127,6 +228,60 @@ class Ledger:
             self.iam.untag_user(UserName=self.ref.name, TagKeys=[tag_key(run_id)])
         else:
             self.iam.untag_role(RoleName=self.ref.name, TagKeys=[tag_key(run_id)])
+
+
+class OwnRecord:
+    """This run's record on one principal; its lease is refreshed until it is erased."""
+
+    def __init__(
+        self, ledger: Ledger, run_id: str, host: str, start: str, wall: Callable[[], float]
+    ) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+        self.host = host
+        self.start = start
+        self.wall = wall
+        # The heartbeat thread and the run write the same tag: one at a time, never after erase.
+        self._lock = threading.Lock()
+        self._key: str | None = None
+        self._erased = False
+
+    def write(self, key: str) -> None:
+        with self._lock:
+            self._key = key
+            self._put(key)
+
+    def refresh(self) -> None:
+        with self._lock:
+            if self._key is not None and not self._erased:
+                self._put(self._key)
+
+    def erase(self) -> None:
+        with self._lock:
+            self.ledger.erase(self.run_id)
+            self._erased = True
+
+    def _put(self, key: str) -> None:
+        owner = Owner(self.host, os.getpid(), self.start, self.wall() + LEASE_SECONDS)
+        self.ledger.write(self.run_id, encode_record(key, owner))
+
+    @contextlib.contextmanager
+    def heartbeat(self, every: float = REFRESH_SECONDS) -> Iterator[None]:
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                # A missed refresh is retried next time; the lease outlasts several.
+                with contextlib.suppress(ClientError, BotoCoreError):
+                    self.refresh()
+
+        thread = threading.Thread(target=beat, name="kmsguard-verify-lease", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
 
 @dataclass
@@ -150,8 +305,19 @@ ItemRemover = Callable[[list[str], list[Any]], list[str]]
 class PrincipalActor:
     """Acquires and always releases the means to act as principals, as the admin."""
 
-    def __init__(self, aws: Aws, admin_iam: Any, admin_sts: Any, remove_items: ItemRemover) -> None:
+    def __init__(
+        self,
+        aws: Aws,
+        admin_iam: Any,
+        admin_sts: Any,
+        remove_items: ItemRemover,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.aws = aws
+        self.wall = wall
+        self.host = host_name()
+        self.start = process_start(os.getpid()) or ""
         self.iam = admin_iam
         self.sts = admin_sts
         # remove_items(probe item values, dynamodb clients to try) -> problems; supplied by the
@@ -161,7 +327,7 @@ class PrincipalActor:
         self._unfinished: dict[str, set[str]] = {}
 
     def recover(self, ref: PrincipalRef, extra_clients: list[Any] | None = None) -> list[str]:
-        """Remove what earlier crashed runs left on `ref`. Returns notes for the report."""
+        """Remove what ended runs left on `ref`; live runs' records stay. Returns report notes."""
         notes: list[str] = []
         ledger = Ledger(self.iam, ref)
         try:
@@ -171,8 +337,21 @@ class PrincipalActor:
         if not records:
             return notes
         keys = self._key_ids(ref) if ref.kind == "user" else []
-        for run_id, value in sorted(records.items()):
+        now = self.wall()
+        for run_id, record in sorted(records.items()):
             problems: list[str] = []
+            value, owner = record.key, record.owner
+            if owner is not None and (
+                run_id in _ACTIVE
+                if (owner.host, owner.pid) == (self.host, os.getpid())
+                else run_alive(owner, host=self.host, now=now)
+            ):
+                what = "probe item" if ref.kind == "role" else "key"
+                notes.append(
+                    f"another verifier run (pid {owner.pid}, host {owner.host}) is active on "
+                    f"{ref.arn}; its {what} was left alone"
+                )
+                continue
             if value == PENDING:
                 notes.append(
                     f"an earlier run on {ref.arn} was killed while creating an access key; "
@@ -210,15 +389,17 @@ class PrincipalActor:
         ref = parse_principal(arn)
         notes = self.recover(ref)
         ledger = Ledger(self.iam, ref)
+        record = OwnRecord(ledger, run_id, self.host, self.start, self.wall)
         acting: Acting | None = None
         created_key: str | None = None
         recorded = False
+        _ACTIVE.add(run_id)
         try:
             if ref.kind == "user":
                 self._check_key_slot(ref)
             with held_signals():
                 try:
-                    ledger.write(run_id, PENDING)
+                    record.write(PENDING if ref.kind == "user" else ROLE)
                     recorded = True
                 except (ClientError, BotoCoreError) as exc:
                     raise NotVerifiable(
@@ -227,23 +408,27 @@ class PrincipalActor:
                     ) from None
                 if ref.kind == "user":
                     credentials, created_key = self._create_key(ref)
-                    ledger.write(run_id, created_key)
+                    record.write(created_key)
                 else:
                     credentials = self._assume(ref, run_id)
-            sts = self.aws.client("sts", credentials)
-            wait_usable(sts)
-            acting = Acting(
-                ref,
-                run_id,
-                credentials,
-                self.aws.client("dynamodb", credentials),
-                self.aws.client("kms", credentials),
-                notes,
-            )
-            yield acting
+            with record.heartbeat():
+                sts = self.aws.client("sts", credentials)
+                wait_usable(sts)
+                acting = Acting(
+                    ref,
+                    run_id,
+                    credentials,
+                    self.aws.client("dynamodb", credentials),
+                    self.aws.client("kms", credentials),
+                    notes,
+                )
+                yield acting
         finally:
-            with held_signals():
-                self._release(ref, ledger, run_id, acting, created_key, recorded, notes)
+            try:
+                with held_signals():
+                    self._release(ref, ledger, record, acting, created_key, recorded, notes)
+            finally:
+                _ACTIVE.discard(run_id)
 
     def _check_key_slot(self, ref: PrincipalRef) -> None:
         try:
@@ -254,8 +439,8 @@ class PrincipalActor:
             ) from None
         if len(keys) >= 2:
             raise NotVerifiable(
-                f"user {ref.name} already has 2 access keys (IAM's limit) and none is a leftover "
-                "of the verifier; free one slot to let it create a temporary key"
+                f"user {ref.name} already has 2 access keys (IAM's limit), none a leftover of a "
+                "verifier run that ended; free one slot to let it create a temporary key"
             )
 
     def _create_key(self, ref: PrincipalRef) -> tuple[Credentials, str]:
@@ -284,12 +469,13 @@ class PrincipalActor:
         self,
         ref: PrincipalRef,
         ledger: Ledger,
-        run_id: str,
+        record: OwnRecord,
         acting: Acting | None,
         created_key: str | None,
         recorded: bool,
         notes: list[str],
     ) -> None:
+        run_id = record.run_id
         problems: list[str] = []
         if recorded:
             # Probe items first, while the principal's own credentials still work: the admin
@@ -314,7 +500,7 @@ class PrincipalActor:
                 )
         if recorded and not problems:
             try:
-                ledger.erase(run_id)
+                record.erase()
             except (ClientError, BotoCoreError) as exc:
                 problems.append(f"could not remove the run tag from {ref.arn} ({_error_code(exc)})")
         notes.extend(problems)

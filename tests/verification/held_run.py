@@ -3,15 +3,16 @@
 The pause lives here, not in the verifier, so production code carries no test switch: the
 verifier's public `on_probe` hook is the injection point. While it holds, the run owns a
 temporary access key and has written its probe item, which is the state a kill must not leak.
+A line on stdin (or its end) lets the run go on; it prints the report's notes when done.
 Usage: python -m tests.verification.held_run OUTPUTS_FILE ENDPOINT_URL
 """
 
 from __future__ import annotations
 
 import json
+import select
 import signal
 import sys
-import time
 
 import verification
 from verification.probes import Observation
@@ -21,7 +22,7 @@ from verification.runner import VerificationUnavailable
 def hold(principal: str, action: str, observation: Observation) -> None:
     if action == "dynamodb:PutItem":
         print(f"HOLDING {observation.kind}", flush=True)
-        time.sleep(120)
+        select.select([sys.stdin], [], [], 120)
 
 
 def main() -> int:
@@ -36,6 +37,8 @@ def main() -> int:
         return 2
     except VerificationUnavailable:
         return 2
+    for note in report.notes:
+        print(f"NOTE {note}", flush=True)
     return report.exit_code
 
 

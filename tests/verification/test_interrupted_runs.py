@@ -7,13 +7,23 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 import verification
+from kmsguard.contract import Output
 from tests.verification.conftest import TABLE, USER, Deployed
-from verification.principals import TAG_PREFIX
+from verification.principals import (
+    LEASE_SECONDS,
+    TAG_PREFIX,
+    Owner,
+    encode_record,
+    host_name,
+    parse_record,
+    process_start,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -27,6 +37,7 @@ def start_held(d: Deployed, tmp_path: Path) -> subprocess.Popen[str]:
     env |= {k: v for k, v in d.sb.environment().items() if k != "AWS_ENDPOINT_URL"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.verification.held_run", str(outputs), d.sb.endpoint_url],
+        stdin=subprocess.PIPE,  # it holds until a line arrives here
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -42,8 +53,9 @@ def start_held(d: Deployed, tmp_path: Path) -> subprocess.Popen[str]:
 def held_state(d: Deployed) -> dict[str, list]:
     left = d.leftovers()
     assert len(left["keys"]) == 1  # the run's temporary key exists while it holds
-    assert [t["Value"] for t in left["tags"]] == [left["keys"][0]["AccessKeyId"]]
-    assert left["tags"][0]["Key"].startswith(TAG_PREFIX)
+    [tag] = left["tags"]
+    assert tag["Key"].startswith(TAG_PREFIX)
+    assert parse_record(tag["Value"]).key == left["keys"][0]["AccessKeyId"]
     return left
 
 
@@ -67,6 +79,34 @@ def test_sigkill_midway_then_rerun_removes_key_and_probe_item(
     assert any("removed access key" in n for n in report.notes)
     after = stack.leftovers()
     assert after == {"keys": [], "tags": [], "items": []}
+
+
+def test_a_second_run_leaves_a_live_runs_key_and_item_alone(
+    stack: Deployed, tmp_path: Path
+) -> None:
+    stack.apply(grant=True)
+    proc = start_held(stack, tmp_path)
+    try:
+        held = held_state(stack)
+        assert len(held["items"]) == 1
+        report = verification.run(
+            stack.outputs, endpoint_url=stack.sb.endpoint_url, settle_timeout=0.5
+        )
+        assert {r.verdict for r in report.access_rows} == {"pass"}
+        user_arn = stack.outputs[Output.TEST_USER_ARN]
+        assert (
+            f"{user_arn}: another verifier run (pid {proc.pid}, host {host_name()}) is active on "
+            f"{user_arn}; its key was left alone"
+        ) in report.notes
+        assert stack.leftovers() == held  # the first run's key, tag and probe item
+        out, err = proc.communicate("go\n", timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert "NOTE" not in out  # no cleanup problem: its key was still there to delete
+    assert stack.leftovers() == {"keys": [], "tags": [], "items": []}
 
 
 def test_sigterm_midway_cleans_up_without_a_rerun(stack: Deployed, tmp_path: Path) -> None:
@@ -99,6 +139,39 @@ def test_leftover_frees_the_second_key_slot(stack: Deployed) -> None:
     left = stack.leftovers()
     assert [k["AccessKeyId"] for k in left["keys"]] == [human]
     assert left["tags"] == [] and left["items"] == []
+
+
+def owner_here(until: float) -> Owner:
+    return Owner(host_name(), os.getpid(), process_start(os.getpid()) or "", until)
+
+
+@pytest.mark.parametrize(
+    ("owner", "kept"),
+    [
+        (Owner("another-runner", 4242, "1", time.time() + LEASE_SECONDS), True),
+        (Owner("another-runner", 4242, "1", time.time() - 1), False),
+        # This very process, a run id not acting now: a run of it that ended without cleanup.
+        (owner_here(time.time() + LEASE_SECONDS), False),
+    ],
+)
+def test_a_record_of_a_run_elsewhere_is_kept_while_its_lease_runs(
+    stack: Deployed, owner: Owner, kept: bool
+) -> None:
+    iam = stack.sb.client("iam")
+    key = iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
+    tag = {"Key": TAG_PREFIX + "1" * 32, "Value": encode_record(key, owner)}
+    iam.tag_user(UserName=USER, Tags=[tag])
+    report = verification.run(stack.outputs, endpoint_url=stack.sb.endpoint_url, settle_timeout=0.5)
+    assert {r.verdict for r in report.access_rows} == {"pass"}
+    left = stack.leftovers()
+    if kept:
+        assert [k["AccessKeyId"] for k in left["keys"]] == [key] and left["tags"] == [tag]
+        assert any(
+            f"another verifier run (pid {owner.pid}, host {owner.host})" in n for n in report.notes
+        )
+    else:
+        assert left == {"keys": [], "tags": [], "items": []}
+        assert any(f"removed access key {key}" in n for n in report.notes)
 
 
 def test_roles_are_assumed_and_leave_no_tag(stack: Deployed) -> None:
