@@ -432,3 +432,59 @@ def test_the_shortcut_without_the_solver_agrees_with_the_solver() -> None:
         key=KEY,
     )
     assert v.status == "pass" and "allowed ones only" in v.reason
+
+
+def test_an_administrators_statement_does_not_stop_the_shortcut() -> None:
+    # The administrator is named only for actions the question is not about: still no solver.
+    admin = f"arn:aws:iam::{A}:role/admin"
+    policy = doc(ROOT, allow({"AWS": admin}, ["kms:Describe*", "kms:Put*"]), allow({"AWS": ALICE}))
+    allowed = [ALICE, f"arn:aws:iam::{A}:root"]
+    v = access_not_granted(policy, ["kms:Decrypt"], allowed, closed_accounts=[A], key=KEY)
+    assert v.status == "pass" and "allowed ones only" in v.reason
+    # The same administrator given kms:* can decrypt: the shortcut must not pass it.
+    policy = doc(ROOT, allow({"AWS": admin}, "kms:*"), allow({"AWS": ALICE}))
+    v = access_not_granted(policy, ["kms:Decrypt"], allowed, closed_accounts=[A], key=KEY)
+    assert v.status == "fail" and v.witness is not None and v.witness.principal == admin
+    # NotAction that leaves kms:Decrypt in is no administrators' statement either.
+    stmt = {"Effect": "Allow", "Principal": {"AWS": admin}, "NotAction": "kms:Encrypt"}
+    stmt["Resource"] = "*"
+    v = access_not_granted(doc(ROOT, stmt), ["kms:Decrypt"], allowed, closed_accounts=[A], key=KEY)
+    assert v.status == "fail" and v.witness is not None and v.witness.principal == admin
+
+
+def test_enumerating_witnesses_after_an_unsat_steer_terminates() -> None:
+    # z3 hung (beyond any timeout) in a push after an unsat check while steering the fifth
+    # witness of this policy; a subprocess keeps a regression from stalling the suite.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    policy = doc(
+        allow(
+            "*",
+            "kms:Describe*",
+            StringEquals={"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"},
+        ),
+        allow(
+            {"AWS": f"arn:aws:iam::{A}:role/app"},
+            "kms:*",
+            StringEquals={"aws:SourceAccount": A},
+        ),
+    )
+    script = (
+        "import json, sys\n"
+        "from kmsguard.access.prove import Key, no_public_access\n"
+        f"v = no_public_access(json.loads(sys.argv[1]), [{A!r}], [{ORG!r}], "
+        f"key=Key.in_account({A!r}), limit=5)\n"
+        "print(v.status, len(v.witnesses))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(policy)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    status, count = proc.stdout.split()
+    assert status == "fail" and int(count) >= 2

@@ -21,6 +21,7 @@ from kmsguard.access.prove.encode import (
     Encoder,
     Side,
     Unsupported,
+    kms_actions,
     make_universe,
     sample_principal,
 )
@@ -193,27 +194,32 @@ def _steer(
     c = enc.ctx
     budget = min(timeout_s, max(_STEER_S, timeout_s / 20))
     solver.set("timeout", max(1, int(budget * 1000)))
+    # Wishes are asserted behind fresh guard literals and checked as assumptions, never with
+    # push/pop: z3 can hang, beyond any timeout, in a push after a check that ended unsat.
+    # An unassumed guard is free, so the guarded assertions constrain nothing afterwards.
+    kept: list[z3.BoolRef] = []
+
+    def guarded(wish: z3.BoolRef) -> z3.BoolRef:
+        guard = z3.FreshBool("steer", c)
+        solver.add(z3.Implies(guard, wish))
+        return guard
 
     def attempt(wish: z3.BoolRef, keep: bool) -> None:
         nonlocal model
         if z3.is_true(model.eval(wish, model_completion=True)):
             if keep:
-                solver.add(wish)
+                kept.append(guarded(wish))
             return  # already so: no solver call
-        solver.push()
-        solver.add(wish)
-        if solver.check() == z3.sat:
+        guard = guarded(wish)
+        if solver.check(*kept, guard) == z3.sat:
             model = solver.model()
-            solver.pop()
             if keep:
-                solver.add(wish)
-        else:
-            solver.pop()
+                kept.append(guard)
 
-    solver.push()
     attempt(r.kind == ROOT, keep=False)
     # Steering changes only the details, never which principal kind, account or action it is.
-    solver.add(*(v == model.eval(v, model_completion=True) for v in (r.kind, r.account, r.action)))
+    for v in (r.kind, r.account, r.action):
+        kept.append(guarded(v == model.eval(v, model_completion=True)))
     named = z3.And(r.kind != ROOT, r.kind != SERVICE)
     plain = z3.Plus(z3.Union(z3.Range("a", "z", c), z3.Range("0", "9", c), z3.Re("-", c)))
     wishes: list[z3.BoolRef] = [
@@ -226,7 +232,6 @@ def _steer(
     wishes += [slot.count == 0 for slot in r.slots.values()]
     for wish in wishes:
         attempt(wish, keep=True)
-    solver.pop()
     solver.set("timeout", max(1, int(timeout_s * 1000)))
     return model
 
@@ -348,8 +353,6 @@ def _widen(
     w: Witness, sides: Sequence[Side], expect: Callable[[tuple[bool, ...]], bool]
 ) -> Witness:
     """Every action of the same principal and context that breaks the property too."""
-    from kmsguard.access.prove.encode import kms_actions
-
     universe_actions = kms_actions(None, [s.key_policy for s in sides])
     hits = tuple(
         a
@@ -427,7 +430,7 @@ def no_public_access(
     """pass when only principals of the trusted accounts/organizations are allowed."""
     p = _resource_policy(policy)
     k = key or Key.in_account(trusted_accounts[0] if trusted_accounts else infer_account(p, p))
-    if _names_only_inside(p, {k.account, *trusted_accounts}, set()):
+    if _names_only_inside(p, {k.account, *trusted_accounts}, set(), actions=actions):
         return Verdict("no_public_access", "pass", reason="every Allow names trusted accounts only")
     q = _Query("no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts))
     accounts = [k.account, *trusted_accounts]
@@ -465,7 +468,9 @@ def access_not_granted(
     }
     side = Side(p, ids, frozenset(closed_accounts))
     roots = {a for a in closed_accounts if f"arn:aws:iam::{a}:root" in allowed_principals}
-    if not ids and _names_only_inside(p, roots, set(allowed_principals), whole_accounts=False):
+    if not ids and _names_only_inside(
+        p, roots, set(allowed_principals), whole_accounts=False, actions=actions
+    ):
         return Verdict("access_not_granted", "pass", reason="every Allow names allowed ones only")
     q = _Query("access_not_granted", k, [side], actions, timeout_s, list(allowed_principals))
 
@@ -491,17 +496,27 @@ def equivalent(
 
 
 def _names_only_inside(
-    policy: Policy, accounts: set[str], principals: set[str], *, whole_accounts: bool = True
+    policy: Policy,
+    accounts: set[str],
+    principals: set[str],
+    *,
+    whole_accounts: bool = True,
+    actions: Sequence[str] | None = None,
 ) -> bool:
     """No Allow statement can name anyone outside: no wildcard, NotPrincipal or other account
     (with `whole_accounts`, any principal of `accounts` is inside; else only those listed).
 
     Conditions and Deny statements only narrow, so this alone proves the property, without the
-    solver (the common case of a stack's own key policies, checked on every preview).
+    solver (the common case of a stack's own key policies, checked on every preview). With
+    `actions`, an Allow that matches none of them grants nothing the question asks about (an
+    administrators' statement, when the question is kms:Decrypt), so whom it names is moot.
     """
+    asked = [a.lower() for a in kms_actions(actions, [policy])] if actions else None
     for st in policy.statements:
         spec = st.principal
         if st.is_deny:
+            continue
+        if asked is not None and not any(st.action_matches(a) for a in asked):
             continue
         if spec is None or st.not_principal or spec.everyone:
             return False
