@@ -448,9 +448,13 @@ class PrincipalReach:
         self.everywhere: list[Principal] = []  # reach unknown, or any resource
         self._by_resource: dict[str, list[Principal]] = {}
         self._by_arn: dict[str, list[Principal]] = {}
+        self._by_account: dict[str, list[Principal]] = {}
         for p in principals:
             if p.arn is not None:
                 self._by_arn.setdefault(p.arn.lower(), []).append(p)
+                account = account_of(p.arn)
+                if account:
+                    self._by_account.setdefault(account, []).append(p)
             reach = _reach(p, action)
             if reach is None:
                 continue
@@ -471,6 +475,10 @@ class PrincipalReach:
         for arn in named:
             found.update((id(p), p) for p in self.named(arn))
         return sorted(found.values(), key=lambda p: self._pos[id(p)])
+
+    def in_accounts(self, accounts: Iterable[str]) -> list[Principal]:
+        """The stack's principals (ARN known) that belong to one of these accounts."""
+        return [p for a in sorted(set(accounts)) for p in self._by_account.get(a, ())]
 
     def named(self, arn: str) -> list[Principal]:
         """The stack's principals with this ARN (IAM names are case-insensitive)."""

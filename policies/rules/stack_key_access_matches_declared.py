@@ -12,7 +12,7 @@ from kmsguard.contract import (
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import covers, is_account_root, statements
+from policies.document import account_of, covers, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
@@ -279,7 +279,11 @@ def _check_policy(
                 f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
             )
     if view.account_id:
-        _outsiders(view, key_arn, doc, where, principals, declared, findings, org, timeout_s)
+        # The key's own account is closed to the prover (nobody there holds an identity policy
+        # it is not shown), so its unnamed principals can never be a witness.
+        foreign = _rooted_accounts(doc) - {account_of(key_arn) or ""}
+        inside = principals if open_key else reach.in_accounts(foreign)
+        _outsiders(view, key_arn, doc, where, inside, declared, findings, org, timeout_s)
     else:
         # Who is outside depends on the key's own account (its root delegates to that account's
         # IAM), and a placeholder account would make the own root look foreign.
@@ -292,6 +296,15 @@ def _check_policy(
             findings.defer(f"{where}: {sg.label}: {sg.problem}")
         else:
             _check_grant(where, key_arn, doc, sg, reach, declared, findings, org)
+
+
+def _rooted_accounts(doc: dict[str, Any]) -> set[str]:
+    """Accounts whose root an Allow for the action names: any principal there may be allowed."""
+    out: set[str] = set()
+    for st in statements(doc):
+        if st.allows and not st.principal_is_not and covers(st, ACTION):
+            out.update(a for p in st.principals if is_account_root(p) and (a := account_of(p)))
+    return out
 
 
 def _outsiders(
@@ -307,6 +320,9 @@ def _outsiders(
 ) -> None:
     """Principals the stack does not declare at all (any account, any name, any condition
     value) that can decrypt: the prover's question, each witness re-checked by the evaluator.
+    `principals` are the stack's principals the key policy could allow without naming them
+    (all of them for a wildcard principal, else those of accounts whose root it names): they
+    are judged by the concrete evaluation, so the prover excludes them.
 
     The stack's own account is taken as closed: its identities outside the stack are assumed to
     have no IAM policy granting key use; another account's principals are assumed allowed by
