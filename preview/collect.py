@@ -7,6 +7,7 @@ import gc
 import inspect
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -324,9 +325,20 @@ def run_program(
     )
     error: list[BaseException] = []
 
+    # The SDK calls the monitor from executor threads and gives each an event loop it never
+    # closes; left to the garbage collector, closing one fails ("Invalid file descriptor: -1").
+    # The executor's threads get their loop here instead, and it is closed once they are done.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+
+    def own_loop() -> None:
+        thread_loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(thread_loop)
+        thread_loops.append(thread_loop)
+
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
+        loop.set_default_executor(ThreadPoolExecutor(initializer=own_loop))
         try:
             runtime_settings.ROOT.set(None)
             runtime_config.set_all_config(full, list(secret_keys))
@@ -347,10 +359,9 @@ def run_program(
         except BaseException as exc:
             error.append(exc)
         finally:
-            # The SDK calls the monitor from executor threads, each of which gets an event loop
-            # of its own; wait for them so those loops are collected now, not at interpreter
-            # exit (where closing them fails with "Invalid file descriptor: -1").
             loop.run_until_complete(loop.shutdown_default_executor())
+            for thread_loop in thread_loops:
+                thread_loop.close()
             loop.close()
 
     thread = threading.Thread(target=run, name="pulumi-program")

@@ -65,6 +65,20 @@ def test_recorder_captures_engine_view_of_the_program():
     )
 
 
+def test_recorder_leaves_no_event_loop_for_the_garbage_collector():
+    # The SDK gives each executor thread an event loop it never closes; one finalized by the
+    # collector warns, and closing it there can fail ("Invalid file descriptor: -1").
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        run_program({}, preview=False)
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if "unclosed event loop" in str(w.message)]
+    assert unclosed == []
+
+
 def test_recorder_update_mode_knows_outputs():
     run = run_program({}, preview=False)
     table = next(r for r in run.resources if r.type == AwsType.DYNAMODB_TABLE)
