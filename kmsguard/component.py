@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
-import pulumi_aws as aws
+from pulumi_aws import dynamodb, iam, kms
+from pulumi_aws.get_caller_identity import get_caller_identity
+from pulumi_aws.get_region import get_region
 
 from kmsguard.contract import COMPONENT_TYPE, DYNAMODB_FULL_ACCESS_POLICY_ARN, PROJECT, ConfigKey
 from kmsguard.plan import Identity, Plan, make_plan
@@ -101,9 +103,9 @@ def _invoke_options(opts: pulumi.ResourceOptions | None) -> pulumi.InvokeOptions
 
 def resolve_identity(opts: pulumi.InvokeOptions | None = None) -> Identity:
     """Account, region and deployer; for an assumed role, the role ARN rather than the session."""
-    caller = aws.get_caller_identity(opts=opts)
-    region = aws.get_region(opts=opts)
-    issuer = aws.iam.get_session_context(arn=caller.arn, opts=opts).issuer_arn
+    caller = get_caller_identity(opts=opts)
+    region = get_region(opts=opts)
+    issuer = iam.get_session_context(arn=caller.arn, opts=opts).issuer_arn
     return Identity(
         account_id=caller.account_id,
         region=region.region or region.name,
@@ -133,7 +135,7 @@ class KmsProtectedTable(pulumi.ComponentResource):
     """The key policy written on the key, as JSON (fixed statement ids, so drift is reported per statement)."""  # noqa: E501
 
     # The key policy is written inline on the key (`policy`), not as a separate
-    # `aws.kms.KeyPolicy`: the key then never exists, even for a moment, with AWS's default
+    # `kms.KeyPolicy`: the key then never exists, even for a moment, with AWS's default
     # policy; a policy change is an in-place update of the same key; and one resource carries
     # the whole protection, which is what the guardrails and the verifier inspect.
     def __init__(
@@ -152,7 +154,7 @@ class KmsProtectedTable(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         s, policy = settings, self.plan.key_policy
 
-        self.test_user = aws.iam.User(
+        self.test_user = iam.User(
             f"{name}-test-user",
             name=s.test_user_name,
             # The verifier adds short-lived access keys; they must never block a destroy.
@@ -160,13 +162,13 @@ class KmsProtectedTable(pulumi.ComponentResource):
             tags=TAGS,
             opts=child,
         )
-        self.test_user_dynamodb_access = aws.iam.UserPolicyAttachment(
+        self.test_user_dynamodb_access = iam.UserPolicyAttachment(
             f"{name}-test-user-dynamodb",
             user=self.test_user.name,
             policy_arn=DYNAMODB_FULL_ACCESS_POLICY_ARN,
             opts=child,
         )
-        self.key = aws.kms.Key(
+        self.key = kms.Key(
             f"{name}-key",
             description=f"Customer managed key for DynamoDB table {s.table_name}",
             key_usage="ENCRYPT_DECRYPT",
@@ -181,22 +183,22 @@ class KmsProtectedTable(pulumi.ComponentResource):
             # The policy may name the test user, which must exist before KMS accepts it.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.test_user]),
         )
-        self.alias = aws.kms.Alias(
+        self.alias = kms.Alias(
             f"{name}-alias",
             name=f"alias/{s.table_name}",
             target_key_id=self.key.key_id,
             opts=child,
         )
-        self.table = aws.dynamodb.Table(
+        self.table = dynamodb.Table(
             f"{name}-table",
             name=s.table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key="id",
-            attributes=[aws.dynamodb.TableAttributeArgs(name="id", type="S")],
-            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+            attributes=[dynamodb.TableAttributeArgs(name="id", type="S")],
+            server_side_encryption=dynamodb.TableServerSideEncryptionArgs(
                 enabled=True, kms_key_arn=self.key.arn
             ),
-            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(
+            point_in_time_recovery=dynamodb.TablePointInTimeRecoveryArgs(
                 enabled=s.point_in_time_recovery
             ),
             deletion_protection_enabled=s.deletion_protection,
