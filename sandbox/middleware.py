@@ -138,11 +138,12 @@ class AuthorizingApp:
         if request.service not in SERVICES:
             return request, errors.unknown_service(request, SERVICES)
         with self._lock:
-            plan = self._plan(request)
-        principal = plan.principal
+            principal = principals.resolve(request.access_key_id)
         if principal is None:
             log.debug("refused %s:%s: unknown access key", request.service, request.action)
             return request, errors.unrecognized_client(request)
+        # Authenticated first: a forged or stale request costs one signature check, never a
+        # read of the resources and policies the request names.
         try:
             sigv4.verify(signed, body, secret_access_key=principal.secret_access_key)
         except sigv4.SignatureError as exc:
@@ -153,6 +154,8 @@ class AuthorizingApp:
         if principal.expired:
             log.debug("refused %s:%s: expired session token", request.service, request.action)
             return request, errors.expired_token(request)
+        with self._lock:
+            plan = self._plan(principal, request)
         if not (
             served.is_served(request.service, request.action) or user_boundaries.handles(request)
         ):
@@ -171,11 +174,8 @@ class AuthorizingApp:
             request = replace(request, params=plan.params)
         return request, refusal
 
-    def _plan(self, request: ApiRequest) -> _Plan:
-        """Under the lock: who is calling and every check the request must pass."""
-        principal = principals.resolve(request.access_key_id or "")
-        if principal is None:
-            return _Plan(None)
+    def _plan(self, principal: Principal, request: ApiRequest) -> _Plan:
+        """Under the lock: every check the authenticated request must pass."""
         params, refusal = identifiers.canonical(request)
         if refusal is not None:
             return _Plan(principal, refusal=refusal)

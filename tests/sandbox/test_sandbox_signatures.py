@@ -148,3 +148,62 @@ def test_verifier_accepts_exactly_what_botocore_signed() -> None:
             SignedRequest("POST", signed.url, "AWS4-HMAC-SHA256 x", ()), b"", secret_access_key="s"
         )
     assert info.value.incomplete
+
+
+# Run in a child process: the app is moto in-process, whose globals must not leak into others.
+_PLAN_ONLY_AFTER_AUTHENTICATION = r"""
+import json
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from werkzeug.test import Client
+from sandbox import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, DEFAULT_REGION
+from sandbox import resources
+from sandbox.server import build_app
+
+app = build_app(DEFAULT_REGION)
+planned = []
+checks_for = resources.checks_for
+resources.checks_for = lambda principal, request: planned.append(request.action) or checks_for(
+    principal, request
+)
+
+def describe_table(secret):
+    body = json.dumps({"TableName": "no-such-table"})
+    headers = {
+        "X-Amz-Target": "DynamoDB_20120810.DescribeTable",
+        "Content-Type": "application/x-amz-json-1.0",
+    }
+    request = AWSRequest("POST", "http://localhost/", data=body, headers=headers)
+    signer = SigV4Auth(Credentials(ADMIN_ACCESS_KEY_ID, secret), "dynamodb", DEFAULT_REGION)
+    signer.add_auth(request)
+    response = Client(app).post("/", data=body, headers=dict(request.headers.items()))
+    return response.get_data(as_text=True)
+
+forged = describe_table("not-the-admin-secret")
+after_forged = list(planned)
+genuine = describe_table(ADMIN_SECRET_ACCESS_KEY)
+print(json.dumps({"forged": forged, "after_forged": after_forged, "genuine": genuine,
+                  "after_genuine": planned}))
+"""
+
+
+def test_a_forged_request_is_refused_before_anything_it_names_is_read() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _PLAN_ONLY_AFTER_AUTHENTICATION],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "InvalidSignatureException" in seen["forged"]
+    assert seen["after_forged"] == []  # no resource or policy read for a forged request
+    assert "ResourceNotFoundException" in seen["genuine"]
+    assert seen["after_genuine"] == ["DescribeTable"]  # the genuine one is planned as before
