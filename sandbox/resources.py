@@ -178,8 +178,9 @@ def key_from_ciphertext(region: str, blob: Any) -> Any | None:
 
 
 def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) -> bool:
-    """AWS: a grant's retiring principal, or its grantee when it lists RetireGrant, may retire
-    it without any policy (RetireGrant by GrantToken or by KeyId + GrantId)."""
+    """AWS: a grant's retiring principal, its grantee when it lists RetireGrant, and the account
+    it was created in (the sandbox's one account, whose root the admin is) may retire it without
+    any policy (RetireGrant by GrantToken or by KeyId + GrantId)."""
     from moto.kms.models import kms_backends
 
     token, gid = params.get("GrantToken"), params.get("GrantId")
@@ -189,6 +190,8 @@ def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) ->
             if (token and grant.token == token) or (gid and grant.id == gid):
                 retiring = str(grant.retiring_principal or "").lower()
                 grantee = str(grant.grantee_principal or "").lower()
+                if principal.is_admin and principal.account_id == ACCOUNT_ID:
+                    return True
                 return retiring in me or (grantee in me and "RetireGrant" in grant.operations)
     return False
 

@@ -11,6 +11,7 @@ import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN
 from sandbox import SandboxInfo, running
+from tests.access.docs import row
 from tests.sandbox.helpers import (
     allow,
     cmk_table,
@@ -92,6 +93,52 @@ def test_the_grantee_may_retire_its_grant_with_retire_grant(sb: SandboxInfo) -> 
     assert all(
         g["GrantId"] != grant["GrantId"] for g in admin.list_grants(KeyId=key["Arn"])["Grants"]
     )
+
+
+def test_the_account_retires_a_grant_its_key_policy_does_not_let_it_touch(
+    sb: SandboxInfo,
+) -> None:
+    row("sandbox-retire-grant-account")
+    user = make_user(sb)
+    key = make_key(sb)
+    admin = sb.client("kms")
+    grant = admin.create_grant(KeyId=key["Arn"], GranteePrincipal=user.arn, Operations=["Decrypt"])
+    other = admin.create_grant(KeyId=key["Arn"], GranteePrincipal=user.arn, Operations=["Decrypt"])
+    # The key policy now lets the account (root) do nothing but read it back.
+    only_describe = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{sb.account_id}:root"},
+                "Action": ["kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListGrants"],
+                "Resource": "*",
+            }
+        ],
+    }
+    admin.put_key_policy(
+        KeyId=key["Arn"],
+        PolicyName="default",
+        Policy=json.dumps(only_describe),
+        BypassPolicyLockoutSafetyCheck=True,
+    )
+    assert (
+        denied(lambda: admin.revoke_grant(KeyId=key["Arn"], GrantId=grant["GrantId"]))["Error"][
+            "Code"
+        ]
+        == "AccessDeniedException"
+    )
+    # The grant's own account may still retire it: a grant decides who retires it.
+    admin.retire_grant(KeyId=key["Arn"], GrantId=grant["GrantId"])
+    assert all(
+        g["GrantId"] != grant["GrantId"] for g in admin.list_grants(KeyId=key["Arn"])["Grants"]
+    )
+    # Someone else with no part in the grant is still refused.
+    stranger = make_user(sb, inline=allow("kms:RetireGrant"))
+    response = denied(
+        lambda: stranger.client(sb, "kms").retire_grant(KeyId=key["Arn"], GrantId=other["GrantId"])
+    )
+    assert response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_a_malformed_grant_is_a_validation_error(sb: SandboxInfo) -> None:
