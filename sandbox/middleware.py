@@ -377,8 +377,13 @@ class AuthorizingApp:
                 user_boundaries.after(request)
                 if request.service == "sts" and request.action == "AssumeRole":
                     _remember_policy_arns(request, b"".join(chunks))
-                if request.service == "kms":
-                    body = self._rotation.after(request, b"".join(chunks))
+                if request.service in ("kms", "iam"):
+                    body = b"".join(chunks)
+                    body = (
+                        self._rotation.after(request, body)
+                        if request.service == "kms"
+                        else user_boundaries.shown(request, body)
+                    )
                     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                     headers.append(("Content-Length", str(len(body))))
                     chunks = [body]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from xml.sax.saxutils import escape
 
 from moto.iam.models import iam_backends
 
@@ -58,6 +59,22 @@ def after(request: ApiRequest) -> None:
     user = _iam().users.get(str(request.params.get("UserName") or ""))
     if user is not None and isinstance(arn, str) and arn:
         user.permissions_boundary_arn = arn
+
+
+def shown(request: ApiRequest, body: bytes) -> bytes:
+    """GetUser and CreateUser answer with the user's boundary, as AWS does (moto omits it)."""
+    if request.service != "iam" or request.action not in ("GetUser", "CreateUser"):
+        return body
+    user = _iam().users.get(str(request.params.get("UserName") or ""))
+    arn = boundary_arn(user) if user is not None else None
+    end = body.rfind(b"</User>")
+    if arn is None or end < 0 or b"<PermissionsBoundary>" in body:
+        return body
+    element = (
+        "<PermissionsBoundary><PermissionsBoundaryType>Policy</PermissionsBoundaryType>"
+        f"<PermissionsBoundaryArn>{escape(arn)}</PermissionsBoundaryArn></PermissionsBoundary>"
+    ).encode()
+    return body[:end] + element + body[end:]
 
 
 def boundary_arn(user: Any) -> str | None:

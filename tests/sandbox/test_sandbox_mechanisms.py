@@ -193,6 +193,27 @@ def test_a_user_boundary_caps_identity_policies_in_aws_words(sb: SandboxInfo) ->
     )
 
 
+def test_get_user_and_create_user_show_the_users_boundary(sb: SandboxInfo) -> None:
+    # A verifier or auditor reads boundaries with GetUser; one it cannot see it cannot judge.
+    iam = sb.client("iam")
+    cap = boundary(sb, "s3:*")
+    name = unique("bounded")
+    created = iam.create_user(UserName=name, PermissionsBoundary=cap)["User"]
+    assert created["PermissionsBoundary"] == {
+        "PermissionsBoundaryType": "Policy",
+        "PermissionsBoundaryArn": cap,
+    }
+    assert (
+        iam.get_user(UserName=name)["User"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == cap
+    )
+    other = boundary(sb, "sqs:*")
+    iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=other)
+    shown = iam.get_user(UserName=name)["User"]["PermissionsBoundary"]
+    assert shown["PermissionsBoundaryArn"] == other
+    iam.delete_user_permissions_boundary(UserName=name)
+    assert "PermissionsBoundary" not in iam.get_user(UserName=name)["User"]
+
+
 def test_a_key_policy_naming_the_user_is_not_capped_by_its_boundary(sb: SandboxInfo) -> None:
     user = make_user(sb)
     key = make_key(sb, users=(user.arn,), restrict_to_dynamodb=False)
