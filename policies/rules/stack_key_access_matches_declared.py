@@ -358,6 +358,7 @@ def _outsiders(
         [ACTION],
         allowed,
         closed_accounts=[account],
+        rcps=org.rcps,
         key=key,
         timeout_s=timeout_s,
         limit=8,
@@ -383,8 +384,13 @@ def _outsiders(
                 rcps=org.rcps,
             )
             if not d.allowed:
-                continue  # the organization's policies stop this one
+                continue  # the account's SCPs stop this one (RCPs are part of the proof)
         shown.append(w.describe())
+    if not shown and verdict.witnesses and not verdict.complete:
+        findings.defer(
+            f"{where}: the {len(verdict.witnesses)} kinds of principal outside the stack found "
+            f"able to {ACTION} are all stopped by the configured SCPs; others may not be"
+        )
     if shown:
         more = "" if verdict.complete else "; more kinds may exist"
         findings.violation(

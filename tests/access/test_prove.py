@@ -488,3 +488,53 @@ def test_enumerating_witnesses_after_an_unsat_steer_terminates() -> None:
     assert proc.returncode == 0, proc.stderr
     status, count = proc.stdout.split()
     assert status == "fail" and int(count) >= 2
+
+
+def test_rcps_are_part_of_the_proof() -> None:
+    row("prove-rcps")
+    policy = doc(ROOT, allow("*"))
+    perimeter = doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": ORG}},
+        },
+    )
+    allowed = [f"arn:aws:iam::{A}:root"]
+    v = access_not_granted(
+        policy, ["kms:Decrypt"], allowed, closed_accounts=[A], rcps=[perimeter], key=KEY, limit=4
+    )
+    assert v.status == "fail" and v.witnesses
+    for w in v.witnesses:  # each confirmed by the evaluator with the RCP, inside the perimeter
+        assert w.context.get("aws:PrincipalOrgID") == ORG
+        assert evaluate(
+            w.principal,
+            w.action,
+            w.resource,
+            identity_policies=[assumed_identity_policy(w.action, w.resource)],
+            resource_policy=policy,
+            context=w.context,
+            rcps=[perimeter],
+        ).allowed
+    no_decrypt = doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+    )
+    v = access_not_granted(
+        policy, ["kms:Decrypt"], allowed, closed_accounts=[A], rcps=[no_decrypt], key=KEY
+    )
+    assert v.status == "pass"
+    # RetireGrant is outside RCPs: a level that allows nothing still leaves it to the key policy.
+    nothing = doc({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"})
+    anyone = doc(ROOT, allow("*", "kms:*"))
+    v = access_not_granted(
+        anyone, ["kms:RetireGrant"], allowed, closed_accounts=[A], rcps=[nothing], key=KEY
+    )
+    assert v.status == "fail"
+    v = access_not_granted(
+        anyone, ["kms:Decrypt"], allowed, closed_accounts=[A], rcps=[nothing], key=KEY
+    )
+    assert v.status == "pass"

@@ -464,6 +464,39 @@ def test_access_principals_outside_the_stack_are_found_by_the_prover():
     assert len(r.messages) == 1 and f"arn:aws:iam::{ACCOUNT}:role/app-" in r.texts[0]
 
 
+def test_access_outsiders_inside_a_data_perimeter_rcp_are_still_found():
+    # The organization's usual RCP stops callers from outside it, not other accounts inside it:
+    # the proof must look for those, not stop at witnesses the RCP happens to refuse.
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    perimeter = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+            },
+        ],
+    }
+    cfg = {"resourceControlPolicies": [perimeter]}
+    r = run_rule(access, stack_args([_key_with(everyone)], cfg))
+    assert len(r.messages) == 1 and "principals outside the stack" in r.texts[0]
+    assert "o-a1b2c3d4e5" in r.texts[0]  # the witness is a member of the organization
+    # An RCP that lets nobody decrypt leaves no outsider.
+    closed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+        ],
+    }
+    r = run_rule(access, stack_args([_key_with(everyone)], {"resourceControlPolicies": [closed]}))
+    assert r.messages == [] and r.deferred == []
+
+
 def test_access_outsiders_blocked_by_a_condition_pass():
     pinned = {
         "Effect": "Allow",

@@ -191,6 +191,8 @@ class Side:
     identities: Mapping[str, Sequence[Policy]] = field(default_factory=dict)
     # Accounts whose every identity policy is in `identities`: nobody else there is allowed by IAM.
     closed_accounts: frozenset[str] = frozenset()
+    # The organization's resource control policies over the key, one per level: each must allow.
+    rcps: tuple[Policy, ...] = ()
 
 
 class Encoder:
@@ -221,6 +223,7 @@ class Encoder:
         self._scan(
             [s.key_policy for s in sides]
             + [p for s in sides for ps in s.identities.values() for p in ps]
+            + [p for s in sides for p in s.rcps]
         )
         self._base_facts()
 
@@ -536,6 +539,7 @@ class Encoder:
             for pol in docs:
                 for st in pol.statements:
                     (deny if st.is_deny else id_allow).append(z3.And(is_p, self.applies(st)))
+        rcp_levels = self._rcp_levels(side, deny)
         closed = self.any_of(self.account_is(a) for a in side.closed_accounts)
         unseen = z3.And(z3.Not(self.any_of(known)), z3.Not(closed), r.identity_allows)
         any_direct = self.any_of(direct)
@@ -544,7 +548,30 @@ class Encoder:
             z3.Not(self.any_of(deny)),
             self.any_of([any_direct, *delegated]),
             self.any_of([z3.And(any_direct, z3.Not(cross)), r.kind == ROOT, *id_allow, unseen]),
+            *rcp_levels,
         )
+
+    def _rcp_levels(self, side: Side, deny: list[z3.BoolRef]) -> list[z3.BoolRef]:
+        """Each RCP level must allow; its Deny statements join `deny`. As the evaluator does,
+        every principal is subject to them, and kms:RetireGrant is not (AWS KMS)."""
+        if not side.rcps:
+            return []
+        retire = self._action_index.get("kms:retiregrant")
+        controlled = self.t() if retire is None else self.req.action != retire
+        levels: list[z3.BoolRef] = []
+        for pol in side.rcps:
+            allows: list[z3.BoolRef] = []
+            for st in pol.statements:
+                if st.principal is None:
+                    raise Unsupported(f"RCP statement {st.sid or st.index} without Principal")
+                d, a = self.principal_match(st.principal, st.not_principal)
+                body = z3.And(self.any_of([d, a]), self.applies(st))
+                if st.is_deny:
+                    deny.append(z3.And(controlled, body))
+                else:
+                    allows.append(body)
+            levels.append(z3.Or(z3.Not(controlled), self.any_of(allows)))
+        return levels
 
     # -- conditions ---------------------------------------------------------------------------
     def clause(self, cl: ConditionClause) -> z3.BoolRef:

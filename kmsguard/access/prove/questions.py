@@ -139,9 +139,11 @@ def _run(
     limit: int = 1,
 ) -> Verdict:
     """Solve `goal` in a fresh context; re-check each witness; `block` enumerates more kinds."""
-    policies = [s.key_policy for s in q.sides] + [
-        p for s in q.sides for docs in s.identities.values() for p in docs
-    ]
+    policies = (
+        [s.key_policy for s in q.sides]
+        + [p for s in q.sides for docs in s.identities.values() for p in docs]
+        + [p for s in q.sides for p in s.rcps]
+    )
     try:
         universe = make_universe(q.key.arn, policies, q.actions, q.extra_text)
         ctx = z3.Context()
@@ -344,6 +346,7 @@ def _decide(
             identity_policies=ids,
             resource_policy=side.key_policy,
             context=context,
+            rcps=side.rcps,
         )
         out.append(decision)
     return out
@@ -450,6 +453,7 @@ def access_not_granted(
     *,
     identities: Mapping[str, Sequence[PolicyLike]] | None = None,
     closed_accounts: Sequence[str] = (),
+    rcps: Sequence[PolicyLike] = (),
     key: Key | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     limit: int = 1,
@@ -458,7 +462,8 @@ def access_not_granted(
 
     `identities` are the identity policies of principals we know; `closed_accounts` are
     accounts whose every identity policy is in `identities` (nobody else there is allowed by
-    IAM); any other principal is assumed allowed by its own IAM policies.
+    IAM); any other principal is assumed allowed by its own IAM policies. `rcps` are the
+    organization's resource control policies over the key, one document per level.
     """
     p = _resource_policy(policy)
     k = key or Key.in_account(infer_account(p, p))
@@ -466,7 +471,8 @@ def access_not_granted(
         arn: [d if isinstance(d, Policy) else parse_policy(d, kind="identity") for d in docs]
         for arn, docs in (identities or {}).items()
     }
-    side = Side(p, ids, frozenset(closed_accounts))
+    org = tuple(d if isinstance(d, Policy) else parse_policy(d, kind="resource") for d in rcps)
+    side = Side(p, ids, frozenset(closed_accounts), org)
     roots = {a for a in closed_accounts if f"arn:aws:iam::{a}:root" in allowed_principals}
     if not ids and _names_only_inside(
         p, roots, set(allowed_principals), whole_accounts=False, actions=actions
