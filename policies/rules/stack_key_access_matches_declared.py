@@ -224,7 +224,11 @@ def _check_policy(
     declared = declared_users(doc) | set(extra)
     # Only a wildcard principal in the key policy, or an identity policy that can allow decrypt
     # (through root delegation), can give access to someone the key policy does not name.
-    open_key = any(s.allows and any("*" in p for p in s.principals) for s in statements(doc))
+    # Allow with NotPrincipal opens the key to everyone it does not list.
+    open_key = any(
+        s.allows and (s.principal_is_not or any("*" in p for p in s.principals))
+        for s in statements(doc)
+    )
     key_arn = view.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
     key_policy = _compiled(doc, "resource", {})

@@ -497,6 +497,19 @@ def test_access_outsiders_inside_a_data_perimeter_rcp_are_still_found():
     assert r.messages == [] and r.deferred == []
 
 
+def test_access_allow_with_not_principal_opens_the_key_to_the_stacks_principals():
+    # Everyone but the named one may decrypt: the stack's user, with no IAM policy at all, too.
+    everyone_but = {
+        "Effect": "Allow",
+        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/someone-else"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    r = run_rule(access, stack_args([_key_with(everyone_but), user()]))
+    tester = f"arn:aws:iam::{ACCOUNT}:user/tester"
+    assert any(f"{tester} can kms:Decrypt but is not a declared key user" in t for t in r.texts)
+
+
 def test_access_outsiders_blocked_by_a_condition_pass():
     pinned = {
         "Effect": "Allow",
