@@ -145,3 +145,56 @@ def oversized_key_policy(request: ApiRequest) -> ErrorResponse | None:
         message = f"The key policy is {size} bytes; the key policy size limit is {KEY_POLICY_BYTES}"
         return errors.json_error("kms", "LimitExceededException", message)
     return None
+
+
+def enforce_item_limit_in_moto() -> None:
+    """400 KB counted as DynamoDB counts, for items grown by `UpdateItem` too, in linear time.
+
+    moto checks every attribute it sets against 405,000 bytes of values only, summing the whole
+    item each time: quadratic in the attributes (2,000 tiny ones took a second, under the lock),
+    and not DynamoDB's count. Writes of whole items are checked by the layer before moto sees
+    them (`oversized_item`); an update is checked once, after it is applied, and undone.
+    """
+    import copy
+
+    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    LimitedSizeDict.__setitem__ = dict.__setitem__  # type: ignore[method-assign]
+    update_item = DynamoDBBackend.update_item
+
+    def checked_update_item(self: Any, table_name: str, key: Any, *args: Any, **kw: Any) -> Any:
+        table = self.get_table(table_name)
+        try:
+            hash_value, range_value = self.get_keys_value(table, key)
+        except Exception:  # moto's own call refuses the key in its words
+            return update_item(self, table_name, key, *args, **kw)
+        before = copy.deepcopy(table.get_item(hash_value, range_value))
+        item = update_item(self, table_name, key, *args, **kw)
+        if item_size({k: _plain(v) for k, v in item.attrs.items()}) <= ITEM_BYTES:
+            return item
+        if before is None:
+            table.delete_item(hash_value, range_value)
+        elif range_value is not None:
+            table.items[hash_value][range_value] = before
+        else:
+            table.items[hash_value] = before
+        raise ItemSizeToUpdateTooLarge()
+
+    DynamoDBBackend.update_item = checked_update_item  # type: ignore[method-assign]
+
+
+def _plain(value: Any) -> Any:
+    """moto's stored attribute (DynamoType, bytes, nested) as the wire's JSON form."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if isinstance(value, DynamoType):
+        return {value.type: _plain(value.value)}
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

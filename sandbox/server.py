@@ -20,6 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
+from sandbox import limits
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -65,6 +66,7 @@ def build_app(
     # moto's own key-policy check refuses DescribeKey to everyone when any Deny statement
     # mentions it, whoever the principal; the authorization layer decides instead.
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
+    limits.enforce_item_limit_in_moto()
 
     from sandbox import served
 

@@ -44,6 +44,55 @@ def test_item_over_400_kb_is_refused(sb: SandboxInfo) -> None:
     assert ddb.scan(TableName=table)["Count"] == 1
 
 
+def test_an_update_cannot_grow_an_item_past_400_kb(sb: SandboxInfo) -> None:
+    # The side door next to PutItem: UpdateItem appends to a stored item.
+    table = make_table(sb, None)
+    ddb = sb.client("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"S": "x" * (300 * 1024)}})
+
+    def grow(extra: int) -> None:
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET w = :w",
+            ExpressionAttributeValues={":w": {"S": "y" * extra}},
+        )
+
+    # 400 KB exactly, counted as DynamoDB counts (names + values), is stored...
+    grow(400 * 1024 - (2 + 1 + 1 + 300 * 1024 + 1))
+    # ...one byte more is not, and the stored item is left as it was.
+    response = denied(lambda: grow(400 * 1024 - (2 + 1 + 1 + 300 * 1024 + 1) + 1))
+    assert response["Error"]["Code"] == "ValidationException"
+    assert (
+        "Item size to update has exceeded the maximum allowed size"
+        in (response["Error"]["Message"])
+    )
+    # DynamoDB counts 3 bytes per list and 1 per element besides the values: 60,000 booleans
+    # are 120,003 bytes to it, 60,000 to moto's own count, which stored them before.
+    response = denied(
+        lambda: ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET w = :w",
+            ExpressionAttributeValues={":w": {"L": [{"BOOL": True}] * 60_000}},
+        )
+    )
+    assert response["Error"]["Code"] == "ValidationException"
+    # An update that would create an item over the limit creates nothing.
+    response = denied(
+        lambda: ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "new"}},
+            UpdateExpression="SET w = :w",
+            ExpressionAttributeValues={":w": {"S": "z" * (400 * 1024)}},
+        )
+    )
+    assert response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "new"}})
+    stored = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]
+    assert len(stored["w"]["S"]) == 400 * 1024 - (2 + 1 + 1 + 300 * 1024 + 1)
+
+
 def _big_policy(sb: SandboxInfo, size: int) -> str:
     root = f"arn:aws:iam::{sb.account_id}:root"
     statements = [
