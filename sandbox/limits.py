@@ -152,16 +152,27 @@ def enforce_item_limit_in_moto() -> None:
 
     moto checks every attribute it sets against 405,000 bytes of values only, summing the whole
     item each time: quadratic in the attributes (2,000 tiny ones took a second, under the lock),
-    and not DynamoDB's count. Writes of whole items are checked by the layer before moto sees
-    them (`oversized_item`); an update is checked once, after it is applied, and undone.
+    and not DynamoDB's count. Whole items are checked where moto stores them (and PutItem and
+    batch writes by the layer before moto sees them); an update is checked once, after it is
+    applied, and undone.
     """
     import copy
 
-    from moto.dynamodb.exceptions import ItemSizeToUpdateTooLarge
+    from moto.dynamodb.exceptions import ItemSizeTooLarge, ItemSizeToUpdateTooLarge
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+    from moto.dynamodb.models.table import Table
 
     LimitedSizeDict.__setitem__ = dict.__setitem__  # type: ignore[method-assign]
+    put_item = Table.put_item
+
+    def checked_put_item(self: Any, item_attrs: dict[str, Any], *args: Any, **kw: Any) -> Any:
+        # Every whole-item write lands here: PartiQL INSERT and UPDATE too, not only PutItem.
+        if item_size({k: _plain(v) for k, v in item_attrs.items()}) > ITEM_BYTES:
+            raise ItemSizeTooLarge
+        return put_item(self, item_attrs, *args, **kw)
+
+    Table.put_item = checked_put_item  # type: ignore[method-assign]
     update_item = DynamoDBBackend.update_item
 
     def checked_update_item(self: Any, table_name: str, key: Any, *args: Any, **kw: Any) -> Any:

@@ -93,6 +93,29 @@ def test_an_update_cannot_grow_an_item_past_400_kb(sb: SandboxInfo) -> None:
     assert len(stored["w"]["S"]) == 400 * 1024 - (2 + 1 + 1 + 300 * 1024 + 1)
 
 
+def test_a_partiql_update_cannot_store_an_item_past_400_kb(sb: SandboxInfo) -> None:
+    # Another side door: PartiQL UPDATE stores whole items without PutItem or UpdateItem.
+    # (An INSERT cannot carry that much: its statement is at most 8,192 characters.)
+    table = make_table(sb, None)
+    ddb = sb.client("dynamodb")
+    ddb.execute_statement(Statement=f"INSERT INTO \"{table}\" VALUE {{'pk': 'a', 'v': 'small'}}")
+    half = {"S": "x" * (250 * 1024)}
+    response = denied(
+        lambda: ddb.execute_statement(
+            Statement=f"UPDATE \"{table}\" SET v = ?, w = ? WHERE pk = 'a'",
+            Parameters=[half, half],
+        )
+    )
+    assert response["Error"]["Code"] == "ValidationException"
+    assert response["Error"]["Message"] == "Item size has exceeded the maximum allowed size"
+    stored = ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]
+    assert stored == {"pk": {"S": "a"}, "v": {"S": "small"}}
+    ddb.execute_statement(
+        Statement=f"UPDATE \"{table}\" SET w = ? WHERE pk = 'a'", Parameters=[half]
+    )
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "a"}})["Item"]["w"] == half
+
+
 def _big_policy(sb: SandboxInfo, size: int) -> str:
     root = f"arn:aws:iam::{sb.account_id}:root"
     statements = [
