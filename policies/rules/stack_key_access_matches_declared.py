@@ -12,7 +12,7 @@ from kmsguard.contract import (
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import account_of, covers, is_account_root, statements
+from policies.document import Statement, account_of, covers, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
@@ -73,17 +73,18 @@ META = RuleMeta(
 ACTION = "kms:Decrypt"
 
 
-def declared_users(doc: dict[str, Any]) -> set[str]:
-    """Principals named in Allow statements granting kms:Decrypt (account root excluded).
+def decrypt_grantees(sts: list[Statement]) -> set[str]:
+    """Principals named in Allow statements granting kms:Decrypt (roots and `*` included).
 
     Decrypt itself, not any usage action: an administrators' statement covers kms:DescribeKey
     through kms:Describe*, and must not make administrators declared key users.
     """
-    out: set[str] = set()
-    for st in statements(doc):
-        if st.allows and not st.principal_is_not and covers(st, ACTION):
-            out.update(p for p in st.principals if p != "*" and not is_account_root(p))
-    return out
+    return {
+        p
+        for st in sts
+        if st.allows and not st.principal_is_not and covers(st, ACTION)
+        for p in st.principals
+    }
 
 
 def _default_policy(account: str) -> dict[str, Any]:
@@ -221,13 +222,14 @@ def _check_policy(
         doc = _default_policy(view.account_id)
     from kmsguard.access import PolicyDocumentError, who_can
 
-    declared = declared_users(doc) | set(extra)
+    sts = statements(doc)
+    grantees = decrypt_grantees(sts)
+    declared = {p for p in grantees if p != "*" and not is_account_root(p)} | set(extra)
     # Only a wildcard principal in the key policy, or an identity policy that can allow decrypt
     # (through root delegation), can give access to someone the key policy does not name.
     # Allow with NotPrincipal opens the key to everyone it does not list.
     open_key = any(
-        s.allows and (s.principal_is_not or any("*" in p for p in s.principals))
-        for s in statements(doc)
+        s.allows and (s.principal_is_not or any("*" in p for p in s.principals)) for s in sts
     )
     key_arn = view.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
@@ -285,7 +287,9 @@ def _check_policy(
     if view.account_id:
         # The key's own account is closed to the prover (nobody there holds an identity policy
         # it is not shown), so its unnamed principals can never be a witness.
-        foreign = _rooted_accounts(doc) - {account_of(key_arn) or ""}
+        # Any principal of an account whose root is a grantee may be allowed.
+        rooted = {a for p in grantees if is_account_root(p) and (a := account_of(p))}
+        foreign = rooted - {account_of(key_arn) or ""}
         inside = principals if open_key else reach.in_accounts(foreign)
         _outsiders(view, key_arn, doc, where, inside, declared, findings, org, timeout_s)
     else:
@@ -300,15 +304,6 @@ def _check_policy(
             findings.defer(f"{where}: {sg.label}: {sg.problem}")
         else:
             _check_grant(where, key_arn, doc, sg, reach, declared, findings, org)
-
-
-def _rooted_accounts(doc: dict[str, Any]) -> set[str]:
-    """Accounts whose root an Allow for the action names: any principal there may be allowed."""
-    out: set[str] = set()
-    for st in statements(doc):
-        if st.allows and not st.principal_is_not and covers(st, ACTION):
-            out.update(a for p in st.principals if is_account_root(p) and (a := account_of(p)))
-    return out
 
 
 def _outsiders(
