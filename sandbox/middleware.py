@@ -59,7 +59,6 @@ class StateHook(Protocol):
 class _Plan:
     """Everything read from moto's state that authorizing one request needs."""
 
-    principal: Principal | None
     checks: list[Check] = field(default_factory=list)
     lockout: Check | None = None
     params: dict[str, Any] | None = None
@@ -178,10 +177,10 @@ class AuthorizingApp:
         """Under the lock: every check the authenticated request must pass."""
         params, refusal = identifiers.canonical(request)
         if refusal is not None:
-            return _Plan(principal, refusal=refusal)
+            return _Plan(refusal=refusal)
         checks = resources.checks_for(principal, request)
         checks.extend(data_paths.checks(principal, request))
-        return _Plan(principal, checks, self._lockout_check(principal, request), params)
+        return _Plan(checks, self._lockout_check(principal, request), params)
 
     # ------------------------------------------------------------ authorization
 
