@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck -pyflakes=
 
 typecheck: venv
-	$(BIN)/mypy kmsguard policies verification sandbox preview demo __main__.py
+	$(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
 
 pytest: venv
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
@@ -41,7 +41,7 @@ demo: venv
 	@$(BIN)/python -m demo $(ARGS)
 
 preview: venv
-	@$(BIN)/python -m preview $(ARGS)
+	@$(BIN)/python -m kmsguard.preview $(ARGS)
 
 verify: venv
 	@$(BIN)/python -m verification --stack $(STACK)
@@ -51,7 +51,7 @@ bench: venv
 
 # The policy pack archive exactly as `pulumi policy publish` uploads it (prints its path).
 pack: venv
-	$(BIN)/python -m preview.pack --out dist
+	$(BIN)/python -m kmsguard.preview.pack --out dist
 
 # The kmsguard wheel and sdist the published pack's requirements.txt installs.
 dist: venv

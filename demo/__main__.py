@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with tempfile.TemporaryDirectory(prefix="kmsguard-demo-") as tmp:
                     outputs = write_outputs(Path(tmp), deployed[-1])
                     engine_less = (
-                        f"{shlex.quote(sys.executable)} -m preview --phase granted   "
+                        f"{shlex.quote(sys.executable)} -m kmsguard.preview --phase granted   "
                         "# the same program and pack, engine-less: it does not read the sandbox"
                     )
                     hold(console, instructions(sb, outputs, [engine_less]))

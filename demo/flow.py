@@ -14,8 +14,8 @@ import pulumi
 
 from demo.engine import SandboxEngine, StackState
 from kmsguard.contract import AwsType, ConfigKey
-from preview.analyzer import PolicyPackClient, Violation
-from preview.collect import ProgramRun, run_program
+from kmsguard.preview.analyzer import PolicyPackClient, Violation
+from kmsguard.preview.collect import ProgramRun, run_program
 from sandbox import SandboxInfo
 from verification import Report
 from verification import run as verify

@@ -19,8 +19,8 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
-from preview.analyzer import REPO, stop_child
-from preview.collect import RecordingMonitor
+from kmsguard.preview.analyzer import REPO, stop_child
+from kmsguard.preview.collect import RecordingMonitor
 
 PLUGIN_DIR = REPO / "provider"
 

@@ -17,9 +17,9 @@ from pulumi.runtime.proto import errors_pb2, provider_pb2, status_pb2
 import kmsguard
 from kmsguard.component import KmsProtectedTable
 from kmsguard.contract import COMPONENT_TYPE, CONFIG_KEYS, AwsType
+from kmsguard.preview.collect import RecordingMonitor, RegisteredResource, run_program
+from kmsguard.preview.mocks import AwsMocks
 from kmsguard.settings import ConfigError
-from preview.collect import RecordingMonitor, RegisteredResource, run_program
-from preview.mocks import AwsMocks
 from tests.component.harness import MonitorServer, ProviderProcess
 
 NAME = "kms-protected"

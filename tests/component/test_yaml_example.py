@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from kmsguard.contract import COMPONENT_TYPE
+from kmsguard.preview.analyzer import REPO, in_repo_pack_env
 from kmsguard.provider import KmsguardProvider
-from preview.analyzer import REPO, in_repo_pack_env
 from tests.pulumi_cli import needs_pulumi_cli
 
 EXAMPLE = REPO / "examples" / "component-yaml"

@@ -160,7 +160,7 @@ def test_demo_with_the_real_pulumi_cli() -> None:
 
 
 def test_preview_of_an_update_knows_the_deployed_keys_arn() -> None:
-    from preview.collect import UNKNOWN, run_program
+    from kmsguard.preview.collect import UNKNOWN, run_program
 
     with running() as sb:
         state = StackState()

@@ -83,7 +83,7 @@ def run_program(
 ) -> Run:
     """Run the program (kmsguard.program.main) through the engine-less recorder with `config`
     (keys without namespace). Unknown outputs come back as UNKNOWN."""
-    from preview import collect
+    from kmsguard.preview import collect
 
     fake = fake or FakeAws(preview=preview, caller_arn=caller_arn)
     run = collect.run_program(

@@ -17,8 +17,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import kmsguard
-from preview.analyzer import PACK_DIR, REPO
-from preview.pack import PackError, build_archive, pack_files, unpack
+from kmsguard.preview.analyzer import PACK_DIR, REPO
+from kmsguard.preview.pack import PackError, build_archive, pack_files, unpack
 
 PACK_MODULES = sorted(p for p in PACK_DIR.rglob("*.py") if "__pycache__" not in p.parts)
 
@@ -174,7 +174,7 @@ def test_unpack_refuses_entries_leaving_the_directory(tmp_path: Path) -> None:
 
 def test_make_pack_cli_prints_where_the_archive_is(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "preview.pack", "--out", str(tmp_path)],
+        [sys.executable, "-m", "kmsguard.preview.pack", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -183,7 +183,7 @@ def test_make_pack_cli_prints_where_the_archive_is(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert str(tmp_path / f"kmsguard-policies-{kmsguard.__version__}.tgz") in proc.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "preview.pack", "--pack", str(tmp_path)],
+        [sys.executable, "-m", "kmsguard.preview.pack", "--pack", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

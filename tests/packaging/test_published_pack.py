@@ -20,9 +20,9 @@ import pytest
 from packaging.requirements import Requirement
 
 import kmsguard
-from preview.analyzer import PACK_DIR, REPO, PolicyPackClient, Violation
-from preview.collect import run_program
-from preview.pack import build_archive, unpack
+from kmsguard.preview.analyzer import PACK_DIR, REPO, PolicyPackClient, Violation
+from kmsguard.preview.collect import run_program
+from kmsguard.preview.pack import build_archive, unpack
 from tests.packaging.fixtures import FIXTURES, RULES_FIRED
 
 TIMEOUT = 900
@@ -67,7 +67,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for package in ("kmsguard", "preview"):
+    for package in ("kmsguard",):
         shutil.copytree(
             REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
@@ -104,20 +104,20 @@ def test_wheel_and_sdist_hold_the_domain_and_its_data_files(dist: Dist) -> None:
     # The domain, and the kmsguard-preview CLI that the distribution installs.
     on_disk = {
         p.relative_to(REPO).as_posix()
-        for package in ("kmsguard", "preview")
+        for package in ("kmsguard",)
         for p in (REPO / package).rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
     assert "kmsguard/access/evaluate.py" in on_disk and "kmsguard/py.typed" in on_disk
     with zipfile.ZipFile(dist.wheel) as whl:
         names = set(whl.namelist())
-    assert {n for n in names if n.split("/")[0] in ("kmsguard", "preview")} == on_disk
+    assert {n for n in names if n.split("/")[0] in ("kmsguard",)} == on_disk
     # The pack is published from its directory, never from the distribution.
     assert not any(n.startswith("policies/") for n in names)
     with zipfile.ZipFile(dist.wheel) as whl:
         (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         scripts = whl.read(entry_points).decode()
-    assert "kmsguard-preview = preview.__main__:main" in scripts
+    assert "kmsguard-preview = kmsguard.preview.__main__:main" in scripts
     with tarfile.open(dist.sdist) as sdist:
         sdist_names = {n.split("/", 1)[1] for n in sdist.getnames() if "/" in n}
     assert on_disk <= sdist_names

@@ -7,10 +7,10 @@ import re
 
 import kmsguard
 from kmsguard.contract import COMPONENT_TYPE
+from kmsguard.preview.analyzer import REPO
+from kmsguard.preview.policy_config import problems
+from kmsguard.preview.settings_doc import END, START, render
 from kmsguard.provider import KmsguardProvider
-from preview.analyzer import REPO
-from preview.policy_config import problems
-from preview.settings_doc import END, START, render
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -27,7 +27,9 @@ COMPONENT = _section("Use the component from any language")
 
 def test_settings_table_is_the_packs_schemas() -> None:
     table = README.split(START, 1)[1].split(END, 1)[0].lstrip("\n")
-    assert table == render(), "run: venv/bin/python -m preview.settings_doc --write README.md"
+    assert table == render(), (
+        "run: venv/bin/python -m kmsguard.preview.settings_doc --write README.md"
+    )
     assert table.count("\n| `") >= 7
 
 
@@ -65,8 +67,8 @@ def test_component_section_names_the_schemas_outputs_and_required_input() -> Non
 def test_settings_doc_renders_any_rule_and_refuses_a_document_without_markers(tmp_path) -> None:
     from pulumi_policy import EnforcementLevel, Severity
 
+    from kmsguard.preview.settings_doc import main, splice
     from policies.meta import RuleMeta
-    from preview.settings_doc import main, splice
 
     meta = RuleMeta(
         name="x-rule",

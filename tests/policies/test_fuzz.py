@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from pulumi_policy import StackValidationArgs, StackValidationPolicy
 
 from kmsguard.contract import AwsType
+from kmsguard.preview.analyzer import PolicyPackClient
+from kmsguard.preview.collect import RegisteredResource
 from policies.meta import Deferred
 from policies.rules import MODULES
-from preview.analyzer import PolicyPackClient
-from preview.collect import RegisteredResource
 from tests.policies.helpers import Res, resource_args, stack_args
 
 UNKNOWNS = [

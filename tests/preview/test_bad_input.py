@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kmsguard import sarif
-from preview.__main__ import main
+from kmsguard.preview.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -232,7 +232,7 @@ def test_write_whole_replaces_and_creates_directories(tmp_path):
 
 
 def test_installed_without_the_pack_asks_for_one(tmp_path, capsys, monkeypatch):
-    import preview.__main__ as cli
+    import kmsguard.preview.__main__ as cli
 
     monkeypatch.setattr(cli, "PACK_DIR", tmp_path / "site-packages" / "policies")
     _fails(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from kmsguard.contract import AwsType
-from preview.__main__ import main
-from preview.collect import UNKNOWN
-from preview.program import run_project
-from preview.project import load
+from kmsguard.preview.__main__ import main
+from kmsguard.preview.collect import UNKNOWN
+from kmsguard.preview.program import run_project
+from kmsguard.preview.project import load
 from tests.preview.sarif_check import validated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +181,7 @@ def test_identity_and_region_come_from_the_stack_config():
 
 def test_config_option_overrides_the_stack_file(tmp_path):
     project = load(EXAMPLES / "compliant-table", "dev", stack_required=True)
-    from preview.project import apply_overrides
+    from kmsguard.preview.project import apply_overrides
 
     apply_overrides(project, {"kmsguard:previewAccountId": "999988887777", "tableName": "x1"})
     run = run_project(project, preview=True)
@@ -263,7 +263,7 @@ def _second_pack(tmp_path: Path) -> Path:
 
 
 def test_every_pack_given_runs_over_the_protocol(tmp_path, capsys):
-    from preview.analyzer import PACK_DIR
+    from kmsguard.preview.analyzer import PACK_DIR
 
     pack = _second_pack(tmp_path)
     args = ["--policy-pack", str(PACK_DIR), "--policy-pack", str(pack)]
@@ -291,7 +291,7 @@ def test_module_runs_as_a_process_with_the_exit_code_of_the_verdict(tmp_path):
         [
             sys.executable,
             "-m",
-            "preview",
+            "kmsguard.preview",
             "--program",
             "examples/aws-managed-key",
             "--stack",

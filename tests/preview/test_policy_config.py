@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from preview import policy_config
-from preview.__main__ import main as preview_main
+from kmsguard.preview import policy_config
+from kmsguard.preview.__main__ import main as preview_main
 
 DENIED = ["--phase", "denied", "--preview"]
 # The program rotates yearly: a 90-day maximum is one mandatory violation to configure away.

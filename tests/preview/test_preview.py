@@ -13,10 +13,10 @@ import pulumi_aws as aws
 import pytest
 
 from kmsguard.contract import COMPONENT_TYPE, AwsType
-from preview.__main__ import main as preview_main
-from preview.analyzer import PolicyPackClient, in_repo_pack_env
-from preview.collect import UNKNOWN, run_program
-from preview.report import run_all
+from kmsguard.preview.__main__ import main as preview_main
+from kmsguard.preview.analyzer import PolicyPackClient, in_repo_pack_env
+from kmsguard.preview.collect import UNKNOWN, run_program
+from kmsguard.preview.report import run_all
 from tests.pulumi_cli import needs_pulumi_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,7 +229,7 @@ def test_cli_missing_policy_config_file(tmp_path, capsys):
 
 def test_cli_stdout_closed_by_its_reader_is_no_traceback():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "preview", "--phase", "denied", "--preview"],
+        [sys.executable, "-m", "kmsguard.preview", "--phase", "denied", "--preview"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -243,7 +243,7 @@ def test_cli_stdout_closed_by_its_reader_is_no_traceback():
 
 def test_cli_module_runs():
     proc = subprocess.run(
-        [sys.executable, "-m", "preview", "--phase", "denied", "--preview", "--json"],
+        [sys.executable, "-m", "kmsguard.preview", "--phase", "denied", "--preview", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

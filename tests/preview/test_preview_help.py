@@ -1,4 +1,4 @@
-"""`python -m preview --help` says what every option does."""
+"""`python -m kmsguard.preview --help` says what every option does."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_the_check_finds_an_option_without_text() -> None:
 
 def test_every_preview_option_has_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "preview", "--help"],
+        [sys.executable, "-m", "kmsguard.preview", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -13,12 +13,12 @@ import grpc
 
 from kmsguard import sarif
 from kmsguard.contract import PROJECT, ConfigKey
-from preview import policy_config
-from preview.analyzer import PACK_DIR, AnalyzerError, PackInfo, PolicyPackClient
-from preview.program import ProgramFailed, run_project
-from preview.project import Project, apply_overrides, load
-from preview.report import PHASES, Outcome, judge, render, to_json
-from preview.sarif import build as build_sarif
+from kmsguard.preview import policy_config
+from kmsguard.preview.analyzer import PACK_DIR, AnalyzerError, PackInfo, PolicyPackClient
+from kmsguard.preview.program import ProgramFailed, run_project
+from kmsguard.preview.project import Project, apply_overrides, load
+from kmsguard.preview.report import PHASES, Outcome, judge, render, to_json
+from kmsguard.preview.sarif import build as build_sarif
 
 
 class _Parser(argparse.ArgumentParser):

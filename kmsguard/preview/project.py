@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from preview.collect import UNKNOWN
+from kmsguard.preview.collect import UNKNOWN
 
 # Preview-only settings in the `kmsguard` namespace: read here, never passed to the program.
 ACCOUNT_ID_KEY = "kmsguard:previewAccountId"

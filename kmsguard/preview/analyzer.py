@@ -17,9 +17,9 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc, plugin_pb2
 
-from preview.collect import RegisteredResource
+from kmsguard.preview.collect import RegisteredResource
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO / "policies"
 _LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",

@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kmsguard.preview.analyzer import REPO
 from policies.meta import RuleMeta
 from policies.rules import METAS
-from preview.analyzer import REPO
 
-START = "<!-- policy-settings:start (python -m preview.settings_doc --write README.md) -->"
+START = "<!-- policy-settings:start (python -m kmsguard.preview.settings_doc --write README.md) -->"
 END = "<!-- policy-settings:end -->"
 
 
@@ -56,7 +56,7 @@ def splice(document: str, table: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m preview.settings_doc",
+        prog="python -m kmsguard.preview.settings_doc",
         description="Print the policy settings table, or write it into a document's markers.",
     )
     parser.add_argument("--write", type=Path, metavar="FILE", help="e.g. README.md")

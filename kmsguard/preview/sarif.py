@@ -8,9 +8,9 @@ from pathlib import Path
 from sarif_pydantic import Sarif
 
 from kmsguard import sarif
-from preview.analyzer import PackInfo, Violation
-from preview.collect import ProgramRun
-from preview.report import Outcome
+from kmsguard.preview.analyzer import PackInfo, Violation
+from kmsguard.preview.collect import ProgramRun
+from kmsguard.preview.report import Outcome
 
 TOOL = "kmsguard-preview"
 

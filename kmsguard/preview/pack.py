@@ -12,7 +12,7 @@ from pathlib import Path
 import pathspec
 import yaml
 
-from preview.analyzer import PACK_DIR, REPO
+from kmsguard.preview.analyzer import PACK_DIR, REPO
 
 # `pulumi policy publish` (pkg/backend/httpstate/policypack.go) archives a non-Node pack with
 # archive.TGZ(dir, "package", useDefaultExcludes=true): every regular file under the pack
@@ -103,7 +103,7 @@ def unpack(archive: Path, dest: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m preview.pack",
+        prog="python -m kmsguard.preview.pack",
         description="Build the policy pack archive exactly as `pulumi policy publish` uploads it.",
     )
     parser.add_argument("--pack", type=Path, default=PACK_DIR, help="pack directory (policies/)")

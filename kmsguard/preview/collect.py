@@ -312,7 +312,7 @@ def run_program(
     project's namespace); `secret_keys` are full keys the program reads as secrets.
     The run happens on its own thread so the SDK's context-local settings start clean.
     """
-    from preview.mocks import AwsMocks
+    from kmsguard.preview.mocks import AwsMocks
 
     full = dict(DEFAULT_CONFIG)
     for k, v in config.items():

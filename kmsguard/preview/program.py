@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pulumi
 
-from preview.collect import ANSWERED_AS_UNKNOWN, ProgramRun, run_program
-from preview.mocks import AwsMocks
-from preview.project import Project
+from kmsguard.preview.collect import ANSWERED_AS_UNKNOWN, ProgramRun, run_program
+from kmsguard.preview.mocks import AwsMocks
+from kmsguard.preview.project import Project
 
 
 class ProgramFailed(RuntimeError):

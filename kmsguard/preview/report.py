@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.contract import ConfigKey
-from preview.analyzer import PACK_DIR, PackInfo, PolicyPackClient, Violation
-from preview.collect import ANSWERED_AS_UNKNOWN, ProgramRun, run_program
+from kmsguard.preview.analyzer import PACK_DIR, PackInfo, PolicyPackClient, Violation
+from kmsguard.preview.collect import ANSWERED_AS_UNKNOWN, ProgramRun, run_program
 
 PHASES: Mapping[str, bool] = {"denied": False, "granted": True}
 MANDATORY = ("mandatory", "remediate")
