@@ -1,1 +1,15 @@
 """Engine-less preview: run the program under mocks and the policy pack over its gRPC protocol."""
+
+import os
+import sys
+
+from kmsguard import extras
+
+_PROBLEM = extras.problem("kmsguard.preview", "preview")
+if _PROBLEM is not None:
+    # Started as a command (`kmsguard-preview`, or `python -m kmsguard.preview...`, whose
+    # argv[0] is "-m" while the package is imported): one line and exit 2, not a traceback.
+    if sys.argv[:1] == ["-m"] or os.path.basename(sys.argv[0]) == "kmsguard-preview":
+        print(f"error: {_PROBLEM}", file=sys.stderr)
+        raise SystemExit(2)
+    raise ModuleNotFoundError(_PROBLEM)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmsguard.preview.analyzer import REPO
-from policies.meta import RuleMeta
-from policies.rules import METAS
+
+if TYPE_CHECKING:
+    from policies.meta import RuleMeta
 
 START = "<!-- policy-settings:start (python -m kmsguard.preview.settings_doc --write README.md) -->"
 END = "<!-- policy-settings:end -->"
@@ -31,8 +33,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(metas: Sequence[RuleMeta] = METAS) -> str:
-    """One row per setting of every rule, in the pack's rule order."""
+def render(metas: Sequence[RuleMeta] | None = None) -> str:
+    """One row per setting of every rule (default: the kmsguard pack's), in the pack's order."""
+    if metas is None:
+        from policies.rules import METAS
+
+        metas = METAS
     rows = ["| policy | setting | type | default | meaning |", "|---|---|---|---|---|"]
     for meta in metas:
         for name, schema in meta.config.items():
@@ -61,6 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--write", type=Path, metavar="FILE", help="e.g. README.md")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("policies") is None:
+        # The pack is published from the repository's policies/, never with the distribution.
+        print(
+            f"error: {parser.prog} documents the kmsguard pack's settings from a checkout of "
+            "the kmsguard repository (policies/ is not installed with the distribution); run "
+            "it there: venv/bin/python -m kmsguard.preview.settings_doc",
+            file=sys.stderr,
+        )
+        return 2
     table = render()
     if args.write is None:
         sys.stdout.write(table)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kmsguard import extras
 from kmsguard.access.catalog import expand_actions
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.sarif and Path(args.sarif).is_dir():
             raise BadInput(f"--sarif {args.sarif}: is a directory; give a file path")
+        if args.sarif and (problem := extras.problem("--sarif", "sarif")):
+            raise BadInput(problem)
         verdict = _diff(args) if args.command == "diff" else _public(args)
         if args.sarif:
             _write_sarif(verdict, args)
