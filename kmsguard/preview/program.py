@@ -21,10 +21,37 @@ class ProgramFailed(RuntimeError):
     """The program raised or exited; the message names the file and line."""
 
 
+def _installed(path: Path) -> bool:
+    """A file of an installed distribution: under a site-packages directory, this interpreter's
+    prefix, or any virtualenv (a directory holding pyvenv.cfg), wherever that virtualenv lies;
+    `make venv` puts one inside the project."""
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return True
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    if any(path.is_relative_to(p) for p in prefixes):
+        return True
+    return any((parent / "pyvenv.cfg").is_file() for parent in path.parents)
+
+
+_TOOL = Path(__file__).resolve().parent
+
+
+def own_file(path: Path, project: Project) -> bool:
+    """One of the program's own source files: under its project directory, neither installed
+    nor kmsguard-preview's own (which lies in the project when the project is this repository)."""
+    return (
+        path.is_relative_to(project.directory)
+        and not path.is_relative_to(_TOOL)
+        and not _installed(path)
+    )
+
+
 @contextlib.contextmanager
 def _as_language_host(project: Project) -> Iterator[None]:
-    """The program's directory first on sys.path and as the working directory; modules it
-    imports from there are forgotten afterwards so the next program gets its own."""
+    """The program's directory first on sys.path and as the working directory; the program's
+    own modules it imports are forgotten afterwards, so the next run (another phase or mode,
+    or another program) imports them afresh. Installed distributions stay imported: the SDKs
+    register themselves once per process (pulumi_aws refuses a second registration)."""
     before = set(sys.modules)
     old_path = list(sys.path)
     old_cwd = os.getcwd()
@@ -37,21 +64,26 @@ def _as_language_host(project: Project) -> Iterator[None]:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
-        root = project.directory
         for name in set(sys.modules) - before:
             file = getattr(sys.modules[name], "__file__", None)
-            if file and Path(file).resolve().is_relative_to(root):
+            if file and own_file(Path(file).resolve(), project):
                 del sys.modules[name]
 
 
 def _where(exc: BaseException, project: Project) -> str:
-    """`file:line` of the innermost frame in the program's own files."""
+    """`file:line` of the innermost frame in the program's own files, "" when none is."""
     found = ""
     for frame in traceback.extract_tb(exc.__traceback__):
         path = Path(frame.filename)
-        if path.is_absolute() and path.resolve().is_relative_to(project.directory):
+        if path.is_absolute() and own_file(path.resolve(), project):
             found = f"{path}:{frame.lineno}"
-    return found or str(project.main)
+    return found
+
+
+def _raised_at(exc: BaseException) -> str:
+    """`file:line` where the exception was raised (its innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
 def _describe(exc: BaseException) -> str:
@@ -92,6 +124,11 @@ def run_project(
     except ProgramFailed as exc:
         raise ProgramFailed(f"{project.main}: {exc}") from None
     except Exception as exc:
+        where = _where(exc, project)
+        if where:
+            raise ProgramFailed(f"{where}: the program raised {_describe(exc)}") from None
+        # No frame of the program's own files: the fault is not the program's.
         raise ProgramFailed(
-            f"{_where(exc, project)}: the program raised {_describe(exc)}"
+            f"{project.main}: kmsguard-preview could not run the program: {_describe(exc)} "
+            f"(raised at {_raised_at(exc)}, outside the program's files)"
         ) from None
