@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -51,6 +52,35 @@ def in_repo_pack_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 class AnalyzerError(RuntimeError):
     """The pack could not be started or answered with an error."""
+
+
+_NO_MODULE = re.compile(r"No module named '([A-Za-z0-9_.]+)'")
+
+
+def start_failure(output: str, pack_dir: Path, python: str) -> str:
+    """Why a pack did not start, in one line, from what it printed.
+
+    A traceback is summed up by its exception; a pack's own message (the kmsguard pack names
+    every missing requirement) is kept whole. A missing module also gets the command that
+    installs the pack's requirements into the Python that runs it.
+    """
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    if not lines:
+        return "it exited without a word"
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):
+        reason = lines[-1]
+    else:
+        reason = " ".join(lines)
+    reason = reason[:1000]
+    missing = sorted({m.split(".")[0] for m in _NO_MODULE.findall(output)})
+    if missing and "pip install" not in reason:
+        requirements = pack_dir / "requirements.txt"
+        what = f"-r {requirements}" if requirements.is_file() else " ".join(missing)
+        reason += (
+            f" (missing: {', '.join(missing)}; install the pack's requirements into the Python "
+            f"that runs it: {python} -m pip install {what})"
+        )
+    return reason
 
 
 def stop_child(proc: subprocess.Popen[Any]) -> None:
@@ -233,6 +263,7 @@ class PolicyPackClient:
             PULUMI_DRY_RUN="true" if preview else "false",
         )
         # The CLI runs the pack from its own directory.
+        self._python = python
         self._proc = subprocess.Popen(
             [python, "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
             cwd=self.pack_dir,
@@ -262,10 +293,7 @@ class PolicyPackClient:
         if not text.isdigit():
             self._proc.kill()
             err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
-            # The last line of its output says why (a traceback's exception, or the pack's
-            # own message); the rest is the pack's business.
-            said = [ln.strip() for ln in (text + "\n" + err).splitlines() if ln.strip()]
-            reason = said[-1][:500] if said else "it exited without a word"
+            reason = start_failure(text + "\n" + err, self.pack_dir, self._python)
             raise AnalyzerError(f"policy pack at {self.pack_dir} did not start: {reason}")
         return int(text)
 
