@@ -15,7 +15,10 @@ from kmsguard.preview.analyzer import REPO
 if TYPE_CHECKING:
     from policies.meta import RuleMeta
 
-START = "<!-- policy-settings:start (python -m kmsguard.preview.settings_doc --write README.md) -->"
+START = (
+    "<!-- policy-settings:start "
+    "(venv/bin/python -m kmsguard.preview.settings_doc --write README.md) -->"
+)
 END = "<!-- policy-settings:end -->"
 
 
