@@ -130,21 +130,6 @@ def test_stack_outputs_print_whole_numbers_as_integers() -> None:
     }
 
 
-def test_make_demo_exits_zero_and_prints_both_matrices() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "demo", "--engine", "simulation", "--quiet"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "phase 'denied': access matrix" in proc.stdout
-    assert "phase 'granted': access matrix" in proc.stdout
-    assert "RESULT: PASS" in proc.stdout
-    assert "Traceback" not in proc.stderr
-
-
 @pytest.mark.cli
 @needs_pulumi_cli("the demo's real `pulumi up --policy-pack policies` path")
 def test_demo_with_the_real_pulumi_cli() -> None:

@@ -1,13 +1,13 @@
 """The pack as the Pulumi service runs it: archived alone, unpacked elsewhere, clean virtualenv.
 
-The only test module that builds a virtualenv (about a minute, most of it pip; the fixtures
-are module-scoped so every case below shares one build, one archive and one virtualenv).
+Its virtualenv holds the pack's requirements only (about a minute, most of it pip; the fixtures
+are module-scoped so every case below shares one archive and one virtualenv, and the wheel is
+the one `make dist` built for the journeys too).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -23,6 +23,7 @@ import kmsguard
 from kmsguard.preview.analyzer import PACK_DIR, REPO, PolicyPackClient, Violation
 from kmsguard.preview.collect import run_program
 from kmsguard.preview.pack import build_archive, unpack
+from tests.packaging.dist import GROUP, Dist
 from tests.packaging.fixtures import FIXTURES, RULES_FIRED
 
 TIMEOUT = 900
@@ -32,6 +33,8 @@ def _env() -> dict[str, str]:
     """The caller's environment without anything pointing back into this checkout."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # Byte-compiling every installed module costs more than the imports that compile lazily.
+    env["PIP_NO_COMPILE"] = "1"
     return env
 
 
@@ -45,35 +48,21 @@ def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 @dataclass(frozen=True)
-class Dist:
-    wheel: Path
-    sdist: Path
-
-
-@dataclass(frozen=True)
 class CleanPack:
     pack_dir: Path
     python: Path
     without_dependencies: subprocess.CompletedProcess[str]
 
 
-# One worker runs the whole module, so its module-scoped clean virtualenv is built once.
-pytestmark = pytest.mark.xdist_group("published-pack")
+# One worker runs the whole module (and the journeys that share the wheel), so the wheel and
+# the module-scoped clean virtualenv are built once.
+pytestmark = pytest.mark.xdist_group(GROUP)
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
-    """Wheel and sdist built from a copy of the sources (the checkout is left untouched)."""
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, src / name)
-    for package in ("kmsguard",):
-        shutil.copytree(
-            REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-        )
-    out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "build", "--outdir", str(out), str(src)], cwd=src)
-    return Dist(wheel=next(out.glob("kmsguard-*.whl")), sdist=next(out.glob("kmsguard-*.tar.gz")))
+def dist(kmsguard_dist: Dist) -> Dist:
+    """The wheel and sdist `make dist` builds (shared with the journeys)."""
+    return kmsguard_dist
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +101,9 @@ def test_wheel_and_sdist_hold_the_domain_and_its_data_files(dist: Dist) -> None:
     with zipfile.ZipFile(dist.wheel) as whl:
         names = set(whl.namelist())
     assert {n for n in names if n.split("/")[0] in ("kmsguard",)} == on_disk
+    # The distribution installs its own namespace only (no top-level `preview`, `policies`).
+    dist_info = f"kmsguard-{kmsguard.__version__}.dist-info"
+    assert {n.split("/")[0] for n in names} == {"kmsguard", dist_info}
     # The pack is published from its directory, never from the distribution.
     assert not any(n.startswith("policies/") for n in names)
     with zipfile.ZipFile(dist.wheel) as whl:

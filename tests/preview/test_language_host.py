@@ -57,16 +57,6 @@ def test_installed_modules_inside_the_project_stay_imported_across_runs(program,
     assert "registers_once" in sys.modules and "own_helpers" not in sys.modules
 
 
-def test_every_phase_and_mode_of_the_kmsguard_program_in_one_process(capsys):
-    # The repository is the project here and its venv/ (when made) is inside it.
-    assert main(["--json"]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
-    for phase in ("denied", "granted"):
-        for mode in ("preview", "update"):
-            assert f'"phase": "{phase}"' in out and f'"mode": "{mode}"' in out
-    assert main(["--phase", "granted"]) == 0, capsys.readouterr().err
-
-
 # Run in its own process: a run broken inside the SDK's machinery leaves the process's
 # event loops unusable for another run.
 BREAK_THE_MOCKS = """

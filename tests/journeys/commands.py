@@ -1,0 +1,83 @@
+"""The commands a user is told to type: read from the README and the workflow, never listed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+WORKFLOW = REPO / ".github" / "workflows" / "kmsguard.yml"
+
+# Fenced blocks without an info string are command blocks; output samples say `text`.
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.S | re.M)
+_COMMENT = re.compile(r"\s+#\s.*$")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command as the user types it, and what the document shows it printing."""
+
+    text: str
+    source: str  # "README.md:LINE" or "kmsguard.yml:JOB"
+    output: tuple[str, ...] = field(default=())
+
+
+def _logical_lines(block: str) -> list[str]:
+    """Lines of a block with backslash continuations joined and trailing comments removed."""
+    out: list[str] = []
+    pending = ""
+    for raw in block.splitlines():
+        line = pending + raw.strip() if pending else raw.rstrip()
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip() + " "
+            continue
+        pending = ""
+        out.append(_COMMENT.sub("", line).strip())
+    return [ln for ln in out if ln]
+
+
+def readme_commands(text: str | None = None) -> list[Command]:
+    """Every command of every untagged fenced block; `$ ` lines of a transcript, with the
+    lines after each as its output."""
+    text = README.read_text(encoding="utf-8") if text is None else text
+    commands: list[Command] = []
+    for match in _FENCE.finditer(text):
+        if match.group(1).strip():
+            continue
+        line_no = text.count("\n", 0, match.start()) + 1
+        lines = _logical_lines(match.group(2))
+        if any(ln.startswith("$ ") for ln in lines):
+            current: list[str] = []
+            for ln in lines:
+                if ln.startswith("$ "):
+                    current = [ln[2:]]
+                    commands.append(Command(ln[2:], f"README.md:{line_no}"))
+                else:
+                    current.append(ln)
+                    last = commands[-1]
+                    commands[-1] = Command(last.text, last.source, (*last.output, ln))
+            continue
+        commands.extend(Command(ln, f"README.md:{line_no}") for ln in lines)
+    return commands
+
+
+def workflow_commands() -> list[Command]:
+    """The `run:` of every step of every job (folded scalars read as the runner reads them)."""
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    return [
+        Command(" ".join(step["run"].split()), f"kmsguard.yml:{job}")
+        for job, spec in data["jobs"].items()
+        for step in spec.get("steps", [])
+        if "run" in step
+    ]
+
+
+def readme_command(startswith: str) -> Command:
+    """The one README command starting with `startswith` (a test of it runs its exact text)."""
+    found = [c for c in readme_commands() if c.text.startswith(startswith)]
+    assert len(found) == 1, f"README commands starting with {startswith!r}: {found}"
+    return found[0]
