@@ -14,8 +14,9 @@ venv: $(STAMP)
 # --no-compile: byte-compiling every installed module (pulumi-aws alone has thousands) costs more
 # than the imports that then compile lazily; pip leaves what is already installed alone.
 # Install chatter goes to stderr, so `make preview ARGS=--json > f` leaves only JSON in f.
-# The kmsguard distribution holds kmsguard/ and preview/ only; the .pth keeps the repository's
-# other tools (sandbox, verification, demo) importable from this virtualenv wherever it runs.
+# The kmsguard distribution holds kmsguard/ only (kmsguard.preview included); the .pth keeps the
+# repository's other tools (sandbox, verification, demo) importable from this virtualenv wherever
+# it runs.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
 	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)" >&2

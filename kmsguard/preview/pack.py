@@ -106,8 +106,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m kmsguard.preview.pack",
         description="Build the policy pack archive exactly as `pulumi policy publish` uploads it.",
     )
-    parser.add_argument("--pack", type=Path, default=PACK_DIR, help="pack directory (policies/)")
-    parser.add_argument("--out", type=Path, default=REPO / "dist", help="output directory (dist/)")
+    # In a checkout the defaults are its policies/ and dist/; installed from the distribution,
+    # the pack is wherever it was unpacked, and the archive goes to ./dist.
+    checkout = PACK_DIR.is_dir()
+    parser.add_argument(
+        "--pack",
+        type=Path,
+        default=PACK_DIR if checkout else None,
+        required=not checkout,
+        help="pack directory (in a checkout: policies/)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "dist" if checkout else Path("dist"),
+        help="output directory (in a checkout: its dist/; else ./dist)",
+    )
     args = parser.parse_args(argv)
     try:
         target = build_archive(args.pack, args.out)

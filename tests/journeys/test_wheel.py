@@ -39,6 +39,9 @@ PREVIEW_COMMANDS = (
 ACCESS_DIFF = "venv/bin/python -m kmsguard.access diff old.json new.json"
 # From a directory without the program's copy of the pack (policies/ there is importable).
 SETTINGS_DOC = "cd infra && ../venv/bin/python -m kmsguard.preview.settings_doc"
+PACK = "venv/bin/python -m kmsguard.preview.pack"
+# Before the README's command installs the pack's requirements (moto among them).
+PACK_WITHOUT_MOTO = "venv/bin/kmsguard-preview --stack dev --policy-pack ../kmsguard/policies"
 
 
 @dataclass
@@ -101,7 +104,9 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
         *PREVIEW_COMMANDS,
         "venv/bin/python -c 'from kmsguard.component import KmsProtectedTable'",
         SETTINGS_DOC,
-        "venv/bin/kmsguard-preview --stack dev --policy-pack ../kmsguard/policies",
+        PACK_WITHOUT_MOTO,
+        PACK,
+        f"{PACK} --pack policies",
     ),
 }
 
@@ -227,8 +232,22 @@ def test_preview_extra_runs_every_preview_command(stages: Stages) -> None:
         assert proc.returncode == 0 and "usage:" in proc.stdout, (command, proc.stderr)
 
 
+def test_the_pack_archiver_outside_a_checkout_needs_the_pack_and_writes_to_dist(
+    stages: Stages,
+) -> None:
+    alone = stages("preview", PACK)
+    assert alone.returncode == 2 and "required: --pack" in alone.stderr, alone.stderr
+    proc = stages("preview", f"{PACK} --pack policies")
+    assert proc.returncode == 0, proc.stderr
+    name = f"kmsguard-policies-{kmsguard.__version__}.tgz"
+    assert f"policy pack archive: dist/{name}" in proc.stdout
+    assert (stages.program / "dist" / name).is_file()
+
+
 def test_a_pack_missing_its_requirements_names_them_and_the_command(stages: Stages) -> None:
-    proc = stages("preview", STAGE_COMMANDS["preview"][-1])
+    proc = stages(
+        "preview", "venv/bin/kmsguard-preview --stack dev --policy-pack ../kmsguard/policies"
+    )
     assert proc.returncode == 2
     line = one_line_error(proc)
     assert "did not start" in line and "moto" in line, line
