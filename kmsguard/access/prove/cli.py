@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kmsguard.access.catalog import expand_actions
+from kmsguard.access.catalog import closest_actions, expand_actions, quoted, unknown_actions
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.questions import (
@@ -169,9 +169,20 @@ def _load(path: str) -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read it ({exc.__class__.__name__}: {exc})") from None
     try:
-        return parse_policy(text, kind="resource")
+        policy = parse_policy(text, kind="resource")
     except PolicyDocumentError as exc:
         raise BadInput(f"{path}: {exc}") from None
+    # A misspelt action matches nothing: the verdict is right about the policy as written, but
+    # the author meant something else, so say so beside it (stderr keeps --json clean).
+    for where, action in unknown_actions(policy):
+        close = closest_actions(action)
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        print(
+            f"kmsguard.access: warning: {path} {where}: {quoted(action)} matches no action in "
+            f"the IAM catalog, so it grants or denies nothing{hint}",
+            file=sys.stderr,
+        )
+    return policy
 
 
 def _actions(patterns: list[str]) -> list[str] | None:
