@@ -42,9 +42,24 @@ class RuleMeta:
     remediation: str
     controls: tuple[Control, ...] = ()
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Why the rule has no remediation function (level `remediate` cannot fix it), if it has none.
+    no_remediation: str = ""
 
     def defaults(self) -> dict[str, Any]:
         return {k: v.get("default") for k, v in self.config.items()}
+
+    def steps(self, remediable: bool) -> str:
+        """The remediation steps the pack publishes, saying whether the pack can fix it."""
+        if remediable:
+            return self.remediation
+        why = self.no_remediation or STACK_POLICIES_UNREMEDIABLE
+        return f"{self.remediation} No automatic remediation: {why}."
+
+
+# The engine sends Remediate per resource; a stack policy has nothing to return new properties to.
+STACK_POLICIES_UNREMEDIABLE = (
+    "it checks the stack as a whole, and the Pulumi engine remediates single resources only"
+)
 
 
 class Deferred(UnknownValueError):
@@ -141,7 +156,7 @@ def resource_policy(
         severity=meta.severity,
         framework=_framework(meta),
         tags=_tags(meta),
-        remediation_steps=meta.remediation,
+        remediation_steps=meta.steps(remediate is not None),
     )
 
 
@@ -155,5 +170,5 @@ def stack_policy(meta: RuleMeta, validate: StackFn) -> Policy:
         severity=meta.severity,
         framework=_framework(meta),
         tags=_tags(meta),
-        remediation_steps=meta.remediation,
+        remediation_steps=meta.steps(False),
     )
