@@ -26,6 +26,7 @@ META = RuleMeta(
         "kms:ViaService / aws:ResourceTag condition), and avoid attaching AWS managed policies "
         "that grant decrypt on every key."
     ),
+    no_remediation=("which keys a principal needs is not known to the pack"),
     controls=(hub("KMS.1"), hub("KMS.2")),
 )
 

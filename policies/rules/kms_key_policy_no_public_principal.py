@@ -32,6 +32,10 @@ META = RuleMeta(
         "aws:PrincipalArn; aws:SourceAccount or aws:SourceArn for a service principal), or add "
         "the other party to trustedAccounts / trustedOrganizations."
     ),
+    no_remediation=(
+        "which principals or conditions were meant is the author's decision; a guess could lock "
+        "out a legitimate caller or keep the wrong one"
+    ),
     controls=(hub("KMS.5"),),
     config={
         "trustedAccounts": {

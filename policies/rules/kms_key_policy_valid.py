@@ -21,6 +21,9 @@ META = RuleMeta(
         "Fix the document at the reported path; use actions from the KMS service authorization "
         "reference, and name principals with Principal rather than Allow with NotPrincipal."
     ),
+    no_remediation=(
+        "a malformed document or a misspelt action has no single meaning the pack could restore"
+    ),
 )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kmsguard.access import decide
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType
 from policies.rules import (
     dynamodb_table_deletion_protection as deletion_protection,
@@ -36,9 +37,12 @@ from policies.rules import (
     kms_key_rotation_enabled as rotation,
 )
 from policies.values import UNKNOWN_SENTINELS
+from tests.access.docs import row
 from tests.policies.helpers import (
     ACCOUNT,
     ADMIN,
+    KEY_ARN,
+    PROVIDER_PROPS,
     USER,
     good_key_policy,
     key_props,
@@ -329,7 +333,10 @@ def test_lockout_nobody_keeps_put_key_policy():
         if st.get("Sid") == "AllowKeyAdministration":
             st["Action"] = [a for a in st["Action"] if a != "kms:Put*"]
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
-    assert len(r.messages) == 1 and "no statement allows kms:PutKeyPolicy" in r.texts[0]
+    assert r.texts == [
+        "Key 'r': neither the account root nor any principal the policy names may call "
+        "kms:PutKeyPolicy; the key policy could never be changed again"
+    ]
 
 
 def test_lockout_blanket_deny():
@@ -337,7 +344,10 @@ def test_lockout_blanket_deny():
         {"Effect": "Deny", "Principal": "*", "Action": "kms:Put*", "Resource": "*"}
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
-    assert len(r.messages) == 1 and "denies kms:PutKeyPolicy to everyone" in r.texts[0]
+    assert r.texts == [
+        "Key 'r': statement 4 denies kms:PutKeyPolicy to the account root and every principal "
+        "the policy names; the key policy could never be changed again"
+    ]
 
 
 def test_lockout_admin_without_root_is_enough():
@@ -561,7 +571,7 @@ def test_lockout_only_keeper_denied_by_name():
         }
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
-    assert len(r.messages) == 1 and "no statement allows kms:PutKeyPolicy" in r.texts[0]
+    assert len(r.messages) == 1 and "nor any principal the policy names may call" in r.texts[0]
 
 
 def test_lockout_service_principal_keeps_nothing():
@@ -581,18 +591,83 @@ def test_lockout_service_principal_keeps_nothing():
     assert len(r.messages) == 1
 
 
-def test_lockout_deny_everyone_but_admin_keeps_admin():
+@pytest.mark.parametrize(
+    ("spared", "locked"),
+    [
+        # A role acts through its sessions: NotPrincipal naming the role alone spares none of
+        # them (AWS's NotPrincipal rule), so the administrator is denied with everyone else.
+        ([ADMIN], True),
+        (
+            [
+                ADMIN,
+                f"arn:aws:sts::{ACCOUNT}:assumed-role/key-admin/s",
+                f"arn:aws:iam::{ACCOUNT}:root",
+            ],
+            False,
+        ),
+    ],
+)
+def test_lockout_deny_everyone_but_admin_follows_aws_notprincipal_rule(spared, locked):
+    row("notprincipal-role-session")
     doc = good_key_policy(enable_root_delegation=False)
     doc["Statement"].append(
         {
             "Effect": "Deny",
-            "NotPrincipal": {"AWS": ADMIN},
+            "NotPrincipal": {"AWS": spared},
             "Action": "kms:PutKeyPolicy",
             "Resource": "*",
         }
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert bool(r.messages) == locked, r.texts
+
+
+PUBLIC_KMS_STAR = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}
+    ],
+}
+
+
+@pytest.mark.parametrize("provider_props", [PROVIDER_PROPS, None], ids=["pinned", "unknown"])
+def test_lockout_asks_the_evaluator_not_statement_shapes(provider_props):
+    # Public, and kms-key-policy-no-public-principal's concern: but nobody is locked out, as
+    # `decide` for the account root says.
+    args = resource_args(
+        AwsType.KMS_KEY,
+        key_props(policy=json.dumps(PUBLIC_KMS_STAR)),
+        provider_props=provider_props,
+    )
+    assert run_rule(lockout, args).messages == []
+    decision = decide(
+        {
+            "principal": f"arn:aws:iam::{ACCOUNT}:root",
+            "action": "kms:PutKeyPolicy",
+            "resource": KEY_ARN,
+            "resource_policy": PUBLIC_KMS_STAR,
+        }
+    )
+    assert decision.effect == "allow"
+
+
+def test_lockout_conditional_administration_still_keeps_the_key_changeable():
+    doc = good_key_policy(enable_root_delegation=False)
+    doc["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
     assert r.messages == []
+    # ... unless a Deny takes exactly that request away.
+    doc["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    )
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert len(r.messages) == 1 and "could never be changed again" in r.texts[0]
 
 
 @pytest.mark.parametrize(
