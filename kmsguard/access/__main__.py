@@ -77,7 +77,7 @@ def _cmd_decide(explain: bool) -> int:
     scenarios = data if isinstance(data, list) else [data]
     results = []
     problems = []
-    warnings = []
+    warnings: list[str] = []
     # Every bad scenario is named at once, so a batch is fixed in one round; nothing is printed
     # on stdout then, since a partial answer list would misalign with the input indices.
     for i, scenario in enumerate(scenarios):
