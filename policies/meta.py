@@ -22,6 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 PACK_NAME = "kmsguard-policies"
 DEFERRED = "deferred to verification"
+ADVISORY = "advisory"
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,14 @@ class Deferred(UnknownValueError):
     for a check that only a deployed stack can settle.
     """
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], advice: list[str] | None = None) -> None:
         super().__init__(UNKNOWN_STRING_VALUE, [])
         self.reasons = reasons
-        self.message = f"{DEFERRED}: " + "; ".join(reasons)
+        self.advice = advice or []
+        parts = [f"{ADVISORY}: " + "; ".join(self.advice)] if self.advice else []
+        if reasons:
+            parts.append(f"{DEFERRED}: " + "; ".join(reasons))
+        self.message = "; ".join(parts)
 
 
 class Findings:
@@ -82,6 +87,7 @@ class Findings:
     def __init__(self, report: ReportViolation) -> None:
         self._report = report
         self.deferred: list[str] = []
+        self.advice: list[str] = []
 
     def violation(self, message: str, urn: str | None = None) -> None:
         self._report(message, urn)
@@ -89,9 +95,13 @@ class Findings:
     def defer(self, reason: str) -> None:
         self.deferred.append(reason)
 
+    def advise(self, message: str) -> None:
+        """A finding worth a warning whatever the rule's level (the SDK reports it advisory)."""
+        self.advice.append(message)
+
     def finish(self) -> None:
-        if self.deferred:
-            raise Deferred(self.deferred)
+        if self.deferred or self.advice:
+            raise Deferred(self.deferred, self.advice)
 
 
 Args = ResourceValidationArgs | StackValidationArgs

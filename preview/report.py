@@ -96,6 +96,7 @@ _CANT_RUN = re.compile(
     r"can't run (?:policy|remediation) '[^']*' from policy pack '[^']*' during preview: "
 )
 _DEFERRED = "deferred to verification: "
+_ADVISORY = "advisory: "
 _PIN = re.compile(r"set ((?:aws|[A-Za-z0-9_-]+):[A-Za-z0-9_]+) in the stack config")
 
 
@@ -121,7 +122,8 @@ def present(v: Violation, packs: Sequence[PackInfo]) -> Violation:
         return v
     rest = detail[m.end() :]
     if not rest.startswith(_DEFERRED):
-        return dataclasses.replace(v, message=rest)
+        # The pack's advisory findings from a stronger rule travel the same way.
+        return dataclasses.replace(v, message=rest.removeprefix(_ADVISORY))
     pins = tuple(dict.fromkeys(_PIN.findall(rest)))
     return dataclasses.replace(v, message=rest, deferred=True, decided_by=pins)
 

@@ -206,6 +206,33 @@ def test_policy_valid_violations(policy, expected):
     assert r.messages and any(expected in t for t in r.texts), r.texts
 
 
+def test_policy_valid_names_the_closest_real_action_of_a_typo():
+    policy = with_statement(
+        {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": ["kms:Decrpt"], "Resource": "*"}
+    )
+    r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
+    [text] = r.texts
+    assert "Statement[4].Action[0]: 'kms:Decrpt' matches no action in the IAM catalog" in text
+    assert "(closest: kms:Decrypt" in text
+
+
+def test_iam_policy_naming_an_unknown_action_is_an_advisory_naming_it():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Decrpt", "s3:GetObject"], "Resource": KEY_ARN},
+            {"Effect": "Deny", "Action": "kms:Frobnicate", "Resource": "*"},
+        ],
+    }
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": json.dumps(doc)}))
+    assert r.messages == [] and r.deferred == []
+    assert [a.split(" matches")[0] for a in r.advice] == [
+        "Policy 'r': Statement[0].Action[0]: 'kms:Decrpt'",
+        "Policy 'r': Statement[1].Action: 'kms:Frobnicate'",
+    ]
+    assert "(closest: kms:Decrypt" in r.advice[0]
+
+
 def test_policy_unknown_is_deferred():
     r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=UNKNOWN)))
     assert r.messages == [] and "key policy is unknown" in r.deferred[0]

@@ -73,3 +73,34 @@ def test_the_demo_stack_is_pinned_so_nothing_waits_for_the_account() -> None:
     [outcome] = json.loads(run.stdout)
     assert [e for e in outcome["violations"] if e.get("deferred")] == []
     assert PIN not in json.dumps(outcome)
+
+
+def typo_program() -> None:
+    import pulumi_aws as aws
+
+    aws.iam.Policy(
+        "p",
+        policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "kms:Decrpt", "Resource": "*"}],
+            }
+        ),
+    )
+
+
+def test_a_typo_in_an_identity_policy_is_an_advisory_over_grpc() -> None:
+    from preview.analyzer import PolicyPackClient
+    from preview.collect import run_program
+    from preview.report import judge, render
+
+    run = run_program({}, preview=True, program=typo_program)
+    with PolicyPackClient(preview=True) as client:
+        o = judge(run, [client], [client.describe()])
+    [v] = [v for v in o.violations if v.policy_name == "iam-policy-no-kms-decrypt-on-all-keys"]
+    assert (v.enforcement_level, v.severity, v.deferred) == ("advisory", "high", False)
+    assert v.detail.startswith(
+        "Policy 'p': Statement[0].Action: 'kms:Decrpt' matches no action in the IAM catalog"
+    )
+    assert "closest: kms:Decrypt" in v.detail
+    assert "can't run" not in render([o])
