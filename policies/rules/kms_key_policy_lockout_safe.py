@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from policies.document import Statement, statements
+from policies.document import Statement, covers, statements
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown, as_bool
@@ -43,6 +43,8 @@ _ADMIN_IDENTITY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": PUT, "Resource": "*"}],
 }
+_MAX_CANDIDATES = 100
+_MAX_CONTEXTS = 8
 # Operators whose first value is a request that satisfies them.
 _SATISFIED_BY_VALUE = (
     "StringEquals",
@@ -67,14 +69,16 @@ def _key_arn(props: dict[str, Any], account: str, name: str) -> str:
     return f"arn:aws:kms:us-east-1:{account or _SOME_ACCOUNT}:key/{name}"
 
 
-def _candidates(sts: list[Statement], account: str) -> list[str]:
-    """The account root and every IAM principal an Allow statement names: whoever could be
-    the administrator who changes the policy later."""
+def _candidates(grants: list[Statement], account: str) -> list[str]:
+    """The account root and every IAM principal a statement that may grant kms:PutKeyPolicy
+    names: whoever could be the administrator who changes the policy later. (A principal no
+    such statement names gets it only through one naming its account's root or everyone, which
+    the root's own decision covers.)"""
     root = f"arn:aws:iam::{account or _SOME_ACCOUNT}:root"
     named = [
         f"arn:aws:iam::{p}:root" if p.isdigit() else p
-        for st in sts
-        if st.allows and not st.principal_is_not
+        for st in grants
+        if not st.principal_is_not
         for p in st.principals
         if _IAM_PRINCIPAL.fullmatch(p)
     ]
@@ -98,14 +102,12 @@ def _context_meeting(condition: dict[str, Any]) -> dict[str, Any]:
 
 
 def _can_change(
-    doc: dict[str, Any], sts: list[Statement], principal: str, key_arn: str
+    doc: dict[str, Any], contexts: list[dict[str, Any]], principal: str, key_arn: str
 ) -> Decision:
     """The evaluator's decision on `principal` calling kms:PutKeyPolicy on the key, with no
     request context or with one meeting the conditions of a statement that could allow it."""
     from kmsguard.access import evaluate
 
-    contexts: list[dict[str, Any]] = [{}]
-    contexts += [_context_meeting(st.condition) for st in sts if st.allows and st.condition]
     decision = None
     for context in contexts:
         decision = evaluate(
@@ -122,25 +124,36 @@ def _can_change(
     return decision
 
 
-def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> str:
-    """Why nobody could change the policy again, or "" when the root or an administrator can."""
+def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]:
+    """(why nobody could change the policy again, what is left to verification); both "" when
+    the root or an administrator can."""
     from kmsguard.access import EXPLICIT_DENY, PolicyDocumentError
 
-    sts = statements(doc)
+    grants = [st for st in statements(doc) if st.allows and covers(st, PUT)]
+    # Each evaluation reads the whole policy: a bounded number of them keeps the rule linear.
+    contexts = [{}, *(_context_meeting(st.condition) for st in grants if st.condition)]
+    contexts = contexts[:_MAX_CONTEXTS]
+    candidates = _candidates(grants, account)
+    asked = candidates[:_MAX_CANDIDATES]
     try:
-        decisions = [_can_change(doc, sts, p, key_arn) for p in _candidates(sts, account)]
+        decisions = [_can_change(doc, contexts, p, key_arn) for p in asked]
     except PolicyDocumentError:
-        return ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
+        return "", ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
     if any(d.allowed for d in decisions):
-        return ""
+        return "", ""
+    if len(candidates) > len(asked):
+        return "", (
+            f"the account root and {len(asked) - 1} of the {len(candidates) - 1} principals "
+            f"the policy names may not call {PUT}; the others are left to verification"
+        )
     denials = [d for d in decisions if d.effect == EXPLICIT_DENY]
     if len(denials) == len(decisions):
         refs = dict.fromkeys(s.label() for d in denials for s in d.statements if s.effect == "Deny")
         return (
             f"{' and '.join(refs) or 'a Deny statement'} denies {PUT} to the account root and "
             "every principal the policy names"
-        )
-    return f"neither the account root nor any principal the policy names may call {PUT}"
+        ), ""
+    return f"neither the account root nor any principal the policy names may call {PUT}", ""
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -161,7 +174,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
     elif isinstance(doc, dict):
         account = key_account(props, args)
-        why = _lockout(doc, account, _key_arn(props, account, args.name))
+        why, later = _lockout(doc, account, _key_arn(props, account, args.name))
+        if later:
+            findings.defer(f"{label(args)}: {later}")
         if why:
             findings.violation(f"{label(args)}: {why}; the key policy could never be changed again")
     findings.finish()

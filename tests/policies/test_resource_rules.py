@@ -678,6 +678,25 @@ def test_lockout_asks_the_evaluator_not_statement_shapes(provider_props):
     assert decision.effect == "allow"
 
 
+def test_lockout_asks_about_a_bounded_number_of_principals_and_defers_the_rest():
+    # Each question reads the whole policy; thousands of named principals must not make the
+    # rule quadratic. The ones not asked about are left to verification, never passed.
+    names = [f"arn:aws:iam::{ACCOUNT}:user/u{i}" for i in range(300)]
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": names}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": names}, "Action": "kms:Put*", "Resource": "*"},
+        ],
+    }
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert r.messages == []
+    assert r.deferred == [
+        "Key 'r': the account root and 99 of the 300 principals the policy names may not call "
+        "kms:PutKeyPolicy; the others are left to verification"
+    ]
+
+
 def test_lockout_conditional_administration_still_keeps_the_key_changeable():
     doc = good_key_policy(enable_root_delegation=False)
     doc["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
