@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from kmsguard.access.catalog import (
+    SUGGESTED_PER_DOCUMENT,
     action_exists,
     closest_actions,
     expand_actions,
@@ -39,8 +40,8 @@ def _findings(scenario: Any) -> list[dict[str, str]]:
 def unknown_action_warnings(findings: list[dict[str, str]]) -> list[str]:
     """One line per policy action that matches nothing in the catalog, with likely intents."""
     lines = []
-    for f in findings:
-        close = closest_actions(f["action"])
+    for i, f in enumerate(findings):
+        close = closest_actions(f["action"]) if i < SUGGESTED_PER_DOCUMENT else []
         hint = f" (closest: {', '.join(close)})" if close else ""
         lines.append(
             f"{f['policy']} {f['path']}: {quoted(f['action'])} matches no action in the IAM "

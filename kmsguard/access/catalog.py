@@ -106,6 +106,9 @@ def _guess_kind(doc: Mapping[str, Any] | str) -> PolicyKind:
     return "resource" if has_principal else "identity"
 
 
+# Suggestions are worked out for this many unknown actions of one document at most (a large
+# service costs milliseconds each); the rest are named without them.
+SUGGESTED_PER_DOCUMENT = 10
 # Suggestions compare at most this many characters: real action names are far shorter, and
 # difflib's cost grows with the product of the lengths compared.
 _SUGGEST_CHARS = 128

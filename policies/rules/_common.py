@@ -35,15 +35,15 @@ def unknown_action_notes(doc: dict[str, Any], kind: Literal["identity", "resourc
     """One note per Action/NotAction entry matching nothing in the IAM catalog, with the
     closest real actions (a typo grants or denies nothing, silently)."""
     from kmsguard.access import PolicyDocumentError, unknown_actions
-    from kmsguard.access.catalog import closest_actions, quoted
+    from kmsguard.access.catalog import SUGGESTED_PER_DOCUMENT, closest_actions, quoted
 
     try:
         unknown = unknown_actions(doc, kind=kind)
     except PolicyDocumentError:
         return []  # malformed documents are reported where they are judged
     notes = []
-    for path, action in unknown:
-        close = closest_actions(action)
+    for i, (path, action) in enumerate(unknown):
+        close = closest_actions(action) if i < SUGGESTED_PER_DOCUMENT else []
         hint = f" (closest: {', '.join(close)})" if close else ""
         notes.append(
             f"{path}: {quoted(action)} matches no action in the IAM catalog, so it grants or "

@@ -221,3 +221,17 @@ def test_public_and_diff_warn_about_unknown_actions(tmp_path: Path) -> None:
         assert len(warnings) == 1, out.stderr
         assert f"{typo} Statement[1].Action: 'kms:Decrpt'" in warnings[0]
         assert "closest: kms:Decrypt" in warnings[0]
+
+
+def test_suggestions_are_worked_out_for_the_first_unknown_actions_only(tmp_path: Path) -> None:
+    # Each suggestion compares against a whole service (ec2: hundreds of actions); a policy
+    # full of made-up names gets every one named, the first few with their likely intent.
+    typos = [f"ec2:DescribeInstancez{i}" for i in range(300)]
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(doc(stmt(principal=aws(ROOT), action=typos))), encoding="utf-8")
+    out = run("public", str(policy), "--account", ACCT, stdin="")
+    warnings = [ln for ln in out.stderr.splitlines() if "warning:" in ln]
+    assert len(warnings) == 300
+    assert [("closest: ec2:DescribeInstances" in w) for w in warnings] == [True] * 10 + [
+        False
+    ] * 290

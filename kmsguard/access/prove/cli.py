@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kmsguard.access.catalog import closest_actions, expand_actions, quoted, unknown_actions
+from kmsguard.access.catalog import (
+    SUGGESTED_PER_DOCUMENT,
+    closest_actions,
+    expand_actions,
+    quoted,
+    unknown_actions,
+)
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.questions import (
@@ -225,8 +231,8 @@ def _load(path: str) -> Policy:
         raise BadInput(f"{path}: {exc}") from None
     # A misspelt action matches nothing: the verdict is right about the policy as written, but
     # the author meant something else, so say so beside it (stderr keeps --json clean).
-    for where, action in unknown_actions(policy):
-        close = closest_actions(action)
+    for i, (where, action) in enumerate(unknown_actions(policy)):
+        close = closest_actions(action) if i < SUGGESTED_PER_DOCUMENT else []
         hint = f" (closest: {', '.join(close)})" if close else ""
         print(
             f"kmsguard.access: warning: {path} {where}: {quoted(action)} matches no action in "
