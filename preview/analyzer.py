@@ -165,7 +165,8 @@ class Violation:
         out: dict[str, Any] = {
             "policy": self.policy_name,
             "level": self.enforcement_level,
-            "severity": self.severity,
+            # A pack may leave a policy's severity unset; JSON says so rather than "".
+            "severity": self.severity or "unspecified",
             "urn": self.urn,
             "message": self.detail,
         }
@@ -203,7 +204,8 @@ class Remediation:
         return {
             "policy": self.policy_name,
             "level": "remediate",
-            "severity": self.severity,
+            # A pack may leave a policy's severity unset; JSON says so rather than "".
+            "severity": self.severity or "unspecified",
             "urn": self.urn,
             "message": self.summary(),
             "changes": [{"property": k, "before": b, "after": a} for k, b, a in self.changes],

@@ -104,3 +104,10 @@ def test_a_typo_in_an_identity_policy_is_an_advisory_over_grpc() -> None:
     )
     assert "closest: kms:Decrypt" in v.detail
     assert "can't run" not in render([o])
+
+
+def test_a_policy_without_a_severity_says_so_in_json() -> None:
+    from preview.analyzer import Violation
+
+    v = Violation("p", "other-pack", "1.0.0", "m", "urn", "d", "advisory", "")
+    assert v.to_json()["severity"] == "unspecified"
