@@ -242,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         config = _parse_config(args.config)
         _check_output("--json", args.json)
         _check_output("--sarif", args.sarif)
+        if args.sarif_root and not Path(args.sarif_root).is_dir():
+            # Said before the program runs, not after.
+            raise ValueError(f"--sarif-root {args.sarif_root}: no such directory")
         outcomes, project = evaluate(args, config)
         root = sarif.sarif_root(args.sarif_root, project.directory)
     except (ValueError, AnalyzerError, ProgramFailed) as exc:
