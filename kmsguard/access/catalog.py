@@ -158,3 +158,18 @@ def summarize_actions(actions: Sequence[str], limit: int = 6) -> str:
     if len(parts) <= limit:
         return ", ".join(parts)
     return f"{', '.join(parts[:limit])} and {len(parts) - limit} more"
+
+
+def describe_request(
+    principal: str, actions: Sequence[str], context: Mapping[str, Any], identity_assumed: bool
+) -> str:
+    """A prover witness as a sentence, its action set summarised (`kms:* (all 55 actions)`)."""
+    text = f"{principal} may {summarize_actions(actions)}"
+    if context:
+        shown = (
+            f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in context.items()
+        )
+        text += " with " + ", ".join(shown)
+    if identity_assumed:
+        text += " (if its own IAM policies allow it)"
+    return text

@@ -65,18 +65,9 @@ _ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 def _describe(w: Witness) -> str:
-    """The witness request, its action set summarised (`kms:* (all 55 actions)`)."""
-    from kmsguard.access.catalog import summarize_actions
+    from kmsguard.access.catalog import describe_request
 
-    text = f"{w.principal} may {summarize_actions(w.actions or (w.action,))}"
-    if w.context:
-        shown = (
-            ",".join(map(str, v)) if isinstance(v, list) else str(v) for v in w.context.values()
-        )
-        text += " with " + ", ".join(f"{k}={v}" for k, v in zip(w.context, shown, strict=True))
-    if w.identity_assumed:
-        text += " (if its own IAM policies allow it)"
-    return text
+    return describe_request(w.principal, w.actions or (w.action,), w.context, w.identity_assumed)
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -180,3 +180,15 @@ def test_statement_lines_reads_each_value_once() -> None:
     many = '{"Statement": [' + ",\n".join(['{"Sid": "s"}'] * 50_000) + "]}"
     assert statement_lines(many)[-1] == 50_000
     assert statement_lines('{"Statement": ' + "[" * 100_000 + "]" * 100_000 + "}") == []
+
+
+def test_sarif_messages_summarise_a_whole_service(in_tmp: Path) -> None:
+    from kmsguard.access import expand_actions
+
+    everything = {**PUBLIC, "Action": "kms:*"}
+    _write(in_tmp / "p.json", ROOT, everything)
+    assert main(["public", "p.json", "--account", A, "--sarif", "p.sarif"]) == 1
+    results = validated(in_tmp / "p.sarif").runs[0].results or []
+    texts = [r.message.text or "" for r in results]
+    whole = f"kms:* (all {len(expand_actions('kms:*'))} actions)"
+    assert texts and all(whole in t and "kms:CancelKeyDeletion" not in t for t in texts), texts

@@ -12,6 +12,7 @@ from typing import Any
 from kmsguard.access.catalog import (
     SUGGESTED_PER_DOCUMENT,
     closest_actions,
+    describe_request,
     expand_actions,
     quoted,
     unknown_actions,
@@ -157,7 +158,9 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
             sarif.Finding(
                 rule_id=rule_id,
                 level="mandatory",
-                message=w.describe()
+                message=describe_request(
+                    w.principal, w.actions or (w.action,), w.context, w.identity_assumed
+                )
                 + (" (NEW allows it, OLD does not)" if args.command == "diff" else ""),
                 path=target,
                 line=_line_of(w, target, lines),
