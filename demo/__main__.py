@@ -189,8 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with tempfile.TemporaryDirectory(prefix="kmsguard-demo-") as tmp:
                     outputs = write_outputs(Path(tmp), deployed[-1])
                     engine_less = (
-                        f"{shlex.quote(sys.executable)} -m kmsguard.preview --phase granted   "
-                        "# the same program and pack, engine-less: it does not read the sandbox"
+                        f"{shlex.quote(sys.executable)} -m kmsguard.preview --stack sandbox "
+                        "--phase granted  # the same program, stack config and pack, engine-less: "
+                        "it does not read the sandbox"
                     )
                     hold(console, instructions(sb, outputs, [engine_less]))
     except (SandboxStartError, VerificationUnavailable, VerificationInputError) as err:

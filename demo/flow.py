@@ -191,7 +191,13 @@ class Demo:
     def __init__(self, sb: SandboxInfo, say: Say, *, config: dict[str, Any] | None = None) -> None:
         self.sb = sb
         self.say = say
-        self.config = {"aws:region": sb.region, **(config or {})}
+        # The provider pinned to the sandbox's account, as a careful stack config does: the pack
+        # then knows the key's account during preview instead of deferring what depends on it.
+        self.config = {
+            "aws:region": sb.region,
+            "aws:allowedAccountIds": json.dumps([sb.account_id]),
+            **(config or {}),
+        }
         self.state = StackState()
         self._clients: dict[str, Any] = {}
 

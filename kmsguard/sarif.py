@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +42,9 @@ SRCROOT = "%SRCROOT%"
 LEVELS: Mapping[str, str] = {
     "mandatory": "error",
     "remediate": "error",
+    # A finding the pack fixed on the way to deployment (level remediate): the source still
+    # says otherwise, which is worth a warning, not a failed check.
+    "remediated": "warning",
     "advisory": "warning",
     "disabled": "none",
 }
@@ -73,6 +79,78 @@ class Finding:
     logical_name: str = ""  # e.g. the resource URN
     logical_kind: str = ""  # e.g. the resource type
     properties: Mapping[str, Any] = field(default_factory=dict)
+
+
+def repository_root(start: Path) -> Path | None:
+    """The top level of the git work tree holding `start` (a directory with `.git`, a directory
+    in a clone or a file in a worktree), or None outside any."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def sarif_root(given: str | None, start: Path) -> Path:
+    """Where artifact URIs are relative to: `--sarif-root` when given, else the repository's top
+    level (as code-scanning UIs map them), else the current directory."""
+    if given:
+        root = Path(given)
+        if not root.is_dir():
+            raise ValueError(f"--sarif-root {given}: no such directory")
+        return root
+    return repository_root(start) or Path.cwd()
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def statement_lines(text: str) -> list[int]:
+    """The 1-based line on which each statement of a policy document starts (its index in
+    `Statement`; one entry when `Statement` is a single object), [] when the text is not a
+    JSON object. Each value is decoded once, so the cost is linear in the text."""
+    decoder = json.JSONDecoder()
+    starts: list[int] = []
+    try:
+        i = _WS.match(text, 1 if text.startswith("\ufeff") else 0).end()  # type: ignore[union-attr]
+        if text[i : i + 1] != "{":
+            return []
+        i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+        while text[i : i + 1] == '"':
+            key, i = json.decoder.scanstring(text, i + 1)  # type: ignore[attr-defined]
+            i = _WS.match(text, i).end()  # type: ignore[union-attr]
+            if text[i : i + 1] != ":":
+                return []
+            i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+            if key == "Statement":
+                # The last "Statement" wins, as for json.loads.
+                starts, i = _elements(decoder, text, i)
+            else:
+                i = decoder.raw_decode(text, i)[1]
+            i = _WS.match(text, i).end()  # type: ignore[union-attr]
+            if text[i : i + 1] == ",":
+                i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    except (ValueError, IndexError, RecursionError):
+        return []
+    newlines = [n for n, ch in enumerate(text) if ch == "\n"]
+    return [bisect.bisect_left(newlines, at) + 1 for at in starts]
+
+
+def _elements(decoder: json.JSONDecoder, text: str, i: int) -> tuple[list[int], int]:
+    if text[i : i + 1] != "[":
+        return [i], decoder.raw_decode(text, i)[1]
+    starts: list[int] = []
+    i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
+    if text[i : i + 1] == "]":
+        return starts, i + 1
+    while True:
+        starts.append(i)
+        i = _WS.match(text, decoder.raw_decode(text, i)[1]).end()  # type: ignore[union-attr]
+        if text[i : i + 1] == "]":
+            return starts, i + 1
+        if text[i : i + 1] != ",":
+            raise ValueError("expected , or ]")
+        i = _WS.match(text, i + 1).end()  # type: ignore[union-attr]
 
 
 def _short(text: str) -> str:

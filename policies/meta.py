@@ -22,6 +22,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 PACK_NAME = "kmsguard-policies"
 DEFERRED = "deferred to verification"
+ADVISORY = "advisory"
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,24 @@ class RuleMeta:
     remediation: str
     controls: tuple[Control, ...] = ()
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Why the rule has no remediation function (level `remediate` cannot fix it), if it has none.
+    no_remediation: str = ""
 
     def defaults(self) -> dict[str, Any]:
         return {k: v.get("default") for k, v in self.config.items()}
+
+    def steps(self, remediable: bool) -> str:
+        """The remediation steps the pack publishes, saying whether the pack can fix it."""
+        if remediable:
+            return self.remediation
+        why = self.no_remediation or STACK_POLICIES_UNREMEDIABLE
+        return f"{self.remediation} No automatic remediation: {why}."
+
+
+# The engine sends Remediate per resource; a stack policy has nothing to return new properties to.
+STACK_POLICIES_UNREMEDIABLE = (
+    "it checks the stack as a whole, and the Pulumi engine remediates single resources only"
+)
 
 
 class Deferred(UnknownValueError):
@@ -55,10 +71,14 @@ class Deferred(UnknownValueError):
     for a check that only a deployed stack can settle.
     """
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], advice: list[str] | None = None) -> None:
         super().__init__(UNKNOWN_STRING_VALUE, [])
         self.reasons = reasons
-        self.message = f"{DEFERRED}: " + "; ".join(reasons)
+        self.advice = advice or []
+        parts = [f"{ADVISORY}: " + "; ".join(self.advice)] if self.advice else []
+        if reasons:
+            parts.append(f"{DEFERRED}: " + "; ".join(reasons))
+        self.message = "; ".join(parts)
 
 
 class Findings:
@@ -67,6 +87,7 @@ class Findings:
     def __init__(self, report: ReportViolation) -> None:
         self._report = report
         self.deferred: list[str] = []
+        self.advice: list[str] = []
 
     def violation(self, message: str, urn: str | None = None) -> None:
         self._report(message, urn)
@@ -74,9 +95,13 @@ class Findings:
     def defer(self, reason: str) -> None:
         self.deferred.append(reason)
 
+    def advise(self, message: str) -> None:
+        """A finding worth a warning whatever the rule's level (the SDK reports it advisory)."""
+        self.advice.append(message)
+
     def finish(self) -> None:
-        if self.deferred:
-            raise Deferred(self.deferred)
+        if self.deferred or self.advice:
+            raise Deferred(self.deferred, self.advice)
 
 
 Args = ResourceValidationArgs | StackValidationArgs
@@ -141,7 +166,7 @@ def resource_policy(
         severity=meta.severity,
         framework=_framework(meta),
         tags=_tags(meta),
-        remediation_steps=meta.remediation,
+        remediation_steps=meta.steps(remediate is not None),
     )
 
 
@@ -155,5 +180,5 @@ def stack_policy(meta: RuleMeta, validate: StackFn) -> Policy:
         severity=meta.severity,
         framework=_framework(meta),
         tags=_tags(meta),
-        remediation_steps=meta.remediation,
+        remediation_steps=meta.steps(False),
     )

@@ -8,7 +8,15 @@ import os
 import sys
 from typing import Any
 
-from kmsguard.access.catalog import expand_actions, quoted, unknown_actions
+from kmsguard.access.catalog import (
+    SUGGESTED_PER_DOCUMENT,
+    action_exists,
+    closest_actions,
+    expand_actions,
+    quoted,
+    unknown_action_message,
+    unknown_actions,
+)
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.evaluate import Decision, decide
 from kmsguard.access.policy import PolicyKind
@@ -27,6 +35,19 @@ def _findings(scenario: Any) -> list[dict[str, str]]:
         for path, action in unknown_actions(doc, kind=kind):
             out.append({"policy": label, "path": path, "action": action})
     return out
+
+
+def unknown_action_warnings(findings: list[dict[str, str]]) -> list[str]:
+    """One line per policy action that matches nothing in the catalog, with likely intents."""
+    lines = []
+    for i, f in enumerate(findings):
+        close = closest_actions(f["action"]) if i < SUGGESTED_PER_DOCUMENT else []
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        lines.append(
+            f"{f['policy']} {f['path']}: {quoted(f['action'])} matches no action in the IAM "
+            f"catalog, so it grants or denies nothing{hint}"
+        )
+    return lines
 
 
 def _render(scenario: Any, decision: Decision, explain: bool) -> dict[str, Any]:
@@ -57,17 +78,29 @@ def _cmd_decide(explain: bool) -> int:
     scenarios = data if isinstance(data, list) else [data]
     results = []
     problems = []
+    warnings: list[str] = []
     # Every bad scenario is named at once, so a batch is fixed in one round; nothing is printed
     # on stdout then, since a partial answer list would misalign with the input indices.
     for i, scenario in enumerate(scenarios):
+        where = f"scenario[{i}]: " if isinstance(data, list) else ""
         try:
-            results.append(_render(scenario, decide(scenario), explain))
+            decision = decide(scenario)
         except PolicyDocumentError as exc:
-            where = f"scenario[{i}]: " if isinstance(data, list) else ""
             problems.append(f"kmsguard.access: {where}{exc}")
+            continue
+        action = scenario["action"]
+        # A request for an action AWS does not have is a typo, never a question with an answer:
+        # policies with a wildcard would otherwise "allow" it.
+        if not action_exists(action):
+            problems.append(f"kmsguard.access: {where}action: {unknown_action_message(action)}")
+            continue
+        results.append(_render(scenario, decision, explain))
+        warnings.extend(f"{where}{w}" for w in unknown_action_warnings(_findings(scenario)))
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 2
+    for w in warnings:
+        print(f"kmsguard.access: warning: {w}", file=sys.stderr)
     json.dump(results if isinstance(data, list) else results[0], sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -104,3 +104,72 @@ def _guess_kind(doc: Mapping[str, Any] | str) -> PolicyKind:
         isinstance(s, Mapping) and ("Principal" in s or "NotPrincipal" in s) for s in items
     )
     return "resource" if has_principal else "identity"
+
+
+# Suggestions are worked out for this many unknown actions of one document at most (a large
+# service costs milliseconds each); the rest are named without them.
+SUGGESTED_PER_DOCUMENT = 10
+# Suggestions compare at most this many characters: real action names are far shorter, and
+# difflib's cost grows with the product of the lengths compared.
+_SUGGEST_CHARS = 128
+
+
+def closest_actions(action: str, limit: int = 3) -> list[str]:
+    """The catalog actions spelled most like `action` (a typo's likely intent), best first."""
+    import difflib
+
+    prefix, _, name = action[:_SUGGEST_CHARS].partition(":")
+    cat = catalog()
+    prefix = prefix.lower()
+    if prefix in cat:
+        prefixes = [prefix]
+    else:
+        prefixes = difflib.get_close_matches(prefix, list(cat), n=2, cutoff=0.6)
+    names = {n: a for p in prefixes for n, a in cat[p].items()}
+    hits = difflib.get_close_matches(name.lower(), list(names), n=limit, cutoff=0.5)
+    return [names[h] for h in hits]
+
+
+def unknown_action_message(action: str) -> str:
+    """`action` is not in the catalog, with the closest real actions when there are any."""
+    close = closest_actions(action)
+    if close:
+        hint = f"closest: {', '.join(close)}"
+    else:
+        hint = "`python -m kmsguard.access expand 'SERVICE:*'` lists a service's actions"
+    return f"{quoted(action)} is not an action in the IAM catalog; {hint}"
+
+
+def summarize_actions(actions: Sequence[str], limit: int = 6) -> str:
+    """Actions as a reader takes them in: a whole service as `kms:* (all 55 actions)`, a long
+    list as its first few and a count."""
+    cat = catalog()
+    by_prefix: dict[str, list[str]] = {}
+    for a in dict.fromkeys(actions):
+        by_prefix.setdefault(a.partition(":")[0].lower(), []).append(a)
+    parts: list[str] = []
+    for prefix, listed in by_prefix.items():
+        every = cat.get(prefix, {})
+        if len(every) > 1 and {a.lower() for a in listed} >= {a.lower() for a in every.values()}:
+            service = next(iter(every.values())).partition(":")[0]
+            parts.append(f"{service}:* (all {len(every)} actions)")
+        else:
+            parts.extend(listed)
+    if len(parts) <= limit:
+        return ", ".join(parts)
+    return f"{', '.join(parts[:limit])} and {len(parts) - limit} more"
+
+
+def describe_request(
+    principal: str, actions: Sequence[str], context: Mapping[str, Any], identity_assumed: bool
+) -> str:
+    """A prover witness as a sentence, its action set summarised (`kms:* (all 55 actions)`)."""
+    text = f"{principal} may {summarize_actions(actions)}"
+    if context:
+        shown = (
+            f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in context.items()
+        )
+        text += " with " + ", ".join(shown)
+    if identity_assumed:
+        text += " (if its own IAM policies allow it)"
+    return text

@@ -126,6 +126,12 @@ def _parser() -> argparse.ArgumentParser:
         "--sarif", metavar="FILE", help="write a SARIF 2.1.0 log for code scanning to FILE"
     )
     parser.add_argument(
+        "--sarif-root",
+        metavar="DIR",
+        help="make SARIF artifact URIs relative to DIR (default: the top level of the git "
+        "repository holding the program, else the current directory)",
+    )
+    parser.add_argument(
         "--phase",
         choices=[*PHASES, "both"],
         help="the kmsguard program only: denied: the test user is not a key user "
@@ -236,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         config = _parse_config(args.config)
         _check_output("--json", args.json)
         _check_output("--sarif", args.sarif)
+        if args.sarif_root and not Path(args.sarif_root).is_dir():
+            # Said before the program runs, not after.
+            raise ValueError(f"--sarif-root {args.sarif_root}: no such directory")
         outcomes, project = evaluate(args, config)
+        root = sarif.sarif_root(args.sarif_root, project.directory)
     except (ValueError, AnalyzerError, ProgramFailed) as exc:
         return _fail(prog, str(exc))
     except grpc.RpcError as exc:
@@ -248,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json and args.json != "-":
             texts.append((args.json, to_json(outcomes) + "\n"))
         if args.sarif:
-            log = build_sarif(outcomes, project.directory, project.main, Path.cwd())
+            log = build_sarif(outcomes, project.directory, project.main, root)
             texts.append((args.sarif, sarif.to_json(log)))
         for path, text in texts:
             sarif.write_whole(path, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -178,6 +179,10 @@ class Violation:
     description: str
     enforcement_level: str
     severity: str
+    # A check the pack could not settle before deployment (not a finding), and the stack
+    # config keys that would let it settle it during preview.
+    deferred: bool = False
+    decided_by: tuple[str, ...] = ()
 
     @property
     def detail(self) -> str:
@@ -186,14 +191,74 @@ class Violation:
             return self.message[len(self.description) + 1 :]
         return self.message
 
-    def to_json(self) -> dict[str, str]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "policy": self.policy_name,
             "level": self.enforcement_level,
-            "severity": self.severity,
+            # A pack may leave a policy's severity unset; JSON says so rather than "".
+            "severity": self.severity or "unspecified",
             "urn": self.urn,
             "message": self.detail,
         }
+        if self.deferred:
+            out["deferred"] = True
+            out["decidedBy"] = list(self.decided_by)
+        return out
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """New properties a policy at enforcement level `remediate` gave a resource (Remediate)."""
+
+    policy_name: str
+    pack_name: str
+    pack_version: str
+    description: str
+    urn: str
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    severity: str = ""
+
+    @property
+    def changes(self) -> list[tuple[str, Any, Any]]:
+        """(property, before, after) for each top-level property the remediation changed;
+        None stands for absent."""
+        keys = [*self.before, *(k for k in self.after if k not in self.before)]
+        return [
+            (k, self.before.get(k), self.after.get(k))
+            for k in keys
+            if (k in self.before) != (k in self.after) or self.before.get(k) != self.after.get(k)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy_name,
+            "level": "remediate",
+            # A pack may leave a policy's severity unset; JSON says so rather than "".
+            "severity": self.severity or "unspecified",
+            "urn": self.urn,
+            "message": self.summary(),
+            "changes": [{"property": k, "before": b, "after": a} for k, b, a in self.changes],
+        }
+
+    def summary(self) -> str:
+        def show(value: Any) -> str:
+            return "(absent)" if value is None else json.dumps(value, sort_keys=True)
+
+        fixed = "; ".join(f"{k}: {show(b)} -> {show(a)}" for k, b, a in self.changes)
+        return f"remediated by the pack: {fixed}" if fixed else "remediated by the pack"
+
+
+def remediated(r: RegisteredResource, after: Mapping[str, Any]) -> RegisteredResource:
+    """The resource with the remediated inputs, as the engine then registers it: the changed
+    properties are what the provider returns for them too (AnalyzeStack sees outputs)."""
+    outputs = dict(r.outputs)
+    for key in set(r.inputs) | set(after):
+        if key not in after:
+            outputs.pop(key, None)
+        elif r.inputs.get(key) != after[key] or key not in r.inputs:
+            outputs[key] = after[key]
+    return dataclasses.replace(r, inputs=dict(after), outputs=outputs)
 
 
 class _Engine(engine_pb2_grpc.EngineServicer):
@@ -249,6 +314,7 @@ class PolicyPackClient:
         else:
             self.version = ""
         self._engine = _Engine()
+        self._remediating: bool | None = None
         self._engine_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
         engine_port = self._engine_server.add_insecure_port("127.0.0.1:0")
@@ -358,6 +424,7 @@ class PolicyPackClient:
     def configure(self, policy_config: Mapping[str, Mapping[str, Any]]) -> None:
         """Per-policy config: {name: {"enforcementLevel": "...", <property>: value}}."""
         request = analyzer_pb2.ConfigureAnalyzerRequest()
+        self._remediating = None
         for name, cfg in policy_config.items():
             props = {k: v for k, v in cfg.items() if k != "enforcementLevel"}
             entry = analyzer_pb2.PolicyConfig(properties=_struct(props))
@@ -371,6 +438,8 @@ class PolicyPackClient:
                 cast(Any, entry).enforcementLevel = _LEVEL_CODES[level]
             else:
                 cast(Any, entry).enforcementLevel = self._default_level(name)
+            if entry.enforcementLevel == analyzer_pb2.REMEDIATE:
+                self._remediating = True
             request.policyConfig[name].CopyFrom(entry)
         self.stub.Configure(request)
 
@@ -401,9 +470,9 @@ class PolicyPackClient:
             parent=r.parent,
         )
 
-    def analyze(
-        self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None
-    ) -> list[Violation]:
+    def _request(
+        self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None
+    ) -> analyzer_pb2.AnalyzeRequest:
         request = analyzer_pb2.AnalyzeRequest(
             type=r.type,
             properties=_struct(r.inputs),
@@ -414,6 +483,62 @@ class PolicyPackClient:
         provider = self._provider(r.provider, by_urn or {})
         if provider is not None:
             request.provider.CopyFrom(provider)
+        return request
+
+    def remediating(self) -> bool:
+        """Whether any policy runs at enforcement level `remediate` (default or configured)."""
+        if self._remediating is None:
+            self._remediating = any(
+                p.enforcementLevel == analyzer_pb2.REMEDIATE for p in self.info().policies
+            )
+        return self._remediating
+
+    def remediate(
+        self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None
+    ) -> tuple[RegisteredResource, list[Remediation], list[Violation]]:
+        """The Remediate RPC, as the engine calls it before Analyze: the resource with every
+        remediation applied in the pack's order, what each changed, and the advisories of
+        remediations that could not run (unknown values during preview)."""
+        if not self.remediating():
+            # The SDK runs only policies at level remediate; none means nothing can change.
+            return r, [], []
+        response = self.stub.Remediate(self._request(r, by_urn))
+        fixes: list[Remediation] = []
+        notes: list[Violation] = []
+        for rem in response.remediations:
+            if rem.diagnostic:
+                notes.append(
+                    Violation(
+                        policy_name=rem.policyName,
+                        pack_name=rem.policyPackName,
+                        pack_version=rem.policyPackVersion,
+                        message=rem.diagnostic,
+                        urn=r.urn,
+                        description=rem.description,
+                        enforcement_level="advisory",
+                        severity="",
+                    )
+                )
+            elif rem.HasField("properties"):
+                after = _whole_numbers(json_format.MessageToDict(rem.properties))
+                fixes.append(
+                    Remediation(
+                        policy_name=rem.policyName,
+                        pack_name=rem.policyPackName,
+                        pack_version=rem.policyPackVersion,
+                        description=rem.description,
+                        urn=r.urn,
+                        before=_whole_numbers(dict(r.inputs)),
+                        after=after,
+                    )
+                )
+                r = remediated(r, after)
+        return r, fixes, notes
+
+    def analyze(
+        self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None
+    ) -> list[Violation]:
+        request = self._request(r, by_urn)
         # Resource policies report without a URN; the engine attributes them to the resource.
         return [
             v if v.urn else dataclasses.replace(v, urn=r.urn)
@@ -445,13 +570,18 @@ class PolicyPackClient:
         return _violations(self.stub.AnalyzeStack(request))
 
     def analyze_run(self, resources: Iterable[RegisteredResource]) -> list[Violation]:
-        """Analyze each resource, then the stack: what the engine does during preview and update."""
+        """Remediate and analyze each resource, then the stack: what the engine does during
+        preview and update (remediations themselves are not returned; see preview.report)."""
         items = list(resources)
         by_urn = {r.urn: r for r in items}
         out: list[Violation] = []
+        fixed: list[RegisteredResource] = []
         for r in items:
+            r, _, notes = self.remediate(r, by_urn)
+            out.extend(notes)
             out.extend(self.analyze(r, by_urn))
-        out.extend(self.analyze_stack(items))
+            fixed.append(r)
+        out.extend(self.analyze_stack(fixed))
         return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from sarif_pydantic import Sarif
 
 from kmsguard import sarif
-from kmsguard.preview.analyzer import PackInfo, Violation
+from kmsguard.preview.analyzer import PackInfo, Remediation, Violation
 from kmsguard.preview.collect import ProgramRun
 from kmsguard.preview.report import Outcome
 
@@ -70,6 +70,9 @@ def _finding(
     }
     if v.severity:
         properties["severity"] = v.severity
+    if v.deferred:
+        properties["deferred"] = True
+        properties["decidedBy"] = list(v.decided_by)
     if several:
         properties["mode"] = "preview" if o.preview else "update"
         if o.phase:
@@ -87,12 +90,50 @@ def _finding(
     )
 
 
+def _remediation(
+    f: Remediation, o: Outcome, program_dir: Path, entry: Path, several: bool
+) -> sarif.Finding:
+    # The program still says what the policy refused; the pack fixes it on every deployment,
+    # so the source line is worth a warning, not a failed check.
+    resource = o.run.by_urn().get(f.urn)
+    path, line = source_of(f.urn, o.run, program_dir, entry)
+    properties: dict[str, object] = {
+        "urn": f.urn,
+        "resourceType": resource.type if resource else "",
+        "pack": f"{f.pack_name}@{f.pack_version}",
+        "enforcementLevel": "remediate",
+        "changes": [{"property": k, "before": b, "after": a} for k, b, a in f.changes],
+    }
+    if f.severity:
+        properties["severity"] = f.severity
+    if several:
+        properties["mode"] = "preview" if o.preview else "update"
+        if o.phase:
+            properties["phase"] = o.phase
+    where = f" ({resource.type}: {resource.name})" if resource else ""
+    return sarif.Finding(
+        rule_id=f.policy_name,
+        level="remediated",
+        message=f"{f.summary()}{where}",
+        path=path,
+        line=line,
+        logical_name=f.urn,
+        logical_kind=resource.type if resource else "",
+        properties=properties,
+    )
+
+
 def build(outcomes: Sequence[Outcome], program_dir: Path, entry: Path, root: Path) -> Sarif:
     packs: list[PackInfo] = []
     for o in outcomes:
         packs.extend(p for p in o.packs if p.name not in {q.name for q in packs})
     several = len(outcomes) > 1
-    findings = [_finding(v, o, program_dir, entry, several) for o in outcomes for v in o.violations]
+    findings = [
+        _remediation(f, o, program_dir, entry, several) for o in outcomes for f in o.remediations
+    ]
+    findings += [
+        _finding(v, o, program_dir, entry, several) for o in outcomes for v in o.violations
+    ]
     answered = sorted({t for o in outcomes for t in o.run.unknown_invokes})
     version = ", ".join(f"{p.name}@{p.version}" for p in packs)
     properties: dict[str, object] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pulumi_policy import ResourceValidationArgs
 
@@ -29,6 +29,27 @@ def props_of(args: ResourceValidationArgs) -> dict[str, Any]:
 
 def label(args: ResourceValidationArgs) -> str:
     return f"{args.resource_type.split(':')[-1]} {args.name!r}"
+
+
+def unknown_action_notes(doc: dict[str, Any], kind: Literal["identity", "resource"]) -> list[str]:
+    """One note per Action/NotAction entry matching nothing in the IAM catalog, with the
+    closest real actions (a typo grants or denies nothing, silently)."""
+    from kmsguard.access import PolicyDocumentError, unknown_actions
+    from kmsguard.access.catalog import SUGGESTED_PER_DOCUMENT, closest_actions, quoted
+
+    try:
+        unknown = unknown_actions(doc, kind=kind)
+    except PolicyDocumentError:
+        return []  # malformed documents are reported where they are judged
+    notes = []
+    for i, (path, action) in enumerate(unknown):
+        close = closest_actions(action) if i < SUGGESTED_PER_DOCUMENT else []
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        notes.append(
+            f"{path}: {quoted(action)} matches no action in the IAM catalog, so it grants or "
+            f"denies nothing{hint}"
+        )
+    return notes
 
 
 KEY_POLICY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy")

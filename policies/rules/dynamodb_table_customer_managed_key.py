@@ -28,6 +28,10 @@ META = RuleMeta(
         "table and kmsKeyArn on each aws.dynamodb.TableReplica (a key in the replica's region), "
         "using a key declared in this stack (or an allow-listed cross-account key ARN)."
     ),
+    no_remediation=(
+        "which customer managed key encrypts a table is the author's choice, and changing it "
+        "re-encrypts the table"
+    ),
     controls=(Control(AWS_CONFIG, "dynamodb-table-encrypted-kms"),),
     config={
         "allowedCrossAccountKeyArns": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.contract import AwsType
@@ -14,7 +17,10 @@ META = RuleMeta(
     description="DynamoDB tables have deletion protection enabled.",
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.LOW,
-    remediation="Set deletionProtectionEnabled=true on the aws.dynamodb.Table.",
+    remediation=(
+        "Set deletionProtectionEnabled=true on the aws.dynamodb.Table. Run with enforcementLevel "
+        "'remediate' to let the pack turn it on."
+    ),
     controls=(hub("DynamoDB.6"),),
 )
 
@@ -31,4 +37,14 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings.finish()
 
 
-POLICY = resource_policy(META, validate)
+def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type != AwsType.DYNAMODB_TABLE:
+        return None
+    props = props_of(args)
+    enabled = as_bool(props.get("deletionProtectionEnabled"))
+    if enabled is True or isinstance(enabled, Unknown):
+        return None
+    return {**props, "deletionProtectionEnabled": True}
+
+
+POLICY = resource_policy(META, validate, remediate)

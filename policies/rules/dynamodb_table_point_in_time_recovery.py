@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.contract import AwsType
@@ -14,7 +17,10 @@ META = RuleMeta(
     description="DynamoDB tables have point-in-time recovery enabled.",
     enforcement_level=EnforcementLevel.ADVISORY,
     severity=Severity.MEDIUM,
-    remediation="Set pointInTimeRecovery={enabled: true} on the aws.dynamodb.Table.",
+    remediation=(
+        "Set pointInTimeRecovery={enabled: true} on the aws.dynamodb.Table. Run with "
+        "enforcementLevel 'remediate' to let the pack turn it on."
+    ),
     controls=(hub("DynamoDB.2"),),
 )
 
@@ -31,4 +37,19 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings.finish()
 
 
-POLICY = resource_policy(META, validate)
+def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    if args.resource_type != AwsType.DYNAMODB_TABLE:
+        return None
+    props = props_of(args)
+    enabled = as_bool(get(props, "pointInTimeRecovery", "enabled"))
+    if enabled is True or isinstance(enabled, Unknown):
+        return None
+    # Other settings of the block (the recovery period) are kept.
+    block = props.get("pointInTimeRecovery")
+    return {
+        **props,
+        "pointInTimeRecovery": {**(block if isinstance(block, dict) else {}), "enabled": True},
+    }
+
+
+POLICY = resource_policy(META, validate, remediate)

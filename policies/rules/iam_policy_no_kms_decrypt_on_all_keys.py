@@ -10,7 +10,7 @@ from kmsguard.contract import AwsType
 from policies.document import decrypt_on_all_keys
 from policies.managed import known_decrypt_on_all_keys, managed_policy_document, managed_policy_name
 from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import hub, label, props_of
+from policies.rules._common import hub, label, props_of, unknown_action_notes
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
 META = RuleMeta(
@@ -26,6 +26,7 @@ META = RuleMeta(
         "kms:ViaService / aws:ResourceTag condition), and avoid attaching AWS managed policies "
         "that grant decrypt on every key."
     ),
+    no_remediation=("which keys a principal needs is not known to the pack"),
     controls=(hub("KMS.1"), hub("KMS.2")),
 )
 
@@ -52,6 +53,9 @@ def _check_doc(raw: Any, where: str, findings: Findings) -> None:
     if isinstance(doc, Unknown):
         findings.defer(f"{where}: the policy document is unknown during preview")
         return
+    if isinstance(doc, dict):
+        for message in unknown_action_notes(doc, "identity"):
+            findings.advise(f"{where}: {message}")
     for st, actions in decrypt_on_all_keys(doc):
         findings.violation(
             f"{where}: {st.label} allows {' and '.join(actions)} on all KMS keys "

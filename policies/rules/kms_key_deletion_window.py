@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.contract import AwsType
@@ -18,7 +21,8 @@ META = RuleMeta(
     severity=Severity.MEDIUM,
     remediation=(
         "Set deletionWindowInDays on the aws.kms.Key to at least the minimum (AWS allows 7-30; "
-        "30 gives the most time to cancel an unintended deletion)."
+        "30 gives the most time to cancel an unintended deletion). Run with enforcementLevel "
+        "'remediate' to let the pack raise it to the minimum."
     ),
     controls=(hub("KMS.3"),),
     config={
@@ -33,12 +37,16 @@ META = RuleMeta(
 )
 
 
+def _minimum(args: ResourceValidationArgs) -> int:
+    minimum = as_int(config_of(META, args)["minDeletionWindowDays"])
+    return minimum if isinstance(minimum, int) else AWS_DEFAULT_WINDOW
+
+
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
     findings = Findings(report)
-    minimum = as_int(config_of(META, args)["minDeletionWindowDays"])
-    minimum = minimum if isinstance(minimum, int) else 30
+    minimum = _minimum(args)
     raw = props_of(args).get("deletionWindowInDays")
     window = AWS_DEFAULT_WINDOW if raw is None else as_int(raw)
     if isinstance(window, Unknown):
@@ -54,4 +62,20 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings.finish()
 
 
-POLICY = resource_policy(META, validate)
+def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+    """A window below the minimum (or unreadable) becomes the minimum; one above AWS's 30, 30."""
+    if args.resource_type != AwsType.KMS_KEY:
+        return None
+    props = props_of(args)
+    minimum = _minimum(args)
+    raw = props.get("deletionWindowInDays")
+    window = AWS_DEFAULT_WINDOW if raw is None else as_int(raw)
+    if isinstance(window, Unknown):
+        return None
+    if isinstance(window, int) and minimum <= window <= AWS_DEFAULT_WINDOW:
+        return None
+    fixed = AWS_DEFAULT_WINDOW if isinstance(window, int) and window > minimum else minimum
+    return {**props, "deletionWindowInDays": fixed}
+
+
+POLICY = resource_policy(META, validate, remediate)

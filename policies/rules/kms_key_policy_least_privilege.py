@@ -37,6 +37,10 @@ META = RuleMeta(
         "grants statement conditioned on kms:GrantIsForAWSResource=true; list only allowed key "
         "users as principals of decrypting statements."
     ),
+    no_remediation=(
+        "which actions each principal needs is the author's decision; removing them by rule "
+        "could break the application"
+    ),
     config={
         "allowedKeyUsers": {
             "type": "array",

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING, Any
+
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from policies.document import Statement, covers, is_public_principal, statements
+from policies.document import Statement, covers, statements
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown, as_bool
+
+if TYPE_CHECKING:
+    from kmsguard.access import Decision
 
 META = RuleMeta(
     name="kms-key-policy-lockout-safe",
@@ -21,24 +27,144 @@ META = RuleMeta(
         "Keep a statement allowing kms:PutKeyPolicy (kms:Put*) to the key administrators or the "
         "account root, and remove bypassPolicyLockoutSafetyCheck (or set it to false)."
     ),
+    no_remediation=(
+        "who should administer the key is the author's decision; switching "
+        "bypassPolicyLockoutSafetyCheck off alone would still leave a policy nobody can change"
+    ),
 )
 
 PUT = "kms:PutKeyPolicy"
-_NON_IAM = ("Service:", "Federated:", "CanonicalUser:")
+# Stands for the key's account while it is unknown: only ever asked about, never printed.
+_SOME_ACCOUNT = "000000000000"
+_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
+_IAM_PRINCIPAL = re.compile(r"arn:aws[\w-]*:(iam|sts)::\d{12}:[^*?]+|\d{12}")
+# An administrator's own IAM policies are theirs to grant: the key policy is what is judged.
+_ADMIN_IDENTITY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": PUT, "Resource": "*"}],
+}
+_MAX_CANDIDATES = 100
+_MAX_CONTEXTS = 8
+# Operators whose first value is a request that satisfies them.
+_SATISFIED_BY_VALUE = (
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "ArnEquals",
+    "ArnLike",
+    "Bool",
+    "NumericEquals",
+    "NumericLessThanEquals",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "IpAddress",
+)
 
 
-def _denied(st: Statement, principal: str) -> bool:
-    if st.principal_is_not:
-        return principal not in st.principals
-    return principal in st.principals or any(is_public_principal(p) for p in st.principals)
+def _key_arn(props: dict[str, Any], account: str, name: str) -> str:
+    for prop in ("arn", "keyId"):
+        value = props.get(prop)
+        if isinstance(value, str) and _KEY_ARN.fullmatch(value):
+            return value
+    return f"arn:aws:kms:us-east-1:{account or _SOME_ACCOUNT}:key/{name}"
+
+
+def _candidates(grants: list[Statement], account: str) -> list[str]:
+    """The account root and every IAM principal a statement that may grant kms:PutKeyPolicy
+    names: whoever could be the administrator who changes the policy later. (A principal no
+    such statement names gets it only through one naming its account's root or everyone, which
+    the root's own decision covers.)"""
+    root = f"arn:aws:iam::{account or _SOME_ACCOUNT}:root"
+    named = [
+        f"arn:aws:iam::{p}:root" if p.isdigit() else p
+        for st in grants
+        if not st.principal_is_not
+        for p in st.principals
+        if _IAM_PRINCIPAL.fullmatch(p)
+    ]
+    return list(dict.fromkeys([root, *named]))
+
+
+def _context_meeting(condition: dict[str, Any]) -> dict[str, Any]:
+    """Values satisfying a statement's positive conditions: the request an administrator would
+    send to use a conditional grant (the evaluator still applies every Deny to it)."""
+    out: dict[str, Any] = {}
+    for op, block in condition.items():
+        base = op.split(":")[-1].removesuffix("IfExists")
+        if base not in _SATISFIED_BY_VALUE or not isinstance(block, dict):
+            continue
+        for key, values in block.items():
+            first = values[0] if isinstance(values, list) and values else values
+            if isinstance(first, str | int | float | bool):
+                value = str(first).replace("*", "x").replace("?", "x")
+                out[str(key)] = [value] if op.startswith("ForAnyValue") else value
+    return out
+
+
+def _can_change(
+    doc: dict[str, Any], contexts: list[dict[str, Any]], principal: str, key_arn: str
+) -> Decision:
+    """The evaluator's decision on `principal` calling kms:PutKeyPolicy on the key, with no
+    request context or with one meeting the conditions of a statement that could allow it."""
+    from kmsguard.access import evaluate
+
+    decision = None
+    for context in contexts:
+        decision = evaluate(
+            principal,
+            PUT,
+            key_arn,
+            identity_policies=[_ADMIN_IDENTITY],
+            resource_policy=doc,
+            context=context,
+        )
+        if decision.allowed:
+            return decision
+    assert decision is not None
+    return decision
+
+
+def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]:
+    """(why nobody could change the policy again, what is left to verification); both "" when
+    the root or an administrator can."""
+    from kmsguard.access import EXPLICIT_DENY, PolicyDocumentError
+
+    grants = [st for st in statements(doc) if st.allows and covers(st, PUT)]
+    # Each evaluation reads the whole policy: a bounded number of them keeps the rule linear.
+    contexts = [{}, *(_context_meeting(st.condition) for st in grants if st.condition)]
+    contexts = contexts[:_MAX_CONTEXTS]
+    candidates = _candidates(grants, account)
+    asked = candidates[:_MAX_CANDIDATES]
+    try:
+        decisions = [_can_change(doc, contexts, p, key_arn) for p in asked]
+    except PolicyDocumentError:
+        return "", ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
+    if any(d.allowed for d in decisions):
+        return "", ""
+    if len(candidates) > len(asked):
+        return "", (
+            f"the account root and {len(asked) - 1} of the {len(candidates) - 1} principals "
+            f"the policy names may not call {PUT}; the others are left to verification"
+        )
+    denials = [d for d in decisions if d.effect == EXPLICIT_DENY]
+    if len(denials) == len(decisions):
+        refs = dict.fromkeys(s.label() for d in denials for s in d.statements if s.effect == "Deny")
+        return (
+            f"{' and '.join(refs) or 'a Deny statement'} denies {PUT} to the account root and "
+            "every principal the policy names"
+        ), ""
+    return f"neither the account root nor any principal the policy names may call {PUT}", ""
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    from policies.rules.kms_key_policy_least_privilege import key_account
+
     policy = KeyPolicyInput(args)
     if not policy.applies:
         return
     findings = Findings(report)
-    bypass = as_bool(props_of(args).get("bypassPolicyLockoutSafetyCheck"))
+    props = props_of(args)
+    bypass = as_bool(props.get("bypassPolicyLockoutSafetyCheck"))
     if isinstance(bypass, Unknown):
         findings.defer(f"{label(args)}: bypassPolicyLockoutSafetyCheck is unknown during preview")
     elif bypass:
@@ -47,38 +173,12 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if isinstance(doc, Unknown):
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
     elif isinstance(doc, dict):
-        sts = statements(doc)
-        # A Deny on PutKeyPolicy for everyone, unconditioned, locks the key whatever else says.
-        blanket_deny = [
-            s
-            for s in sts
-            if s.effect == "Deny"
-            and covers(s, PUT)
-            and not s.condition
-            and (s.principal_is_not is False and any(is_public_principal(p) for p in s.principals))
-        ]
-        # Only IAM principals can call PutKeyPolicy later; a service principal keeps nothing.
-        keepers = {
-            p
-            for s in sts
-            if s.allows and not s.principal_is_not and covers(s, PUT)
-            for p in s.principals
-            if not is_public_principal(p) and not p.startswith(_NON_IAM)
-        }
-        # An unconditioned Deny naming a keeper (or excluding it from NotPrincipal) removes it.
-        for s in sts:
-            if s.effect == "Deny" and covers(s, PUT) and not s.condition:
-                keepers = {p for p in keepers if not _denied(s, p)}
-        if blanket_deny:
-            findings.violation(
-                f"{label(args)}: {blanket_deny[0].label} denies {PUT} to everyone; "
-                "the key policy could never be changed again"
-            )
-        elif not keepers:
-            findings.violation(
-                f"{label(args)}: no statement allows {PUT} to an administrator or the account "
-                "root; the key policy could never be changed again"
-            )
+        account = key_account(props, args)
+        why, later = _lockout(doc, account, _key_arn(props, account, args.name))
+        if later:
+            findings.defer(f"{label(args)}: {later}")
+        if why:
+            findings.violation(f"{label(args)}: {why}; the key policy could never be changed again")
     findings.finish()
 
 

@@ -28,6 +28,7 @@ META = RuleMeta(
         "Remove or narrow the statement that grants the reported request, or, if the new access "
         "is intended, update baselineKeyPolicy in the policy config after review."
     ),
+    no_remediation=("whether new access is intended is for review to decide"),
     controls=(hub("KMS.5"),),
     config={
         "baselineKeyPolicy": {

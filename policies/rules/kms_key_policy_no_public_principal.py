@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
@@ -16,6 +17,9 @@ from policies.rules._common import (
     prover_timeout,
 )
 from policies.values import Unknown
+
+if TYPE_CHECKING:
+    from kmsguard.access.prove import Witness
 
 META = RuleMeta(
     name="kms-key-policy-no-public-principal",
@@ -31,6 +35,10 @@ META = RuleMeta(
         "cannot choose (kms:CallerAccount, aws:PrincipalAccount, aws:PrincipalOrgID, "
         "aws:PrincipalArn; aws:SourceAccount or aws:SourceArn for a service principal), or add "
         "the other party to trustedAccounts / trustedOrganizations."
+    ),
+    no_remediation=(
+        "which principals or conditions were meant is the author's decision; a guess could lock "
+        "out a legitimate caller or keep the wrong one"
     ),
     controls=(hub("KMS.5"),),
     config={
@@ -49,8 +57,17 @@ META = RuleMeta(
         **PROVER_TIMEOUT,
     },
 )
+# Stands for the key's account while it is unknown and the policy names none: proved with,
+# never printed.
+_SOME_ACCOUNT = "000000000000"
 _KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
 _ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def _describe(w: Witness) -> str:
+    from kmsguard.access.catalog import describe_request
+
+    return describe_request(w.principal, w.actions or (w.action,), w.context, w.identity_assumed)
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -87,7 +104,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         # Unknown owner: trust every account the policy names, so what is still found is
         # public whichever of them owns the key.
         named = sorted(set(_ACCOUNT.findall(parsed.source)) - set(trusted))
-        key = Key.in_account(account or (named[0] if named else "000000000000"))
+        key = Key.in_account(account or (named[0] if named else _SOME_ACCOUNT))
         trusted = trusted if account else [*trusted, *named]
     verdict = no_public_access(
         parsed, [key.account, *trusted], orgs, key=key, timeout_s=prover_timeout(config)
@@ -96,9 +113,19 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         findings.defer(f"{label(args)}: prover query no_public_access unanswered: {verdict.reason}")
     elif verdict.witness is not None:
         w = verdict.witness
+        # Never the stand-in account proved with: the reader cannot tell it from a real one.
+        if account or (isinstance(arn, str) and _KEY_ARN.fullmatch(arn)):
+            outside = f"outside account {key.account}"
+        elif named:
+            outside = (
+                "outside the key's account (unknown until its ARN is known; any of "
+                f"{', '.join(named)} named in the policy may be it)"
+            )
+        else:
+            outside = "outside the key's account (unknown until its ARN is known)"
         findings.violation(
-            f"{label(args)}: a principal outside account {key.account} and the trusted "
-            f"accounts/organizations can use the key: {w.describe()} ({w.why})"
+            f"{label(args)}: a principal {outside} and the trusted accounts/organizations can "
+            f"use the key: {_describe(w)} ({w.why})"
         )
     elif not account and named:
         findings.defer(

@@ -25,6 +25,7 @@ META = RuleMeta(
         "Shorten the key policy: merge statements with the same effect and conditions, list "
         "principals once, and grant through IAM policies (root delegation) or grants instead."
     ),
+    no_remediation=("which statements to drop or merge is a design decision"),
 )
 
 

@@ -6,7 +6,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from policies.document import statements
 from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import KeyPolicyInput, label
+from policies.rules._common import KeyPolicyInput, label, unknown_action_notes
 from policies.values import Unknown
 
 META = RuleMeta(
@@ -21,11 +21,14 @@ META = RuleMeta(
         "Fix the document at the reported path; use actions from the KMS service authorization "
         "reference, and name principals with Principal rather than Allow with NotPrincipal."
     ),
+    no_remediation=(
+        "a malformed document or a misspelt action has no single meaning the pack could restore"
+    ),
 )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    from kmsguard.access import PolicyDocumentError, parse_policy, unknown_actions
+    from kmsguard.access import PolicyDocumentError, parse_policy
 
     policy = KeyPolicyInput(args)
     if not policy.applies:
@@ -44,10 +47,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}"
             )
         else:
-            unknown = unknown_actions(doc, kind="resource")
-            if unknown:
-                listed = ", ".join(f"{action} ({path})" for path, action in unknown)
-                findings.violation(f"{label(args)}: actions not in the AWS catalog: {listed}")
+            notes = unknown_action_notes(doc, "resource")
+            if notes:
+                findings.violation(f"{label(args)}: " + "; ".join(notes))
         for st in statements(doc):
             if st.allows and st.principal_is_not:
                 findings.violation(

@@ -22,6 +22,10 @@ META = RuleMeta(
         "Set enableKeyRotation=false on asymmetric, HMAC and custom key store keys; rotate them "
         "by creating a new key and moving the alias to it."
     ),
+    no_remediation=(
+        "only symmetric encryption keys rotate automatically; changing a key's spec replaces "
+        "the key and loses what it encrypted"
+    ),
 )
 
 

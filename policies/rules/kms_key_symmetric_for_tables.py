@@ -21,6 +21,9 @@ META = RuleMeta(
         "Use customerMasterKeySpec=SYMMETRIC_DEFAULT, keyUsage=ENCRYPT_DECRYPT and isEnabled=true "
         "on the key the table uses; DynamoDB supports only symmetric encryption keys."
     ),
+    no_remediation=(
+        "changing a key's spec or usage replaces the key, and with it every table it encrypts"
+    ),
 )
 
 _EXPECTED = (

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.access.docs import ROOT_DELEGATION, doc, scenario, stmt
+import pytest
+
+from tests.access.docs import ACCT, ROOT, ROOT_DELEGATION, aws, doc, row, scenario, stmt
 
 
 def run(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
@@ -160,3 +163,75 @@ def test_malformed_grant_exits_2_naming_document_and_path() -> None:
     assert out.returncode == 2
     assert out.stderr.startswith("kmsguard.access: grants[0].GranteePrincipal: 'bob' is not")
     assert "Traceback" not in out.stderr
+
+
+KMS_STAR_FOR_ANYONE = doc(stmt(principal={"AWS": "*"}))
+
+
+@pytest.mark.parametrize(
+    ("action", "closest"),
+    [("kms:Decrpt", "kms:Decrypt"), ("kms:Frobnicate", "kms:"), ("kmss:Decrypt", "kms:Decrypt")],
+)
+def test_a_request_for_an_action_aws_does_not_have_is_bad_input(action: str, closest: str) -> None:
+    row("unknown-action")
+    # `kms:*` for everyone would match any kms: name; the request itself is the mistake.
+    s = scenario(principal=ROOT, action=action, resource_policy=KMS_STAR_FOR_ANYONE)
+    out = run("decide", "--explain", stdin=json.dumps([ALLOWED, s]))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"kmsguard.access: scenario[1]: action: {action!r} is not an action")
+    named = line.split("closest: ", 1)[1].split(", ")
+    assert named and all(a.startswith(closest) for a in named[:1]), line
+
+
+def test_a_huge_unknown_action_is_refused_quickly_with_one_line() -> None:
+    s = scenario(action="kms:" + "Decrypt" * 200_000, resource_policy=KMS_STAR_FOR_ANYONE)
+    out = run("decide", stdin=json.dumps(s))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "characters)" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_policy_naming_an_unknown_action_gets_a_warning_and_still_an_answer() -> None:
+    policy = doc(stmt(principal=aws(ROOT), action=["kms:Decrpt", "kms:Decrypt"]))
+    out = run("decide", stdin=json.dumps(scenario(principal=ROOT, resource_policy=policy)))
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["effect"] == "allow"
+    [warning] = out.stderr.strip().splitlines()
+    assert warning.startswith("kmsguard.access: warning: resource Statement[0].Action[0]: ")
+    assert "'kms:Decrpt'" in warning and "closest: kms:Decrypt" in warning
+
+
+def test_public_and_diff_warn_about_unknown_actions(tmp_path: Path) -> None:
+    good = tmp_path / "old.json"
+    good.write_text(json.dumps(doc(stmt(principal=aws(ROOT)))), encoding="utf-8")
+    typo = tmp_path / "new.json"
+    typo.write_text(
+        json.dumps(
+            doc(stmt(principal=aws(ROOT)), stmt(principal={"AWS": "*"}, action="kms:Decrpt"))
+        ),
+        encoding="utf-8",
+    )
+    for args in (["public", str(typo), "--account", ACCT], ["diff", str(good), str(typo)]):
+        out = run(*args, "--json", stdin="")
+        assert out.returncode in (0, 1), out.stderr
+        json.loads(out.stdout)  # the warning stays off stdout
+        warnings = [ln for ln in out.stderr.splitlines() if "warning:" in ln]
+        assert len(warnings) == 1, out.stderr
+        assert f"{typo} Statement[1].Action: 'kms:Decrpt'" in warnings[0]
+        assert "closest: kms:Decrypt" in warnings[0]
+
+
+def test_suggestions_are_worked_out_for_the_first_unknown_actions_only(tmp_path: Path) -> None:
+    # Each suggestion compares against a whole service (ec2: hundreds of actions); a policy
+    # full of made-up names gets every one named, the first few with their likely intent.
+    typos = [f"ec2:DescribeInstancez{i}" for i in range(300)]
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps(doc(stmt(principal=aws(ROOT), action=typos))), encoding="utf-8")
+    out = run("public", str(policy), "--account", ACCT, stdin="")
+    warnings = [ln for ln in out.stderr.splitlines() if "warning:" in ln]
+    assert len(warnings) == 300
+    assert [("closest: ec2:DescribeInstances" in w) for w in warnings] == [True] * 10 + [
+        False
+    ] * 290

@@ -92,3 +92,103 @@ def test_an_undecided_question_is_a_warning_not_a_clean_log(in_tmp: Path) -> Non
     assert main(["diff", "old.json", "new.json", "--timeout", "1e-9", "--sarif", "u.sarif"]) == 3
     (result,) = validated(in_tmp / "u.sarif").runs[0].results
     assert result.level.value == "warning" and result.message.text.startswith("undecided: ")
+
+
+def _pretty(path: Path, *statements: dict) -> Path:
+    """A policy file as people write them: one key per line, statements further down."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"Version": "2012-10-17", "Statement": list(statements)}
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def _line_of_sid(path: Path, sid: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if f'"Sid": "{sid}"' in line)
+    return at  # the statement's "{" is the line above its first key (1-based: at)
+
+
+@pytest.mark.parametrize("command", ["diff", "public"])
+def test_locations_are_repository_relative_and_point_at_the_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)  # what `git init` leaves: the work tree's top level
+    old = _pretty(repo / "keys" / "old.json", ROOT)
+    new = _pretty(repo / "keys" / "new.json", ROOT, ALLOW_ALICE, PUBLIC)
+    (repo / "ci").mkdir()
+    monkeypatch.chdir(repo / "ci")  # a job running from a subfolder
+    args = ["diff", str(old), str(new)] if command == "diff" else ["public", str(new)]
+    args += ["--account", "111122223333"] if command == "public" else []
+    assert main([*args, "--sarif", "out.sarif"]) == 1
+    results = validated(repo / "ci" / "out.sarif").runs[0].results or []
+    assert results
+    lines = {_line_of_sid(new, "AliceDecrypts"), _line_of_sid(new, "Everyone")}
+    for result in results:
+        physical = result.locations[0].physical_location
+        assert physical.artifact_location.uri == "keys/new.json"
+        assert physical.artifact_location.uri_base_id == "%SRCROOT%"
+        assert physical.region is not None and physical.region.start_line in lines
+    public_line = _line_of_sid(new, "Everyone")
+    outsiders = [r for r in results if "999999999999" in r.properties["principal"]]
+    assert outsiders and all(
+        r.locations[0].physical_location.region.start_line == public_line for r in outsiders
+    )
+
+
+def test_sarif_root_option_wins_and_must_exist(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = _pretty(in_tmp / "deep" / "er" / "key.json", ROOT, PUBLIC)
+    args = ["public", str(new), "--account", "111122223333", "--sarif", "p.sarif"]
+    assert main([*args, "--sarif-root", str(in_tmp / "deep")]) == 1
+    [first, *_] = validated(in_tmp / "p.sarif").runs[0].results or []
+    assert first.locations[0].physical_location.artifact_location.uri == "er/key.json"
+    capsys.readouterr()
+    assert main([*args, "--sarif-root", str(in_tmp / "nowhere")]) == 2
+    assert "--sarif-root" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ('{\n "Statement": [\n  {"Sid": "a"},\n\n  {"Sid": "b"}\n ]\n}', [3, 5]),
+        ('{"Statement": {"Sid": "only"}}', [1]),
+        # Escaped key, a decoy "Statement" inside a string and a nested object, a BOM.
+        (
+            '\ufeff{"x": "\\"Statement\\": [", "y": {"Statement": [1]},\n'
+            '"\\u0053tatement": [\n{}]}',
+            [3],
+        ),
+        # The last "Statement" wins, as for json.loads.
+        ('{"Statement": [{}],\n"Statement": [\n{}, {}]}', [3, 3]),
+        ("[1, 2]", []),
+        ('{"Statement": [{}', []),
+        ("", []),
+    ],
+)
+def test_statement_lines(text: str, lines: list[int]) -> None:
+    from kmsguard.sarif import statement_lines
+
+    assert statement_lines(text) == lines
+
+
+def test_statement_lines_reads_each_value_once() -> None:
+    from kmsguard.sarif import statement_lines
+
+    # Deep nesting and many statements: one pass, no recursion beyond json's own.
+    many = '{"Statement": [' + ",\n".join(['{"Sid": "s"}'] * 50_000) + "]}"
+    assert statement_lines(many)[-1] == 50_000
+    assert statement_lines('{"Statement": ' + "[" * 100_000 + "]" * 100_000 + "}") == []
+
+
+def test_sarif_messages_summarise_a_whole_service(in_tmp: Path) -> None:
+    from kmsguard.access import expand_actions
+
+    everything = {**PUBLIC, "Action": "kms:*"}
+    _write(in_tmp / "p.json", ROOT, everything)
+    assert main(["public", "p.json", "--account", A, "--sarif", "p.sarif"]) == 1
+    results = validated(in_tmp / "p.sarif").runs[0].results or []
+    texts = [r.message.text or "" for r in results]
+    whole = f"kms:* (all {len(expand_actions('kms:*'))} actions)"
+    assert texts and all(whole in t and "kms:CancelKeyDeletion" not in t for t in texts), texts

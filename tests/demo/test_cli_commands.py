@@ -16,6 +16,7 @@ import yaml
 from rich.console import Console
 
 from demo.cli import PACK, STACK, run_with_cli, sandbox_stack_config
+from sandbox.settings import ACCOUNT_ID
 
 REPO = Path(__file__).resolve().parents[2]
 TAIL = ["--non-interactive", "--stack", STACK]
@@ -74,6 +75,15 @@ def test_stack_config_keeps_everything_but_endpoints_and_region() -> None:
     changed = {k for k in before if before[k] != after["config"][k]}
     assert changed == {"aws:region", "aws:endpoints"}
     assert set(after["config"]) == set(before)
+
+
+def test_stack_config_pins_the_sandbox_account() -> None:
+    # The provider then checks the account it talks to, and the pack knows the key's account
+    # during preview instead of deferring what depends on it.
+    config = yaml.safe_load((REPO / "Pulumi.sandbox.yaml").read_text(encoding="utf-8"))["config"]
+    assert config["aws:allowedAccountIds"] == [ACCOUNT_ID]
+    assert config["aws:skipRequestingAccountId"] is False
+    assert config["aws:endpoints"][0]["sts"].startswith("http://127.0.0.1:")
 
 
 def test_keep_never_destroys_the_stack() -> None:

@@ -165,3 +165,13 @@ def test_preview_of_an_update_knows_the_deployed_keys_arn() -> None:
         assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == deployed.outputs["keyArn"]
         assert update.outputs["keyArn"] == deployed.outputs["keyArn"]
         engine(False).destroy()
+
+
+def test_the_pinned_demo_stack_leaves_no_check_waiting_for_its_account(demo_run) -> None:
+    result, _, _ = demo_run
+    said = [
+        v.message
+        for phase in result.phases
+        for v in phase.preview_violations + phase.update_violations
+    ]
+    assert not [m for m in said if "aws:allowedAccountIds" in m], said

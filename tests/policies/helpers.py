@@ -87,6 +87,7 @@ class Result:
     def __init__(self) -> None:
         self.messages: list[tuple[str, str | None]] = []
         self.deferred: list[str] = []
+        self.advice: list[str] = []
 
     def report(self, message: str, urn: str | None = None) -> None:
         self.messages.append((message, urn))
@@ -102,6 +103,7 @@ def run_rule(module: Any, args: Any) -> Result:
         module.validate(args, result.report)
     except Deferred as d:
         result.deferred = d.reasons
+        result.advice = d.advice
     return result
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kmsguard.access import decide
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType
 from policies.rules import (
     dynamodb_table_deletion_protection as deletion_protection,
@@ -36,9 +37,12 @@ from policies.rules import (
     kms_key_rotation_enabled as rotation,
 )
 from policies.values import UNKNOWN_SENTINELS
+from tests.access.docs import row
 from tests.policies.helpers import (
     ACCOUNT,
     ADMIN,
+    KEY_ARN,
+    PROVIDER_PROPS,
     USER,
     good_key_policy,
     key_props,
@@ -202,6 +206,33 @@ def test_policy_valid_violations(policy, expected):
     assert r.messages and any(expected in t for t in r.texts), r.texts
 
 
+def test_policy_valid_names_the_closest_real_action_of_a_typo():
+    policy = with_statement(
+        {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": ["kms:Decrpt"], "Resource": "*"}
+    )
+    r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
+    [text] = r.texts
+    assert "Statement[4].Action[0]: 'kms:Decrpt' matches no action in the IAM catalog" in text
+    assert "(closest: kms:Decrypt" in text
+
+
+def test_iam_policy_naming_an_unknown_action_is_an_advisory_naming_it():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Decrpt", "s3:GetObject"], "Resource": KEY_ARN},
+            {"Effect": "Deny", "Action": "kms:Frobnicate", "Resource": "*"},
+        ],
+    }
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": json.dumps(doc)}))
+    assert r.messages == [] and r.deferred == []
+    assert [a.split(" matches")[0] for a in r.advice] == [
+        "Policy 'r': Statement[0].Action[0]: 'kms:Decrpt'",
+        "Policy 'r': Statement[1].Action: 'kms:Frobnicate'",
+    ]
+    assert "(closest: kms:Decrypt" in r.advice[0]
+
+
 def test_policy_unknown_is_deferred():
     r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=UNKNOWN)))
     assert r.messages == [] and "key policy is unknown" in r.deferred[0]
@@ -329,7 +360,10 @@ def test_lockout_nobody_keeps_put_key_policy():
         if st.get("Sid") == "AllowKeyAdministration":
             st["Action"] = [a for a in st["Action"] if a != "kms:Put*"]
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
-    assert len(r.messages) == 1 and "no statement allows kms:PutKeyPolicy" in r.texts[0]
+    assert r.texts == [
+        "Key 'r': neither the account root nor any principal the policy names may call "
+        "kms:PutKeyPolicy; the key policy could never be changed again"
+    ]
 
 
 def test_lockout_blanket_deny():
@@ -337,7 +371,10 @@ def test_lockout_blanket_deny():
         {"Effect": "Deny", "Principal": "*", "Action": "kms:Put*", "Resource": "*"}
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
-    assert len(r.messages) == 1 and "denies kms:PutKeyPolicy to everyone" in r.texts[0]
+    assert r.texts == [
+        "Key 'r': statement 4 denies kms:PutKeyPolicy to the account root and every principal "
+        "the policy names; the key policy could never be changed again"
+    ]
 
 
 def test_lockout_admin_without_root_is_enough():
@@ -561,7 +598,7 @@ def test_lockout_only_keeper_denied_by_name():
         }
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
-    assert len(r.messages) == 1 and "no statement allows kms:PutKeyPolicy" in r.texts[0]
+    assert len(r.messages) == 1 and "nor any principal the policy names may call" in r.texts[0]
 
 
 def test_lockout_service_principal_keeps_nothing():
@@ -581,18 +618,102 @@ def test_lockout_service_principal_keeps_nothing():
     assert len(r.messages) == 1
 
 
-def test_lockout_deny_everyone_but_admin_keeps_admin():
+@pytest.mark.parametrize(
+    ("spared", "locked"),
+    [
+        # A role acts through its sessions: NotPrincipal naming the role alone spares none of
+        # them (AWS's NotPrincipal rule), so the administrator is denied with everyone else.
+        ([ADMIN], True),
+        (
+            [
+                ADMIN,
+                f"arn:aws:sts::{ACCOUNT}:assumed-role/key-admin/s",
+                f"arn:aws:iam::{ACCOUNT}:root",
+            ],
+            False,
+        ),
+    ],
+)
+def test_lockout_deny_everyone_but_admin_follows_aws_notprincipal_rule(spared, locked):
+    row("notprincipal-role-session")
     doc = good_key_policy(enable_root_delegation=False)
     doc["Statement"].append(
         {
             "Effect": "Deny",
-            "NotPrincipal": {"AWS": ADMIN},
+            "NotPrincipal": {"AWS": spared},
             "Action": "kms:PutKeyPolicy",
             "Resource": "*",
         }
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert bool(r.messages) == locked, r.texts
+
+
+PUBLIC_KMS_STAR = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}
+    ],
+}
+
+
+@pytest.mark.parametrize("provider_props", [PROVIDER_PROPS, None], ids=["pinned", "unknown"])
+def test_lockout_asks_the_evaluator_not_statement_shapes(provider_props):
+    # Public, and kms-key-policy-no-public-principal's concern: but nobody is locked out, as
+    # `decide` for the account root says.
+    args = resource_args(
+        AwsType.KMS_KEY,
+        key_props(policy=json.dumps(PUBLIC_KMS_STAR)),
+        provider_props=provider_props,
+    )
+    assert run_rule(lockout, args).messages == []
+    decision = decide(
+        {
+            "principal": f"arn:aws:iam::{ACCOUNT}:root",
+            "action": "kms:PutKeyPolicy",
+            "resource": KEY_ARN,
+            "resource_policy": PUBLIC_KMS_STAR,
+        }
+    )
+    assert decision.effect == "allow"
+
+
+def test_lockout_asks_about_a_bounded_number_of_principals_and_defers_the_rest():
+    # Each question reads the whole policy; thousands of named principals must not make the
+    # rule quadratic. The ones not asked about are left to verification, never passed.
+    names = [f"arn:aws:iam::{ACCOUNT}:user/u{i}" for i in range(300)]
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": names}, "Action": "kms:*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": names}, "Action": "kms:Put*", "Resource": "*"},
+        ],
+    }
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
     assert r.messages == []
+    assert r.deferred == [
+        "Key 'r': the account root and 99 of the 300 principals the policy names may not call "
+        "kms:PutKeyPolicy; the others are left to verification"
+    ]
+
+
+def test_lockout_conditional_administration_still_keeps_the_key_changeable():
+    doc = good_key_policy(enable_root_delegation=False)
+    doc["Statement"][0]["Condition"] = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert r.messages == []
+    # ... unless a Deny takes exactly that request away.
+    doc["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    )
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    assert len(r.messages) == 1 and "could never be changed again" in r.texts[0]
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,21 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard import extras
-from kmsguard.access.catalog import expand_actions
+from kmsguard.access.catalog import (
+    SUGGESTED_PER_DOCUMENT,
+    closest_actions,
+    describe_request,
+    expand_actions,
+    quoted,
+    unknown_actions,
+)
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.questions import (
     DEFAULT_TIMEOUT_S,
     Key,
     Verdict,
+    Witness,
     infer_account,
     no_new_access,
     no_public_access,
@@ -69,6 +77,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--sarif",
         metavar="FILE",
         help="also write the findings as a SARIF 2.1.0 log for code scanning (whole or not at all)",
+    )
+    p.add_argument(
+        "--sarif-root",
+        metavar="DIR",
+        help="make SARIF artifact URIs relative to DIR (default: the top level of the git "
+        "repository holding the policy file, else the current directory)",
     )
     p.add_argument(
         "--timeout",
@@ -126,6 +140,11 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
         severity="high",
     )
     target = Path(args.new if args.command == "diff" else args.policy)
+    try:
+        root = sarif.sarif_root(args.sarif_root, target.parent)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    lines = _statement_lines(target)
     if verdict.status == "unknown":
         # Undecided is not clean: one advisory result says so (the exit status is 3).
         findings = [
@@ -142,9 +161,12 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
             sarif.Finding(
                 rule_id=rule_id,
                 level="mandatory",
-                message=w.describe()
+                message=describe_request(
+                    w.principal, w.actions or (w.action,), w.context, w.identity_assumed
+                )
                 + (" (NEW allows it, OLD does not)" if args.command == "diff" else ""),
                 path=target,
+                line=_line_of(w, target, lines),
                 logical_name=w.resource,
                 logical_kind="aws:kms/key",
                 properties=w.to_json(),
@@ -157,7 +179,7 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
         "",
         [rule],
         findings,
-        root=Path.cwd(),
+        root=root,
         properties=properties,
     )
     try:
@@ -166,15 +188,64 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
         raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
 
 
+def _statement_lines(path: Path) -> list[int]:
+    from kmsguard.sarif import statement_lines
+
+    try:
+        return statement_lines(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+# A principal whose own IAM policies the witness assumes: they allow whatever the key allows.
+_ANY_IDENTITY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+def _line_of(w: Witness, path: Path, lines: list[int]) -> int | None:
+    """The line of the statement that allows the witness's request (the evaluator says which)."""
+    from kmsguard.access.evaluate import evaluate
+
+    try:
+        policy = parse_policy(path.read_text(encoding="utf-8"), kind="resource")
+        decision = evaluate(
+            w.principal,
+            w.action,
+            w.resource,
+            identity_policies=[_ANY_IDENTITY] if w.identity_assumed else [],
+            resource_policy=policy,
+            context=w.context,
+        )
+    except (OSError, UnicodeDecodeError, PolicyDocumentError):
+        return None
+    for ref in decision.statements:
+        if ref.policy == "resource" and ref.effect == "Allow" and ref.index < len(lines):
+            return lines[ref.index]
+    return None
+
+
 def _load(path: str) -> Policy:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read it ({exc.__class__.__name__}: {exc})") from None
     try:
-        return parse_policy(text, kind="resource")
+        policy = parse_policy(text, kind="resource")
     except PolicyDocumentError as exc:
         raise BadInput(f"{path}: {exc}") from None
+    # A misspelt action matches nothing: the verdict is right about the policy as written, but
+    # the author meant something else, so say so beside it (stderr keeps --json clean).
+    for i, (where, action) in enumerate(unknown_actions(policy)):
+        close = closest_actions(action) if i < SUGGESTED_PER_DOCUMENT else []
+        hint = f" (closest: {', '.join(close)})" if close else ""
+        print(
+            f"kmsguard.access: warning: {path} {where}: {quoted(action)} matches no action in "
+            f"the IAM catalog, so it grants or denies nothing{hint}",
+            file=sys.stderr,
+        )
+    return policy
 
 
 def _actions(patterns: list[str]) -> list[str] | None:

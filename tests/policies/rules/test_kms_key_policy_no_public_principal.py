@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from kmsguard.access import expand_actions
 from kmsguard.contract import AwsType
 from policies.rules import kms_key_policy_no_public_principal as public
 from tests.policies.helpers import (
@@ -162,3 +163,31 @@ def test_unknown_key_account_still_finds_outsiders_and_defers_named_accounts() -
         provider_props=None,
     )
     assert run_rule(public, args).messages == [] and run_rule(public, args).deferred == []
+
+
+PUBLIC_KMS_STAR = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}
+    ],
+}
+
+
+def test_an_unknown_key_account_is_said_as_unknown_and_action_sets_are_summarised() -> None:
+    args = resource_args(
+        AwsType.KMS_KEY, key_props(policy=json.dumps(PUBLIC_KMS_STAR)), provider_props=None
+    )
+    [text] = run_rule(public, args).texts
+    assert "000000000000" not in text
+    assert text.startswith(
+        "Key 'r': a principal outside the key's account (unknown until its ARN is known) and "
+        "the trusted accounts/organizations can use the key: "
+    )
+    assert f" may kms:* (all {len(expand_actions('kms:*'))} actions) (" in text
+    assert "kms:CancelKeyDeletion" not in text
+
+
+def test_a_known_key_account_is_named() -> None:
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(PUBLIC_KMS_STAR)))
+    [text] = run_rule(public, args).texts
+    assert f"a principal outside account {ACCOUNT} and the trusted" in text
