@@ -1,0 +1,294 @@
+"""Undeclared readers: every user and role of the account, judged from the listing of IAM."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
+from verification.outputs import StackFacts
+from verification.readers import (
+    Identity,
+    Judge,
+    Unreadable,
+    authorization_details,
+    identities,
+    reader_rows,
+)
+from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS
+
+ACCT = "123456789012"
+REGION = "us-east-1"
+KEY = f"arn:aws:kms:{REGION}:{ACCT}:key/k"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCT}:table/t"
+DECLARED = f"arn:aws:iam::{ACCT}:user/app"
+INTRUDER = f"arn:aws:iam::{ACCT}:user/intruder"
+FACTS = StackFacts(
+    table_name="t",
+    table_arn=TABLE,
+    key_id="k",
+    key_arn=KEY,
+    key_alias="alias/t",
+    test_user_name="app",
+    test_user_arn=DECLARED,
+    key_administrator_arns=(),
+    key_user_arns=(DECLARED,),
+    expectations=(),
+)
+
+
+def key_policy(root: bool = True) -> dict[str, Any]:
+    return build_key_policy(
+        KeyPolicyRoles(
+            account_id=ACCT, region=REGION, users=[DECLARED], enable_root_delegation=root
+        )
+    )
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+READ = doc(
+    {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY},
+    {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": TABLE},
+)
+
+
+def group_details(policy: Any = READ, **user: Any) -> dict[str, Any]:
+    """The listing after a group `readers` with an inline policy and a user `intruder` in it."""
+    return {
+        "UserDetailList": [
+            {
+                "UserName": "intruder",
+                "Arn": INTRUDER,
+                "UserPolicyList": [],
+                "GroupList": ["readers"],
+                "AttachedManagedPolicies": [],
+                **user,
+            }
+        ],
+        "GroupDetailList": [
+            {
+                "GroupName": "readers",
+                "Arn": f"arn:aws:iam::{ACCT}:group/readers",
+                "GroupPolicyList": [{"PolicyName": "read", "PolicyDocument": policy}],
+                "AttachedManagedPolicies": [],
+            }
+        ],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+
+
+def managed(arn: str, document: Any) -> dict[str, Any]:
+    return {
+        "Arn": arn,
+        "PolicyVersionList": [
+            {"VersionId": "v1", "IsDefaultVersion": False, "Document": doc()},
+            {"VersionId": "v2", "IsDefaultVersion": True, "Document": document},
+        ],
+    }
+
+
+def rows_for(details: dict[str, Any], *, judge: Judge | None = None) -> list[Any]:
+    return reader_rows(identities(details), judge or Judge(FACTS, REGION, key_policy()))
+
+
+def test_a_group_policy_with_root_delegation_makes_an_undeclared_reader() -> None:
+    [row] = rows_for(group_details())
+    assert (row.check, row.verdict) == ("table.readers[user/intruder]", MISMATCH)
+    assert row.observed == "user/intruder can read"
+    assert row.detail == (
+        f"{INTRUDER} is not a declared key user; dynamodb:Scan: inline policy read of group "
+        "readers statement 1; kms:Decrypt via DynamoDB: root delegation in key policy statement "
+        "'EnableRootAccountIamDelegation' + inline policy read of group readers statement 0"
+    )
+
+
+def test_without_root_delegation_identity_policies_give_no_read() -> None:
+    [row] = rows_for(group_details(), judge=Judge(FACTS, REGION, key_policy(root=False)))
+    assert (row.check, row.verdict) == ("table.readers", PASS)
+    assert row.observed == "1 other users and roles: none can read"
+
+
+def test_declared_key_users_are_not_findings() -> None:
+    details = group_details()
+    details["UserDetailList"][0]["Arn"] = DECLARED.upper().replace("ARN:AWS:IAM", "arn:aws:iam")
+    [row] = rows_for(details)
+    assert row.verdict == PASS and row.observed == "0 other users and roles: none can read"
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        pytest.param(doc({"Effect": "Allow", "Action": "*", "Resource": "*"}), id="star"),
+        pytest.param(
+            doc({"Effect": "Allow", "Action": ["KMS:decr*", "DynamoDB:Get*"], "Resource": "*"}),
+            id="case and wildcards",
+        ),
+        pytest.param(
+            doc({"Effect": "Allow", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::x"}),
+            id="NotAction and NotResource",
+        ),
+        pytest.param(
+            json.dumps(
+                doc({"Effect": "Allow", "Action": ["kms:*", "dynamodb:Query"], "Resource": "*"})
+            ),
+            id="document as JSON text",
+        ),
+    ],
+)
+def test_every_spelling_of_read_and_decrypt_is_found(policy: Any) -> None:
+    [row] = rows_for(group_details(policy))
+    assert row.verdict == MISMATCH, row
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        pytest.param(doc(READ["Statement"][0]), id="decrypt but no read"),
+        pytest.param(doc(READ["Statement"][1]), id="read but no decrypt"),
+        pytest.param(
+            doc(
+                *READ["Statement"],
+                {"Effect": "Deny", "Action": "kms:*", "Resource": "*"},
+            ),
+            id="explicit deny",
+        ),
+        pytest.param(
+            doc(
+                READ["Statement"][1],
+                {
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": KEY,
+                    "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+                },
+            ),
+            id="decrypt only via another service",
+        ),
+        pytest.param(
+            doc(
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY},
+                {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": TABLE + "x"},
+            ),
+            id="another table",
+        ),
+    ],
+)
+def test_no_read_without_both_legs(policy: Any) -> None:
+    [row] = rows_for(group_details(policy))
+    assert row.verdict == PASS, row
+
+
+def test_a_boundary_caps_group_policies() -> None:
+    boundary = f"arn:aws:iam::{ACCT}:policy/only-dynamodb"
+    details = group_details(
+        PermissionsBoundary={
+            "PermissionsBoundaryType": "Policy",
+            "PermissionsBoundaryArn": boundary,
+        }
+    )
+    details["Policies"] = [
+        managed(boundary, doc({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}))
+    ]
+    [row] = rows_for(details)
+    assert row.verdict == PASS
+    details["Policies"] = [
+        managed(boundary, doc({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+    ]
+    [row] = rows_for(details)
+    assert row.verdict == MISMATCH and f"within permissions boundary {boundary}" in row.detail
+
+
+def test_an_scp_denying_decrypt_stops_the_read() -> None:
+    scp = doc(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"},
+    )
+    [row] = rows_for(group_details(), judge=Judge(FACTS, REGION, key_policy(), scps=(scp,)))
+    assert row.verdict == PASS
+
+
+def test_a_role_with_a_managed_policy_is_judged_and_the_default_version_counts() -> None:
+    arn = f"arn:aws:iam::{ACCT}:policy/team/read"
+    role = f"arn:aws:iam::{ACCT}:role/svc/reader"
+    details: dict[str, Any] = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [
+            {
+                "RoleName": "reader",
+                "Arn": role,
+                "RolePolicyList": [],
+                "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": arn}],
+            }
+        ],
+        "Policies": [managed(arn, READ)],
+    }
+    [row] = rows_for(details)
+    assert row.check == "table.readers[role/svc/reader]" and row.verdict == MISMATCH
+    assert f"managed policy {arn} statement 1" in row.detail
+    # The non-default version (empty) would have allowed nothing.
+    details["Policies"] = [managed(arn, doc())]
+    assert rows_for(details)[0].verdict == PASS
+
+
+def test_a_managed_policy_missing_from_the_listing_is_fetched_or_refused() -> None:
+    arn = f"arn:aws:iam::{ACCT}:policy/read"
+    details = group_details(doc())
+    details["UserDetailList"][0]["AttachedManagedPolicies"] = [
+        {"PolicyName": "r", "PolicyArn": arn}
+    ]
+    with pytest.raises(Unreadable, match=f"managed policy {arn} is not in the listing"):
+        identities(details)
+    [who] = identities(details, lambda a: READ if a == arn else None)
+    assert who.policies[0] == (f"managed policy {arn}", READ)
+
+
+def test_a_document_the_evaluator_refuses_is_not_verifiable_naming_the_identity() -> None:
+    bad = doc({"Effect": "Maybe", "Action": "kms:Decrypt", "Resource": "*"})
+    [row] = rows_for(group_details(bad))
+    assert row.verdict == NOT_VERIFIABLE and INTRUDER in row.detail
+
+
+class _Pages:
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+
+    def get_paginator(self, name: str) -> Any:
+        assert name == "get_account_authorization_details"
+        pages = self.pages
+
+        class P:
+            def paginate(self) -> Any:
+                return iter(pages)
+
+        return P()
+
+
+def test_every_page_of_the_listing_is_read() -> None:
+    first = group_details()
+    second = {
+        "UserDetailList": [
+            {
+                "UserName": "late",
+                "Arn": f"arn:aws:iam::{ACCT}:user/late",
+                "GroupList": ["readers"],
+            }
+        ],
+        "IsTruncated": False,
+    }
+    merged = authorization_details(_Pages([{**first, "IsTruncated": True, "Marker": "m"}, second]))
+    found = identities(merged)
+    assert [w.arn for w in found] == [INTRUDER, f"arn:aws:iam::{ACCT}:user/late"]
+    rows = reader_rows(found, Judge(FACTS, REGION, key_policy()))
+    assert [r.check for r in rows] == ["table.readers[user/intruder]", "table.readers[user/late]"]
+
+
+def test_identity_keeps_where_each_document_comes_from() -> None:
+    [who] = identities(group_details())
+    assert who == Identity(INTRUDER, "user", (("inline policy read of group readers", READ),))
