@@ -1,0 +1,96 @@
+"""Who a role's trust policy lets become the role: named principals, accounts, services, anyone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.policy import Policy, parse_policy
+
+# The calls that return the role's credentials; TagSession and SetSourceIdentity only go with one.
+BECOME_ACTIONS = ("sts:AssumeRole", "sts:AssumeRoleWithSAML", "sts:AssumeRoleWithWebIdentity")
+
+ANYONE = "anyone"  # Principal "*" or {"AWS": "*"}
+ALL_BUT = "all-but"  # Allow with NotPrincipal: everyone it does not list
+ACCOUNT = "account"  # an account id or its root: that account's IAM decides who
+PRINCIPAL = "principal"  # one IAM user, role, session or root ARN
+SERVICE = "service"  # an AWS service principal, acting as the role
+FEDERATED = "federated"  # identities of an OIDC or SAML provider
+CANONICAL = "canonical"  # a CanonicalUser id
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One way into the role that an Allow statement of its trust policy opens.
+
+    Deny statements and conditions are not used to narrow the entries: they are a superset of
+    who can become the role, so a finding can be a false alarm but never a miss.
+    """
+
+    kind: str
+    name: str  # as written: an ARN, an account id, a service or provider name, "*"
+    statement: str  # "statement 0" or "statement 'Sid'"
+    conditional: bool  # the statement has a Condition
+
+    def describe(self) -> str:
+        what = {
+            ANYONE: "any principal of any account",
+            ALL_BUT: f"any principal but {self.name}",
+            ACCOUNT: f"any principal of account {self.name} its IAM policies allow",
+            PRINCIPAL: self.name,
+            SERVICE: f"the service {self.name}",
+            FEDERATED: f"identities of {self.name}",
+            CANONICAL: f"canonical user {self.name}",
+        }[self.kind]
+        when = ", when its conditions hold" if self.conditional else ""
+        return f"{what} (trust policy {self.statement}{when})"
+
+
+def _raw_statements(doc: Mapping[str, Any]) -> list[Any]:
+    raw = doc.get("Statement", [])
+    return raw if isinstance(raw, list) else [raw]
+
+
+def _values(value: Any) -> list[str]:
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+
+
+def entries(doc: str | bytes | Mapping[str, Any] | Policy) -> list[Entry]:
+    """The ways into a role its trust policy opens (raises PolicyDocumentError when invalid)."""
+    policy = parse_policy(doc, kind="trust")
+    raw = _raw_statements(policy.document)
+    actions = [a.lower() for a in BECOME_ACTIONS]
+    out: list[Entry] = []
+    for st in policy.statements:
+        if st.is_deny or not any(st.action_matches(a) for a in actions):
+            continue
+        label = f"statement {st.sid!r}" if st.sid else f"statement {st.index}"
+        cond = bool(st.clauses) or st.condition is not None
+        source = raw[st.index] if st.index < len(raw) and isinstance(raw[st.index], Mapping) else {}
+        if st.not_principal:
+            listed = source.get("NotPrincipal")
+            names = sorted(
+                v
+                for vals in (listed.values() if isinstance(listed, Mapping) else [listed])
+                for v in _values(vals)
+            )
+            out.append(Entry(ALL_BUT, ", ".join(names) or "*", label, cond))
+            continue
+        spec = st.principal
+        if spec is None:
+            raise PolicyDocumentError(f"trust.Statement[{st.index}]", "has no Principal")
+        if spec.everyone:
+            out.append(Entry(ANYONE, "*", label, cond))
+        out += [Entry(ACCOUNT, a, label, cond) for a in sorted(spec.accounts)]
+        out += [Entry(PRINCIPAL, a, label, cond) for a in sorted(spec.arns)]
+        principal = source.get("Principal")
+        if isinstance(principal, Mapping):
+            for key, kind in (("Service", SERVICE), ("Federated", FEDERATED)):
+                out += [Entry(kind, v, label, cond) for v in sorted(_values(principal.get(key)))]
+            out += [
+                Entry(CANONICAL, v, label, cond)
+                for v in sorted(_values(principal.get("CanonicalUser")))
+            ]
+    return out
