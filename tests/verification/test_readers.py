@@ -264,7 +264,9 @@ class _Pages:
         pages = self.pages
 
         class P:
-            def paginate(self) -> Any:
+            def paginate(self, **kwargs: Any) -> Any:
+                # Users, groups, roles and customer managed policies; AWS's are fetched singly.
+                assert kwargs == {"Filter": ["User", "Group", "Role", "LocalManagedPolicy"]}
                 return iter(pages)
 
         return P()
