@@ -94,3 +94,24 @@ def entries(doc: str | bytes | Mapping[str, Any] | Policy) -> list[Entry]:
                 for v in sorted(_values(principal.get("CanonicalUser")))
             ]
     return out
+
+
+def lets_in_undeclared(entry: Entry, account: str, judged: set[str], declared: set[str]) -> bool:
+    """Whether a way into a role of `account` lets in someone neither judged nor declared.
+
+    `judged` (lower-cased ARNs) are the principals the caller evaluates one by one with the
+    trust policy; `declared` (lower-cased) those allowed anyway. The role's own account (its
+    root) lets in only principals of that account its IAM allows: the caller judges them (all
+    it knows of). A service principal assumes the role to act as it, for whoever may pass it
+    the role (iam:PassRole, not followed here).
+    """
+    if entry.kind in (ANYONE, ALL_BUT):
+        return True
+    if entry.kind == SERVICE:
+        return False
+    if entry.kind == ACCOUNT:
+        root = f":iam::{entry.name}:root"  # in any partition
+        return entry.name != account and not any(d.endswith(root) for d in declared)
+    if entry.kind == PRINCIPAL and entry.name.lower() in judged:
+        return False
+    return entry.name.lower() not in declared

@@ -22,7 +22,6 @@ from policies.values import Unknown
 
 if TYPE_CHECKING:
     from kmsguard.access import PolicyKind
-    from kmsguard.access.trust import Entry
 
 META = RuleMeta(
     name="stack-key-access-matches-declared",
@@ -431,26 +430,6 @@ def _outsiders(
         )
 
 
-def _undeclared_way_in(e: Entry, own: str, stack: set[str], declared: set[str]) -> bool:
-    """Whether a way into a role lets in someone the stack neither judges nor declares.
-
-    The role's own account (its root) is closed, as for the key: its principals outside the
-    stack are taken to hold no policy allowing sts:AssumeRole, and those in it are judged one by
-    one. A service principal assumes the role to act as it, for whoever may pass it the role.
-    """
-    from kmsguard.access.trust import ACCOUNT, ALL_BUT, ANYONE, PRINCIPAL, SERVICE
-
-    if e.kind in (ANYONE, ALL_BUT):
-        return True
-    if e.kind == SERVICE:
-        return False
-    if e.kind == ACCOUNT:
-        return e.name != own and account_root_arn(e.name).lower() not in declared
-    if e.kind == PRINCIPAL and e.name.lower() in stack:
-        return False
-    return e.name.lower() not in declared
-
-
 def _trust_path(decision: Any, p: Principal) -> str:
     via: list[str] = []
     for ref in decision.statements:
@@ -484,7 +463,7 @@ def _assumers(
     (or that its trust policy names) are evaluated, so the work stays linear in the stack.
     """
     from kmsguard.access import PolicyDocumentError, evaluate
-    from kmsguard.access.trust import ALL_BUT, ANYONE, PRINCIPAL, entries
+    from kmsguard.access.trust import ALL_BUT, ANYONE, PRINCIPAL, entries, lets_in_undeclared
 
     folded = {d.lower() for d in declared}
     stack = {p.arn.lower() for p in assume.principals if p.arn}
@@ -508,7 +487,7 @@ def _assumers(
             findings.defer(f"{where}: cannot tell who can become role {role.arn}: {exc}")
             continue
         own = account_of(role.arn) or view.account_id
-        outside = [e for e in ways if _undeclared_way_in(e, own, stack, folded)]
+        outside = [e for e in ways if lets_in_undeclared(e, own, stack, folded)]
         if outside:
             findings.violation(
                 f"{where}: role {role.arn} can {ACTION} and principals that are not declared key "

@@ -294,3 +294,23 @@ def test_every_page_of_the_listing_is_read() -> None:
 def test_identity_keeps_where_each_document_comes_from() -> None:
     [who] = identities(group_details())
     assert who == Identity(INTRUDER, "user", (("inline policy read of group readers", READ),))
+
+
+class _Refusing:
+    def get_paginator(self, name: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        class P:
+            def paginate(self, **kwargs: Any) -> Any:
+                error = {"Error": {"Code": "AccessDenied", "Message": "no"}}
+                raise ClientError(error, "GetAccountAuthorizationDetails")
+
+        return P()
+
+
+def test_a_listing_the_admin_may_not_read_is_not_verifiable_saying_what_is_needed() -> None:
+    from verification.readers import check_readers
+
+    [row] = check_readers(_Refusing(), None, FACTS, REGION)
+    assert (row.check, row.verdict) == ("table.readers", NOT_VERIFIABLE)
+    assert "(AccessDenied)" in row.detail and "iam:GetAccountAuthorizationDetails" in row.detail
