@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,7 @@ class Identity:
     # (where the document comes from, the document), in the order they are evaluated
     policies: tuple[tuple[str, Any], ...]
     boundary: tuple[str, Any] | None = None
+    trust: Any = None  # a role's trust policy
 
 
 class Unreadable(Exception):
@@ -116,7 +118,10 @@ def identities(details: Mapping[str, Any], fetch_policy: Any = None) -> list[Ide
                 docs += attached(group, f" of group {name}")
         found.append(Identity(user["Arn"], "user", tuple(docs), boundary(user)))
     for role in details.get("RoleDetailList", []):
-        found.append(Identity(role["Arn"], "role", tuple(attached(role, "")), boundary(role)))
+        trust = _document(role.get("AssumeRolePolicyDocument"))
+        found.append(
+            Identity(role["Arn"], "role", tuple(attached(role, "")), boundary(role), trust)
+        )
     return found
 
 
@@ -138,6 +143,8 @@ def _witness(decision: access.Decision, who: Identity, key_policy: Mapping[str, 
             rooted = bool(names) and all(str(n).endswith(":root") for n in names)
             where = "root delegation in key policy" if rooted else "key policy"
             parts.append(f"{where} {ref.label()}")
+        elif ref.policy == "trust":
+            parts.append(f"trust policy {ref.label()}")
         elif ref.policy == "permissions_boundary" and who.boundary is not None:
             parts.append(f"within {who.boundary[0]}")
         else:
@@ -206,42 +213,129 @@ class Judge:
         )
 
 
+def _row(who: Identity, observed: str, verdict: str, detail: str) -> ConfigRow:
+    return ConfigRow(f"{CHECK}[{short_principal(who.arn)}]", EXPECTED, observed, verdict, detail)
+
+
 def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
-    """One MISMATCH row per undeclared identity that can read; a PASS row when there is none."""
+    """One MISMATCH row per undeclared identity that can read, directly or by becoming a role
+    that can; a PASS row when there is none."""
+    found = list(found)
     declared = {a.lower() for a in judge.facts.key_user_arns}
     rows: list[ConfigRow] = []
+    readers: list[tuple[Identity, str]] = []
     judged = 0
     for who in found:
-        if who.arn.lower() in declared:
-            continue
-        judged += 1
+        own = who.arn.lower() in declared
+        judged += not own
         try:
             witness = judge.reads(who)
         except access.PolicyDocumentError as exc:
-            rows.append(
-                ConfigRow(
-                    f"{CHECK}[{short_principal(who.arn)}]",
-                    EXPECTED,
-                    "",
-                    NOT_VERIFIABLE,
-                    f"cannot evaluate {who.arn}'s policies: {exc}",
+            if not own:
+                rows.append(
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
                 )
-            )
             continue
-        if witness is not None:
+        if witness is None:
+            continue
+        readers.append((who, witness))
+        if not own:
             rows.append(
-                ConfigRow(
-                    f"{CHECK}[{short_principal(who.arn)}]",
-                    EXPECTED,
+                _row(
+                    who,
                     f"{short_principal(who.arn)} can read",
                     MISMATCH,
                     f"{who.arn} is not a declared key user; {witness}",
                 )
             )
+    rows += _becoming(found, readers, declared, judge)
     if not rows:
         rows.append(
             ConfigRow(CHECK, EXPECTED, f"{judged} other users and roles: none can read", PASS)
         )
+    return rows
+
+
+def _becoming(
+    found: list[Identity],
+    readers: list[tuple[Identity, str]],
+    declared: set[str],
+    judge: Judge,
+) -> list[ConfigRow]:
+    """Whoever can become a role that can read (sts:AssumeRole, transitively) can read too.
+
+    The account's identities are all listed, so each is evaluated against the role's trust
+    policy; the trust policy's other ways in (anyone, another account, a federated provider,
+    an ARN the account does not hold) are named on the role's row.
+    """
+    from kmsguard.access.trust import ALL_BUT, ANYONE, entries, lets_in_undeclared
+
+    listed = {w.arn.lower() for w in found}
+    known = {w.arn for w, _ in readers}
+    queue = deque((w, how) for w, how in readers if w.kind == "role")
+    rows: list[ConfigRow] = []
+    while queue:
+        role, how = queue.popleft()
+        short = short_principal(role.arn)
+        try:
+            if role.trust is None:
+                raise access.PolicyDocumentError("AssumeRolePolicyDocument", "missing")
+            ways = entries(role.trust)
+        except access.PolicyDocumentError as exc:
+            rows.append(
+                _row(role, "", NOT_VERIFIABLE, f"cannot read the trust policy of {short}: {exc}")
+            )
+            continue
+        account = role.arn.split(":")[4]
+        outside = [e for e in ways if lets_in_undeclared(e, account, listed, declared)]
+        if outside:
+            rows.append(
+                _row(
+                    role,
+                    f"undeclared principals can become {short}",
+                    MISMATCH,
+                    f"{role.arn} can read and can be assumed by principals that are not declared "
+                    f"key users: {'; '.join(e.describe() for e in outside)}; as {short}: {how}",
+                )
+            )
+        if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
+            continue  # everyone can become it: said above
+        for who in found:
+            if who.arn in known:
+                continue
+            try:
+                d = access.evaluate(
+                    who.arn,
+                    "sts:AssumeRole",
+                    role.arn,
+                    identity_policies=[doc for _, doc in who.policies],
+                    resource_policy=None,
+                    trust_policy=role.trust,
+                    permissions_boundary=who.boundary[1] if who.boundary else None,
+                    scps=judge.scps,
+                    rcps=judge.rcps,
+                )
+            except access.PolicyDocumentError as exc:
+                rows.append(
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
+                )
+                known.add(who.arn)
+                continue
+            if not d.allowed:
+                continue
+            known.add(who.arn)
+            step = f"sts:AssumeRole {role.arn}: {_witness(d, who, {})}, then as {short}: {how}"
+            if who.arn.lower() not in declared:
+                rows.append(
+                    _row(
+                        who,
+                        f"{short_principal(who.arn)} can read",
+                        MISMATCH,
+                        f"{who.arn} is not a declared key user; {step}",
+                    )
+                )
+            if who.kind == "role":
+                queue.append((who, step))
     return rows
 
 

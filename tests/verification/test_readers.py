@@ -93,6 +93,13 @@ def managed(arn: str, document: Any) -> dict[str, Any]:
     }
 
 
+ROOT = f"arn:aws:iam::{ACCT}:root"
+
+
+def trust(principal: Any) -> dict[str, Any]:
+    return doc({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+
+
 def rows_for(details: dict[str, Any], *, judge: Judge | None = None) -> list[Any]:
     return reader_rows(identities(details), judge or Judge(FACTS, REGION, key_policy()))
 
@@ -223,6 +230,7 @@ def test_a_role_with_a_managed_policy_is_judged_and_the_default_version_counts()
             {
                 "RoleName": "reader",
                 "Arn": role,
+                "AssumeRolePolicyDocument": trust({"AWS": ROOT}),
                 "RolePolicyList": [],
                 "AttachedManagedPolicies": [{"PolicyName": "read", "PolicyArn": arn}],
             }
@@ -314,3 +322,111 @@ def test_a_listing_the_admin_may_not_read_is_not_verifiable_saying_what_is_neede
     [row] = check_readers(_Refusing(), None, FACTS, REGION)
     assert (row.check, row.verdict) == ("table.readers", NOT_VERIFIABLE)
     assert "(AccessDenied)" in row.detail and "iam:GetAccountAuthorizationDetails" in row.detail
+
+
+READER = f"arn:aws:iam::{ACCT}:role/reader"
+HOP = f"arn:aws:iam::{ACCT}:role/hop"
+SCAN = doc({"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": TABLE})
+ASSUME = doc({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"})
+
+
+def role_entry(arn: str, trust_policy: Any, *policies: Any) -> dict[str, Any]:
+    return {
+        "RoleName": arn.rsplit("/", 1)[-1],
+        "Arn": arn,
+        "AssumeRolePolicyDocument": trust_policy,
+        "RolePolicyList": [
+            {"PolicyName": f"p{i}", "PolicyDocument": p} for i, p in enumerate(policies)
+        ],
+        "AttachedManagedPolicies": [],
+    }
+
+
+def user_entry(arn: str, *policies: Any) -> dict[str, Any]:
+    return {
+        "UserName": arn.rsplit("/", 1)[-1],
+        "Arn": arn,
+        "UserPolicyList": [
+            {"PolicyName": f"p{i}", "PolicyDocument": p} for i, p in enumerate(policies)
+        ],
+        "GroupList": [],
+        "AttachedManagedPolicies": [],
+    }
+
+
+def with_reader_role(
+    trust_policy: Any, *others: dict[str, Any], declared: tuple[str, ...] = ()
+) -> list[Any]:
+    """A declared key-user role that reads the table, its trust policy, and other identities."""
+    users = [o for o in others if "UserName" in o]
+    roles = [o for o in others if "RoleName" in o]
+    details = {
+        "UserDetailList": users,
+        "GroupDetailList": [],
+        "RoleDetailList": [role_entry(READER, trust_policy, SCAN), *roles],
+        "Policies": [],
+    }
+    key_users = (DECLARED, READER, *declared)
+    facts = StackFacts(**{**FACTS.__dict__, "key_user_arns": key_users})
+    policy = build_key_policy(KeyPolicyRoles(account_id=ACCT, region=REGION, users=list(key_users)))
+    return reader_rows(identities(details), Judge(facts, REGION, policy))
+
+
+def test_a_world_assumable_key_user_role_is_a_mismatch_naming_who() -> None:
+    [row] = with_reader_role(trust({"AWS": "*"}))
+    assert (row.check, row.verdict) == ("table.readers[role/reader]", MISMATCH)
+    assert row.observed == "undeclared principals can become role/reader"
+    assert row.detail.startswith(
+        f"{READER} can read and can be assumed by principals that are not declared key users: "
+        "any principal of any account (trust policy statement 0); as role/reader: "
+        "dynamodb:Scan: inline policy p0 statement 0; kms:Decrypt via DynamoDB: key policy "
+    ), row.detail
+
+
+def test_an_undeclared_user_that_can_assume_a_reader_role_can_read() -> None:
+    dev = f"arn:aws:iam::{ACCT}:user/dev"
+    [row] = with_reader_role(trust({"AWS": ROOT}), user_entry(dev, ASSUME))
+    assert (row.check, row.verdict) == ("table.readers[user/dev]", MISMATCH)
+    assert row.detail.startswith(
+        f"{dev} is not a declared key user; sts:AssumeRole {READER}: trust policy statement 0 "
+        "+ inline policy p0 statement 0, then as role/reader: dynamodb:Scan"
+    ), row.detail
+    rows = with_reader_role(trust({"AWS": ROOT}), user_entry(dev, ASSUME), declared=(dev,))
+    assert [r.verdict for r in rows] == [PASS]
+    # Without its own sts:AssumeRole permission, trust in the account is not enough.
+    assert [r.verdict for r in with_reader_role(trust({"AWS": ROOT}), user_entry(dev))] == [PASS]
+
+
+def test_role_chaining_is_followed_through_the_account() -> None:
+    dev = f"arn:aws:iam::{ACCT}:user/dev"
+    rows = with_reader_role(
+        trust({"AWS": HOP}), role_entry(HOP, trust({"AWS": dev})), user_entry(dev)
+    )
+    assert [r.check for r in rows] == ["table.readers[role/hop]", "table.readers[user/dev]"]
+    assert f"sts:AssumeRole {HOP}: trust policy statement 0, then as role/hop: " in rows[1].detail
+    assert f"sts:AssumeRole {READER}" in rows[1].detail
+
+
+@pytest.mark.parametrize(
+    ("principal", "named"),
+    [
+        ({"AWS": "arn:aws:iam::111122223333:root"}, "any principal of account 111122223333"),
+        ({"AWS": f"arn:aws:iam::{ACCT}:user/gone"}, f"arn:aws:iam::{ACCT}:user/gone"),
+        ({"Federated": "accounts.google.com"}, "identities of accounts.google.com"),
+    ],
+)
+def test_ways_in_from_outside_the_account_listing_are_named(principal: Any, named: str) -> None:
+    action = ["sts:AssumeRole", "sts:AssumeRoleWithWebIdentity"]
+    policy = doc({"Effect": "Allow", "Principal": principal, "Action": action})
+    [row] = with_reader_role(policy)
+    assert row.verdict == MISMATCH and f"key users: {named}" in row.detail
+
+
+def test_a_service_that_assumes_a_reader_role_is_no_finding() -> None:
+    assert [r.verdict for r in with_reader_role(trust({"Service": "ec2.amazonaws.com"}))] == [PASS]
+
+
+def test_an_unreadable_trust_policy_is_not_verifiable() -> None:
+    [row] = with_reader_role({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
+    assert (row.check, row.verdict) == ("table.readers[role/reader]", NOT_VERIFIABLE)
+    assert "cannot read the trust policy of role/reader" in row.detail

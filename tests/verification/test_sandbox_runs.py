@@ -401,3 +401,51 @@ def test_cli_exits_1_naming_an_undeclared_role_reader(stack: Deployed, tmp_path:
     assert row["check"] == "table.readers[role/jobs/etl]"
     assert f"managed policy {policy}" in row["detail"]
     assert_clean(stack)
+
+
+def test_a_user_that_can_become_a_reader_role_is_a_mismatch(stack: Deployed) -> None:
+    put_existing(stack)
+    iam, account = stack.sb.client("iam"), stack.sb.account_id
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="etl", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "dynamodb:Scan"], "Resource": "*"}
+        ],
+    }
+    iam.put_role_policy(RoleName="etl", PolicyName="read", PolicyDocument=json.dumps(read))
+    may_assume = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+    }
+    dev = iam.create_user(UserName="dev")["User"]["Arn"]
+    iam.put_user_policy(UserName="dev", PolicyName="assume", PolicyDocument=json.dumps(may_assume))
+    # Declared, the role itself is no finding; the user who can become it is.
+    stack.outputs[Output.KEY_USER_ARNS] = [*stack.outputs[Output.KEY_USER_ARNS], role_arn]
+    report = verify(stack)
+    assert report.exit_code == 1
+    assert problems(report, stack) == {"table.readers[user/dev]": "MISMATCH"}
+    row = next(r for r in report.config_rows if r.check == "table.readers[user/dev]")
+    assert row.detail.startswith(
+        f"{dev} is not a declared key user; sts:AssumeRole {role_arn}: trust policy statement 0 "
+        "+ inline policy assume statement 0, then as role/etl: dynamodb:Scan: inline policy read"
+    ), row.detail
+    # The finding is real: the user assumes the role and reads the table.
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    sts = stack.sb.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="reads")["Credentials"]
+    ddb = stack.sb.client(
+        "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+    )
+    assert ddb.scan(TableName=TABLE)["Items"] == [EXISTING]
