@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
+from kmsguard.access.trust import Chain
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.grants import short_principal
@@ -223,7 +224,7 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
     found = list(found)
     declared = {a.lower() for a in judge.facts.key_user_arns}
     rows: list[ConfigRow] = []
-    readers: list[tuple[Identity, str]] = []
+    readers: list[tuple[Identity, Chain]] = []
     judged = 0
     for who in found:
         own = who.arn.lower() in declared
@@ -238,7 +239,7 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
             continue
         if witness is None:
             continue
-        readers.append((who, witness))
+        readers.append((who, Chain.start(f"as {short_principal(who.arn)}: {witness}")))
         if not own:
             rows.append(
                 _row(
@@ -258,7 +259,7 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
 
 def _becoming(
     found: list[Identity],
-    readers: list[tuple[Identity, str]],
+    readers: list[tuple[Identity, Chain]],
     declared: set[str],
     judge: Judge,
 ) -> list[ConfigRow]:
@@ -295,7 +296,7 @@ def _becoming(
                     f"undeclared principals can become {short}",
                     MISMATCH,
                     f"{role.arn} can read and can be assumed by principals that are not declared "
-                    f"key users: {'; '.join(e.describe() for e in outside)}; as {short}: {how}",
+                    f"key users: {'; '.join(e.describe() for e in outside)}; {how.text()}",
                 )
             )
         if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
@@ -324,14 +325,14 @@ def _becoming(
             if not d.allowed:
                 continue
             known.add(who.arn)
-            step = f"sts:AssumeRole {role.arn}: {_witness(d, who, {})}, then as {short}: {how}"
+            step = how.via(f"sts:AssumeRole {role.arn}: {_witness(d, who, {})}")
             if who.arn.lower() not in declared:
                 rows.append(
                     _row(
                         who,
                         f"{short_principal(who.arn)} can read",
                         MISMATCH,
-                        f"{who.arn} is not a declared key user; {step}",
+                        f"{who.arn} is not a declared key user; {step.text()}",
                     )
                 )
             if who.kind == "role":

@@ -115,3 +115,39 @@ def lets_in_undeclared(entry: Entry, account: str, judged: set[str], declared: s
     if entry.kind == PRINCIPAL and entry.name.lower() in judged:
         return False
     return entry.name.lower() not in declared
+
+
+# Steps a chain's text shows before it summarises the rest.
+SHOWN_STEPS = 8
+
+
+@dataclass(frozen=True)
+class Chain:
+    """How a principal gets to an access: sts:AssumeRole steps, then the access itself.
+
+    Chains share their tails, so each costs one node however long it is, and its text shows at
+    most SHOWN_STEPS steps: findings about a long chain of roles stay linear in its length.
+    """
+
+    step: str
+    then: Chain | None = None
+    depth: int = 0  # sts:AssumeRole steps before the access
+    last: str = ""  # the access at the end
+
+    @staticmethod
+    def start(access: str) -> Chain:
+        return Chain(access, None, 0, access)
+
+    def via(self, step: str) -> Chain:
+        """This chain, reached by one more step first."""
+        return Chain(step, self, self.depth + 1, self.last)
+
+    def text(self) -> str:
+        parts: list[str] = []
+        node: Chain | None = self
+        while node is not None and len(parts) < SHOWN_STEPS:
+            parts.append(node.step)
+            node = node.then
+        if node is not None:
+            parts += [f"{node.depth} more sts:AssumeRole steps", node.last]
+        return ", then ".join(parts)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
+from kmsguard.access.trust import Chain
 from kmsguard.contract import (
     AwsType,
     account_root_arn,
@@ -260,7 +261,7 @@ def _check_policy(
         else reach.for_resource(view.key_identifiers(key) | {key_arn}, declared)
     )
     # Roles that can decrypt, with how: whoever can become one of them is a key user too.
-    decrypters: list[tuple[Principal, str]] = []
+    decrypters: list[tuple[Principal, Chain]] = []
     for p in candidates:
         if p.arn is None:
             findings.defer(
@@ -294,7 +295,7 @@ def _check_policy(
             continue
         allowed = next((d for d in decisions if d.allowed), None)
         if allowed is not None and p.kind == "role":
-            decrypters.append((p, f"{ACTION} as {p.arn}: {_path(allowed, doc, p)}"))
+            decrypters.append((p, Chain.start(f"{ACTION} as {p.arn}: {_path(allowed, doc, p)}")))
         if allowed is not None and p.arn not in declared:
             findings.violation(
                 f"{where}: {p.arn} can {ACTION} but is not a declared key user; path: "
@@ -449,7 +450,7 @@ def _trust_path(decision: Any, p: Principal) -> str:
 def _assumers(
     view: StackView,
     where: str,
-    decrypters: list[tuple[Principal, str]],
+    decrypters: list[tuple[Principal, Chain]],
     assume: PrincipalReach,
     declared: set[str],
     compiled: dict[int, Any],
@@ -492,7 +493,7 @@ def _assumers(
             findings.violation(
                 f"{where}: role {role.arn} can {ACTION} and principals that are not declared key "
                 f"users can assume it: {'; '.join(e.describe() for e in outside)}; path after "
-                f"assuming: {chain}",
+                f"assuming: {chain.text()}",
                 role.node.urn,
             )
         if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
@@ -527,11 +528,11 @@ def _assumers(
             if not decision.allowed:
                 continue
             known.add(id(p))
-            step = f"{ASSUME} {role.arn} ({_trust_path(decision, p)}), then {chain}"
+            step = chain.via(f"{ASSUME} {role.arn} ({_trust_path(decision, p)})")
             if p.arn not in declared:
                 findings.violation(
                     f"{where}: {p.arn} can {ACTION} by becoming a role but is not a declared "
-                    f"key user; path: {step}",
+                    f"key user; path: {step.text()}",
                     p.node.urn,
                 )
             queue.append((p, step))

@@ -403,8 +403,10 @@ def test_role_chaining_is_followed_through_the_account() -> None:
         trust({"AWS": HOP}), role_entry(HOP, trust({"AWS": dev})), user_entry(dev)
     )
     assert [r.check for r in rows] == ["table.readers[role/hop]", "table.readers[user/dev]"]
-    assert f"sts:AssumeRole {HOP}: trust policy statement 0, then as role/hop: " in rows[1].detail
-    assert f"sts:AssumeRole {READER}" in rows[1].detail
+    assert (
+        f"sts:AssumeRole {HOP}: trust policy statement 0, then sts:AssumeRole {READER}: trust "
+        "policy statement 0, then as role/reader: dynamodb:Scan" in rows[1].detail
+    )
 
 
 @pytest.mark.parametrize(

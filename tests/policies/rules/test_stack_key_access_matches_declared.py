@@ -241,3 +241,17 @@ def test_a_trust_policy_that_cannot_be_read_is_deferred(trust_policy: Any, reaso
     r = run(key(READER), role(READER, trust_policy))
     assert r.texts == []
     assert any(reason in d for d in r.deferred), r.deferred
+
+
+def test_a_long_chain_of_roles_is_followed_to_its_end() -> None:
+    # Each role trusts the next by ARN; no recursion, each role examined once.
+    arns = [f"arn:aws:iam::{ACCOUNT}:role/hop{i}" for i in range(300)]
+    roles = [role(READER, trust({"AWS": arns[0]}))]
+    roles += [role(a, trust({"AWS": b})) for a, b in zip(arns, arns[1:], strict=False)]
+    roles.append(role(arns[-1], trust({"Service": "ec2.amazonaws.com"})))
+    texts = run(key(READER), *roles).texts
+    assert [t.split(" ")[2] for t in texts] == arns
+    # The witness shows the first steps and sums up the rest, so findings stay linear in size.
+    assert f"292 more sts:AssumeRole steps, then kms:Decrypt as {READER}" in texts[-1]
+    assert texts[-1].count(f"sts:AssumeRole {arns[0]} ") == 0
+    assert texts[-1].count("sts:AssumeRole arn:") == 8
