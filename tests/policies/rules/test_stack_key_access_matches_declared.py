@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -247,7 +248,7 @@ def test_a_long_chain_of_roles_is_followed_to_its_end() -> None:
     # Each role trusts the next by ARN; no recursion, each role examined once.
     arns = [f"arn:aws:iam::{ACCOUNT}:role/hop{i}" for i in range(300)]
     roles = [role(READER, trust({"AWS": arns[0]}))]
-    roles += [role(a, trust({"AWS": b})) for a, b in zip(arns, arns[1:], strict=False)]
+    roles += [role(a, trust({"AWS": b})) for a, b in pairwise(arns)]
     roles.append(role(arns[-1], trust({"Service": "ec2.amazonaws.com"})))
     texts = run(key(READER), *roles).texts
     assert [t.split(" ")[2] for t in texts] == arns
