@@ -256,3 +256,61 @@ def test_a_long_chain_of_roles_is_followed_to_its_end() -> None:
     assert f"292 more sts:AssumeRole steps, then kms:Decrypt as {READER}" in texts[-1]
     assert texts[-1].count(f"sts:AssumeRole {arns[0]} ") == 0
     assert texts[-1].count("sts:AssumeRole arn:") == 8
+
+
+PROGRAM = """
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+account = aws.get_caller_identity().account_id
+trust = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
+}
+aws.iam.Role("reader", name="reader", assume_role_policy=json.dumps(trust))
+key_policy = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "EnableRootAccountIamDelegation",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "KeyUsers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:role/reader"},
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": "*",
+        },
+    ],
+}
+key = aws.kms.Key(
+    "orders", enable_key_rotation=True, deletion_window_in_days=30, policy=json.dumps(key_policy)
+)
+pulumi.export("keyArn", key.arn)
+"""
+
+
+def test_a_program_with_a_world_assumable_key_user_role_fails_the_preview(tmp_path: Any) -> None:
+    from preview.__main__ import main
+
+    (tmp_path / "Pulumi.yaml").write_text("name: world-assumable\nruntime:\n  name: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        'config:\n  aws:region: us-west-2\n  aws:allowedAccountIds:\n    - "444455556666"\n'
+    )
+    (tmp_path / "__main__.py").write_text(PROGRAM)
+    report = tmp_path / "report.json"
+    code = main(["--program", str(tmp_path), "--stack", "dev", "--json", str(report)])
+    assert code == 1
+    [outcome] = json.loads(report.read_text())
+    found = [(v["policy"], v["level"]) for v in outcome["violations"]]
+    assert found == [("stack-key-access-matches-declared", "mandatory")]
+    assert outcome["violations"][0]["message"].startswith(
+        "Key 'orders': role arn:aws:iam::444455556666:role/reader can kms:Decrypt and principals "
+        "that are not declared key users can assume it: any principal of any account"
+    )
