@@ -526,6 +526,13 @@ def _assumers(
                 )
                 continue
             if not decision.allowed:
+                unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
+                if unknown and p.arn not in declared:
+                    reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+                    findings.defer(
+                        f"{where}: whether {p.arn} can assume {role.arn} depends on policies "
+                        f"unknown now ({reasons})"
+                    )
                 continue
             known.add(id(p))
             step = chain.via(f"{ASSUME} {role.arn} ({_trust_path(decision, p)})")

@@ -314,3 +314,14 @@ def test_a_program_with_a_world_assumable_key_user_role_fails_the_preview(tmp_pa
         "Key 'orders': role arn:aws:iam::444455556666:role/reader can kms:Decrypt and principals "
         "that are not declared key users can assume it: any principal of any account"
     )
+
+
+def test_an_assumer_whose_policy_is_unknown_is_deferred() -> None:
+    u = user()
+    p = Res(AwsType.IAM_USER_POLICY, "p", {"user": "dev", "policy": UNKNOWN}, user=[u.urn])
+    r = run(key(READER), role(READER, trust({"AWS": ROOT})), u, p)
+    assert r.texts == []
+    assert any(
+        f"whether {DEV} can assume {READER} depends on policies unknown now" in d
+        for d in r.deferred
+    ), r.deferred
