@@ -59,7 +59,10 @@ def _values(value: Any) -> list[str]:
 
 def entries(doc: str | bytes | Mapping[str, Any] | Policy) -> list[Entry]:
     """The ways into a role its trust policy opens (raises PolicyDocumentError when invalid)."""
-    policy = parse_policy(doc, kind="trust")
+    try:
+        policy = parse_policy(doc, kind="trust")
+    except PolicyDocumentError as exc:
+        raise exc.within("trust") from None
     raw = _raw_statements(policy.document)
     actions = [a.lower() for a in BECOME_ACTIONS]
     out: list[Entry] = []
