@@ -126,7 +126,12 @@ def identities(details: Mapping[str, Any], fetch_policy: Any = None) -> list[Ide
     return found
 
 
-def _witness(decision: access.Decision, who: Identity, key_policy: Mapping[str, Any]) -> str:
+def _witness(
+    decision: access.Decision,
+    who: Identity,
+    key_policy: Mapping[str, Any],
+    resource: str = "key policy",
+) -> str:
     """The statements that allowed, named by where they come from."""
     sts = key_policy.get("Statement", [])
     sts = sts if isinstance(sts, list) else [sts]
@@ -142,7 +147,7 @@ def _witness(decision: access.Decision, who: Identity, key_policy: Mapping[str, 
             names = principal.get("AWS", []) if isinstance(principal, dict) else []
             names = names if isinstance(names, list) else [names]
             rooted = bool(names) and all(str(n).endswith(":root") for n in names)
-            where = "root delegation in key policy" if rooted else "key policy"
+            where = f"root delegation in {resource}" if rooted else resource
             parts.append(f"{where} {ref.label()}")
         elif ref.policy == "trust":
             parts.append(f"trust policy {ref.label()}")
@@ -163,6 +168,7 @@ class Judge:
     grants: Sequence[Mapping[str, Any]] = ()
     scps: tuple[Any, ...] = ()
     rcps: tuple[Any, ...] = ()
+    table_policy: Mapping[str, Any] | None = None  # the table's resource-based policy
 
     def reads(self, who: Identity) -> str | None:
         """The witness of a read (DynamoDB allows a read action and the key the Decrypt it
@@ -177,7 +183,7 @@ class Judge:
                 action,
                 self.facts.table_arn,
                 identity_policies=ids,
-                resource_policy=None,
+                resource_policy=self.table_policy,
                 permissions_boundary=boundary,
                 scps=self.scps,
                 rcps=self.rcps,
@@ -208,8 +214,9 @@ class Judge:
         if not key.allowed:
             return None
         action, d = table
+        table_policy = self.table_policy or {}
         return (
-            f"{action}: {_witness(d, who, self.key_policy)}; "
+            f"{action}: {_witness(d, who, table_policy, 'table resource policy')}; "
             f"kms:Decrypt via DynamoDB: {_witness(key, who, self.key_policy)}"
         )
 
@@ -346,6 +353,20 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def table_resource_policy(dynamodb: Any, table_arn: str) -> dict[str, Any] | None:
+    """The table's resource-based policy (same account: it may allow a read on its own)."""
+    try:
+        text = dynamodb.get_resource_policy(ResourceArn=table_arn)["Policy"]
+    except ClientError as exc:
+        if _code(exc) in ("PolicyNotFoundException", "ResourceNotFoundException"):
+            return None
+        raise
+    policy = json.loads(text)
+    if not isinstance(policy, dict):
+        raise ValueError("the table's resource-based policy is not a JSON object")
+    return policy
+
+
 def check_readers(
     iam: Any,
     kms: Any,
@@ -354,6 +375,7 @@ def check_readers(
     *,
     scps: tuple[Any, ...] = (),
     rcps: tuple[Any, ...] = (),
+    dynamodb: Any = None,
 ) -> list[ConfigRow]:
     """List the account's identities and report each undeclared one that can read the table."""
     from verification.config_checks import fetch_key_policy
@@ -370,6 +392,7 @@ def check_readers(
             {k: v for k, v in g.items() if k != "CreationDate"}
             for g in list_grants(kms, facts.key_arn)
         ]
+        table_policy = table_resource_policy(dynamodb, facts.table_arn) if dynamodb else None
     except (ClientError, BotoCoreError) as exc:
         return [
             ConfigRow(
@@ -378,10 +401,11 @@ def check_readers(
                 "",
                 NOT_VERIFIABLE,
                 f"cannot list the account's identities and policies ({_code(exc)}); the admin "
-                "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy and kms:ListGrants",
+                "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants and "
+                "dynamodb:GetResourcePolicy",
             )
         ]
     except (Unreadable, ValueError) as exc:
         return [ConfigRow(CHECK, EXPECTED, "", NOT_VERIFIABLE, str(exc))]
-    judge = Judge(facts, region, key_policy, grants, scps, rcps)
+    judge = Judge(facts, region, key_policy, grants, scps, rcps, table_policy)
     return reader_rows(found, judge)

@@ -183,6 +183,7 @@ class Runner:
             self.aws.region,
             scps=self.org.scps,
             rcps=self.org.rcps,
+            dynamodb=admin_ddb,
         )
         target_problem = ""
         try:

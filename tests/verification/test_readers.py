@@ -432,3 +432,22 @@ def test_an_unreadable_trust_policy_is_not_verifiable() -> None:
     [row] = with_reader_role({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})
     assert (row.check, row.verdict) == ("table.readers[role/reader]", NOT_VERIFIABLE)
     assert "cannot read the trust policy of role/reader" in row.detail
+
+
+def test_a_table_resource_policy_can_give_the_dynamodb_leg() -> None:
+    only_decrypt = doc({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY})
+    table_policy = doc(
+        {
+            "Sid": "LetIntruderScan",
+            "Effect": "Allow",
+            "Principal": {"AWS": INTRUDER},
+            "Action": "dynamodb:Scan",
+            "Resource": TABLE,
+        }
+    )
+    details = group_details(only_decrypt)
+    assert rows_for(details)[0].verdict == PASS
+    judge = Judge(FACTS, REGION, key_policy(), table_policy=table_policy)
+    [row] = rows_for(details, judge=judge)
+    assert row.verdict == MISMATCH
+    assert "dynamodb:Scan: table resource policy statement 'LetIntruderScan'; " in row.detail

@@ -449,3 +449,32 @@ def test_a_user_that_can_become_a_reader_role_is_a_mismatch(stack: Deployed) -> 
         "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
     )
     assert ddb.scan(TableName=TABLE)["Items"] == [EXISTING]
+
+
+def test_a_reader_through_the_tables_resource_policy_is_a_mismatch(stack: Deployed) -> None:
+    put_existing(stack)
+    iam, table_arn = stack.sb.client("iam"), stack.outputs[Output.TABLE_ARN]
+    decrypt = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": stack.key_arn}],
+    }
+    dev = iam.create_user(UserName="dev")["User"]["Arn"]
+    iam.put_user_policy(UserName="dev", PolicyName="decrypt", PolicyDocument=json.dumps(decrypt))
+    scan = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LetDevScan",
+                "Effect": "Allow",
+                "Principal": {"AWS": dev},
+                "Action": "dynamodb:Scan",
+                "Resource": table_arn,
+            }
+        ],
+    }
+    stack.sb.client("dynamodb").put_resource_policy(ResourceArn=table_arn, Policy=json.dumps(scan))
+    # As AWS decides: in the same account the table's policy alone allows the DynamoDB call.
+    report = verify(stack)
+    assert problems(report, stack) == {"table.readers[user/dev]": "MISMATCH"}
+    row = next(r for r in report.config_rows if r.check == "table.readers[user/dev]")
+    assert "dynamodb:Scan: table resource policy statement 'LetDevScan'; " in row.detail
