@@ -342,6 +342,10 @@ class StackView:
             self._principals = out
         return self._principals
 
+    def trust_policy(self, role: Node) -> dict[str, Any] | Unknown | None:
+        """A role's trust policy (assumeRolePolicy), UNKNOWN during preview, None if unreadable."""
+        return self._doc(role.props.get("assumeRolePolicy"))
+
     def _derive_arn(self, node: Node, kind: str) -> str | None:
         name = _str(node.props.get("name"))
         if not name or not self.account_id:
@@ -444,6 +448,7 @@ class PrincipalReach:
     """
 
     def __init__(self, principals: Sequence[Principal], action: str) -> None:
+        self.principals = list(principals)
         self._pos = {id(p): i for i, p in enumerate(principals)}
         self.everywhere: list[Principal] = []  # reach unknown, or any resource
         self._by_resource: dict[str, list[Principal]] = {}

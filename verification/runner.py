@@ -30,6 +30,7 @@ from verification.principals import (
     probe_item_value,
 )
 from verification.probes import ALLOW, DENY, DENY_OTHER, Observation, ProbeTarget, probe
+from verification.readers import check_readers
 from verification.report import Report
 from verification.settle import AWS_BACKOFF, LOOPBACK_BACKOFF, Backoff, Clock, Settled, settle
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, AccessRow
@@ -174,6 +175,16 @@ class Runner:
         admin_kms = self.aws.client("kms")
         self.progress("checking configuration as the admin")
         config_rows = run_config_checks(admin_ddb, admin_kms, self.facts)
+        self.progress("listing the account's users, groups and roles")
+        config_rows += check_readers(
+            self.aws.client("iam"),
+            admin_kms,
+            self.facts,
+            self.aws.region,
+            scps=self.org.scps,
+            rcps=self.org.rcps,
+            dynamodb=admin_ddb,
+        )
         target_problem = ""
         try:
             self.schema = read_key_schema(admin_ddb, self.facts.table_name)

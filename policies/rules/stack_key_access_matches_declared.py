@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
+from kmsguard.access.trust import Chain
 from kmsguard.contract import (
     AwsType,
     account_root_arn,
@@ -28,14 +30,17 @@ META = RuleMeta(
         "For each KMS key and IAM principal in the stack, effective kms:Decrypt access (key "
         "policy, root delegation, identity policies, permission boundaries, the organization's "
         "SCPs/RCPs and the key's grants together) is held only by declared key users: "
-        "principals the key policy names in usage statements, plus configured extras."
+        "principals the key policy names in usage statements, plus configured extras. Whoever "
+        "can become a role that can decrypt (sts:AssumeRole through its trust policy, "
+        "transitively) can decrypt too."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     remediation=(
         "Remove the identity policy statement that grants kms:Decrypt on the key (or on '*'), or "
         "the grant that gives it, or declare the principal as a key user in the key policy; "
-        "without root delegation IAM policies alone cannot grant key use."
+        "without root delegation IAM policies alone cannot grant key use. For a key-user role, "
+        "let its trust policy name only declared key users (never '*' or another account)."
     ),
     config={
         "extraDeclaredKeyUsers": {
@@ -71,6 +76,7 @@ META = RuleMeta(
 )
 
 ACTION = "kms:Decrypt"
+ASSUME = "sts:AssumeRole"
 
 
 def decrypt_grantees(sts: list[Statement]) -> set[str]:
@@ -184,6 +190,7 @@ def _check_key(
     findings: Findings,
     org: Org = Org(),
     timeout_s: float = 10.0,
+    assume: PrincipalReach | None = None,
 ) -> None:
     policies = view.key_policies(key)
     where = f"Key {key.name!r}"
@@ -194,7 +201,18 @@ def _check_key(
         )
     for doc, origin in policies:
         _check_policy(
-            view, key, doc, origin, principals, reach, compiled, extra, findings, org, timeout_s
+            view,
+            key,
+            doc,
+            origin,
+            principals,
+            reach,
+            compiled,
+            extra,
+            findings,
+            org,
+            timeout_s,
+            assume or PrincipalReach(principals, ASSUME),
         )
 
 
@@ -210,6 +228,7 @@ def _check_policy(
     findings: Findings,
     org: Org = Org(),
     timeout_s: float = 10.0,
+    assume: PrincipalReach | None = None,
 ) -> None:
     where = f"Key {key.name!r}" + (f" ({origin})" if origin.startswith("KeyPolicy") else "")
     if isinstance(doc, Unknown):
@@ -241,6 +260,8 @@ def _check_policy(
         if open_key
         else reach.for_resource(view.key_identifiers(key) | {key_arn}, declared)
     )
+    # Roles that can decrypt, with how: whoever can become one of them is a key user too.
+    decrypters: list[tuple[Principal, Chain]] = []
     for p in candidates:
         if p.arn is None:
             findings.defer(
@@ -273,6 +294,8 @@ def _check_policy(
             findings.defer(f"{where}: cannot evaluate access of {p.arn}: {exc}")
             continue
         allowed = next((d for d in decisions if d.allowed), None)
+        if allowed is not None and p.kind == "role":
+            decrypters.append((p, Chain.start(f"{ACTION} as {p.arn}: {_path(allowed, doc, p)}")))
         if allowed is not None and p.arn not in declared:
             findings.violation(
                 f"{where}: {p.arn} can {ACTION} but is not a declared key user; path: "
@@ -284,6 +307,16 @@ def _check_policy(
             findings.defer(
                 f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
             )
+    _assumers(
+        view,
+        where,
+        decrypters,
+        assume or PrincipalReach(principals, ASSUME),
+        declared,
+        compiled,
+        findings,
+        org,
+    )
     if view.account_id:
         # The key's own account is closed to the prover (nobody there holds an identity policy
         # it is not shown), so its unnamed principals can never be a witness.
@@ -398,6 +431,120 @@ def _outsiders(
         )
 
 
+def _trust_path(decision: Any, p: Principal) -> str:
+    via: list[str] = []
+    for ref in decision.statements:
+        if ref.policy == "trust":
+            via.append(f"trust policy {ref.label()}")
+        elif ref.policy.startswith("identity["):
+            i = int(ref.policy[len("identity[") : -1])
+            origin = p.policies[i].origin if i < len(p.policies) else ref.policy
+            via.append(f"identity policy {origin} ({ref.label()})")
+        elif ref.policy == "permissions_boundary" and p.boundary is not None:
+            via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
+        else:
+            via.append(ref.label())
+    return " + ".join(via) or decision.reason
+
+
+def _assumers(
+    view: StackView,
+    where: str,
+    decrypters: list[tuple[Principal, Chain]],
+    assume: PrincipalReach,
+    declared: set[str],
+    compiled: dict[int, Any],
+    findings: Findings,
+    org: Org,
+) -> None:
+    """Whoever can become a role that can decrypt is a key user: sts:AssumeRole through the
+    role's trust policy, then the role's own access, followed transitively (role chaining).
+
+    Each role is examined once, and only the stack's principals whose policies could reach it
+    (or that its trust policy names) are evaluated, so the work stays linear in the stack.
+    """
+    from kmsguard.access import PolicyDocumentError, evaluate
+    from kmsguard.access.trust import ALL_BUT, ANYONE, PRINCIPAL, entries, lets_in_undeclared
+
+    folded = {d.lower() for d in declared}
+    stack = {p.arn.lower() for p in assume.principals if p.arn}
+    known = {id(p) for p, _ in decrypters}
+    queue = deque(decrypters)
+    while queue:
+        role, chain = queue.popleft()
+        if role.kind != "role" or role.arn is None:
+            continue
+        trust = view.trust_policy(role.node)
+        if isinstance(trust, Unknown):
+            findings.defer(
+                f"{where}: the trust policy of role {role.arn} is unknown during preview"
+            )
+            continue
+        try:
+            if trust is None:
+                raise PolicyDocumentError("assumeRolePolicy", "missing or not a JSON object")
+            ways = entries(trust)
+        except PolicyDocumentError as exc:
+            findings.defer(f"{where}: cannot tell who can become role {role.arn}: {exc}")
+            continue
+        own = account_of(role.arn) or view.account_id
+        outside = [e for e in ways if lets_in_undeclared(e, own, stack, folded)]
+        if outside:
+            findings.violation(
+                f"{where}: role {role.arn} can {ACTION} and principals that are not declared key "
+                f"users can assume it: {'; '.join(e.describe() for e in outside)}; path after "
+                f"assuming: {chain.text()}",
+                role.node.urn,
+            )
+        if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
+            continue  # everyone can become it: said above, no need to name each
+        named = [e.name for e in ways if e.kind == PRINCIPAL]
+        for p in assume.for_resource({role.arn}, named):
+            if id(p) in known or p.arn is None:
+                continue
+            docs = [
+                _compiled(d.document, "identity", compiled)
+                for d in p.policies
+                if isinstance(d.document, dict)
+            ]
+            boundary = p.boundary.document if p.boundary is not None else None
+            try:
+                decision = evaluate(
+                    p.arn,
+                    ASSUME,
+                    role.arn,
+                    identity_policies=docs,
+                    resource_policy=None,
+                    trust_policy=trust,
+                    permissions_boundary=boundary if isinstance(boundary, dict) else None,
+                    scps=org.scps,
+                    rcps=org.rcps,
+                )
+            except PolicyDocumentError as exc:
+                findings.defer(
+                    f"{where}: cannot evaluate whether {p.arn} can assume {role.arn}: {exc}"
+                )
+                continue
+            if not decision.allowed:
+                unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
+                if unknown and p.arn not in declared:
+                    reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+                    findings.defer(
+                        f"{where}: whether {p.arn} can assume {role.arn} depends on policies "
+                        f"unknown now ({reasons})"
+                    )
+                continue
+            known.add(id(p))
+            step = chain.via(f"{ASSUME} {role.arn} ({_trust_path(decision, p)})")
+            if p.arn not in declared:
+                findings.violation(
+                    f"{where}: {p.arn} can {ACTION} by becoming a role but is not a declared "
+                    f"key user; path: {step.text()}",
+                    p.node.urn,
+                )
+            queue.append((p, step))
+
+
 def _grant_caller(grantee: str) -> str:
     """Who uses a grant: a role's grant is used by its sessions (capped by its boundary)."""
     parts = grantee.split(":", 5)
@@ -465,6 +612,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     principals = view.principals()
     extra = str_list(config["extraDeclaredKeyUsers"])
     reach = PrincipalReach(principals, ACTION)
+    assume = PrincipalReach(principals, ASSUME)
     compiled: dict[int, Any] = {}
     org = _org(config, findings)
     if org is None:
@@ -472,7 +620,16 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         return
     for key in view.of_type(AwsType.KMS_KEY):
         _check_key(
-            view, key, principals, reach, compiled, extra, findings, org, prover_timeout(config)
+            view,
+            key,
+            principals,
+            reach,
+            compiled,
+            extra,
+            findings,
+            org,
+            prover_timeout(config),
+            assume,
         )
     findings.finish()
 

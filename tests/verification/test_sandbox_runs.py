@@ -80,6 +80,8 @@ def test_user_quietly_added_to_key_policy_is_a_mismatch(stack: Deployed) -> None
         f"key.policy[{Sid.USERS}]": "MISMATCH",
         f"key.policy[{Sid.GRANTS}]": "MISMATCH",
         "key.policy.meaning": "MISMATCH",
+        # Listed with the account's identities: the test user now reads, undeclared.
+        "table.readers[user/kms-test-user]": "MISMATCH",
         "dynamodb:PutItem": "MISMATCH",
         "dynamodb:GetItem": "MISMATCH",
         "dynamodb:Scan": "MISMATCH",
@@ -326,3 +328,153 @@ def test_outputs_naming_a_missing_key_are_a_mismatch_row(stack: Deployed) -> Non
     row = next(r for r in report.config_rows if r.check == "key.arn")
     assert (row.expected, row.observed, row.verdict) == (missing, "(no such key)", "MISMATCH")
     assert "does not exist in account" in row.detail
+
+
+def add_reader_group(d: Deployed, user: str = "intruder") -> str:
+    """A group allowed to decrypt with the key and scan the table, and a user in it."""
+    iam = d.sb.client("iam")
+    read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": d.key_arn},
+            {"Effect": "Allow", "Action": "dynamodb:Scan", "Resource": d.outputs[Output.TABLE_ARN]},
+        ],
+    }
+    iam.create_group(GroupName="readers")
+    iam.put_group_policy(GroupName="readers", PolicyName="read", PolicyDocument=json.dumps(read))
+    arn = str(iam.create_user(UserName=user)["User"]["Arn"])
+    iam.add_user_to_group(GroupName="readers", UserName=user)
+    return arn
+
+
+def test_undeclared_reader_through_a_group_is_a_mismatch(stack: Deployed) -> None:
+    put_existing(stack)
+    intruder = add_reader_group(stack)
+    report = verify(stack)
+    assert report.exit_code == 1
+    assert problems(report, stack) == {"table.readers[user/intruder]": "MISMATCH"}
+    row = next(r for r in report.config_rows if r.check.startswith("table.readers"))
+    assert row.detail.startswith(f"{intruder} is not a declared key user; dynamodb:Scan: ")
+    assert "root delegation in key policy" in row.detail
+    assert "inline policy read of group readers" in row.detail
+    # The finding is real: the user reads the table with its own credentials.
+    iam = stack.sb.client("iam")
+    key = iam.create_access_key(UserName="intruder")["AccessKey"]
+    ddb = stack.sb.client("dynamodb", key["AccessKeyId"], key["SecretAccessKey"])
+    assert ddb.scan(TableName=TABLE)["Items"] == [EXISTING]
+    iam.delete_access_key(UserName="intruder", AccessKeyId=key["AccessKeyId"])
+    # Declared as a key user, the same user is no finding.
+    stack.outputs[Output.KEY_USER_ARNS] = [*stack.outputs[Output.KEY_USER_ARNS], intruder]
+    assert "table.readers[user/intruder]" not in problems(verify(stack), stack)
+
+
+def test_cli_exits_1_naming_an_undeclared_role_reader(stack: Deployed, tmp_path: Path) -> None:
+    put_existing(stack)
+    iam = stack.sb.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="etl", Path="/jobs/", AssumeRolePolicyDocument=json.dumps(trust))
+    policy = iam.create_policy(
+        PolicyName="read-all",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["kms:*", "dynamodb:GetItem"], "Resource": "*"}
+                ],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="etl", PolicyArn=policy)
+    done = cli(stack, tmp_path, "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    [row] = [r for r in report["configuration"] if r["verdict"] != "pass"]
+    assert row["check"] == "table.readers[role/jobs/etl]"
+    assert f"managed policy {policy}" in row["detail"]
+    assert_clean(stack)
+
+
+def test_a_user_that_can_become_a_reader_role_is_a_mismatch(stack: Deployed) -> None:
+    put_existing(stack)
+    iam, account = stack.sb.client("iam"), stack.sb.account_id
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName="etl", AssumeRolePolicyDocument=json.dumps(trust))
+    role_arn = role["Role"]["Arn"]
+    read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["kms:Decrypt", "dynamodb:Scan"], "Resource": "*"}
+        ],
+    }
+    iam.put_role_policy(RoleName="etl", PolicyName="read", PolicyDocument=json.dumps(read))
+    may_assume = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
+    }
+    dev = iam.create_user(UserName="dev")["User"]["Arn"]
+    iam.put_user_policy(UserName="dev", PolicyName="assume", PolicyDocument=json.dumps(may_assume))
+    # Declared, the role itself is no finding; the user who can become it is.
+    stack.outputs[Output.KEY_USER_ARNS] = [*stack.outputs[Output.KEY_USER_ARNS], role_arn]
+    report = verify(stack)
+    assert report.exit_code == 1
+    assert problems(report, stack) == {"table.readers[user/dev]": "MISMATCH"}
+    row = next(r for r in report.config_rows if r.check == "table.readers[user/dev]")
+    assert row.detail.startswith(
+        f"{dev} is not a declared key user; sts:AssumeRole {role_arn}: trust policy statement 0 "
+        "+ inline policy assume statement 0, then as role/etl: dynamodb:Scan: inline policy read"
+    ), row.detail
+    # The finding is real: the user assumes the role and reads the table.
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    sts = stack.sb.client("sts", key["AccessKeyId"], key["SecretAccessKey"])
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="reads")["Credentials"]
+    ddb = stack.sb.client(
+        "dynamodb", creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+    )
+    assert ddb.scan(TableName=TABLE)["Items"] == [EXISTING]
+
+
+def test_a_reader_through_the_tables_resource_policy_is_a_mismatch(stack: Deployed) -> None:
+    put_existing(stack)
+    iam, table_arn = stack.sb.client("iam"), stack.outputs[Output.TABLE_ARN]
+    decrypt = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": stack.key_arn}],
+    }
+    dev = iam.create_user(UserName="dev")["User"]["Arn"]
+    iam.put_user_policy(UserName="dev", PolicyName="decrypt", PolicyDocument=json.dumps(decrypt))
+    scan = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LetDevScan",
+                "Effect": "Allow",
+                "Principal": {"AWS": dev},
+                "Action": "dynamodb:Scan",
+                "Resource": table_arn,
+            }
+        ],
+    }
+    stack.sb.client("dynamodb").put_resource_policy(ResourceArn=table_arn, Policy=json.dumps(scan))
+    # As AWS decides: in the same account the table's policy alone allows the DynamoDB call.
+    report = verify(stack)
+    assert problems(report, stack) == {"table.readers[user/dev]": "MISMATCH"}
+    row = next(r for r in report.config_rows if r.check == "table.readers[user/dev]")
+    assert "dynamodb:Scan: table resource policy statement 'LetDevScan'; " in row.detail

@@ -1,0 +1,411 @@
+"""Every user and role of the account that can read the table, judged from the deployed policies."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kmsguard import access
+from kmsguard.access.trust import Chain
+from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
+from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
+from verification.grants import short_principal
+from verification.outputs import StackFacts
+from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
+
+CHECK = "table.readers"
+EXPECTED = "only declared key users can read"
+# The IAM actions that return items (ExecuteStatement's SELECT is authorized as PartiQLSelect);
+# each also makes DynamoDB call kms:Decrypt on the table key for the caller.
+READ_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PartiQLSelect",
+)
+
+LISTED = ["User", "Group", "Role", "LocalManagedPolicy"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user or role as GetAccountAuthorizationDetails describes it, its policies resolved."""
+
+    arn: str
+    kind: str  # "user" or "role"
+    # (where the document comes from, the document), in the order they are evaluated
+    policies: tuple[tuple[str, Any], ...]
+    boundary: tuple[str, Any] | None = None
+    trust: Any = None  # a role's trust policy
+
+
+class Unreadable(Exception):
+    """An attached policy whose document the listing does not hold and IAM does not return."""
+
+
+def _document(raw: Any) -> Any:
+    # boto3 decodes the URL-encoded JSON into a dict; a proxy may leave the JSON text.
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def authorization_details(iam: Any) -> dict[str, list[dict[str, Any]]]:
+    """Users, groups, roles and managed policies of the account, every page merged."""
+    out: dict[str, list[dict[str, Any]]] = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+    # AWS managed policies are left out (over a thousand of them); the few attached ones are
+    # fetched one by one.
+    pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=LISTED)
+    for page in pages:
+        for name, items in out.items():
+            items.extend(page.get(name, []))
+    return out
+
+
+def identities(details: Mapping[str, Any], fetch_policy: Any = None) -> list[Identity]:
+    """Each user (with its groups' policies) and role of the listing, with its policy documents.
+
+    `fetch_policy(arn)` returns the default version's document of a managed policy the listing
+    does not hold; without it such a policy raises Unreadable.
+    """
+    defaults: dict[str, Any] = {}
+    for policy in details.get("Policies", []):
+        for version in policy.get("PolicyVersionList", []):
+            if version.get("IsDefaultVersion"):
+                defaults[policy["Arn"]] = _document(version.get("Document"))
+
+    def managed(arn: str) -> Any:
+        if arn not in defaults:
+            if fetch_policy is None:
+                raise Unreadable(f"managed policy {arn} is not in the listing")
+            defaults[arn] = _document(fetch_policy(arn))
+        return defaults[arn]
+
+    def attached(entity: Mapping[str, Any], where: str) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for key in ("UserPolicyList", "GroupPolicyList", "RolePolicyList"):
+            for p in entity.get(key, []):
+                doc = _document(p["PolicyDocument"])
+                out.append((f"inline policy {p['PolicyName']}{where}", doc))
+        for p in entity.get("AttachedManagedPolicies", []):
+            out.append((f"managed policy {p['PolicyArn']}{where}", managed(p["PolicyArn"])))
+        return out
+
+    def boundary(entity: Mapping[str, Any]) -> tuple[str, Any] | None:
+        arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return (f"permissions boundary {arn}", managed(arn)) if arn else None
+
+    groups = {g["GroupName"]: g for g in details.get("GroupDetailList", [])}
+    found: list[Identity] = []
+    for user in details.get("UserDetailList", []):
+        docs = attached(user, "")
+        for name in user.get("GroupList", []):
+            group = groups.get(name)
+            if group is not None:
+                docs += attached(group, f" of group {name}")
+        found.append(Identity(user["Arn"], "user", tuple(docs), boundary(user)))
+    for role in details.get("RoleDetailList", []):
+        trust = _document(role.get("AssumeRolePolicyDocument"))
+        found.append(
+            Identity(role["Arn"], "role", tuple(attached(role, "")), boundary(role), trust)
+        )
+    return found
+
+
+def _witness(
+    decision: access.Decision,
+    who: Identity,
+    key_policy: Mapping[str, Any],
+    resource: str = "key policy",
+) -> str:
+    """The statements that allowed, named by where they come from."""
+    sts = key_policy.get("Statement", [])
+    sts = sts if isinstance(sts, list) else [sts]
+    parts: list[str] = []
+    for ref in decision.statements:
+        if ref.policy.startswith("identity["):
+            i = int(ref.policy[len("identity[") : -1])
+            origin = who.policies[i][0] if i < len(who.policies) else ref.policy
+            parts.append(f"{origin} statement {ref.index}" + (f" ({ref.sid!r})" if ref.sid else ""))
+        elif ref.policy == "resource":
+            st = sts[ref.index] if 0 <= ref.index < len(sts) else {}
+            principal = st.get("Principal", {}) if isinstance(st, dict) else {}
+            names = principal.get("AWS", []) if isinstance(principal, dict) else []
+            names = names if isinstance(names, list) else [names]
+            rooted = bool(names) and all(str(n).endswith(":root") for n in names)
+            where = f"root delegation in {resource}" if rooted else resource
+            parts.append(f"{where} {ref.label()}")
+        elif ref.policy == "trust":
+            parts.append(f"trust policy {ref.label()}")
+        elif ref.policy == "permissions_boundary" and who.boundary is not None:
+            parts.append(f"within {who.boundary[0]}")
+        else:
+            parts.append(ref.label())
+    return " + ".join(parts) or decision.reason
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What decides reads of the table: the deployed key policy, grants and the organization's."""
+
+    facts: StackFacts
+    region: str
+    key_policy: Mapping[str, Any]
+    grants: Sequence[Mapping[str, Any]] = ()
+    scps: tuple[Any, ...] = ()
+    rcps: tuple[Any, ...] = ()
+    table_policy: Mapping[str, Any] | None = None  # the table's resource-based policy
+
+    def reads(self, who: Identity) -> str | None:
+        """The witness of a read (DynamoDB allows a read action and the key the Decrypt it
+        makes for the caller), or None when no read is allowed."""
+        ids = [doc for _, doc in who.policies]
+        boundary = who.boundary[1] if who.boundary is not None else None
+        account = who.arn.split(":")[4]
+        table = None
+        for action in READ_ACTIONS:
+            d = access.evaluate(
+                who.arn,
+                action,
+                self.facts.table_arn,
+                identity_policies=ids,
+                resource_policy=self.table_policy,
+                permissions_boundary=boundary,
+                scps=self.scps,
+                rcps=self.rcps,
+            )
+            if d.allowed:
+                table = (action, d)
+                break
+        if table is None:
+            return None
+        context = {
+            VIA_SERVICE: via_dynamodb(self.region),
+            CALLER_ACCOUNT: account,
+            "kms:EncryptionContext:aws:dynamodb:tableName": self.facts.table_name,
+            "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
+        }
+        key = access.evaluate(
+            who.arn,
+            "kms:Decrypt",
+            self.facts.key_arn,
+            identity_policies=ids,
+            resource_policy=self.key_policy,
+            context=context,
+            permissions_boundary=boundary,
+            grants=list(self.grants) or None,
+            scps=self.scps,
+            rcps=self.rcps,
+        )
+        if not key.allowed:
+            return None
+        action, d = table
+        table_policy = self.table_policy or {}
+        return (
+            f"{action}: {_witness(d, who, table_policy, 'table resource policy')}; "
+            f"kms:Decrypt via DynamoDB: {_witness(key, who, self.key_policy)}"
+        )
+
+
+def _row(who: Identity, observed: str, verdict: str, detail: str) -> ConfigRow:
+    return ConfigRow(f"{CHECK}[{short_principal(who.arn)}]", EXPECTED, observed, verdict, detail)
+
+
+def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
+    """One MISMATCH row per undeclared identity that can read, directly or by becoming a role
+    that can; a PASS row when there is none."""
+    found = list(found)
+    declared = {a.lower() for a in judge.facts.key_user_arns}
+    rows: list[ConfigRow] = []
+    readers: list[tuple[Identity, Chain]] = []
+    judged = 0
+    for who in found:
+        own = who.arn.lower() in declared
+        judged += not own
+        try:
+            witness = judge.reads(who)
+        except access.PolicyDocumentError as exc:
+            if not own:
+                rows.append(
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
+                )
+            continue
+        if witness is None:
+            continue
+        readers.append((who, Chain.start(f"as {short_principal(who.arn)}: {witness}")))
+        if not own:
+            rows.append(
+                _row(
+                    who,
+                    f"{short_principal(who.arn)} can read",
+                    MISMATCH,
+                    f"{who.arn} is not a declared key user; {witness}",
+                )
+            )
+    rows += _becoming(found, readers, declared, judge)
+    if not rows:
+        rows.append(
+            ConfigRow(CHECK, EXPECTED, f"{judged} other users and roles: none can read", PASS)
+        )
+    return rows
+
+
+def _becoming(
+    found: list[Identity],
+    readers: list[tuple[Identity, Chain]],
+    declared: set[str],
+    judge: Judge,
+) -> list[ConfigRow]:
+    """Whoever can become a role that can read (sts:AssumeRole, transitively) can read too.
+
+    The account's identities are all listed, so each is evaluated against the role's trust
+    policy; the trust policy's other ways in (anyone, another account, a federated provider,
+    an ARN the account does not hold) are named on the role's row.
+    """
+    from kmsguard.access.trust import ALL_BUT, ANYONE, entries, lets_in_undeclared
+
+    listed = {w.arn.lower() for w in found}
+    known = {w.arn for w, _ in readers}
+    queue = deque((w, how) for w, how in readers if w.kind == "role")
+    rows: list[ConfigRow] = []
+    while queue:
+        role, how = queue.popleft()
+        short = short_principal(role.arn)
+        try:
+            if role.trust is None:
+                raise access.PolicyDocumentError("AssumeRolePolicyDocument", "missing")
+            ways = entries(role.trust)
+        except access.PolicyDocumentError as exc:
+            rows.append(
+                _row(role, "", NOT_VERIFIABLE, f"cannot read the trust policy of {short}: {exc}")
+            )
+            continue
+        account = role.arn.split(":")[4]
+        outside = [e for e in ways if lets_in_undeclared(e, account, listed, declared)]
+        if outside:
+            rows.append(
+                _row(
+                    role,
+                    f"undeclared principals can become {short}",
+                    MISMATCH,
+                    f"{role.arn} can read and can be assumed by principals that are not declared "
+                    f"key users: {'; '.join(e.describe() for e in outside)}; {how.text()}",
+                )
+            )
+        if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
+            continue  # everyone can become it: said above
+        for who in found:
+            if who.arn in known:
+                continue
+            try:
+                d = access.evaluate(
+                    who.arn,
+                    "sts:AssumeRole",
+                    role.arn,
+                    identity_policies=[doc for _, doc in who.policies],
+                    resource_policy=None,
+                    trust_policy=role.trust,
+                    permissions_boundary=who.boundary[1] if who.boundary else None,
+                    scps=judge.scps,
+                    rcps=judge.rcps,
+                )
+            except access.PolicyDocumentError as exc:
+                rows.append(
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
+                )
+                known.add(who.arn)
+                continue
+            if not d.allowed:
+                continue
+            known.add(who.arn)
+            step = how.via(f"sts:AssumeRole {role.arn}: {_witness(d, who, {})}")
+            if who.arn.lower() not in declared:
+                rows.append(
+                    _row(
+                        who,
+                        f"{short_principal(who.arn)} can read",
+                        MISMATCH,
+                        f"{who.arn} is not a declared key user; {step.text()}",
+                    )
+                )
+            if who.kind == "role":
+                queue.append((who, step))
+    return rows
+
+
+def _code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+    return type(exc).__name__
+
+
+def table_resource_policy(dynamodb: Any, table_arn: str) -> dict[str, Any] | None:
+    """The table's resource-based policy (same account: it may allow a read on its own)."""
+    try:
+        text = dynamodb.get_resource_policy(ResourceArn=table_arn)["Policy"]
+    except ClientError as exc:
+        if _code(exc) in ("PolicyNotFoundException", "ResourceNotFoundException"):
+            return None
+        raise
+    policy = json.loads(text)
+    if not isinstance(policy, dict):
+        raise ValueError("the table's resource-based policy is not a JSON object")
+    return policy
+
+
+def check_readers(
+    iam: Any,
+    kms: Any,
+    facts: StackFacts,
+    region: str,
+    *,
+    scps: tuple[Any, ...] = (),
+    rcps: tuple[Any, ...] = (),
+    dynamodb: Any = None,
+) -> list[ConfigRow]:
+    """List the account's identities and report each undeclared one that can read the table."""
+    from verification.config_checks import fetch_key_policy
+    from verification.grants import list_grants
+
+    def fetch_policy(arn: str) -> Any:
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        return iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+
+    try:
+        found = identities(authorization_details(iam), fetch_policy)
+        key_policy = fetch_key_policy(kms, facts.key_arn)
+        grants = [
+            {k: v for k, v in g.items() if k != "CreationDate"}
+            for g in list_grants(kms, facts.key_arn)
+        ]
+        table_policy = table_resource_policy(dynamodb, facts.table_arn) if dynamodb else None
+    except (ClientError, BotoCoreError) as exc:
+        return [
+            ConfigRow(
+                CHECK,
+                EXPECTED,
+                "",
+                NOT_VERIFIABLE,
+                f"cannot list the account's identities and policies ({_code(exc)}); the admin "
+                "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants and "
+                "dynamodb:GetResourcePolicy",
+            )
+        ]
+    except (Unreadable, ValueError) as exc:
+        return [ConfigRow(CHECK, EXPECTED, "", NOT_VERIFIABLE, str(exc))]
+    judge = Judge(facts, region, key_policy, grants, scps, rcps, table_policy)
+    return reader_rows(found, judge)
