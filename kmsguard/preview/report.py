@@ -17,7 +17,12 @@ from kmsguard.preview.analyzer import (
     Remediation,
     Violation,
 )
-from kmsguard.preview.collect import ANSWERED_AS_UNKNOWN, ProgramRun, RegisteredResource, run_program
+from kmsguard.preview.collect import (
+    ANSWERED_AS_UNKNOWN,
+    ProgramRun,
+    RegisteredResource,
+    run_program,
+)
 
 PHASES: Mapping[str, bool] = {"denied": False, "granted": True}
 MANDATORY = ("mandatory", "remediate")

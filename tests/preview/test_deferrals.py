@@ -17,7 +17,7 @@ PIN = "aws:allowedAccountIds"
 
 def preview(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "preview", *args],
+        [sys.executable, "-m", "kmsguard.preview", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -90,9 +90,9 @@ def typo_program() -> None:
 
 
 def test_a_typo_in_an_identity_policy_is_an_advisory_over_grpc() -> None:
-    from preview.analyzer import PolicyPackClient
-    from preview.collect import run_program
-    from preview.report import judge, render
+    from kmsguard.preview.analyzer import PolicyPackClient
+    from kmsguard.preview.collect import run_program
+    from kmsguard.preview.report import judge, render
 
     run = run_program({}, preview=True, program=typo_program)
     with PolicyPackClient(preview=True) as client:
@@ -107,7 +107,7 @@ def test_a_typo_in_an_identity_policy_is_an_advisory_over_grpc() -> None:
 
 
 def test_a_policy_without_a_severity_says_so_in_json() -> None:
-    from preview.analyzer import Violation
+    from kmsguard.preview.analyzer import Violation
 
     v = Violation("p", "other-pack", "1.0.0", "m", "urn", "d", "advisory", "")
     assert v.to_json()["severity"] == "unspecified"

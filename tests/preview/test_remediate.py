@@ -9,10 +9,10 @@ from typing import Any
 import pulumi_aws as aws
 import pytest
 
-from preview.__main__ import main as preview_main
-from preview.analyzer import PolicyPackClient
-from preview.collect import run_program
-from preview.report import judge, render
+from kmsguard.preview.__main__ import main as preview_main
+from kmsguard.preview.analyzer import PolicyPackClient
+from kmsguard.preview.collect import run_program
+from kmsguard.preview.report import judge, render
 from tests.preview.sarif_check import validated
 
 ROTATION = "kms-key-rotation-enabled"

@@ -14,7 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "public-key-policy"
 
 def _preview(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "preview", *args],
+        [sys.executable, "-m", "kmsguard.preview", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -297,7 +297,7 @@ pulumi.export("keyArn", key.arn)
 
 
 def test_a_program_with_a_world_assumable_key_user_role_fails_the_preview(tmp_path: Any) -> None:
-    from preview.__main__ import main
+    from kmsguard.preview.__main__ import main
 
     (tmp_path / "Pulumi.yaml").write_text("name: world-assumable\nruntime:\n  name: python\n")
     (tmp_path / "Pulumi.dev.yaml").write_text(
