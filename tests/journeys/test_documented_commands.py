@@ -313,3 +313,13 @@ def test_cli_command_is_one_the_cli_takes(command: str) -> None:
     assert invocation is not None and invocation.group(0).startswith(f"pulumi {subcommand}")
     for flag in re.findall(r"(?<=\s)--[a-z][a-z-]*", invocation.group(0)):
         assert flag in proc.stdout, (command, flag)
+
+
+def test_no_command_in_the_prose_needs_an_activated_virtualenv() -> None:
+    # A bare `python -m kmsguard...` is another Python outside the virtualenv (no z3 there).
+    text = README.read_text(encoding="utf-8")
+    bare = re.findall(r"`(python3? -m [^`]*)`", text) + re.findall(
+        r"`(kmsguard-preview[^`]*)`", text
+    )
+    # The console script's name is named as such; a command line gives its path.
+    assert [b for b in bare if b != "kmsguard-preview"] == []
