@@ -12,8 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 WORKFLOW = REPO / ".github" / "workflows" / "kmsguard.yml"
 
-# Fenced blocks without an info string are command blocks; output samples say `text`.
+# Fenced blocks without an info string (or a shell's) are command blocks; output samples say
+# `text`. A block of any other kind must be classified here, so that none escapes unnoticed.
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.S | re.M)
+COMMAND_TAGS = frozenset({"", "sh", "bash", "shell", "console"})
+OTHER_TAGS = frozenset({"text", "json", "typescript", "mermaid", "yaml", "python", "toml"})
 _COMMENT = re.compile(r"\s+#\s.*$")
 
 
@@ -46,9 +49,12 @@ def readme_commands(text: str | None = None) -> list[Command]:
     text = README.read_text(encoding="utf-8") if text is None else text
     commands: list[Command] = []
     for match in _FENCE.finditer(text):
-        if match.group(1).strip():
-            continue
+        tag = match.group(1).strip()
         line_no = text.count("\n", 0, match.start()) + 1
+        if tag not in COMMAND_TAGS:
+            if tag not in OTHER_TAGS:
+                raise ValueError(f"README.md:{line_no}: a ```{tag} block: commands or not?")
+            continue
         lines = _logical_lines(match.group(2))
         if any(ln.startswith("$ ") for ln in lines):
             current: list[str] = []

@@ -109,6 +109,7 @@ class Journey:
     env: dict[str, str] = field(default_factory=dict)
     check: Callable[[subprocess.CompletedProcess[str]], None] | None = None
     then: str = ""  # a command after it in the same shell, to see its effect
+    untouched: tuple[str, ...] = ()  # repository-relative files it must not write
 
 
 def _demo_sample() -> tuple[str, ...]:
@@ -130,9 +131,8 @@ def _one_json_array(proc: subprocess.CompletedProcess[str]) -> None:
 
 
 def _could_not_verify(proc: subprocess.CompletedProcess[str]) -> None:
-    # No deployed stack here: "2 could not verify", said in one line, and no report written.
+    # No deployed stack here: "2 could not verify", said in one line (and no report written).
     assert one_line_error(proc).startswith("verification: ")
-    assert not (REPO / "reports" / "verification.json").exists()
 
 
 def _activated(proc: subprocess.CompletedProcess[str]) -> None:
@@ -166,7 +166,10 @@ RUNS: dict[str, Journey] = {
     ),
     'venv/bin/python -m verification --stack "$PULUMI_STACK" --json reports/verification.json '
     "--junit-xml reports/verification.xml": Journey(
-        2, env={"PULUMI_STACK": "dev"}, check=_could_not_verify
+        2,
+        env={"PULUMI_STACK": "dev"},
+        check=_could_not_verify,
+        untouched=("reports/verification.json", "reports/verification.xml"),
     ),
 }
 
@@ -205,6 +208,13 @@ def test_the_extraction_reads_every_kind_of_block() -> None:
         ("venv/bin/python -m x", ("out 1",)),
         ("echo $?", ("1",)),
     ]
+    with pytest.raises(ValueError, match="commands or not"):
+        readme_commands("```ini\nx = 1\n```\n")
+    assert [c.text for c in readme_commands("```bash\nmake pack\n```\n")] == ["make pack"]
+
+
+def _stamp(path: Path) -> int | None:
+    return path.stat().st_mtime_ns if path.exists() else None
 
 
 def _run(command: str, journey: Journey, tmp_path: Path) -> None:
@@ -225,6 +235,7 @@ def _run(command: str, journey: Journey, tmp_path: Path) -> None:
                     "venv/ is older than requirements.txt or pyproject.toml: `make venv` would "
                     "reinstall it under the running tests (run it first)"
                 )
+        before = {u: _stamp(REPO / u) for u in journey.untouched}
         typed = as_make_runs_it(command) + (f" && {journey.then}" if journey.then else "")
         proc = sh(typed, REPO, env)
         assert proc.returncode == journey.code, (
@@ -241,6 +252,7 @@ def _run(command: str, journey: Journey, tmp_path: Path) -> None:
                 assert target.is_file(), target
         if journey.check is not None:
             journey.check(proc)
+        assert {u: _stamp(REPO / u) for u in journey.untouched} == before
         if "$GITHUB_PATH" in command:
             assert (tmp_path / "github_path").read_text() == f"{REPO}/venv/bin\n"
     finally:
@@ -301,3 +313,13 @@ def test_cli_command_is_one_the_cli_takes(command: str) -> None:
     assert invocation is not None and invocation.group(0).startswith(f"pulumi {subcommand}")
     for flag in re.findall(r"(?<=\s)--[a-z][a-z-]*", invocation.group(0)):
         assert flag in proc.stdout, (command, flag)
+
+
+def test_no_command_in_the_prose_needs_an_activated_virtualenv() -> None:
+    # A bare `python -m kmsguard...` is another Python outside the virtualenv (no z3 there).
+    text = README.read_text(encoding="utf-8")
+    bare = re.findall(r"`(python3? -m [^`]*)`", text) + re.findall(
+        r"`(kmsguard-preview[^`]*)`", text
+    )
+    # The console script's name is named as such; a command line gives its path.
+    assert [b for b in bare if b != "kmsguard-preview"] == []

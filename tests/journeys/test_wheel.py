@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tomllib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -278,3 +279,19 @@ def test_kmsguard_preview_with_two_packs_and_another_stack(stages: Stages) -> No
     assert {v["policy"] for v in report[0]["violations"] if v["level"] == "mandatory"} == {
         "kms-key-owner-tag"
     }
+
+
+def test_every_entry_point_of_the_wheel_is_run_here() -> None:
+    """Each console script and `python -m` module of the distribution is in a stage above."""
+    run = " ".join(c for commands in STAGE_COMMANDS.values() for c in commands)
+    modules = {
+        ".".join(p.relative_to(REPO).with_suffix("").parts).removesuffix(".__main__")
+        for p in (REPO / "kmsguard").rglob("*.py")
+        if "__pycache__" not in p.parts and '__name__ == "__main__"' in p.read_text()
+    }
+    assert "kmsguard.access" in modules and "kmsguard.preview" in modules
+    for module in modules:
+        assert f"python -m {module} " in run + " ", module
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    for script in scripts:
+        assert f"venv/bin/{script} " in run, script
