@@ -178,7 +178,9 @@ RUNS: dict[str, Journey] = {
 PROSE: dict[str, Journey] = {
     "make preview": Journey(0, stdout=("phase denied", "phase granted")),
     "make preview ARGS=--json": Journey(0, check=_one_json_array),
-    "venv/bin/python -m kmsguard.preview --phase granted": Journey(0, stdout=("phase granted",)),
+    "venv/bin/python -m kmsguard.preview --stack sandbox --phase granted": Journey(
+        0, stdout=("phase granted",)
+    ),
 }
 
 
@@ -270,7 +272,10 @@ def test_command_named_in_the_prose(command: str, tmp_path: Path) -> None:
     if command.startswith("make"):
         assert f"`{command}" in README.read_text(encoding="utf-8"), command
     else:
-        assert "-m kmsguard.preview --phase granted" in (REPO / "demo" / "__main__.py").read_text()
+        # The command `make demo ARGS=--keep` prints for previewing the kept stack.
+        demo = (REPO / "demo" / "__main__.py").read_text()
+        assert '-m kmsguard.preview --stack sandbox "' in demo
+        assert '"--phase granted' in demo
     _run(command, PROSE[command], tmp_path)
 
 
