@@ -20,7 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits
+from sandbox import limits, partiql, resources
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -67,6 +67,8 @@ def build_app(
     # mentions it, whoever the principal; the authorization layer decides instead.
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
     limits.enforce_item_limit_in_moto()
+    partiql.install()
+    resources.mark_aws_managed_keys()
 
     from sandbox import served
 
