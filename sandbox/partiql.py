@@ -100,8 +100,8 @@ def install() -> None:
     query = moto_partiql.query
 
     def confined_query(statement: str, source_data: dict[str, Any], parameters: Any) -> Any:
-        names = getattr(_confined, "names", frozenset())
-        tables = getattr(_confined, "tables", frozenset())
+        names: frozenset[str] = getattr(_confined, "names", frozenset())
+        tables: frozenset[str] = getattr(_confined, "tables", frozenset())
         visible = {name: data for name, data in source_data.items() if name in names}
         result, updates = query(statement, visible, parameters)
         if any(table not in tables for table in updates):

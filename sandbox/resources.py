@@ -371,7 +371,7 @@ def partiql_statements(request: ApiRequest) -> list[tuple[str, str, list[str]]]:
     if not isinstance(entries, list) or not entries:
         raise Refused(errors.json_error("dynamodb", "ValidationException", "No statement given."))
     tables = dynamodb_backends[ACCOUNT_ID][request.region].tables
-    found = []
+    found: list[tuple[str, str, list[str]]] = []
     for entry in entries:
         text = entry.get("Statement") if isinstance(entry, dict) else None
         try:

@@ -149,7 +149,7 @@ def raw_call(
         prepared.url, data=body, headers=dict(prepared.headers), method="POST"
     )
     try:
-        with urllib.request.urlopen(http, timeout=30) as answer:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(http, timeout=30) as answer:
             status, text = answer.status, answer.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         status, text = error.code, error.read().decode("utf-8", "replace")
