@@ -405,20 +405,20 @@ def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
     if action in ("BatchGetItem", "BatchWriteItem"):
         items = params.get("RequestItems")
         return [(action, str(name)) for name in items] if isinstance(items, dict) else []
-    if action == "TransactGetItems":
+    if action in ("TransactGetItems", "TransactWriteItems"):
+        kinds = {"Get": "GetItem"} if action == "TransactGetItems" else _TRANSACT_WRITE_ACTIONS
+        entries = params.get("TransactItems")
         found = []
-        for item in params.get("TransactItems") or []:
-            get = item.get("Get") if isinstance(item, dict) else None
-            if isinstance(get, dict) and get.get("TableName"):
-                found.append(("GetItem", str(get["TableName"])))
-        return found
-    if action == "TransactWriteItems":
-        found = []
-        for item in params.get("TransactItems") or []:
-            for kind, item_action in _TRANSACT_WRITE_ACTIONS.items():
-                op = item.get(kind) if isinstance(item, dict) else None
-                if isinstance(op, dict) and op.get("TableName"):
-                    found.append((item_action, str(op["TableName"])))
+        for entry in entries if isinstance(entries, list) else []:
+            named = [
+                (item_action, str(op["TableName"]))
+                for kind, item_action in kinds.items()
+                if isinstance(op := entry.get(kind) if isinstance(entry, dict) else None, dict)
+                and op.get("TableName")
+            ]
+            if not named:
+                return []  # an entry naming no table: the request is refused, not half-checked
+            found.extend(named)
         return found
     if action == "ImportTable":
         creation = params.get("TableCreationParameters")
@@ -439,7 +439,11 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     context = base_context(principal, request)
     checks: list[Check] = []
     seen: set[tuple[str, str]] = set()
-    for action, table in _tables_and_actions(request):
+    found = _tables_and_actions(request)
+    if not found:
+        message = f"{request.action} names no table: every request names the tables it acts on."
+        raise Refused(errors.json_error("dynamodb", "ValidationException", message))
+    for action, table in found:
         if (action, table) in seen:
             continue
         seen.add((action, table))

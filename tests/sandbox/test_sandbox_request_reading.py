@@ -393,3 +393,60 @@ def test_create_and_delete_alias_need_the_alias_resource(sb: SandboxInfo) -> Non
     response = denied(lambda: kms.delete_alias(AliasName=name))
     assert response["Error"]["Code"] == "AccessDeniedException"
     assert f":{name}" in response["Error"]["Message"]
+
+
+# ------------------------------------------------------------------ deny by default
+
+
+@pytest.mark.parametrize(
+    ("action", "params"),
+    [
+        ("TransactGetItems", {"TransactItems": [{"get": {"TableName": "{t}", "Key": {}}}]}),
+        ("TransactWriteItems", {"TransactItems": ["{t}"]}),
+        ("BatchGetItem", {"RequestItems": ["{t}"]}),
+        ("Scan", {}),
+        ("UpdateTable", {"BillingMode": "PAY_PER_REQUEST"}),
+    ],
+)
+def test_request_naming_no_table_is_refused(
+    sb: SandboxInfo, action: str, params: dict[str, Any]
+) -> None:
+    row("sandbox-differential")
+    table = make_table(sb, None)
+    text = json.dumps(params).replace("{t}", table)
+    answer = raw_call(sb, "dynamodb", action, json.loads(text))
+    assert answer.code == "ValidationException", answer.text
+    assert "names no table" in answer.text or "must name the table" in answer.text
+
+
+def test_transaction_with_an_entry_naming_no_table_is_refused_whole(sb: SandboxInfo) -> None:
+    row("sandbox-differential")
+    attacker = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    _, secret = _secret_table(sb)
+    decoy = make_table(sb, None)
+    params = {
+        "TransactItems": [
+            {"Get": {"TableName": decoy, "Key": {"pk": {"S": "a"}}}},
+            {"Get": {"tablename": secret, "Key": {"pk": {"S": "secret"}}}},
+        ]
+    }
+    answer = raw_call(sb, "dynamodb", "TransactGetItems", params, creds=_creds(attacker))
+    assert answer.code == "ValidationException" and "TOP" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "arn:aws:dynamodb:us-west-2:123456789012:table/{t}",
+        "arn:aws:dynamodb:us-east-1:999999999999:table/{t}",
+        "ARN:aws:dynamodb:us-east-1:123456789012:table/{t}",
+        "arn:aws:dynamodb:us-east-1:123456789012:table/decoy/../{t}",
+        "{t}/x",
+        "{t}\u0000",
+    ],
+)
+def test_table_reference_moto_would_read_otherwise_is_refused(sb: SandboxInfo, value: str) -> None:
+    row("sandbox-differential")
+    table = make_table(sb, None)
+    answer = raw_call(sb, "dynamodb", "Scan", {"TableName": value.replace("{t}", table)})
+    assert answer.code in {"ValidationException", "ResourceNotFoundException"}, answer.text
