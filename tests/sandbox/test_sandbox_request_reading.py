@@ -450,3 +450,36 @@ def test_table_reference_moto_would_read_otherwise_is_refused(sb: SandboxInfo, v
     table = make_table(sb, None)
     answer = raw_call(sb, "dynamodb", "Scan", {"TableName": value.replace("{t}", table)})
     assert answer.code in {"ValidationException", "ResourceNotFoundException"}, answer.text
+
+
+def test_attack_partiql_through_an_index_is_authorized_on_its_table(sb: SandboxInfo) -> None:
+    row("sandbox-partiql-tables")
+    attacker = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    key = make_key(sb)
+    secret = unique("secret")
+    ddb = sb.client("dynamodb")
+    ddb.create_table(
+        TableName=secret,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "data", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "bydata",
+                "KeySchema": [{"AttributeName": "data", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+    )
+    ddb.put_item(TableName=secret, Item=item("secret", data="TOP"))
+    own = attacker.client(sb, "dynamodb")
+    response = denied(lambda: own.execute_statement(Statement=f"SELECT * FROM {secret}.bydata"))
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    assert key["Arn"] in response["Error"]["Message"]
+    # The admin reads the index: the name is resolved, not refused.
+    items = ddb.execute_statement(Statement=f"SELECT * FROM {secret}.bydata")["Items"]
+    assert items == [item("secret", data="TOP")]
