@@ -19,6 +19,10 @@ JSON_SERVICES = {
     "kms": ("TrentService", "application/x-amz-json-1.1"),
 }
 QUERY_SERVICES = frozenset({"iam", "sts"})
+# DynamoDB nests attributes up to 32 levels ("Nested attribute depth: 32"); each level is two
+# JSON levels ({"M": {...}}), plus the request's own few. Deeper is refused before any reader
+# that recurses (moto's, the item size count) sees it.
+MAX_DEPTH = 100
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 # What moto reads beside the body, and the sandbox controls instead: the region moto picks from
 # a Host like `x.us-west-2.amazonaws.com` or a User-Agent `region/...`, the body's encoding.
@@ -70,11 +74,28 @@ def _json_params(request: ApiRequest, body: bytes) -> dict[str, Any]:
         return {}
     try:
         params = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nesting past the parser
         params = None
     if not isinstance(params, dict):
         raise Refused(_serialization(request, "The request body must be one JSON object (UTF-8)."))
+    if _depth_over(params, MAX_DEPTH):
+        message = f"The request nests JSON deeper than {MAX_DEPTH} levels."
+        raise Refused(errors.unprocessable(request, message))
     return params
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    # Iterative, linear in the document: whatever reads it later may recurse.
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def _query_params(request: ApiRequest, environ: dict[str, Any], body: bytes) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def test_corrupt_gzip_and_non_object_json_are_refused(sb: SandboxInfo) -> None:
         headers=headers | {"Content-Encoding": "gzip"},
     )
     assert corrupt.code == "SerializationException", corrupt.text
-    for body in (b"[1]", b"not json", b'"TableName"', b"\xff\xfe"):
+    for body in (b"[1]", b"not json", b'"TableName"', b"\xff\xfe", b'{"a":' + b"[" * 100_000):
         answer = raw_call(sb, "dynamodb", "Scan", {}, body=body, headers=headers)
         assert answer.code == "SerializationException", (body, answer.text)
 
@@ -491,3 +491,16 @@ def test_attack_partiql_through_an_index_is_authorized_on_its_table(sb: SandboxI
     # The admin reads the index: the name is resolved, not refused.
     items = ddb.execute_statement(Statement=f"SELECT * FROM {secret}.bydata")["Items"]
     assert items == [item("secret", data="TOP")]
+
+
+def test_json_nested_past_dynamodb_depth_is_refused_not_a_server_error(sb: SandboxInfo) -> None:
+    row("sandbox-canonical-request")
+    deep: dict[str, Any] = {"S": "x"}
+    for _ in range(120):
+        deep = {"M": {"a": deep}}
+    table = make_table(sb, None)
+    answer = raw_call(
+        sb, "dynamodb", "PutItem", {"TableName": table, "Item": {"pk": {"S": "a"}, "d": deep}}
+    )
+    assert answer.status == 400 and answer.code == "ValidationException", answer.text
+    assert "deeper than" in answer.body["message"]
