@@ -8,6 +8,7 @@ from typing import Any
 from sandbox import errors, resources
 from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
+from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
@@ -217,3 +218,24 @@ def canonical(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse
     except Refused as exc:
         return None, exc.response
     return None, None
+
+
+# IAM operations that, without UserName, act on the user who signed the request ("If you do
+# not specify a user name, IAM determines the user name implicitly based on the Amazon Web
+# Services access key ID signing the request"). moto instead looks the user up from the
+# AccessKeyId parameter for some of them, which may be anyone's.
+IAM_SELF_ACTIONS = frozenset(
+    {"GetUser", "ListAccessKeys", "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey"}
+)
+
+
+def canonical_iam(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+    """The implicit UserName made explicit, so moto acts on the user the authorizer checked."""
+    if request.action not in IAM_SELF_ACTIONS or request.params.get("UserName"):
+        return None
+    if principal.kind == "user":
+        return {**request.params, "UserName": principal.arn.rsplit("/", 1)[-1]}
+    if principal.kind == "assumed-role" and request.action != "GetUser":
+        message = f"{request.action} from a role session must name the user (UserName)."
+        raise Refused(errors.query_error("iam", "ValidationError", message, 400))
+    return None

@@ -187,9 +187,11 @@ class AuthorizingApp:
         params, refusal = identifiers.canonical(request)
         if refusal is not None:
             return _Plan(refusal=refusal)
-        if params is not None:
-            request = replace(request, params=params)
         try:
+            if request.service == "iam":
+                params = identifiers.canonical_iam(request, principal)
+            if params is not None:
+                request = replace(request, params=params)
             checks = resources.checks_for(principal, request)
             checks.extend(data_paths.checks(principal, request))
         except canonical.Refused as exc:

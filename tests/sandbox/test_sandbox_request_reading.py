@@ -504,3 +504,36 @@ def test_json_nested_past_dynamodb_depth_is_refused_not_a_server_error(sb: Sandb
     )
     assert answer.status == 400 and answer.code == "ValidationException", answer.text
     assert "deeper than" in answer.body["message"]
+
+
+@pytest.mark.parametrize("action", ["DeleteAccessKey", "UpdateAccessKey"])
+def test_attack_access_key_of_another_user_without_user_name_is_refused(
+    sb: SandboxInfo, action: str
+) -> None:
+    row("sandbox-differential")
+    victim = make_user(sb)
+    attacker = make_user(sb)
+    own = f"arn:aws:iam::{sb.account_id}:user/{attacker.name}"
+    sb.client("iam").put_user_policy(
+        UserName=attacker.name,
+        PolicyName="self-service",
+        PolicyDocument=json.dumps(allow(["iam:DeleteAccessKey", "iam:UpdateAccessKey"], own)),
+    )
+    params = {"AccessKeyId": victim.access_key_id}
+    if action == "UpdateAccessKey":
+        params["Status"] = "Inactive"
+    # Without UserName IAM acts on the signing user, whose key this is not.
+    answer = raw_call(sb, "iam", action, params, creds=_creds(attacker))
+    assert answer.status >= 400 and answer.code == "NoSuchEntity", answer.text
+    keys = sb.client("iam").list_access_keys(UserName=victim.name)["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(victim.access_key_id, "Active")]
+    # The caller's own key, named the same way, is the caller's to change.
+    params["AccessKeyId"] = attacker.access_key_id
+    if action == "UpdateAccessKey":
+        params["Status"] = "Active"
+        assert (
+            raw_call(
+                sb, action="UpdateAccessKey", service="iam", params=params, creds=_creds(attacker)
+            ).status
+            == 200
+        )
