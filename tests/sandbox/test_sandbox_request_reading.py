@@ -510,7 +510,7 @@ def test_json_nested_past_dynamodb_depth_is_refused_not_a_server_error(sb: Sandb
 def test_attack_access_key_of_another_user_without_user_name_is_refused(
     sb: SandboxInfo, action: str
 ) -> None:
-    row("sandbox-differential")
+    row("sandbox-iam-implicit-user")
     victim = make_user(sb)
     attacker = make_user(sb)
     own = f"arn:aws:iam::{sb.account_id}:user/{attacker.name}"
