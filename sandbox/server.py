@@ -74,6 +74,7 @@ def build_app(
 
     for service in SERVICES:
         served.operations(service)  # load the models now, not during the first request
+    resources.iam_resource_kinds("GetUser")  # and the IAM catalog
     moto_app = DomainDispatcherApplication(create_backend_app)
     if engine is None:
         org = org_policies or OrgPolicies()

@@ -103,6 +103,7 @@ def world(sb: SandboxInfo) -> World:
                     f"{iam_arn}:role/decoy-*",
                     f"{iam_arn}:group/decoy-*",
                     f"{iam_arn}:policy/decoy-*",
+                    f"{iam_arn}:instance-profile/decoy-*",
                 ],
             },
             {
@@ -599,7 +600,7 @@ def test_alias_operations_act_on_what_was_authorized(world: World, encoding: str
 
 # ------------------------------------------------------------------ IAM
 
-_IAM_NAMES = ("UserName", "RoleName", "GroupName", "PolicyArn")
+_IAM_NAMES = ("UserName", "RoleName", "GroupName", "PolicyArn", "InstanceProfileName")
 
 
 def _iam_operations() -> list[str]:

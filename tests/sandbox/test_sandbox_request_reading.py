@@ -50,6 +50,15 @@ def _root_key(sb: SandboxInfo, *statements: dict[str, Any]) -> dict[str, Any]:
     return sb.client("kms").create_key(Policy=json.dumps(policy))["KeyMetadata"]
 
 
+def _exists(sb: SandboxInfo, table: str) -> bool:
+    ddb = sb.client("dynamodb")
+    try:
+        ddb.describe_table(TableName=table)
+    except ddb.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------ encodings
 
 
@@ -222,7 +231,7 @@ def test_attack_restore_with_decoy_source_arn_is_refused(sb: SandboxInfo) -> Non
         )
     )
     assert response["Error"]["Code"] == "ValidationException"
-    assert copy not in sb.client("dynamodb").list_tables()["TableNames"]
+    assert not _exists(sb, copy)
     # Naming the same table both ways is no less ambiguous to the API.
     response = denied(
         lambda: ddb.restore_table_to_point_in_time(
@@ -231,7 +240,7 @@ def test_attack_restore_with_decoy_source_arn_is_refused(sb: SandboxInfo) -> Non
     )
     assert response["Error"]["Code"] == "ValidationException"
     ddb.restore_table_to_point_in_time(SourceTableArn=decoy_arn, TargetTableName=copy)
-    assert copy in sb.client("dynamodb").list_tables()["TableNames"]
+    assert _exists(sb, copy)
 
 
 # ------------------------------------------------------------------ PartiQL
@@ -537,3 +546,27 @@ def test_attack_access_key_of_another_user_without_user_name_is_refused(
             ).status
             == 200
         )
+
+
+def test_attack_add_self_to_a_group_is_authorized_on_the_group(sb: SandboxInfo) -> None:
+    row("sandbox-iam-resource")
+    iam = sb.client("iam")
+    admins = unique("admins")
+    iam.create_group(GroupName=admins)
+    iam.put_group_policy(GroupName=admins, PolicyName="all", PolicyDocument=json.dumps(allow("*")))
+    attacker = make_user(sb)
+    own = f"arn:aws:iam::{sb.account_id}:user/{attacker.name}"
+    iam.put_user_policy(
+        UserName=attacker.name,
+        PolicyName="self",
+        PolicyDocument=json.dumps(allow("iam:AddUserToGroup", own)),
+    )
+    # AddUserToGroup is authorized on the group (the IAM catalog's resource), not the user.
+    response = denied(
+        lambda: attacker.client(sb, "iam").add_user_to_group(
+            GroupName=admins, UserName=attacker.name
+        )
+    )
+    assert response["Error"]["Code"] == "AccessDenied"
+    assert f":group/{admins}" in response["Error"]["Message"]
+    assert iam.get_group(GroupName=admins)["Users"] == []
