@@ -61,13 +61,14 @@ def tables_of(statement: Any) -> tuple[str, list[str]]:
     return action, names
 
 
-def resolve(name: str, tables: dict[str, Any]) -> list[str]:
-    """The tables a parser name reads: `t`, or `t.index` (a table name may itself hold dots,
-    so every reading is returned); the name itself when no table matches (moto: not found).
+def resolve(name: str, tables: dict[str, Any]) -> list[tuple[str, str]]:
+    """(table, index or "") a parser name reads: `t`, or `t.index` (a table name may itself
+    hold dots, so every reading is returned); the name itself when no table matches (moto:
+    not found).
 
     Linear in the name for each table of the account: no slice per dot of the name.
     """
-    found = [name] if name in tables else []
+    found = [(name, "")] if name in tables else []
     for table_name, table in tables.items():
         cut = len(table_name)
         if (
@@ -76,8 +77,8 @@ def resolve(name: str, tables: dict[str, Any]) -> list[str]:
             and name.startswith(table_name)
             and name[cut + 1 :] in _index_names(table)
         ):
-            found.append(table_name)
-    return found or [name]
+            found.append((table_name, name[cut + 1 :]))
+    return found or [(name, "")]
 
 
 def _index_names(table: Any) -> set[str]:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ _RESOURCE_NAMES = (
 )
 # DynamoDB operations on no particular resource (IAM: "*"). Every other operation must name
 # its resource, or it is refused: the authorizer never guesses what moto will touch.
+_INDEX_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 DYNAMODB_RESOURCELESS = frozenset(
     {"ListTables", "ListBackups", "ListExports", "DescribeLimits", "DescribeEndpoints"}
 )
@@ -358,7 +360,9 @@ def table_key(region: str, name_or_arn: str) -> Any | None:
     return find_key(region, sse.get("KMSMasterKeyId"))
 
 
-def partiql_statements(request: ApiRequest) -> list[tuple[str, str, list[str]]]:
+def partiql_statements(
+    request: ApiRequest,
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(IAM action, name as written, tables it reads) of each PartiQL statement; raise Refused."""
     params = request.params
     if request.action == "ExecuteStatement":
@@ -368,7 +372,7 @@ def partiql_statements(request: ApiRequest) -> list[tuple[str, str, list[str]]]:
     if not isinstance(entries, list) or not entries:
         raise Refused(errors.json_error("dynamodb", "ValidationException", "No statement given."))
     tables = dynamodb_backends[ACCOUNT_ID][request.region].tables
-    found: list[tuple[str, str, list[str]]] = []
+    found: list[tuple[str, str, list[tuple[str, str]]]] = []
     for entry in entries:
         text = entry.get("Statement") if isinstance(entry, dict) else None
         try:
@@ -392,23 +396,24 @@ def partiql_scope(request: ApiRequest) -> tuple[frozenset[str], frozenset[str]]:
     except Refused:
         return frozenset(), frozenset()
     names = frozenset(name for _, name, _ in statements)
-    return names, frozenset(t for _, _, tables in statements for t in tables)
+    return names, frozenset(t for _, _, tables in statements for t, _ in tables)
 
 
-def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
+def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str, str]]:
+    """(IAM action, table, index or "") of everything the request touches."""
     params, action = request.params, request.action
     if action in PARTIQL_ACTIONS:
-        return [(a, t) for a, _, tables in partiql_statements(request) for t in tables]
+        return [(a, t, i) for a, _, tables in partiql_statements(request) for t, i in tables]
     if action in ("BatchGetItem", "BatchWriteItem"):
         items = params.get("RequestItems")
-        return [(action, str(name)) for name in items] if isinstance(items, dict) else []
+        return [(action, str(name), "") for name in items] if isinstance(items, dict) else []
     if action in ("TransactGetItems", "TransactWriteItems"):
         kinds = {"Get": "GetItem"} if action == "TransactGetItems" else _TRANSACT_WRITE_ACTIONS
         entries = params.get("TransactItems")
         found = []
         for entry in entries if isinstance(entries, list) else []:
             named = [
-                (item_action, str(op["TableName"]))
+                (item_action, str(op["TableName"]), "")
                 for kind, item_action in kinds.items()
                 if isinstance(op := entry.get(kind) if isinstance(entry, dict) else None, dict)
                 and op.get("TableName")
@@ -421,12 +426,17 @@ def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
         creation = params.get("TableCreationParameters")
         name = creation.get("TableName") if isinstance(creation, dict) else None
         if isinstance(name, str) and name:
-            return [(action, name)]
+            return [(action, name, "")]
+    index = params.get("IndexName")
+    if index is not None and (not isinstance(index, str) or not _INDEX_NAME.match(index)):
+        message = "IndexName must be an index name: 3 to 255 of A-Z a-z 0-9 _ . -"
+        raise Refused(errors.json_error("dynamodb", "ValidationException", message))
     for name in _RESOURCE_NAMES:
         if isinstance(params.get(name), str) and params[name]:
-            return [(action, str(params[name]))]
+            on_index = index if action in ("Query", "Scan") else ""
+            return [(action, str(params[name]), on_index or "")]
     if action in DYNAMODB_RESOURCELESS:
-        return [(action, "")]
+        return [(action, "", "")]
     message = f"{action} must name the table (or backup, export, import) it acts on."
     raise Refused(errors.json_error("dynamodb", "ValidationException", message))
 
@@ -435,16 +445,19 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     region = request.region
     context = base_context(principal, request)
     checks: list[Check] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     found = _tables_and_actions(request)
     if not found:
         message = f"{request.action} names no table: every request names the tables it acts on."
         raise Refused(errors.json_error("dynamodb", "ValidationException", message))
-    for action, table in found:
-        if (action, table) in seen:
+    for action, table, index in found:
+        if (action, table, index) in seen:
             continue
-        seen.add((action, table))
+        seen.add((action, table, index))
         resource = table_arn(region, table) if table else "*"
+        if index:
+            # A read through an index is authorized on the index's ARN (IAM: table/t/index/i).
+            resource = f"{resource}/index/{index}"
         checks.append(Check(f"dynamodb:{action}", resource, None, context))
     if request.action not in DYNAMODB_ITEM_ACTIONS:
         return checks
@@ -453,7 +466,7 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         VIA_SERVICE: dynamodb_service_endpoint(region),
         CALLER_ACCOUNT: principal.account_id,
     }
-    for table in sorted({table for _, table in seen if table}):
+    for table in sorted({table for _, table, _ in seen if table}):
         key = table_key(region, table)
         if key is not None:
             policy = key_policy(key, region)

@@ -570,3 +570,54 @@ def test_attack_add_self_to_a_group_is_authorized_on_the_group(sb: SandboxInfo) 
     assert response["Error"]["Code"] == "AccessDenied"
     assert f":group/{admins}" in response["Error"]["Message"]
     assert iam.get_group(GroupName=admins)["Users"] == []
+
+
+def _table_with_index(sb: SandboxInfo) -> str:
+    name = unique("indexed")
+    ddb = sb.client("dynamodb")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "data", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "bydata",
+                "KeySchema": [{"AttributeName": "data", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=name, Item=item("a", data="d"))
+    return name
+
+
+def test_reads_through_an_index_are_authorized_on_the_index(sb: SandboxInfo) -> None:
+    row("sandbox-index-resource")
+    table = _table_with_index(sb)
+    arn = f"arn:aws:dynamodb:{sb.region}:{sb.account_id}:table/{table}"
+    actions = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:PartiQLSelect"]
+    on_table = make_user(sb, inline=allow(actions, arn)).client(sb, "dynamodb")
+    on_index = make_user(sb, inline=allow(actions, f"{arn}/index/*")).client(sb, "dynamodb")
+    query = {
+        "TableName": table,
+        "IndexName": "bydata",
+        "KeyConditionExpression": "#d = :d",
+        "ExpressionAttributeNames": {"#d": "data"},
+        "ExpressionAttributeValues": {":d": {"S": "d"}},
+    }
+    for call in (
+        lambda c: c.query(**query),
+        lambda c: c.scan(TableName=table, IndexName="bydata"),
+        lambda c: c.execute_statement(Statement=f"SELECT * FROM {table}.bydata"),
+    ):
+        response = denied(lambda call=call: call(on_table))
+        assert response["Error"]["Code"] == "AccessDeniedException"
+        assert f"{arn}/index/bydata" in response["Error"]["Message"]
+        assert call(on_index)["Items"] == [item("a", data="d")]
+    assert denied(lambda: on_index.scan(TableName=table))["Error"]["Code"] == (
+        "AccessDeniedException"
+    )
