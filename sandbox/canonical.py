@@ -24,8 +24,9 @@ QUERY_SERVICES = frozenset({"iam", "sts"})
 # that recurses (moto's, the item size count) sees it.
 MAX_DEPTH = 100
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
-# What moto reads beside the body, and the sandbox controls instead: the region moto picks from
-# a Host like `x.us-west-2.amazonaws.com` or a User-Agent `region/...`, the body's encoding.
+# The only client headers moto receives (credential scope, date, token). Whatever else moto
+# would read is set by the sandbox: a Host like `x.us-west-2.amazonaws.com` or a User-Agent
+# `region/...` would choose moto's region, Content-Encoding its body.
 _KEPT = ("HTTP_AUTHORIZATION", "HTTP_X_AMZ_DATE", "HTTP_X_AMZ_SECURITY_TOKEN")
 
 
