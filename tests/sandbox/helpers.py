@@ -111,6 +111,7 @@ def raw_call(
     query: str = "",
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    region: str | None = None,
 ) -> RawAnswer:
     """One signed request built by hand: the encodings and forms an SDK would not send."""
     import gzip
@@ -141,7 +142,7 @@ def raw_call(
     url = sb.endpoint_url + "/" + (f"?{query}" if query else "")
     request = botocore.awsrequest.AWSRequest("POST", url, data=body, headers=all_headers)
     auth = botocore.auth.SigV4Auth(
-        botocore.credentials.Credentials(access_key, secret), service, sb.region
+        botocore.credentials.Credentials(access_key, secret), service, region or sb.region
     )
     auth.add_auth(request)
     prepared = request.prepare()

@@ -621,3 +621,35 @@ def test_reads_through_an_index_are_authorized_on_the_index(sb: SandboxInfo) -> 
     assert denied(lambda: on_index.scan(TableName=table))["Error"]["Code"] == (
         "AccessDeniedException"
     )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"User-Agent": "aws-cli/2 region/us-west-2"}, {"Host": "dynamodb.us-west-2.amazonaws.com"}],
+    ids=["user-agent", "host"],
+)
+def test_attack_region_from_a_header_is_not_moto_s_region(
+    sb: SandboxInfo, headers: dict[str, str]
+) -> None:
+    row("sandbox-canonical-request")
+    west = "us-west-2"
+    key = raw_call(sb, "kms", "CreateKey", {}, region=west).body["KeyMetadata"]
+    table = unique("regional")
+    create = {
+        "TableName": table,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "SSESpecification": {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+    }
+    assert raw_call(sb, "dynamodb", "CreateTable", create, region=west).status == 200
+    put = {"TableName": table, "Item": item("secret", data="TOP")}
+    assert raw_call(sb, "dynamodb", "PutItem", put, region=west).status == 200
+    # The attacker's own table of the same name, in the region it signs for.
+    attacker = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    make_table(sb, None, name=table)
+    answer = raw_call(
+        sb, "dynamodb", "Scan", {"TableName": table}, creds=_creds(attacker), headers=headers
+    )
+    assert "TOP" not in answer.text
+    assert answer.status == 200 and answer.body["Count"] == 0, answer.text
