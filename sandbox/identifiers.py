@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 from sandbox import errors, resources
+from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
+from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
@@ -70,6 +72,10 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
             replacement = str(key.id)
         elif not _KEY_ID.match(value):
             return None, _not_found(f"Invalid keyId {value}")
+        elif resources.find_key(request.region, value) is None:
+            # Deny by default: a key the authorizer cannot find is not handed to moto.
+            arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{value}"
+            return None, _not_found(f"Key '{arn}' does not exist")
         else:
             continue
         if changed is None:
@@ -78,28 +84,111 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
     return changed, None
 
 
-def _table_name(region: str, value: Any) -> Any:
+# DynamoDB table names (CreateTable's pattern and lengths); an ARN of one is up to 1024.
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+# Parameters naming one table, by name or ARN; those moto looks up by ARN keep the ARN form.
+_TABLE_FIELDS = ("TableName", "SourceTableName")
+_ARN_FIELDS = ("TableArn", "ResourceArn")
+_SSE_FIELDS = ("SSESpecification", "SSESpecificationOverride")
+
+
+def _ddb_refusal(code: str, message: str) -> Refused:
+    return Refused(errors.json_error("dynamodb", code, message))
+
+
+def table_name(region: str, value: Any, field: str, *, arn_allowed: bool = True) -> str:
+    """The table a name or ARN parameter names, as moto looks it up; raise Refused."""
+    if not isinstance(value, str):
+        raise _ddb_refusal("ValidationException", f"{field} must be a string.")
     prefix = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/"
-    if isinstance(value, str) and value.startswith(prefix) and "/" not in value[len(prefix) :]:
-        return value[len(prefix) :]
-    return value
+    name = value
+    if value.startswith("arn:"):
+        if not arn_allowed:
+            raise _ddb_refusal("ValidationException", f"{field} takes a table name, not an ARN.")
+        if not value.startswith(prefix):
+            # Another region's or account's table: not in this sandbox.
+            raise _ddb_refusal(
+                "ResourceNotFoundException", f"Requested resource not found: {value[:128]}"
+            )
+        name = value[len(prefix) :]
+    if not _TABLE_NAME.match(name):
+        raise _ddb_refusal(
+            "ValidationException",
+            f"{field} {value[:128]!r} is not a table name or table ARN: a name is 1 to 255 of "
+            "A-Z a-z 0-9 _ . - (in an ARN: arn:aws:dynamodb:<region>:<account>:table/<name>).",
+        )
+    return name
+
+
+def _table_arn(region: str, name: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
+
+
+def _sse(region: str, spec: Any) -> Any:
+    """A KMSMasterKeyId in any of its forms becomes the key's ARN: a table is bound to a key,
+    never to an alias that may later point elsewhere."""
+    if not isinstance(spec, dict) or spec.get("KMSMasterKeyId") in (None, ""):
+        return spec
+    value = spec["KMSMasterKeyId"]
+    key = resources.find_key(region, value) if isinstance(value, str) else None
+    if key is None:
+        raise _ddb_refusal(
+            "ValidationException", f"KMSMasterKeyId {str(value)[:128]!r}: no such KMS key."
+        )
+    return {**spec, "KMSMasterKeyId": str(key.arn)}
 
 
 def canonical_dynamodb(request: ApiRequest) -> dict[str, Any] | None:
-    """Table ARNs as table names wherever DynamoDB accepts either; None when unchanged.
+    """Every table a DynamoDB request names, named as moto looks it up; None when unchanged.
 
+    Raise Refused for a parameter that names no table of this sandbox, or two sources at once.
     Only the containers on the way to a renamed table are copied: items stay shared.
     """
     region, original = request.region, request.params
     params = dict(original)
-    for field in ("TableName", "TargetTableName"):
+    if "SourceTableArn" in params:
+        if "SourceTableName" in params:
+            raise _ddb_refusal(
+                "ValidationException",
+                "Give either SourceTableArn or SourceTableName, not both.",
+            )
+        params["SourceTableName"] = table_name(
+            region, params.pop("SourceTableArn"), "SourceTableArn"
+        )
+    for field in _TABLE_FIELDS:
         if field in params:
-            params[field] = _table_name(region, params[field])
-    if "SourceTableArn" in params and "SourceTableName" not in params:
-        params["SourceTableName"] = _table_name(region, params.pop("SourceTableArn"))
+            params[field] = table_name(region, params[field], field)
+    if "TargetTableName" in params:
+        params["TargetTableName"] = table_name(
+            region, params["TargetTableName"], "TargetTableName", arn_allowed=False
+        )
+    for field in _ARN_FIELDS:
+        if field in params:
+            params[field] = _table_arn(region, table_name(region, params[field], field))
+    for field in _SSE_FIELDS:
+        if field in params:
+            params[field] = _sse(region, params[field])
+    creation = params.get("TableCreationParameters")
+    if isinstance(creation, dict):
+        creation = dict(creation)
+        if "TableName" in creation:
+            creation["TableName"] = table_name(
+                region, creation["TableName"], "TableName", arn_allowed=False
+            )
+        if "SSESpecification" in creation:
+            creation["SSESpecification"] = _sse(region, creation["SSESpecification"])
+        params["TableCreationParameters"] = creation
     items = params.get("RequestItems")
     if isinstance(items, dict):
-        params["RequestItems"] = {_table_name(region, k): v for k, v in items.items()}
+        renamed = {}
+        for name, value in items.items():
+            canonical_name = table_name(region, name, "RequestItems")
+            if canonical_name in renamed:
+                raise _ddb_refusal(
+                    "ValidationException", f"RequestItems names table {canonical_name} twice."
+                )
+            renamed[canonical_name] = value
+        params["RequestItems"] = renamed
     entries = params.get("TransactItems")
     if isinstance(entries, list):
         params["TransactItems"] = [_transact_entry(region, entry) for entry in entries]
@@ -112,16 +201,41 @@ def _transact_entry(region: str, entry: Any) -> Any:
     renamed = {}
     for kind, op in entry.items():
         if isinstance(op, dict) and "TableName" in op:
-            op = {**op, "TableName": _table_name(region, op["TableName"])}
+            op = {**op, "TableName": table_name(region, op["TableName"], "TableName")}
         renamed[kind] = op
     return renamed
 
 
 def canonical(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse | None]:
+    """Parameters as moto resolves them (None when unchanged), or the refusal."""
     if request.protocol != "json":
         return None, None
-    if request.service == "kms":
-        return canonical_kms(request)
-    if request.service == "dynamodb":
-        return canonical_dynamodb(request), None
+    try:
+        if request.service == "kms":
+            return canonical_kms(request)
+        if request.service == "dynamodb":
+            return canonical_dynamodb(request), None
+    except Refused as exc:
+        return None, exc.response
     return None, None
+
+
+# IAM operations that, without UserName, act on the user who signed the request ("If you do
+# not specify a user name, IAM determines the user name implicitly based on the Amazon Web
+# Services access key ID signing the request"). moto instead looks the user up from the
+# AccessKeyId parameter for some of them, which may be anyone's.
+IAM_SELF_ACTIONS = frozenset(
+    {"GetUser", "ListAccessKeys", "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey"}
+)
+
+
+def canonical_iam(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+    """The implicit UserName made explicit, so moto acts on the user the authorizer checked."""
+    if request.action not in IAM_SELF_ACTIONS or request.params.get("UserName"):
+        return None
+    if principal.kind == "user":
+        return {**request.params, "UserName": principal.arn.rsplit("/", 1)[-1]}
+    if principal.kind == "assumed-role" and request.action != "GetUser":
+        message = f"{request.action} from a role session must name the user (UserName)."
+        raise Refused(errors.query_error("iam", "ValidationError", message, 400))
+    return None

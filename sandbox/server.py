@@ -20,7 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits
+from sandbox import limits, partiql, resources
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -67,11 +67,14 @@ def build_app(
     # mentions it, whoever the principal; the authorization layer decides instead.
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
     limits.enforce_item_limit_in_moto()
+    partiql.install()
+    resources.mark_aws_managed_keys()
 
     from sandbox import served
 
     for service in SERVICES:
         served.operations(service)  # load the models now, not during the first request
+    resources.iam_resource_kinds("GetUser")  # and the IAM catalog
     moto_app = DomainDispatcherApplication(create_backend_app)
     if engine is None:
         org = org_policies or OrgPolicies()

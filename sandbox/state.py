@@ -109,6 +109,17 @@ def _apply(backend: Any, service: str, state: dict[str, Any]) -> None:
     vars(backend).update(state)
 
 
+def _adopt_aws_managed_key(kms: Any, region: str) -> None:
+    """A snapshot written before keys carried their managed-by: the key holding
+    `alias/aws/dynamodb` (reserved, so only DynamoDB ever created it) is AWS managed."""
+    from sandbox.resources import aws_managed_key_policy
+
+    for key in kms.keys.values():
+        if "alias/aws/dynamodb" in key.aliases and key.key_manager != "AWS":
+            key.key_manager = "AWS"
+            key.policy = aws_managed_key_policy(region)
+
+
 class StateStore:
     """Saves and restores the sandbox's state in one directory."""
 
@@ -153,6 +164,8 @@ class StateStore:
         for service, regions in data["backends"].items():
             for region, state in regions.items():
                 _apply(live[service][region], service, state)
+        for region in data["backends"].get("kms", {}):
+            _adopt_aws_managed_key(live["kms"][region], region)
         self._sandbox_state.restore(data["sandbox"])
         return True
 

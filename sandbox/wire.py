@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -47,14 +46,9 @@ def parse_request(environ: dict[str, Any], body: bytes, default_region: str) -> 
 
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
-        try:
-            params = json.loads(body.decode("utf-8")) if body else {}
-        except (UnicodeDecodeError, ValueError):
-            params = {}
-        if not isinstance(params, dict):
-            params = {}
+        # The parameters are read once the signature holds, by sandbox.canonical.
         action = target.rsplit(".", 1)[-1]
-        return ApiRequest(access_key_id, service, region, action, "json", params, has_token)
+        return ApiRequest(access_key_id, service, region, action, "json", {}, has_token)
 
     content_type = environ.get("CONTENT_TYPE", "")
     form: dict[str, list[str]] = {}

@@ -77,3 +77,85 @@ def denied(call: Any) -> Any:
 
 def item(pk: str, **attributes: str) -> dict[str, Any]:
     return {"pk": {"S": pk}, **{k: {"S": v} for k, v in attributes.items()}}
+
+
+JSON_TARGETS = {"dynamodb": ("DynamoDB_20120810", "1.0"), "kms": ("TrentService", "1.1")}
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    body: dict[str, Any]
+    text: str
+
+    @property
+    def code(self) -> str:
+        """The error code of a refusal ('' for a success)."""
+        if self.status < 300:
+            return ""
+        kind = str(self.body.get("__type", ""))
+        if kind:
+            return kind.rsplit("#", 1)[-1]
+        start = self.text.find("<Code>")
+        return self.text[start + 6 : self.text.find("</Code>")] if start >= 0 else "?"
+
+
+def raw_call(
+    sb: SandboxInfo,
+    service: str,
+    action: str,
+    params: dict[str, Any],
+    *,
+    creds: tuple[str, str] | None = None,
+    gzip_body: bool = False,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    region: str | None = None,
+) -> RawAnswer:
+    """One signed request built by hand: the encodings and forms an SDK would not send."""
+    import gzip
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    access_key, secret = creds or (sb.admin_access_key_id, sb.admin_secret_access_key)
+    all_headers = dict(headers or {})
+    if body is None and service in JSON_TARGETS:
+        prefix, version = JSON_TARGETS[service]
+        all_headers.setdefault("X-Amz-Target", f"{prefix}.{action}")
+        all_headers.setdefault("Content-Type", f"application/x-amz-json-{version}")
+        body = json.dumps(params).encode()
+    elif body is None:
+        all_headers.setdefault("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        body = urllib.parse.urlencode(
+            {"Action": action, "Version": "2010-05-08" if service == "iam" else "2011-06-15"}
+            | params
+        ).encode()
+    if gzip_body:
+        body = gzip.compress(body)
+        all_headers["Content-Encoding"] = "gzip"
+    url = sb.endpoint_url + "/" + (f"?{query}" if query else "")
+    request = botocore.awsrequest.AWSRequest("POST", url, data=body, headers=all_headers)
+    auth = botocore.auth.SigV4Auth(
+        botocore.credentials.Credentials(access_key, secret), service, region or sb.region
+    )
+    auth.add_auth(request)
+    prepared = request.prepare()
+    http = urllib.request.Request(
+        prepared.url, data=body, headers=dict(prepared.headers), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(http, timeout=30) as answer:
+            status, text = answer.status, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text) if text.startswith("{") else {}
+    except ValueError:
+        parsed = {}
+    return RawAnswer(status, parsed if isinstance(parsed, dict) else {}, text)

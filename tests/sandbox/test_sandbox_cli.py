@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import DEFAULT_PORT, running
+from sandbox import DEFAULT_PORT, canonical, running
 from sandbox.__main__ import main
 from sandbox.errors import access_denied, query_error
 from sandbox.server import is_loopback
@@ -141,11 +141,11 @@ def test_parse_json_and_query_requests() -> None:
         "aws4_request, SignedHeaders=host, Signature=abc"
     )
     body = b'{"TableName": "t"}'
-    request = parse_request(
-        _environ({"Authorization": auth, "X-Amz-Target": "DynamoDB_20120810.Scan"}, body, "x"),
-        body,
-        "us-east-1",
-    )
+    environ = _environ({"Authorization": auth, "X-Amz-Target": "DynamoDB_20120810.Scan"}, body, "x")
+    request = parse_request(environ, body, "us-east-1")
+    # The wire gives who and what; the parameters are read once, after the signature.
+    assert request.params == {}
+    request = canonical.read(request, environ, body)
     assert (request.access_key_id, request.region, request.service) == (
         "AKIAEXAMPLE123456789",
         "eu-west-1",

@@ -130,3 +130,40 @@ def test_without_state_dir_a_restart_starts_empty() -> None:
         sb.client("kms").create_key()
     with running() as sb:
         assert sb.client("kms").list_keys()["Keys"] == []
+
+
+def test_snapshot_from_before_managed_keys_were_marked_keeps_the_aws_managed_key(
+    tmp_path: Path,
+) -> None:
+    import pickle
+
+    from sandbox.state import _register_key_pickling
+
+    with running(state_dir=tmp_path) as sb:
+        table = "on-aws-managed-key"
+        sb.client("dynamodb").create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            SSESpecification={"Enabled": True, "SSEType": "KMS"},
+        )
+        arn = sb.client("dynamodb").describe_table(TableName=table)["Table"]["SSEDescription"][
+            "KMSMasterKeyArn"
+        ]
+    # As an earlier sandbox wrote it: the key unmarked, with moto's empty policy.
+    _register_key_pickling()
+    path = tmp_path / FILE_NAME
+    data = pickle.loads(path.read_bytes())
+    key = data["backends"]["kms"]["us-east-1"]["keys"][arn.split("/")[-1]]
+    key.key_manager, key.policy = "CUSTOMER", ""
+    path.write_bytes(pickle.dumps(data))
+    with running(state_dir=tmp_path) as sb:
+        iam = sb.client("iam")
+        iam.create_user(UserName="reader")
+        iam.attach_user_policy(UserName="reader", PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN)
+        created = iam.create_access_key(UserName="reader")["AccessKey"]
+        reader = sb.client("dynamodb", created["AccessKeyId"], created["SecretAccessKey"])
+        assert reader.scan(TableName=table)["Count"] == 0
+        described = sb.client("kms").describe_key(KeyId=arn)["KeyMetadata"]
+        assert described["KeyManager"] == "AWS"
