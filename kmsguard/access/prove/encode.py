@@ -261,11 +261,13 @@ class Encoder:
         self._action_index = {a.lower(): i for i, a in enumerate(universe.actions)}
         self.keys_seen: set[str] = set()
         self.used: set[str] = set()  # the request variables the query mentions
+        self.fold_names = False
         self._scan(
             [s.key_policy for s in sides]
             + [p for s in sides for ps in s.identities.values() for p in ps]
             + [p for s in sides for p in s.rcps]
         )
+        self.fold_names = bool({"aws:username", "aws:principalarn"} & self.keys_seen)
         self._base_facts()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -301,7 +303,13 @@ class Encoder:
 
     def account_is(self, account: str) -> z3.BoolRef:
         i = self._acct_index.get(account)
-        return self.f() if i is None else self.req.account == i
+        if i is not None:
+            return self.req.account == i
+        if len(account) == 12 and account.isascii() and account.isdigit():
+            # Not found in the policies' text (written with escapes, say): one of the others.
+            last = len(self.u.accounts) - 1
+            return z3.And(self.req.account == last, self.req.acct == self.s(account))
+        return self.f()
 
     def _seq(self, parts: list[z3.ReRef]) -> z3.ReRef:
         if not parts:
@@ -446,12 +454,17 @@ class Encoder:
         for i, name in enumerate(u.services[:-1]):
             lazy["svc"].append((r.service == i) == (r.svc == self.s(name)))
         no_slash = z3.Plus(z3.Union(z3.Range("!", ".", c), z3.Range("0", "~", c)))
-        facts.append(z3.InRe(r.name, no_slash))
         facts.append(z3.InRe(r.session, no_slash))
+        if self.fold_names:
+            facts.append(z3.InRe(r.name, no_slash))
+        else:
+            lower = z3.Union(z3.Range("!", ".", c), z3.Range("0", "@", c), z3.Range("[", "~", c))
+            facts.append(z3.InRe(r.name, z3.Plus(lower)))
         # An IAM path may hold any of U+0021..U+007F, `:` and `/` included.
-        path_re = z3.Union(
-            z3.Re("", c), z3.Concat(z3.Plus(z3.Range(PATH_LOW, PATH_HIGH, c)), z3.Re("/", c))
-        )
+        path_chars = z3.Range(PATH_LOW, PATH_HIGH, c)
+        if not self.fold_names:
+            path_chars = z3.Union(z3.Range(PATH_LOW, "@", c), z3.Range("[", PATH_HIGH, c))
+        path_re = z3.Union(z3.Re("", c), z3.Concat(z3.Plus(path_chars), z3.Re("/", c)))
         lazy["path"] = [
             z3.InRe(r.path, path_re),
             z3.Implies(z3.Or(r.kind == ROOT, r.kind == SERVICE), r.path == self.s("")),
@@ -571,12 +584,21 @@ class Encoder:
         return self.f()
 
     def _iam_name_is(self, path_and_name: str) -> z3.BoolRef:
-        # IAM compares user and role names (with their paths) case-insensitively.
-        subject = z3.Concat(self.req.path, self.req.name)
-        return z3.InRe(subject, self.fold(path_and_name, ascii_only=True))
+        # The path is "" or ends in `/` and the name holds no `/`: split at the last one.
+        head, slash, name = path_and_name.rpartition("/")
+        path = head + slash
+        return z3.And(self._folded(self.req.path, path), self._folded(self.req.name, name))
 
     def _role_is(self, name: str) -> z3.BoolRef:
-        return z3.InRe(self.req.name, self.fold(name, ascii_only=True))
+        return self._folded(self.req.name, name)
+
+    def _folded(self, x: z3.SeqRef, text: str) -> z3.BoolRef:
+        """IAM compares user and role names (and paths) case-insensitively. Where no condition
+        reads a name, names are all lower case (the same principals, to every statement), and
+        an equality is much faster for z3 than a case-blind pattern."""
+        if self.fold_names:
+            return z3.InRe(x, self.fold(text, ascii_only=True))
+        return x == self.s(text.lower())
 
     def _arn_exact(self, arn: str) -> z3.BoolRef:
         """The request's principal ARN is exactly `arn` (no role-to-session widening)."""
@@ -900,6 +922,17 @@ class Encoder:
             cases.append(z3.And(self.kind_is(*kinds), self._text_test(res, text, pos)))
         return self.any_of(cases)
 
+    def _account_test(self, v: Any, pos: str) -> z3.BoolRef:
+        """An account id passes a positive string test: by the account's index where the value
+        names one account (z3 is slow on string disequalities), else over its digits."""
+        text = as_text(v)
+        if text is None or pos == "Bool":
+            return self.f()
+        exact = pos in ("StringEquals", "BinaryEquals", "StringEqualsIgnoreCase")
+        if exact or (pos == "StringLike" and "*" not in text and "?" not in text):
+            return self.account_is(text)
+        return self._string_test(self.req.acct, v, pos)
+
     def _account_clause(self, cl: ConditionClause) -> z3.BoolRef:
         """An account-id key, tested on the symbolic account id (account wildcards exactly)."""
         r = self.req
@@ -914,7 +947,7 @@ class Encoder:
                 return self.t()
             return z3.Not(present) if True in wants else present
         negated = base in _NEGATED
-        test = self.any_of(self._string_test(r.acct, v, base) for v in cl.values)
+        test = self.any_of(self._account_test(v, positive(base)) for v in cl.values)
         passes = z3.Not(test) if negated else test
         if qualifier == "ForAllValues:":
             return z3.Implies(present, passes)

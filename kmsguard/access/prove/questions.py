@@ -248,6 +248,7 @@ def _steer(
                 kept.append(guard)
 
     attempt(r.kind == ROOT, keep=False)
+    attempt(r.kind != SESSION, keep=False)  # a role reads better than one of its sessions
     # Steering changes only the details, never which principal kind, account or action it is.
     for v in (r.kind, r.account, r.action):
         kept.append(guarded(v == model.eval(v, model_completion=True)))
