@@ -319,3 +319,42 @@ def test_a_key_the_catalog_does_not_know_stays_the_callers_on_every_action() -> 
     cond = {"StringEquals": {"kms:SomeFutureKey": "x"}}
     put = doc(ROOT, stmt("Allow", {"AWS": "*"}, "kms:PutKeyPolicy", **cond))
     assert no_public_access(put, [A], key=KEY).status == "fail"
+
+
+# -- values AWS sets keep their form -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["aws:PrincipalOrgID", "aws:SourceOrgID"])
+def test_an_organization_id_has_the_form_aws_gives_it(key: str) -> None:
+    row("prove-value-domains")
+    svc = {"Service": "logs.amazonaws.com"} if key == "aws:SourceOrgID" else {"AWS": "*"}
+    # No organization id reads "org-1": the statement can never apply.
+    bogus = doc(stmt("Allow", svc, StringEquals={key: "org-1"}))
+    assert public(bogus).status == "pass"
+    real = doc(stmt("Allow", svc, StringLike={key: "o-*"}))
+    v = public(real)
+    assert v.status == "fail" and v.witness is not None
+    org = v.witness.context[key]
+    assert org.startswith("o-") and 12 <= len(org) <= 34 and org[2:].isalnum()
+
+
+def test_an_organization_path_has_the_form_aws_gives_it() -> None:
+    row("prove-value-domains")
+    key = "aws:PrincipalOrgPaths"
+    bogus = doc(stmt("Allow", {"AWS": "*"}, **{"ForAnyValue:StringLike": {key: "x/*"}}))
+    assert public(bogus).status == "pass"
+    real = doc(stmt("Allow", {"AWS": "*"}, **{"ForAnyValue:StringLike": {key: "o-*/r-*/ou-*"}}))
+    v = public(real)
+    assert v.status == "fail" and v.witness is not None
+    (path,) = v.witness.context[key]
+    assert path.startswith("o-") and "/r-" in path and path.endswith("/")
+
+
+def test_an_account_key_holds_twelve_digits() -> None:
+    row("prove-value-domains")
+    bogus = doc(stmt("Allow", {"AWS": "*"}, StringLike={"kms:CallerAccount": "?????????????*"}))
+    assert public(bogus).status == "pass"
+    short = doc(stmt("Allow", {"AWS": "*"}, StringLike={"aws:PrincipalAccount": "12345*"}))
+    v = public(short)
+    assert v.status == "fail" and v.witness is not None
+    assert v.witness.principal.split(":")[4].startswith("12345")

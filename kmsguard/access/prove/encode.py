@@ -188,6 +188,7 @@ class Slot:
     size: int
     count: z3.ArithRef
     values: list[z3.ExprRef]
+    multi: bool = False  # a set: a witness lists its values
 
 
 @dataclass
@@ -410,7 +411,8 @@ class Encoder:
             fam = next(iter(fams), "num" if key in CLOCK_KEYS else "str")
             # A set needs no more values than there are distinct clauses on its key: one value
             # per clause that asks whether some value passes (or fails) decides every clause.
-            size = max(1, len(clauses.get(key, ()))) if _is_set(key, key in multi) else 1
+            is_set = _is_set(key, key in multi)
+            size = max(1, len(clauses.get(key, ()))) if is_set else 1
             c = self.ctx
             count = z3.Int(f"n:{key}", c)
             sort: Callable[[str, z3.Context], z3.ExprRef] = {
@@ -420,7 +422,7 @@ class Encoder:
                 "ip": z3.Int,
             }[fam]
             values = [sort(f"v{i}:{key}", c) for i in range(size)]
-            self.req.slots[key] = Slot(names[key], fam, size, count, values)
+            self.req.slots[key] = Slot(names[key], fam, size, count, values, is_set)
 
     def _base_facts(self) -> None:
         r, u, facts = self.req, self.u, self.req.facts
@@ -493,6 +495,9 @@ class Encoder:
                     facts += [v >= 0, v < 2**32]
                 if src == "via-service" and slot.family == "str":
                     facts.append(z3.Implies(present, z3.SuffixOf(endpoint, v)))
+                domain = self._domain(key) if slot.family == "str" else None
+                if domain is not None:
+                    facts.append(z3.Implies(present, z3.InRe(v, domain)))
                 if key == "aws:sourcearn":
                     facts.append(z3.Implies(present, self._source_arn(v)))
             if src == "organization":
@@ -500,6 +505,23 @@ class Encoder:
             if src == "service-source":
                 facts.append((slot.count > 0) == z3.And(r.kind == SERVICE, r.source))
         facts.append(z3.Implies(r.kind != SERVICE, z3.Not(r.source)))
+
+    def _domain(self, key: str) -> z3.ReRef | None:
+        """The values AWS can set for a key it sets, so no witness holds an impossible one."""
+        c = self.ctx
+        low_digit = z3.Union(z3.Range("a", "z", c), z3.Range("0", "9", c))
+
+        def run(lo: int, hi: int) -> z3.ReRef:
+            return z3.Loop(low_digit, lo, hi)
+
+        org = z3.Concat(z3.Re("o-", c), run(10, 32))
+        if key in ("aws:principalorgid", "aws:sourceorgid", "aws:resourceorgid"):
+            return org  # Organizations: an organization id is o- and 10 to 32 of [a-z0-9]
+        if key.endswith("orgpaths"):
+            root = z3.Concat(z3.Re("/r-", c), run(4, 32), z3.Re("/", c))
+            ou = z3.Concat(z3.Re("ou-", c), run(4, 32), z3.Re("-", c), run(8, 32), z3.Re("/", c))
+            return z3.Concat(org, root, z3.Star(ou))
+        return None  # kms:ViaService: an endpoint name, fixed by its suffix above
 
     def _action_facts(self, key: str, slot: Slot) -> list[z3.BoolRef]:
         """A KMS key the catalog lists for some actions is absent from the others' requests."""

@@ -329,7 +329,7 @@ def _witness(
         if not n:
             continue
         vals = [_render(slot.family, _value(model, v)) for v in slot.values[:n]]
-        context[slot.name] = vals if slot.size > 1 else vals[0]
+        context[slot.name] = vals if slot.multi else vals[0]
     assumed = _value(model, r.identity_allows) and kind != ROOT
     decisions = _decide(principal, action, u.key_arn, context, sides, assumed)
     decided = tuple(d.allowed for d in decisions)
