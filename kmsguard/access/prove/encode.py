@@ -145,21 +145,12 @@ def _could_name_service(text: str) -> bool:
     return all(ch in _SERVICE_CHARS for ch in text.lower())
 
 
-def constants(expr: z3.ExprRef) -> set[str]:
-    """The names of the free constants in `expr` (each shared node visited once)."""
-    seen: set[int] = set()
-    out: set[str] = set()
-    todo = [expr]
-    while todo:
-        e = todo.pop()
-        i = e.get_id()
-        if i in seen:
-            continue
-        seen.add(i)
-        if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-            out.add(e.decl().name())
-        todo.extend(e.children())
-    return out
+def constants(expr: z3.ExprRef, names: Iterable[str]) -> set[str]:
+    """Which of `names` (free constants) `expr` may mention: read off its printed form, which
+    z3 writes in C (a walk over the formula in Python costs more than the query). A name
+    inside a string literal counts too: that only adds facts, never drops one."""
+    text = expr.sexpr()
+    return {n for n in names if re.search(rf"(?<![\w!.]){re.escape(n)}(?![\w!.])", text)}
 
 
 def _is_set(key: str, qualified: bool) -> bool:

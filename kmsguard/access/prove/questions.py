@@ -176,7 +176,7 @@ def _run(
         solver.set("phase_selection", 0)
         solver.set("timeout", max(1, int(q.timeout_s * 1000)))
         target = goal(enc, allowed)
-        enc.used = constants(target)
+        enc.used = constants(target, enc.req.lazy)
         lazy = [f for name, fs in enc.req.lazy.items() if name in enc.used for f in fs]
         solver.add(*enc.req.facts, *lazy, target)
     except Unsupported as exc:
