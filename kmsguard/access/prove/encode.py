@@ -661,7 +661,15 @@ class Encoder:
         hits = [i for i, a in enumerate(self.u.actions) if st.action_matches(a.lower())]
         if len(hits) == len(self.u.actions):
             return self.t()
-        return self.any_of(self.req.action == i for i in hits)
+        # Runs of consecutive indices as ranges: far fewer terms than one equality per action.
+        runs: list[list[int]] = []
+        for i in hits:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        a = self.req.action
+        return self.any_of(a == lo if lo == hi else z3.And(a >= lo, a <= hi) for lo, hi in runs)
 
     def applies(self, st: Statement) -> z3.BoolRef:
         """Action, resource and conditions of a statement hold (not its principal)."""
