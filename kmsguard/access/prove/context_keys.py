@@ -13,10 +13,12 @@ from typing import Literal
 #                 who may be anyone able to point that service at the key.
 # via-service:    set when an AWS service calls on the principal's behalf; any principal can
 #                 choose to go through a service, so only the form (an endpoint name) is fixed.
+# time:           AWS sets it from the request's time (or the credentials' issue and MFA times);
+#                 the clock is a window the question states, never the caller's choice.
 # resource:       AWS sets it from the key.
 # request:        the caller chooses it (every key not listed here is treated so).
 Source = Literal[
-    "principal", "organization", "service-source", "via-service", "resource", "request"
+    "principal", "organization", "service-source", "via-service", "time", "resource", "request"
 ]
 
 _IAM = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"
@@ -50,6 +52,10 @@ CONTEXT_KEYS: dict[str, KeySource] = {
     "aws:sourceorgpaths": KeySource("service-source", f"{_IAM}#condition-keys-sourceorgpaths"),
     "kms:viaservice": KeySource("via-service", f"{_KMS}#conditions-kms-via-service"),
     "aws:resourceaccount": KeySource("resource", f"{_IAM}#condition-keys-resourceaccount"),
+    "aws:currenttime": KeySource("time", f"{_IAM}#condition-keys-currenttime"),
+    "aws:epochtime": KeySource("time", f"{_IAM}#condition-keys-epochtime"),
+    "aws:tokenissuetime": KeySource("time", f"{_IAM}#condition-keys-tokenissuetime"),
+    "aws:multifactorauthage": KeySource("time", f"{_IAM}#condition-keys-multifactorauthage"),
 }
 
 _DEFAULT = KeySource("request", f"{_IAM}#condition-keys-request-properties")

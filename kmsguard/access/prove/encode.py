@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import z3
@@ -23,6 +25,16 @@ from kmsguard.access.conditions import (
 from kmsguard.access.evaluate import build_context
 from kmsguard.access.matching import glob
 from kmsguard.access.policy import ConditionClause, Policy, PrincipalSpec, Statement
+from kmsguard.access.prove.alphabet import (
+    AWS_SET_KEYS,
+    PATH_HIGH,
+    PATH_LOW,
+    BeyondModel,
+    fold_re,
+    kms_key_actions,
+    kms_key_is_set,
+    lit,
+)
 from kmsguard.access.prove.context_keys import key_source
 
 KINDS = ("root", "user", "role", "session", "service")
@@ -40,6 +52,8 @@ FINITE_KEYS = frozenset(
         "aws:sourceowner",
     }
 )
+# Keys AWS sets from the request's time: one clock for the request, stated as a window.
+CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 STRING_KEYS = frozenset({"aws:principalarn", "aws:username"})
 _ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
@@ -57,6 +71,8 @@ class Universe:
     actions: tuple[str, ...]
     accounts: tuple[str, ...]  # the last one stands for every account not mentioned
     services: tuple[str, ...]  # the last one stands for every service not mentioned
+    # The request time (epoch seconds, inclusive): AWS sets aws:CurrentTime from it.
+    window: tuple[int, int] = (0, 0)
 
     @property
     def other_account(self) -> str:
@@ -87,6 +103,7 @@ def make_universe(
     policies: Sequence[Policy],
     actions: Sequence[str] | None = None,
     extra_text: Iterable[str] = (),
+    window: tuple[int, int] = (0, 0),
 ) -> Universe:
     """Collect the accounts and services that the policies (and `extra_text`) mention."""
     key_account = key_arn.split(":")[4]
@@ -97,7 +114,6 @@ def make_universe(
         for st in pol.statements:
             if st.principal is not None:
                 services.update(o for o in st.principal.others if _is_service(o))
-        accounts.update(_pattern_accounts(pol))
     for text in extra_text:
         accounts.update(_ACCOUNT.findall(text))
         if _is_service(text):
@@ -111,40 +127,43 @@ def make_universe(
         kms_actions(actions, policies),
         (*sorted(accounts), other),
         (*sorted(services), OTHER_SERVICE),
+        window,
     )
 
 
-_ACCOUNT_KEYS = frozenset(
+ACCOUNT_KEYS = frozenset(
     {"kms:calleraccount", "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"}
 )
 
 
-def _pattern_accounts(pol: Policy) -> set[str]:
-    """Sample accounts for account wildcards (`1*`), so "some other account" can match them."""
-    out: set[str] = set()
-    for st in pol.statements:
-        for cl in st.clauses:
-            for v in cl.values:
-                if not isinstance(v, str) or ("*" not in v and "?" not in v):
-                    continue
-                if cl.key in _ACCOUNT_KEYS:
-                    out.update(_sample_account(v))
-                elif cl.key == "aws:principalarn" and v.count(":") >= 5:
-                    out.update(_sample_account(v.split(":")[4]))
-    return out
+_SERVICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-*?")
 
 
-def _sample_account(glob: str) -> list[str]:
-    fixed = len(glob.replace("*", ""))
-    if fixed > 12 or ("*" not in glob and fixed != 12):
-        return []
-    out = []
-    for digit in "98":
-        first, _, rest = glob.partition("*")
-        text = (first + digit * (12 - fixed) + rest.replace("*", "")).replace("?", digit)
-        if text.isdigit() and len(text) == 12:
-            out.append(text)
-    return out
+def _could_name_service(text: str) -> bool:
+    """A service principal's name (`[a-z0-9.-]+.amazonaws.com`) could match `text` (as any
+    operator reads it): said here, because z3 is slow to see an empty regex intersection."""
+    return all(ch in _SERVICE_CHARS for ch in text.lower())
+
+
+def constants(expr: z3.ExprRef, names: Iterable[str]) -> set[str]:
+    """Which of `names` (free constants) `expr` may mention: read off its printed form, which
+    z3 writes in C (a walk over the formula in Python costs more than the query). A name
+    inside a string literal counts too: that only adds facts, never drops one."""
+    text = expr.sexpr()
+    return {n for n in names if re.search(rf"(?<![\w!.]){re.escape(n)}(?![\w!.])", text)}
+
+
+def _is_set(key: str, qualified: bool) -> bool:
+    """Whether a request may carry several values of `key`."""
+    source = key_source(key).source
+    if source != "request":
+        # Keys AWS sets hold one value (org paths excepted), whatever the operator says.
+        return key.endswith("orgpaths")
+    if key.startswith("aws:"):
+        return key in AWS_SET_KEYS or qualified
+    typed = kms_key_is_set(key) if key.startswith("kms:") else None
+    # A key the catalog does not type may be a set: AWS decides, not the operator.
+    return True if typed is None else typed
 
 
 def _is_service(text: str) -> bool:
@@ -160,6 +179,7 @@ class Slot:
     size: int
     count: z3.ArithRef
     values: list[z3.ExprRef]
+    multi: bool = False  # a set: a witness lists its values
 
 
 @dataclass
@@ -169,15 +189,21 @@ class Request:
     ctx: z3.Context
     universe: Universe
     kind: z3.ArithRef
-    account: z3.ArithRef
+    account: z3.ArithRef  # index into universe.accounts; the last is every other account
+    acct: z3.SeqRef  # the account id itself: symbolic for the other accounts
     service: z3.ArithRef
-    name: z3.SeqRef
+    svc: z3.SeqRef  # the service principal's name: symbolic for the other services
+    path: z3.SeqRef  # an IAM user's or role's path without its leading `/` ("" or "a/b/")
+    name: z3.SeqRef  # the user or role name (a session's role name), without the path
     session: z3.SeqRef
+    svc_arn: z3.BoolRef  # a service principal's request carries aws:PrincipalArn
+    now: z3.ArithRef  # the request time, epoch seconds
     action: z3.ArithRef
     source: z3.BoolRef  # a service principal acts for a resource (aws:SourceAccount is set)
     identity_allows: z3.BoolRef  # an unseen principal's own IAM policies allow the request
     slots: dict[str, Slot] = field(default_factory=dict)
     facts: list[z3.BoolRef] = field(default_factory=list)
+    lazy: dict[str, list[z3.BoolRef]] = field(default_factory=dict)  # by the variable they bind
     uses_username: bool = False
     # Readable names that principal patterns admit (`role/app-*` -> `app-x`), for witnesses.
     name_hints: list[str] = field(default_factory=list)
@@ -207,9 +233,14 @@ class Encoder:
             universe=universe,
             kind=z3.Int("kind", c),
             account=z3.Int("account", c),
+            acct=z3.String("acct", c),
             service=z3.Int("service", c),
+            svc=z3.String("svc", c),
+            path=z3.String("path", c),
             name=z3.String("name", c),
             session=z3.String("session", c),
+            svc_arn=z3.Bool("svc_arn", c),
+            now=z3.Int("now", c),
             action=z3.Int("action", c),
             source=z3.Bool("source", c),
             identity_allows=z3.Bool("identity_allows", c),
@@ -220,11 +251,15 @@ class Encoder:
         self._acct_index = {a: i for i, a in enumerate(universe.accounts)}
         self._svc_index = {s: i for i, s in enumerate(universe.services)}
         self._action_index = {a.lower(): i for i, a in enumerate(universe.actions)}
+        self.keys_seen: set[str] = set()
+        self.used: set[str] = set()  # the request variables the query mentions
+        self.fold_names = False
         self._scan(
             [s.key_policy for s in sides]
             + [p for s in sides for ps in s.identities.values() for p in ps]
             + [p for s in sides for p in s.rcps]
         )
+        self.fold_names = bool({"aws:username", "aws:principalarn"} & self.keys_seen)
         self._base_facts()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -247,14 +282,26 @@ class Encoder:
         return self.t() if not items else items[0] if len(items) == 1 else z3.And(*items)
 
     def s(self, text: str) -> z3.SeqRef:
-        return z3.StringVal(text, self.ctx)
+        try:
+            return lit(text, self.ctx)
+        except BeyondModel as exc:
+            raise Unsupported(str(exc)) from None
+
+    def re_lit(self, text: str) -> z3.ReRef:
+        return z3.Re(self.s(text))
 
     def kind_is(self, *kinds: int) -> z3.BoolRef:
         return self.any_of(self.req.kind == k for k in kinds)
 
     def account_is(self, account: str) -> z3.BoolRef:
         i = self._acct_index.get(account)
-        return self.f() if i is None else self.req.account == i
+        if i is not None:
+            return self.req.account == i
+        if len(account) == 12 and account.isascii() and account.isdigit():
+            # Not found in the policies' text (written with escapes, say): one of the others.
+            last = len(self.u.accounts) - 1
+            return z3.And(self.req.account == last, self.req.acct == self.s(account))
+        return self.f()
 
     def _seq(self, parts: list[z3.ReRef]) -> z3.ReRef:
         if not parts:
@@ -265,14 +312,9 @@ class Encoder:
         """A z3 regex for an IAM glob (`*` any run, `?` one character), linear in the pattern."""
         return self._arn_part(pattern, z3.Star(self._any), last=True)
 
-    def fold(self, text: str) -> z3.ReRef:
-        parts: list[z3.ReRef] = []
-        for ch in text:
-            if ch.lower() != ch.upper():
-                parts.append(z3.Union(z3.Re(ch.lower(), self.ctx), z3.Re(ch.upper(), self.ctx)))
-            else:
-                parts.append(z3.Re(ch, self.ctx))
-        return self._seq(parts)
+    def fold(self, text: str, *, ascii_only: bool = False) -> z3.ReRef:
+        self.s(text)  # refuses characters beyond the model
+        return fold_re(text, self.ctx, ascii_only=ascii_only)
 
     def arn_re(self, pattern: str) -> z3.ReRef | None:
         """ArnLike/ArnEquals: the six parts globbed alone; `*` spans `:` only in the last."""
@@ -282,7 +324,7 @@ class Encoder:
         segs: list[z3.ReRef] = []
         for i, part in enumerate(parts):
             if i:
-                segs.append(z3.Re(":", self.ctx))
+                segs.append(self.re_lit(":"))
             star = z3.Star(self._any) if i == 5 else z3.Star(self._not_colon)
             segs.append(self._arn_part(part, star, last=i == 5))
         return self._seq(segs)
@@ -290,17 +332,17 @@ class Encoder:
     def _arn_part(self, part: str, star: z3.ReRef, *, last: bool) -> z3.ReRef:
         one = self._any if last else self._not_colon
         out: list[z3.ReRef] = []
-        lit = ""
+        text = ""
         for ch in part:
             if ch in "*?":
-                if lit:
-                    out.append(z3.Re(lit, self.ctx))
-                    lit = ""
+                if text:
+                    out.append(self.re_lit(text))
+                    text = ""
                 out.append(star if ch == "*" else one)
             else:
-                lit += ch
-        if lit:
-            out.append(z3.Re(lit, self.ctx))
+                text += ch
+        if text:
+            out.append(self.re_lit(text))
         return self._seq(out)
 
     # -- the request's shape -----------------------------------------------------------------
@@ -308,6 +350,7 @@ class Encoder:
         families: dict[str, set[str]] = {}
         multi: set[str] = set()
         names: dict[str, str] = {}
+        clauses: dict[str, set[tuple[str, tuple[Any, ...]]]] = {}
         for pol in policies:
             for st_doc in _statement_docs(pol):
                 cond = st_doc.get("Condition")
@@ -316,6 +359,7 @@ class Encoder:
                         if isinstance(block, dict):
                             for k in block:
                                 names.setdefault(str(k).lower(), str(k))
+                                self.keys_seen.add(str(k).lower())
             for st in pol.statements:
                 if st.dynamic_resources:
                     raise Unsupported(
@@ -330,13 +374,20 @@ class Encoder:
                                 f"condition on {cl.key}"
                             )
                     if cl.key in FINITE_KEYS:
+                        if cl.key in ACCOUNT_KEYS and family(base) not in (None, "str"):
+                            raise Unsupported(f"{cl.operator} on {cl.key} (an account id)")
                         continue
                     if cl.key == "aws:username":
                         self.req.uses_username = True
                     if cl.key in STRING_KEYS:
                         continue
                     names.setdefault(cl.key, cl.key)
+                    clauses.setdefault(cl.key, set()).add((cl.operator, tuple(map(str, cl.values))))
                     fam = family(base)
+                    if cl.key == "aws:epochtime" and fam == "date":
+                        fam = "num"  # epoch seconds: dates and numbers compare the same number
+                    if cl.key == "aws:currenttime" and fam not in (None, "date"):
+                        raise Unsupported(f"{cl.operator} on aws:CurrentTime (a date)")
                     if fam is not None:
                         families.setdefault(cl.key, set()).add(fam)
                     else:
@@ -348,10 +399,11 @@ class Encoder:
                 raise Unsupported(
                     f"condition key {key} is compared as {' and '.join(sorted(fams))}"
                 )
-            fam = next(iter(fams), "str")
-            # Keys AWS sets hold one value (org paths excepted), whatever the operator says.
-            single = key_source(key).source != "request" and not key.endswith("orgpaths")
-            size = 2 if key in multi and not single else 1
+            fam = next(iter(fams), "num" if key in CLOCK_KEYS else "str")
+            # A set needs no more values than there are distinct clauses on its key: one value
+            # per clause that asks whether some value passes (or fails) decides every clause.
+            is_set = _is_set(key, key in multi)
+            size = max(1, len(clauses.get(key, ()))) if is_set else 1
             c = self.ctx
             count = z3.Int(f"n:{key}", c)
             sort: Callable[[str, z3.Context], z3.ExprRef] = {
@@ -361,10 +413,11 @@ class Encoder:
                 "ip": z3.Int,
             }[fam]
             values = [sort(f"v{i}:{key}", c) for i in range(size)]
-            self.req.slots[key] = Slot(names[key], fam, size, count, values)
+            self.req.slots[key] = Slot(names[key], fam, size, count, values, is_set)
 
     def _base_facts(self) -> None:
         r, u, facts = self.req, self.u, self.req.facts
+        c = self.ctx
         facts += [
             r.kind >= 0,
             r.kind < len(KINDS),
@@ -375,57 +428,139 @@ class Encoder:
             r.action >= 0,
             r.action < len(u.actions),
         ]
-        # Simple character ranges: unions of many small classes made the solver 10x slower.
-        c = self.ctx
-        no_colon = z3.Union(z3.Range("!", "9", c), z3.Range(";", "~", c))
-        no_slash = z3.Union(z3.Range("!", ".", c), z3.Range("0", "9", c), z3.Range(";", "~", c))
-        facts.append(z3.InRe(r.session, z3.Plus(no_slash)))
-        # A role session names its role without a path, as the session ARN does.
-        facts.append(
-            z3.If(
-                r.kind == SESSION,
-                z3.InRe(r.name, z3.Plus(no_slash)),
-                z3.InRe(r.name, z3.Plus(no_colon)),
-            )
+        # The account id: a listed one, or any other 12 digits (never a sample of them).
+        digits = z3.Loop(z3.Range("0", "9", c), 12, 12)
+        # Facts on the account id, the service name and the path join the query only when it
+        # mentions them: z3 is far slower with string facts it does not need.
+        lazy = r.lazy
+        lazy["acct"] = [z3.InRe(r.acct, digits)]
+        for i, a in enumerate(u.accounts[:-1]):
+            lazy["acct"].append((r.account == i) == (r.acct == self.s(a)))
+        # A service principal: a listed one, or any other name the evaluator reads as one.
+        # Simple character ranges: unions of many small classes make the solver 10x slower,
+        # so names range over a superset of IAM's grammar: any of U+0021..U+007E but `/`.
+        svc_name = z3.Concat(
+            z3.Plus(z3.Union(z3.Range("-", ".", c), z3.Range("0", "9", c), z3.Range("a", "z", c))),
+            z3.Re(".amazonaws.com", c),
         )
-        if r.uses_username:
-            facts.append(z3.Implies(r.kind == USER, z3.InRe(r.name, z3.Plus(no_slash))))
-        printable = z3.Star(z3.Range(" ", "~", c))
-        endpoint = z3.StringVal(".amazonaws.com", c)
+        lazy["svc"] = [z3.InRe(r.svc, svc_name)]
+        for i, name in enumerate(u.services[:-1]):
+            lazy["svc"].append((r.service == i) == (r.svc == self.s(name)))
+        no_slash = z3.Plus(z3.Union(z3.Range("!", ".", c), z3.Range("0", "~", c)))
+        facts.append(z3.InRe(r.session, no_slash))
+        if self.fold_names:
+            facts.append(z3.InRe(r.name, no_slash))
+        else:
+            lower = z3.Union(z3.Range("!", ".", c), z3.Range("0", "@", c), z3.Range("[", "~", c))
+            facts.append(z3.InRe(r.name, z3.Plus(lower)))
+        # An IAM path may hold any of U+0021..U+007F, `:` and `/` included.
+        path_chars = z3.Range(PATH_LOW, PATH_HIGH, c)
+        if not self.fold_names:
+            path_chars = z3.Union(z3.Range(PATH_LOW, "@", c), z3.Range("[", PATH_HIGH, c))
+        path_re = z3.Union(z3.Re("", c), z3.Concat(z3.Plus(path_chars), z3.Re("/", c)))
+        lazy["path"] = [
+            z3.InRe(r.path, path_re),
+            z3.Implies(z3.Or(r.kind == ROOT, r.kind == SERVICE), r.path == self.s("")),
+        ]
+        lo, hi = u.window
+        facts += [r.now >= lo, r.now <= hi]
+        endpoint = self.s(".amazonaws.com")
         for key, slot in r.slots.items():
             facts += [slot.count >= 0, slot.count <= slot.size]
             src = key_source(key).source
+            facts += self._action_facts(key, slot)
+            if key in CLOCK_KEYS:
+                facts += [slot.count == 1, slot.values[0] == z3.ToReal(r.now)]
+                continue
+            if src == "time":
+                # Set with temporary credentials only (a caller may or may not use them), never
+                # for a service principal; an issue time or an MFA age lies before the request.
+                facts.append(z3.Implies(r.kind == SERVICE, slot.count == 0))
+                if key == "aws:tokenissuetime":
+                    facts.append(slot.values[0] <= z3.ToReal(r.now))
+                else:
+                    facts.append(slot.values[0] >= 0)
             for i, v in enumerate(slot.values):
                 present = slot.count > i
-                if slot.family == "str":
-                    facts.append(z3.InRe(v, printable))
                 if slot.family == "ip":
                     facts += [v >= 0, v < 2**32]
                 if src == "via-service" and slot.family == "str":
                     facts.append(z3.Implies(present, z3.SuffixOf(endpoint, v)))
+                domain = self._domain(key) if slot.family == "str" else None
+                if domain is not None:
+                    facts.append(z3.Implies(present, z3.InRe(v, domain)))
                 if key == "aws:sourcearn":
-                    facts.append(
-                        z3.Implies(
-                            present,
-                            self.any_of(
-                                z3.And(self.account_is(a), z3.InRe(v, self._source_arn(a)))
-                                for a in u.accounts
-                            ),
-                        )
-                    )
+                    facts.append(z3.Implies(present, self._source_arn(v)))
             if src == "organization":
                 facts.append(z3.Implies(r.kind == SERVICE, slot.count == 0))
             if src == "service-source":
                 facts.append((slot.count > 0) == z3.And(r.kind == SERVICE, r.source))
         facts.append(z3.Implies(r.kind != SERVICE, z3.Not(r.source)))
 
-    def _source_arn(self, account: str) -> z3.ReRef:
-        parts = [z3.Star(self._not_colon) for _ in range(4)]
-        segs: list[z3.ReRef] = [z3.Re("arn:", self.ctx)]
-        for p in parts[1:]:
-            segs += [p, z3.Re(":", self.ctx)]
-        segs += [z3.Re(f"{account}:", self.ctx), z3.Plus(self._any)]
-        return self._seq(segs)
+    def _domain(self, key: str) -> z3.ReRef | None:
+        """The values AWS can set for a key it sets, so no witness holds an impossible one."""
+        c = self.ctx
+        low_digit = z3.Union(z3.Range("a", "z", c), z3.Range("0", "9", c))
+
+        def run(lo: int, hi: int) -> z3.ReRef:
+            return z3.Loop(low_digit, lo, hi)
+
+        org = z3.Concat(z3.Re("o-", c), run(10, 32))
+        if key in ("aws:principalorgid", "aws:sourceorgid", "aws:resourceorgid"):
+            return org  # Organizations: an organization id is o- and 10 to 32 of [a-z0-9]
+        if key.endswith("orgpaths"):
+            root = z3.Concat(z3.Re("/r-", c), run(4, 32), z3.Re("/", c))
+            ou = z3.Concat(z3.Re("ou-", c), run(4, 32), z3.Re("-", c), run(8, 32), z3.Re("/", c))
+            return z3.Concat(org, root, z3.Star(ou))
+        return None  # kms:ViaService: an endpoint name, fixed by its suffix above
+
+    def _action_facts(self, key: str, slot: Slot) -> list[z3.BoolRef]:
+        """A KMS key the catalog lists for some actions is absent from the others' requests."""
+        if not key.startswith("kms:"):
+            return []
+        listed = kms_key_actions(key)
+        if listed is None:
+            return []  # unknown to the catalog (perhaps newer): any action may carry it
+        known = {a.lower() for a in catalog().get("kms", {}).values()}
+        never = [
+            i
+            for i, a in enumerate(self.u.actions)
+            if a.lower() in known and a.lower() not in listed
+        ]
+        if not never:
+            return []
+        return [z3.Implies(self.any_of(self.req.action == i for i in never), slot.count == 0)]
+
+    def _source_arn(self, v: z3.SeqRef) -> z3.BoolRef:
+        """aws:SourceArn names a resource of the account the service acts for.
+
+        An unlisted account's ARN holds some unlisted account id, not necessarily the same
+        one as aws:SourceAccount: a superset of what AWS sends, and cheap to solve.
+        """
+        u, r = self.u, self.req
+        listed = [z3.InRe(v, self._source_re(self.re_lit(a))) for a in u.accounts[:-1]]
+        other = z3.And(
+            z3.InRe(v, self._source_re(z3.Loop(z3.Range("0", "9", self.ctx), 12, 12))),
+            *(z3.Not(x) for x in listed),
+        )
+        cases = [z3.Implies(r.account == i, x) for i, x in enumerate(listed)]
+        return z3.And(*cases, z3.Implies(r.account == len(u.accounts) - 1, other))
+
+    def _source_re(self, account: z3.ReRef) -> z3.ReRef:
+        part = z3.Star(self._not_colon)
+        colon = self.re_lit(":")
+        return z3.Concat(
+            self.re_lit("arn:"),
+            part,
+            colon,
+            part,
+            colon,
+            part,
+            colon,
+            account,
+            colon,
+            z3.Plus(self._any),
+        )
 
     # -- principals --------------------------------------------------------------------------
     def principal_is(self, arn: str) -> z3.BoolRef:
@@ -443,13 +578,13 @@ class Encoder:
         if service == "iam" and res == "root":
             return z3.And(r.kind == ROOT, acct)
         if service == "iam" and res.startswith("user/"):
-            return z3.And(r.kind == USER, acct, r.name == self.s(res[5:]))
+            return z3.And(r.kind == USER, acct, self._iam_name_is(res[5:]))
         if service == "iam" and res.startswith("role/"):
             return z3.And(
                 acct,
                 z3.Or(
-                    z3.And(r.kind == ROLE, r.name == self.s(res[5:])),
-                    z3.And(r.kind == SESSION, r.name == self.s(res.rsplit("/", 1)[-1])),
+                    z3.And(r.kind == ROLE, self._iam_name_is(res[5:])),
+                    z3.And(r.kind == SESSION, self._role_is(res.rsplit("/", 1)[-1])),
                 ),
             )
         if service == "sts" and res.startswith("assumed-role/"):
@@ -457,16 +592,35 @@ class Encoder:
             if len(segs) != 3:
                 return self.f()
             return z3.And(
-                r.kind == SESSION, acct, r.name == self.s(segs[1]), r.session == self.s(segs[2])
+                r.kind == SESSION, acct, self._role_is(segs[1]), r.session == self.s(segs[2])
             )
         return self.f()
+
+    def _iam_name_is(self, path_and_name: str) -> z3.BoolRef:
+        # The path is "" or ends in `/` and the name holds no `/`: split at the last one.
+        head, slash, name = path_and_name.rpartition("/")
+        path = head + slash
+        return z3.And(self._folded(self.req.path, path), self._folded(self.req.name, name))
+
+    def _role_is(self, name: str) -> z3.BoolRef:
+        return self._folded(self.req.name, name)
+
+    def _folded(self, x: z3.SeqRef, text: str) -> z3.BoolRef:
+        """IAM compares user and role names (and paths) case-insensitively. Where no condition
+        reads a name, names are all lower case (the same principals, to every statement), and
+        an equality is much faster for z3 than a case-blind pattern."""
+        if self.fold_names:
+            return z3.InRe(x, self.fold(text, ascii_only=True))
+        return x == self.s(text.lower())
 
     def _arn_exact(self, arn: str) -> z3.BoolRef:
         """The request's principal ARN is exactly `arn` (no role-to-session widening)."""
         r = self.req
         parts = arn.split(":", 5)
         if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
-            return z3.And(r.kind == ROLE, self.account_is(parts[4]), r.name == self.s(parts[5][5:]))
+            return z3.And(
+                r.kind == ROLE, self.account_is(parts[4]), self._iam_name_is(parts[5][5:])
+            )
         return self.principal_is(arn)
 
     def principal_match(self, spec: PrincipalSpec, negated: bool) -> tuple[z3.BoolRef, z3.BoolRef]:
@@ -479,8 +633,7 @@ class Encoder:
             acct_ok = self.any_of(self.account_is(a) for a in spec.accounts)
             arn_in = self.any_of(self._arn_exact(a) for a in spec.arns)
             role_key = self.any_of(
-                z3.And(self.account_is(acct), r.name == self.s(name))
-                for acct, name in spec.role_keys
+                z3.And(self.account_is(acct), self._role_is(name)) for acct, name in spec.role_keys
             )
             excluded = self.any_of(
                 [
@@ -495,7 +648,7 @@ class Encoder:
             return self.t(), self.f()
         direct = [*services, *(self._arn_exact(a) for a in spec.arns)]
         direct += [
-            z3.And(r.kind == SESSION, self.account_is(acct), r.name == self.s(name))
+            z3.And(r.kind == SESSION, self.account_is(acct), self._role_is(name))
             for acct, name in spec.role_keys
         ]
         in_account = self.any_of(self.account_is(a) for a in spec.accounts)
@@ -508,7 +661,15 @@ class Encoder:
         hits = [i for i, a in enumerate(self.u.actions) if st.action_matches(a.lower())]
         if len(hits) == len(self.u.actions):
             return self.t()
-        return self.any_of(self.req.action == i for i in hits)
+        # Runs of consecutive indices as ranges: far fewer terms than one equality per action.
+        runs: list[list[int]] = []
+        for i in hits:
+            if runs and runs[-1][1] == i - 1:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i])
+        a = self.req.action
+        return self.any_of(a == lo if lo == hi else z3.And(a >= lo, a <= hi) for lo, hi in runs)
 
     def applies(self, st: Statement) -> z3.BoolRef:
         """Action, resource and conditions of a statement hold (not its principal)."""
@@ -576,6 +737,8 @@ class Encoder:
     # -- conditions ---------------------------------------------------------------------------
     def clause(self, cl: ConditionClause) -> z3.BoolRef:
         qualifier, base, if_exists = split_operator(cl.operator)
+        if cl.key in ACCOUNT_KEYS:
+            return self._account_clause(cl)
         if cl.key in FINITE_KEYS:
             return self._finite_clause(cl)
         items = self._items(cl, base)
@@ -599,7 +762,9 @@ class Encoder:
         """(value i exists, value i passes the positive test) for each possible value."""
         r = self.req
         if cl.key == "aws:principalarn":
-            return [(self.t(), self._principal_arn_test(cl, base))]
+            # AWS documents the key for IAM principals only: a service's request may lack it.
+            present = z3.Or(r.kind != SERVICE, r.svc_arn)
+            return [(present, self._principal_arn_test(cl, base))]
         if cl.key == "aws:username":
             if base == "Null":
                 return [(r.kind == USER, self.t())]
@@ -620,14 +785,20 @@ class Encoder:
             assert isinstance(x, z3.SeqRef)
             return self.any_of(self._string_test(x, v, pos) for v in values)
         if slot.family in ("num", "date"):
-            conv = _as_number if slot.family == "num" else _as_epoch
-            cmp = pos[len("Numeric") :] if slot.family == "num" else pos[len("Date") :]
+            numeric = pos.startswith("Numeric")
+            conv = _as_number if numeric else _as_epoch
+            cmp = pos[len("Numeric") :] if numeric else pos[len("Date") :]
             tests = []
             for v in values:
                 n = conv(v)
                 if n is None:
                     continue
-                val = z3.RealVal(repr(float(n)), self.ctx)
+                if not math.isfinite(n):
+                    raise Unsupported(
+                        f"{v!r} ({pos}) is beyond the finite numbers the prover models"
+                    )
+                exact = Fraction(float(n))
+                val = z3.RealVal(f"{exact.numerator}/{exact.denominator}", self.ctx)
                 tests.append(_COMPARE[cmp](x, val))
             return self.any_of(tests)
         tests = []
@@ -656,68 +827,158 @@ class Encoder:
         regex = self.arn_re(text)
         return self.f() if regex is None else z3.InRe(x, regex)
 
+    def _arn_resource(self) -> z3.SeqRef:
+        """The resource part of aws:PrincipalArn: a role session's is its role's, with its path."""
+        r = self.req
+        return z3.If(
+            r.kind == ROOT,
+            self.s("root"),
+            z3.Concat(z3.If(r.kind == USER, self.s("user/"), self.s("role/")), r.path, r.name),
+        )
+
     def _principal_arn_test(self, cl: ConditionClause, base: str) -> z3.BoolRef:
-        """aws:PrincipalArn: parts 0-4 matched in Python per account, the resource part in z3."""
+        """aws:PrincipalArn against each value, over the ARN as AWS builds it.
+
+        A value whose first five parts are literal is split there (the account, then the rest
+        in z3); any other is matched against the whole ARN. Either way `:` may occur in the
+        path, as IAM allows.
+        """
         r = self.req
         if base == "Null":
             return self.t()
         pos = positive(base)
-        res = z3.If(
-            r.kind == ROOT,
-            self.s("root"),
-            z3.Concat(z3.If(r.kind == USER, self.s("user/"), self.s("role/")), r.name),
-        )
         tests: list[z3.BoolRef] = []
         for v in cl.values:
             text = as_text(v) if pos != "Bool" else None
-            if text is None:
+            if text is None or pos not in _ARN_TESTS:
                 continue
-            for i, svc in enumerate(self.u.services):
-                if _python_test(pos, text, svc):
-                    tests.append(z3.And(r.kind == SERVICE, r.service == i))
-            parts = text.split(":", 5) if pos.startswith("Arn") else text.split(":")
-            if len(parts) != 6:
-                if pos == "StringLike" and len(parts) < 6 and "*" in text:
-                    tests.append(
-                        z3.And(r.kind != SERVICE, z3.InRe(self._full_arn(res), self.glob(text)))
-                    )
-                continue
-            head, tail = parts[:5], parts[5]
-            hint = tail.partition("/")[2].replace("*", "x").replace("?", "x")
-            if hint and hint not in r.name_hints and len(r.name_hints) < 3:
-                r.name_hints.append(hint)
-            accts = [
-                i
-                for i, a in enumerate(self.u.accounts)
-                if all(
-                    _python_test(pos, p, real)
-                    for p, real in zip(head, ("arn", "aws", "iam", "", a), strict=True)
-                )
-            ]
-            if not accts:
-                continue
-            if pos == "StringEquals":
-                tail_ok: z3.BoolRef = res == self.s(tail)
-            elif pos == "StringEqualsIgnoreCase":
-                tail_ok = z3.InRe(res, self.fold(tail))
-            elif pos == "StringLike" or pos.startswith("Arn"):
-                tail_ok = z3.InRe(res, self.glob(tail))
-            else:
-                continue
-            tests.append(
-                z3.And(
-                    r.kind != SERVICE,
-                    self.any_of(r.account == i for i in accts),
-                    tail_ok,
-                )
-            )
+            if pos in ("StringLike", "ArnLike", "ArnEquals"):
+                hint = text.rsplit("/", 1)[-1].replace("*", "x").replace("?", "x")
+                if "/" in text and hint and hint not in r.name_hints and len(r.name_hints) < 3:
+                    r.name_hints.append(hint)
+            if _could_name_service(text):
+                tests.append(z3.And(r.kind == SERVICE, self._text_test(r.svc, text, pos)))
+            tests.append(z3.And(r.kind != SERVICE, self._iam_arn_test(text, pos)))
         return self.any_of(tests)
 
-    def _full_arn(self, res: z3.SeqRef) -> z3.SeqRef:
-        acct: z3.SeqRef = self.s(self.u.accounts[-1])
-        for i, a in enumerate(self.u.accounts[:-1]):
-            acct = z3.If(self.req.account == i, self.s(a), acct)
-        return z3.Concat(self.s("arn:aws:iam::"), acct, self.s(":"), res)
+    def _text_test(self, x: z3.SeqRef, text: str, pos: str) -> z3.BoolRef:
+        if pos in ("StringEquals", "BinaryEquals"):
+            return x == self.s(text)
+        if pos == "StringEqualsIgnoreCase":
+            return z3.InRe(x, self.fold(text))
+        if pos == "StringLike":
+            return z3.InRe(x, self.glob(text))
+        regex = self.arn_re(text)
+        return self.f() if regex is None else z3.InRe(x, regex)
+
+    def _iam_arn_test(self, text: str, pos: str) -> z3.BoolRef:
+        r = self.req
+        parts = text.split(":", 5)
+        arn_op = pos.startswith("Arn")
+        if len(parts) == 6 and (arn_op or not any(ch in p for p in parts[:5] for ch in "*?")):
+            head, tail = parts[:5], parts[5]
+            for p, real in zip(head[:4], ("arn", "aws", "iam", ""), strict=True):
+                if not _python_test(pos, p, real):
+                    return self.f()
+            if "*" in head[4] or "?" in head[4]:
+                acct_ok = z3.InRe(
+                    r.acct, self._arn_part(head[4], z3.Star(self._not_colon), last=False)
+                )
+            else:
+                acct_ok = self.account_is(head[4])
+            return z3.And(acct_ok, self._resource_test(tail, "StringLike" if arn_op else pos))
+        if pos != "StringLike":
+            return self.f()  # an IAM principal's ARN has six parts at least
+        return self._glob_arn(text)
+
+    def _glob_arn(self, pattern: str) -> z3.BoolRef:
+        """StringLike on the whole `arn:aws:iam::<account>:<resource>`, without asking z3 to
+        split a concatenation: the glob runs here over the fixed-length head (the account's
+        twelve digits as symbols), and each state it can reach there takes the resource."""
+        r = self.req
+        tokens = list(pattern)
+        m = len(tokens)
+
+        def close(reach: dict[int, z3.BoolRef]) -> dict[int, z3.BoolRef]:
+            out = dict(reach)
+            for j in range(m):
+                if tokens[j] == "*" and j in out:
+                    out[j + 1] = self.any_of([out.get(j + 1, self.f()), out[j]])
+            return out
+
+        head: list[str | int] = [*"arn:aws:iam::", *range(12), ":"]
+        reach = close({0: self.t()})
+        for ch in head:
+            nxt: dict[int, list[z3.BoolRef]] = {}
+            for j, here in reach.items():
+                if j == m or z3.is_false(here):
+                    continue
+                tok = tokens[j]
+                if tok == "*":
+                    nxt.setdefault(j, []).append(here)
+                    continue
+                if tok == "?":
+                    ok: z3.BoolRef = self.t()
+                elif isinstance(ch, str):
+                    ok = self.t() if ch == tok else self.f()
+                elif tok.isdigit():
+                    ok = z3.SubString(r.acct, ch, 1) == self.s(tok)
+                else:
+                    ok = self.f()
+                nxt.setdefault(j + 1, []).append(self.all_of([here, ok]))
+            reach = close({j: self.any_of(v) for j, v in nxt.items()})
+        return self.any_of(
+            self.all_of([here, self._resource_test("".join(tokens[j:]), "StringLike")])
+            for j, here in reach.items()
+        )
+
+    def _resource_test(self, text: str, pos: str) -> z3.BoolRef:
+        """The resource part of aws:PrincipalArn passes, one case per kind of principal (z3
+        is slow on a concatenation that holds a choice)."""
+        r = self.req
+        root = _python_test(pos, text, "root")
+        cases = [z3.And(r.kind == ROOT, self.t() if root else self.f())]
+        for kinds, word in (((USER,), "user/"), ((ROLE, SESSION), "role/")):
+            res = z3.Concat(self.s(word), r.path, r.name)
+            cases.append(z3.And(self.kind_is(*kinds), self._text_test(res, text, pos)))
+        return self.any_of(cases)
+
+    def _account_test(self, v: Any, pos: str) -> z3.BoolRef:
+        """An account id passes a positive string test: by the account's index where the value
+        names one account (z3 is slow on string disequalities), else over its digits."""
+        text = as_text(v)
+        if text is None or pos == "Bool":
+            return self.f()
+        exact = pos in ("StringEquals", "BinaryEquals", "StringEqualsIgnoreCase")
+        if exact or (pos == "StringLike" and "*" not in text and "?" not in text):
+            return self.account_is(text)
+        return self._string_test(self.req.acct, v, pos)
+
+    def _account_clause(self, cl: ConditionClause) -> z3.BoolRef:
+        """An account-id key, tested on the symbolic account id (account wildcards exactly)."""
+        r = self.req
+        qualifier, base, if_exists = split_operator(cl.operator)
+        if cl.key in ("aws:sourceaccount", "aws:sourceowner"):
+            present: z3.BoolRef = z3.And(r.kind == SERVICE, r.source)
+        else:
+            present = r.kind != SERVICE
+        if base == "Null":
+            wants = {_as_bool(v) for v in cl.values}
+            if wants == {True, False}:
+                return self.t()
+            return z3.Not(present) if True in wants else present
+        negated = base in _NEGATED
+        test = self.any_of(self._account_test(v, positive(base)) for v in cl.values)
+        passes = z3.Not(test) if negated else test
+        if qualifier == "ForAllValues:":
+            return z3.Implies(present, passes)
+        if qualifier == "ForAnyValue:":
+            hit = z3.And(present, passes)
+            return z3.Or(z3.Not(present), hit) if if_exists else hit
+        if negated:
+            return z3.Not(z3.And(present, test))
+        hit = z3.And(present, test)
+        return z3.Or(z3.Not(present), hit) if if_exists else hit
 
     def _finite_clause(self, cl: ConditionClause) -> z3.BoolRef:
         """Keys set from (kind, account, source flag): decided by the evaluator's own predicate."""
@@ -793,6 +1054,11 @@ _COMPARE: dict[str, Callable[[Any, Any], z3.BoolRef]] = {
     "GreaterThan": lambda a, b: a > b,
     "GreaterThanEquals": lambda a, b: a >= b,
 }
+
+
+_ARN_TESTS = frozenset(
+    {"StringEquals", "BinaryEquals", "StringEqualsIgnoreCase", "StringLike", "ArnLike", "ArnEquals"}
+)
 
 
 def _python_test(pos: str, pattern: str, real: str) -> bool:

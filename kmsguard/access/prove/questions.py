@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -13,7 +15,9 @@ import z3
 
 from kmsguard.access.evaluate import Decision, PolicyLike, evaluate
 from kmsguard.access.policy import Policy, parse_policy
+from kmsguard.access.prove.alphabet import text_of
 from kmsguard.access.prove.encode import (
+    CLOCK_KEYS,
     KINDS,
     ROOT,
     SERVICE,
@@ -21,6 +25,7 @@ from kmsguard.access.prove.encode import (
     Encoder,
     Side,
     Unsupported,
+    constants,
     kms_actions,
     make_universe,
     sample_principal,
@@ -31,6 +36,8 @@ DEFAULT_REGION = "us-east-1"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # AWS's documentation example key id
 Status = Literal["pass", "fail", "unknown"]
 _KEY_ARN = re.compile(r"arn:[\w-]+:kms:[\w-]*:\d{12}:key/[^\s]+")
+# When a request may be made: one time, or a window (first, last); None is now.
+RequestTime = datetime | tuple[datetime, datetime] | None
 
 
 class WitnessNotConfirmed(AssertionError):
@@ -125,6 +132,22 @@ class _Query:
     actions: Sequence[str] | None
     timeout_s: float
     extra_text: list[str] = field(default_factory=list)
+    when: RequestTime = None
+
+    def window(self) -> tuple[int, int]:
+        """The request time as whole epoch seconds, as AWS sets aws:EpochTime."""
+        if self.when is None:
+            now = int(time.time())
+            return now, now
+        first, last = self.when if isinstance(self.when, tuple) else (self.when, self.when)
+        lo, hi = (int(_utc(t).timestamp()) for t in (first, last))
+        if lo > hi:
+            raise ValueError(f"request time window ends before it starts ({first} > {last})")
+        return lo, hi
+
+
+def _utc(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def _resource_policy(doc: PolicyLike) -> Policy:
@@ -145,16 +168,22 @@ def _run(
         + [p for s in q.sides for p in s.rcps]
     )
     try:
-        universe = make_universe(q.key.arn, policies, q.actions, q.extra_text)
+        universe = make_universe(q.key.arn, policies, q.actions, q.extra_text, q.window())
         ctx = z3.Context()
         enc = Encoder(universe, q.sides, ctx)
         allowed = [enc.allowed(s) for s in q.sides]
         solver = z3.Solver(ctx=ctx)
         solver.set("phase_selection", 0)
         solver.set("timeout", max(1, int(q.timeout_s * 1000)))
-        solver.add(*enc.req.facts, goal(enc, allowed))
+        target = goal(enc, allowed)
+        enc.used = constants(target, enc.req.lazy)
+        lazy = [f for name, fs in enc.req.lazy.items() if name in enc.used for f in fs]
+        solver.add(*enc.req.facts, *lazy, target)
     except Unsupported as exc:
         return Verdict(q.question, "unknown", reason=f"not modelled: {exc}")
+    except z3.Z3Exception as exc:
+        # A value the solver refuses is beyond the model: undecided, never a pass.
+        return Verdict(q.question, "unknown", reason=f"not modelled: the solver refused it ({exc})")
     found: list[Witness] = []
     while len(found) < limit:
         result = solver.check()
@@ -219,16 +248,26 @@ def _steer(
                 kept.append(guard)
 
     attempt(r.kind == ROOT, keep=False)
+    attempt(r.kind != SESSION, keep=False)  # a role reads better than one of its sessions
     # Steering changes only the details, never which principal kind, account or action it is.
     for v in (r.kind, r.account, r.action):
         kept.append(guarded(v == model.eval(v, model_completion=True)))
     named = z3.And(r.kind != ROOT, r.kind != SERVICE)
     plain = z3.Plus(z3.Union(z3.Range("a", "z", c), z3.Range("0", "9", c), z3.Re("-", c)))
-    wishes: list[z3.BoolRef] = [
-        z3.Not(r.identity_allows),
+    other = len(enc.u.accounts) - 1
+    other_svc = len(enc.u.services) - 1
+    wishes: list[z3.BoolRef] = [z3.Not(r.identity_allows), z3.Implies(r.kind == SERVICE, r.svc_arn)]
+    if "acct" in enc.used:
+        wishes.append(z3.Implies(r.account == other, r.acct == enc.s(enc.u.accounts[-1])))
+    if "svc" in enc.used:
+        wishes.append(z3.Implies(r.service == other_svc, r.svc == enc.s(enc.u.services[-1])))
+    if "path" in enc.used:
+        wishes.append(r.path == enc.s(""))
+    # A name a principal pattern admits first: "x" may be impossible, and z3 is slow to say so.
+    wishes += [
+        *(z3.Implies(named, r.name == enc.s(h)) for h in r.name_hints),
         z3.Implies(named, r.name == z3.StringVal("x", c)),
         z3.Implies(r.kind == SESSION, r.session == z3.StringVal("s", c)),
-        *(z3.Implies(named, r.name == z3.StringVal(h, c)) for h in r.name_hints),
         z3.Implies(named, z3.InRe(r.name, plain)),
     ]
     wishes += [slot.count == 0 for slot in r.slots.values()]
@@ -244,7 +283,7 @@ _STEER_S = 0.15
 def _value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
     v = model.eval(expr, model_completion=True)
     if z3.is_string_value(v):
-        return v.as_string()
+        return text_of(v)
     if z3.is_int_value(v):
         return v.as_long()
     if z3.is_rational_value(v):
@@ -260,20 +299,37 @@ def _witness(
 ) -> Witness:
     r, u = enc.req, enc.u
     kind = _value(model, r.kind)
-    account = u.accounts[_value(model, r.account)]
-    service = u.services[_value(model, r.service)]
+    # A variable the query never mentions is any value: the listed sample stands for it.
+    used = enc.used
+    account = _value(model, r.acct) if "acct" in used else u.accounts[_value(model, r.account)]
+    service = _value(model, r.svc) if "svc" in used else u.services[_value(model, r.service)]
+    path = _value(model, r.path) if "path" in used else ""
     name, session = _value(model, r.name), _value(model, r.session)
-    principal = sample_principal(kind, account, name, session, service)
+    full = name if kind == SESSION else path + name
+    principal = sample_principal(kind, account, full, session, service)
     action = u.actions[_value(model, r.action)]
     context: dict[str, Any] = {}
     if kind == SERVICE and _value(model, r.source):
         context["aws:SourceAccount"] = account
-    for slot in r.slots.values():
+    if "aws:principalarn" in enc.keys_seen:
+        if kind == SESSION and path:
+            # The session ARN does not show its role's path; aws:PrincipalArn does.
+            context["aws:PrincipalArn"] = f"arn:aws:iam::{account}:role/{path}{name}"
+        if kind == SERVICE and not _value(model, r.svc_arn):
+            context["aws:PrincipalArn"] = None  # absent from this service's request
+    for key, slot in r.slots.items():
+        if key in CLOCK_KEYS:
+            now = _value(model, r.now)
+            context["aws:CurrentTime"] = datetime.fromtimestamp(now, UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
+            context["aws:EpochTime"] = now
+            continue
         n = _value(model, slot.count)
         if not n:
             continue
         vals = [_render(slot.family, _value(model, v)) for v in slot.values[:n]]
-        context[slot.name] = vals if slot.size > 1 else vals[0]
+        context[slot.name] = vals if slot.multi else vals[0]
     assumed = _value(model, r.identity_allows) and kind != ROOT
     decisions = _decide(principal, action, u.key_arn, context, sides, assumed)
     decided = tuple(d.allowed for d in decisions)
@@ -406,11 +462,12 @@ def no_new_access(
     actions: Sequence[str] | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     limit: int = 1,
+    request_time: RequestTime = None,
 ) -> Verdict:
     """pass when `new` allows no request that `old` denies; else the new requests (up to limit)."""
     o, n = _resource_policy(old), _resource_policy(new)
     k = key or Key.in_account(infer_account(o, n))
-    q = _Query("no_new_access", k, [Side(o), Side(n)], actions, timeout_s)
+    q = _Query("no_new_access", k, [Side(o), Side(n)], actions, timeout_s, when=request_time)
     return _run(
         q,
         lambda _e, a: z3.And(a[1], z3.Not(a[0])),
@@ -429,13 +486,16 @@ def no_public_access(
     actions: Sequence[str] | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     limit: int = 1,
+    request_time: RequestTime = None,
 ) -> Verdict:
     """pass when only principals of the trusted accounts/organizations are allowed."""
     p = _resource_policy(policy)
     k = key or Key.in_account(trusted_accounts[0] if trusted_accounts else infer_account(p, p))
     if _names_only_inside(p, {k.account, *trusted_accounts}, set(), actions=actions):
         return Verdict("no_public_access", "pass", reason="every Allow names trusted accounts only")
-    q = _Query("no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts))
+    q = _Query(
+        "no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts), request_time
+    )
     accounts = [k.account, *trusted_accounts]
     return _run(
         q,
@@ -457,6 +517,7 @@ def access_not_granted(
     key: Key | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     limit: int = 1,
+    request_time: RequestTime = None,
 ) -> Verdict:
     """pass when no principal outside `allowed_principals` may perform one of `actions`.
 
@@ -478,7 +539,9 @@ def access_not_granted(
         p, roots, set(allowed_principals), whole_accounts=False, actions=actions
     ):
         return Verdict("access_not_granted", "pass", reason="every Allow names allowed ones only")
-    q = _Query("access_not_granted", k, [side], actions, timeout_s, list(allowed_principals))
+    q = _Query(
+        "access_not_granted", k, [side], actions, timeout_s, list(allowed_principals), request_time
+    )
 
     def goal(e: Encoder, a: list[z3.BoolRef]) -> z3.BoolRef:
         return z3.And(a[0], z3.Not(e.any_of(e.principal_is(x) for x in allowed_principals)))
@@ -493,11 +556,12 @@ def equivalent(
     key: Key | None = None,
     actions: Sequence[str] | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    request_time: RequestTime = None,
 ) -> Verdict:
     """pass when `a` and `b` allow exactly the same requests; else one they decide differently."""
     pa, pb = _resource_policy(a), _resource_policy(b)
     k = key or Key.in_account(infer_account(pa, pb))
-    q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s)
+    q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s, when=request_time)
     return _run(q, lambda _e, s: s[0] != s[1], lambda d: d[0] != d[1])
 
 
@@ -556,4 +620,6 @@ def kind_label(principal: str) -> str:
 
 
 def _show(v: Any) -> str:
+    if v is None:
+        return "(absent)"
     return ",".join(str(x) for x in v) if isinstance(v, list) else str(v)
