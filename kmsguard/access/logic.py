@@ -16,6 +16,10 @@ from kmsguard.access.policy import ACCOUNT_MATCH, DIRECT_MATCH, NO_MATCH, Policy
 _ID_LABELS = tuple(f"identity[{i}]" for i in range(64))
 # Principals a permissions boundary can be attached to (a session carries its role's boundary).
 _BOUNDED = frozenset({"user", "role", "assumed-role"})
+# AWS reserves aliases under alias/aws/ for AWS managed keys: nobody creates, updates or
+# deletes them, whatever the policies say.
+_ALIAS_WRITES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
+RESERVED_ALIAS_PREFIX = "alias/aws/"
 
 
 def label(i: int) -> str:
@@ -146,6 +150,17 @@ def decide_request(
     info = principal_info(principal)
     rinfo = resource_info(resource)
     al = action.lower()
+    if al in _ALIAS_WRITES and rinfo.is_kms_alias and _reserved_alias(resource):
+        return Decision(
+            EXPLICIT_DENY,
+            f"because aliases beginning with {RESERVED_ALIAS_PREFIX} are reserved for AWS "
+            "managed keys",
+            (),
+            f"{resource} is a reserved alias: nobody can create, update or delete it",
+            principal,
+            action,
+            resource,
+        )
     found = _Found()
     for i, pol in enumerate(ids):
         _scan_identity(pol, label(i), al, resource, ctx, found.id_allows, found, note_unmet=True)
@@ -203,6 +218,11 @@ def decide_request(
         _vpce_applies(layers, ctx),
     )
     return _explain_unmet(decision, found, action)
+
+
+def _reserved_alias(resource: str) -> bool:
+    # Alias names are compared as written: only the exact prefix is reserved.
+    return resource.split(":", 5)[5].startswith(RESERVED_ALIAS_PREFIX)
 
 
 def _vpce_applies(layers: Layers, ctx: Mapping[str, Any]) -> bool:
