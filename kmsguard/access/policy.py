@@ -169,11 +169,21 @@ class Policy:
     version: str | None
     id: str | None
     statements: tuple[Statement, ...]
-    source: str  # the document as canonical JSON text
+    # The document as parsed (a private copy), rendered as canonical JSON text on first use.
+    _data: Any = field(repr=False, compare=False)
     # Memo of action -> statements whose Action/NotAction matches; derived, not state.
     _by_action: dict[str, tuple[Statement, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _source: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def source(self) -> str:
+        """The document as canonical JSON text (sorted keys, no spaces)."""
+        memo = self._source
+        if not memo:
+            memo.append(_canonical(self._data))
+        return memo[0]
 
     def for_action(self, action_lower: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction covers the (lower-cased) action."""
@@ -197,8 +207,30 @@ class Policy:
         return doc
 
 
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def seen_before(doc: Any, kind: str) -> Policy | None:
+    """The policy parsed from this very mapping before, if it is unchanged since.
+
+    The common case: the same document object passed again. A private copy taken when it was
+    parsed confirms it is unchanged; only documents whose every value is a string are kept
+    (`_remember_object`), since == cannot tell 1, 1.0 and True apart and a condition reads
+    them differently.
+    """
+    if doc.__class__ is dict:
+        seen = _BY_ID.get((id(doc), kind))
+        if seen is not None and seen[0] == doc:
+            return seen[1]
+    return None
+
+
 def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind) -> Policy:
     """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError."""
+    seen = seen_before(doc, kind)
+    if seen is not None:
+        return seen
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if isinstance(doc, Policy):
@@ -210,45 +242,68 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
             text = doc.decode() if isinstance(doc, bytes | bytearray) else doc
             cached = _CACHE.get((text, kind))
             if cached is not None:
-                return cached
+                return cached[1]
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise PolicyDocumentError("", f"not JSON: {exc}") from None
-        policy = _parse(data, kind)
-        _remember(text, kind, policy)
+        policy = _parse(data, kind, data)
+        _remember(text, kind, data, policy)
         return policy
     try:
         text = json.dumps(doc, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
-        return _parse(doc, kind)
-    # Key coercion (1 -> "1") or tuples would make different documents share a text.
-    faithful = json.loads(text) == doc
-    cached = _CACHE.get((text, kind)) if faithful else None
-    if cached is not None:
-        return cached
-    policy = _parse(doc, kind)
-    if faithful:
-        _remember(text, kind, policy)
+        return _parse(doc, kind, None)
+    found = _CACHE.get((text, kind))
+    # The text is the key; the comparison rules out documents that only share a text (keys
+    # coerced, 1 -> "1", or tuples written as lists).
+    if found is not None and found[0] == doc:
+        _remember_object(doc, kind, found[0], found[1])
+        return found[1]
+    snapshot = json.loads(text)
+    if snapshot != doc:
+        return _parse(doc, kind, None)
+    policy = _parse(snapshot, kind, snapshot)
+    _remember(text, kind, snapshot, policy)
+    _remember_object(doc, kind, snapshot, policy)
     return policy
 
 
 # Parsed policies by document text: identical text compiles to an identical immutable Policy.
-_CACHE: dict[tuple[str, str], Policy] = {}
+# Each entry keeps the parsed copy of the document, to confirm a mapping really is that text.
+_CACHE: dict[tuple[str, str], tuple[Any, Policy]] = {}
+# The same, by the identity of a mapping given before (confirmed against the copy).
+_BY_ID: dict[tuple[int, str], tuple[Any, Policy]] = {}
+_CACHE_SIZE = 2048
 
 
 def clear_caches() -> None:
     """Forget parsed documents and compiled patterns (benchmarks measure cold parsing)."""
     _CACHE.clear()
+    _BY_ID.clear()
     clear_pattern_cache()
 
 
-def _remember(text: str, kind: str, policy: Policy) -> None:
-    if len(_CACHE) > 2048:
+def _remember(text: str, kind: str, snapshot: Any, policy: Policy) -> None:
+    if len(_CACHE) > _CACHE_SIZE:
         _CACHE.clear()
-    _CACHE[(text, kind)] = policy
+    _CACHE[(text, kind)] = (snapshot, policy)
 
 
-def _parse(data: Any, kind: PolicyKind) -> Policy:
+def _remember_object(doc: Any, kind: str, snapshot: Any, policy: Policy) -> None:
+    if doc.__class__ is not dict or not _strings_only(policy):
+        return
+    if len(_BY_ID) > _CACHE_SIZE:
+        _BY_ID.clear()
+    _BY_ID[(id(doc), kind)] = (snapshot, policy)
+
+
+def _strings_only(policy: Policy) -> bool:
+    # Everywhere but in condition values the parser accepts strings only.
+    return all(v.__class__ is str for st in policy.statements for c in st.clauses for v in c.values)
+
+
+def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
+    """`private`: `data` itself when it is a JSON-decoded copy nobody else holds, else None."""
     if not isinstance(data, Mapping):
         raise PolicyDocumentError("", f"a policy document must be a JSON object, not {_kind(data)}")
     for key in data:
@@ -273,11 +328,14 @@ def _parse(data: Any, kind: PolicyKind) -> Policy:
         raise PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
     variables = version == "2012-10-17"
     stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
-    try:
-        source = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
-    return Policy(kind, version, pid, stmts, source)
+    policy = Policy(kind, version, pid, stmts, private)
+    if private is None:
+        # Rendered now, while the caller's mapping is as it was parsed.
+        try:
+            policy._source.append(_canonical(data))
+        except (TypeError, ValueError) as exc:
+            raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
+    return policy
 
 
 def _kind(v: Any) -> str:
