@@ -37,6 +37,8 @@ _STMT_KEYS = (
     "NotResource",
     "Condition",
 )
+_TOP_SET = frozenset(_TOP_KEYS)
+_STMT_SET = frozenset(_STMT_KEYS)
 _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 _ACTION = re.compile(r"[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_-]+")
 _ACCOUNT = re.compile(r"\d{12}")
@@ -306,7 +308,7 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
     """`private`: `data` itself when it is a JSON-decoded copy nobody else holds, else None."""
     if not isinstance(data, Mapping):
         raise PolicyDocumentError("", f"a policy document must be a JSON object, not {_kind(data)}")
-    for key in data:
+    for key in data if not data.keys() <= _TOP_SET else ():
         if key not in _TOP_KEYS:
             raise PolicyDocumentError(
                 str(key), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}"
@@ -383,9 +385,9 @@ def _one_of(st: Mapping[str, Any], a: str, b: str, path: str) -> tuple[str, Any]
 
 
 def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool) -> Statement:
-    if not isinstance(st, Mapping):
+    if st.__class__ is not dict and not isinstance(st, Mapping):
         raise PolicyDocumentError(path, f"a statement must be an object, not {_kind(st)}")
-    for key in st:
+    for key in st if not st.keys() <= _STMT_SET else ():
         if key not in _STMT_KEYS:
             raise PolicyDocumentError(
                 f"{path}.{key}", f"unknown statement key; allowed: {', '.join(_STMT_KEYS)}"
