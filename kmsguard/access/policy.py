@@ -13,8 +13,8 @@ from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
     GlobSet,
     PrincipalInfo,
+    _compile_globs,
     clear_pattern_cache,
-    compile_globs,
     has_variables,
     substitute,
     substituted_glob,
@@ -422,9 +422,12 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     for p, r in resource_pairs:
         if r != "*" and not r.startswith("arn:"):
             raise PolicyDocumentError(p, f"{r!r} is not an ARN or '*'")
-    resources = [r for _, r in resource_pairs]
-    dynamic = tuple(r for r in resources if variables and has_variables(r))
-    static = [r for r in resources if not (variables and has_variables(r))]
+    resources = tuple([r for _, r in resource_pairs])
+    if variables and any(has_variables(r) for r in resources):
+        dynamic = tuple(r for r in resources if has_variables(r))
+        static = tuple(r for r in resources if not has_variables(r))
+    else:
+        dynamic, static = (), resources
 
     spec: PrincipalSpec | None = None
     not_principal = False
@@ -444,22 +447,22 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         conditions = compile_condition(st["Condition"], f"{path}.Condition")
 
     return Statement(
-        index=index,
-        sid=sid,
-        effect=effect,
-        actions=compile_globs((a for _, a in actions), fold_case=True),
-        not_action=akey == "NotAction",
-        resources=compile_globs(static, fold_case=False),
-        dynamic_resources=dynamic,
-        not_resource=rkey == "NotResource",
-        principal=spec,
-        not_principal=not_principal,
-        conditions=conditions,
-        action_paths=tuple(actions),
-        condition=_conjunction(conditions),
-        is_deny=effect == "Deny",
-        clauses=_clauses(st.get("Condition")),
-        resource_patterns=tuple(resources),
+        index,
+        sid,
+        effect,
+        _compile_globs(tuple([a for _, a in actions]), True),
+        akey == "NotAction",
+        _compile_globs(static, False),
+        dynamic,
+        rkey == "NotResource",
+        spec,
+        not_principal,
+        conditions,
+        tuple(actions),
+        _conjunction(conditions),
+        effect == "Deny",
+        _clauses(st["Condition"]) if conditions else (),
+        resources,
     )
 
 
@@ -486,9 +489,13 @@ def _conjunction(preds: tuple[Predicate, ...]) -> Predicate | None:
     return all_hold
 
 
+_NOBODY: frozenset[Any] = frozenset()
+_EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
+
+
 def _principal(raw: Any, path: str) -> PrincipalSpec:
     if raw == "*":
-        return PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
+        return _EVERYONE
     if not isinstance(raw, Mapping) or not raw:
         raise PolicyDocumentError(
             path, 'must be "*" or an object with AWS, Service, Federated or CanonicalUser'
@@ -510,8 +517,7 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                 everyone = True
             elif _ACCOUNT.fullmatch(v):
                 accounts.add(v)
-            elif v.startswith("arn:") and len(v.split(":", 5)) == 6:
-                parts = v.split(":", 5)
+            elif v.startswith("arn:") and len(parts := v.split(":", 5)) == 6:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:
@@ -526,10 +532,10 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                 raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
     return PrincipalSpec(
         everyone,
-        frozenset(arns),
-        frozenset(accounts),
-        frozenset(role_keys),
-        frozenset(others),
-        frozenset(fold_principal(a) for a in arns),
-        frozenset((acct, name.lower()) for acct, name in role_keys),
+        frozenset(arns) if arns else _NOBODY,
+        frozenset(accounts) if accounts else _NOBODY,
+        frozenset(role_keys) if role_keys else _NOBODY,
+        frozenset(others) if others else _NOBODY,
+        frozenset([fold_principal(a) for a in arns]) if arns else _NOBODY,
+        frozenset([(acct, name.lower()) for acct, name in role_keys]) if role_keys else _NOBODY,
     )
