@@ -148,12 +148,8 @@ def _kind(v: Any) -> str:
 
 
 def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
-    texts: list[str] = []
-    for v in vals:
-        if isinstance(v, bool | int | float | str):
-            t = as_text(v)
-            assert t is not None
-            texts.append(t)
+    # _test_for has checked that every value reads as text.
+    texts: list[str] = [v if v.__class__ is str else as_text(v) for v in vals]  # type: ignore[misc]
     dynamic = any(has_variables(t) for t in texts)
     like = base.endswith("Like")
     fold = base.endswith("IgnoreCase")
@@ -221,7 +217,7 @@ def _ip(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
 def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     if base.startswith("String"):
         for i, v in enumerate(vals):
-            if as_text(v) is None:
+            if v.__class__ is not str and as_text(v) is None:
                 raise PolicyDocumentError(f"{path}[{i}]", "string operator needs string values")
         return _string_test(base, vals, path)
     if base.startswith("Numeric"):

@@ -358,6 +358,8 @@ def _kind(v: Any) -> str:
 
 def _strings(value: Any, path: str, what: str) -> list[tuple[str, str]]:
     """A string-or-list element as (path, value) pairs; non-empty, strings only."""
+    if value.__class__ is str and value:
+        return [(path, value)]
     if isinstance(value, str):
         pairs = [(path, value)]
     elif isinstance(value, list):
@@ -496,7 +498,7 @@ _EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
 def _principal(raw: Any, path: str) -> PrincipalSpec:
     if raw == "*":
         return _EVERYONE
-    if not isinstance(raw, Mapping) or not raw:
+    if (raw.__class__ is not dict and not isinstance(raw, Mapping)) or not raw:
         raise PolicyDocumentError(
             path, 'must be "*" or an object with AWS, Service, Federated or CanonicalUser'
         )
