@@ -26,18 +26,6 @@ def label(i: int) -> str:
     return _ID_LABELS[i] if i < len(_ID_LABELS) else f"identity[{i}]"
 
 
-_REFS: dict[tuple[str, Statement], StatementRef] = {}
-
-
-def ref(policy: str, st: Statement) -> StatementRef:
-    found = _REFS.get((policy, st))
-    if found is None:
-        if len(_REFS) > 16384:
-            _REFS.clear()
-        found = _REFS[(policy, st)] = StatementRef(policy, st.sid, st.index, st.effect)
-    return found
-
-
 def _grant_ref(i: int, grant: Grant) -> StatementRef:
     return StatementRef(f"grants[{i}]", grant.grant_id, 0, "Allow")
 
@@ -87,9 +75,9 @@ def _scan_identity(
         if not st.resource_matches(resource, ctx):
             continue
         if st.condition is None or st.condition(ctx):
-            (found.denies if st.is_deny else allows).append(ref(name, st))
+            (found.denies if st.is_deny else allows).append(pol.ref(name, st))
         elif note_unmet and not st.is_deny:
-            found.unmet.append(ref(name, st))
+            found.unmet.append(pol.ref(name, st))
 
 
 def _scan_resource(
@@ -114,12 +102,12 @@ def _scan_resource(
             continue
         if st.condition is not None and not st.condition(ctx):
             if not st.is_deny and name in ("resource", "trust"):
-                found.unmet.append(ref(name, st))
+                found.unmet.append(pol.ref(name, st))
             continue
         if st.is_deny:
-            found.denies.append(ref(name, st))
+            found.denies.append(pol.ref(name, st))
         else:
-            allows.append((ref(name, st), m, st))
+            allows.append((pol.ref(name, st), m, st))
     return allows
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kmsguard.access.conditions import Context, Predicate, compile_condition
+from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
     GlobSet,
@@ -178,6 +179,20 @@ class Policy:
         default_factory=dict, repr=False, compare=False
     )
     _source: list[str] = field(default_factory=list, repr=False, compare=False)
+    # Memo of (label, statement index) -> StatementRef: the references die with the policy.
+    _refs: dict[tuple[str, int], StatementRef] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def ref(self, label: str, st: Statement) -> StatementRef:
+        """The reference to one of this policy's statements under the label it is known by."""
+        key = (label, st.index)
+        found = self._refs.get(key)
+        if found is None:
+            if len(self._refs) > 4096:
+                self._refs.clear()
+            found = self._refs[key] = StatementRef(label, st.sid, st.index, st.effect)
+        return found
 
     @property
     def source(self) -> str:
