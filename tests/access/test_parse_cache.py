@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
 import pytest
 
-from kmsguard.access import PolicyDocumentError, decide, parse_policy
+from kmsguard.access import PolicyDocumentError, Statement, clear_caches, decide, parse_policy
 
 from .docs import ACCT, ALICE, KEY, doc, scenario, stmt
 
@@ -79,3 +80,15 @@ def test_a_document_mutated_after_parsing_keeps_its_source() -> None:
     policy = parse_policy(d, kind="identity")
     d["Statement"][0]["Condition"]["NumericLessThan"]["kms:X"] = 7
     assert '"kms:X":5' in policy.source
+
+
+def test_a_forgotten_policy_leaves_no_statement_behind() -> None:
+    sid = "ForgottenAfterClearCaches"
+    s = scenario(ALICE, "kms:Decrypt", f"arn:aws:dynamodb:us-east-1:{ACCT}:table/t")
+    s["identity_policies"] = [doc(stmt(action="kms:Decrypt", sid=sid))]
+    assert decide(s).statements[0].sid == sid
+    del s
+    clear_caches()
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, Statement) and o.sid == sid]
+    assert not alive, "a process-wide table still holds the statements of a forgotten policy"
