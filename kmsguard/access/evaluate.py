@@ -210,12 +210,14 @@ def evaluate(
         and _well_formed(principal, action)
     ):
         _check_request(principal, action, resource)
-    if isinstance(identity_policies, str | bytes | Mapping):
+    if identity_policies.__class__ is not list and isinstance(
+        identity_policies, str | bytes | Mapping
+    ):
         raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
     ids = [
         p
         if p.__class__ is Policy and p.kind == "identity"
-        else _as_policy(p, "identity", _label(i))
+        else seen_before(p, "identity") or _as_policy(p, "identity", _label(i))
         for i, p in enumerate(identity_policies)
     ]
     res: Policy | None
@@ -224,7 +226,9 @@ def evaluate(
     elif resource_policy.__class__ is Policy and resource_policy.kind == "resource":
         res = resource_policy
     else:
-        res = _as_policy(resource_policy, "resource", "resource")
+        res = seen_before(resource_policy, "resource") or _as_policy(
+            resource_policy, "resource", "resource"
+        )
     res_label = "resource"
     if trust_policy is not None:
         if res is not None:
