@@ -1,10 +1,31 @@
-"""Fixtures shared by test modules that run in one xdist group."""
+"""Fixtures shared by test modules that run in one xdist group; the slow marker; hypothesis."""
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from hypothesis import settings
+
+from tests.budgets import profile_name
 from tests.packaging import dist as dist_module
+
+settings.load_profile(profile_name())
+
+TESTS = Path(__file__).resolve().parent
+
+# End-to-end modules: they start the demo, build wheels and virtualenvs, run every documented
+# command as a user would, or load the sandbox. `make test` runs them; `make test-fast` does not.
+SLOW = ("journeys", "packaging", "demo", "sandbox/test_sandbox_load.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: marked before `-m "not slow"` deselects.
+    for item in items:
+        relative = Path(item.path).resolve().relative_to(TESTS).as_posix()
+        if any(relative == s or relative.startswith(f"{s}/") for s in SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
