@@ -7,7 +7,7 @@ STACK   ?= dev
 # Test processes: one per core by default; `make pytest WORKERS=0` runs in this process only.
 WORKERS ?= auto
 
-.PHONY: venv test lint typecheck pytest demo preview verify bench pack dist clean
+.PHONY: venv test test-fast lint typecheck pytest demo preview verify bench pack dist clean
 
 venv: $(STAMP)
 
@@ -34,9 +34,13 @@ typecheck: venv
 	$(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
 
 pytest: venv
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
+
+# The inner loop: lint, types and every test but the slow end-to-end modules (CI runs `make test`).
+test-fast: lint typecheck
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup -m "not slow"
 
 demo: venv
 	@$(BIN)/python -m demo $(ARGS)
