@@ -111,7 +111,8 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: built once per worker even when other tests run between this module's.
+@pytest.fixture(scope="session")
 def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Iterator[Stages]:
     program = _layout(tmp_path_factory.mktemp("user"))
     # The wheel `make dist` built stands in for the organization's package index.
