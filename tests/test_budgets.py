@@ -37,7 +37,7 @@ def test_weights_scale_the_loaded_profile() -> None:
         assert (examples(), examples(1.5), examples(10)) == (100, 150, 1000)
         assert settings().deadline is None
         settings.load_profile("dev")
-        assert examples(10) == 10 * PROFILES["dev"] == 250
+        assert examples(10) == 10 * PROFILES["dev"] == 100
         assert examples(0.001) == 1
     finally:
         settings.load_profile(profile_name())
