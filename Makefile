@@ -7,7 +7,7 @@ STACK   ?= dev
 # Test processes: one per core by default; `make pytest WORKERS=0` runs in this process only.
 WORKERS ?= auto
 
-.PHONY: venv test lint typecheck pytest demo preview verify bench pack dist clean
+.PHONY: venv test test-fast lint typecheck pytest demo preview verify bench pack dist clean
 
 venv: $(STAMP)
 
@@ -33,10 +33,16 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
 
+# The gate runs the property tests with CI's hypothesis budgets (tests/budgets.py), here as there.
 pytest: venv
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
+	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
+
+# The inner loop: lint, types and every test but the slow end-to-end ones, with the dev profile's
+# hypothesis budgets (CI runs `make test`).
+test-fast: lint typecheck
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -n $(WORKERS) --dist loadgroup -m "not slow"
 
 demo: venv
 	@$(BIN)/python -m demo $(ARGS)

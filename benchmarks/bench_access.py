@@ -1,8 +1,9 @@
-"""Decisions per second: a 6-statement key policy plus 3 identity policies, one core."""
+"""Decisions per CPU-second: a 6-statement key policy plus 3 identity policies, beside the peer."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.access import clear_caches, decide, evaluate, parse_policy
+from kmsguard.access.catalog import catalog
 
 ACCT = "111122223333"
 KEY = f"arn:aws:kms:us-east-1:{ACCT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -94,18 +96,32 @@ IDENTITY: list[dict[str, Any]] = [
 ]
 
 
-def rate(fn: Any, seconds: float = 1.5) -> float:
-    """Calls per CPU-second of this process: one core, insensitive to other load on the host."""
-    n = 0
-    start = time.process_time()
-    deadline = start + seconds
-    while True:
-        for _ in range(200):
-            fn()
-        n += 200
-        now = time.process_time()
-        if now >= deadline:
-            return n / (now - start)
+def rate(fn: Any, seconds: float = 1.0, rounds: int = 3) -> float:
+    """Calls per CPU-second of this process, best of `rounds`: one core, and less sensitive to
+    other load on the host than wall time (the peer is measured the same way)."""
+    best = 0.0
+    for _ in range(rounds):
+        n = 0
+        start = time.process_time()
+        deadline = start + seconds
+        while True:
+            for _ in range(200):
+                fn()
+            n += 200
+            now = time.process_time()
+            if now >= deadline:
+                break
+        best = max(best, n / (now - start))
+    return best
+
+
+# Targets against the peer on the same scenario in the same run.
+RAW_TARGET = 20.0
+COLD_TARGET = 2.0
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"target >= {target:.0f}x: {'met' if ratio >= target else 'NOT met'}"
 
 
 SIMULATOR = Path(__file__).resolve().parent / "iam_simulate"
@@ -175,20 +191,22 @@ def main() -> None:
         resource_policy=key_policy,
         context=VIA,
     ).allowed
-    once = rate(parsed)
+    catalog()  # cold means first sight of every document, not of the action catalog
+    print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     every = rate(unparsed)
     cold_rate = rate(cold)
-    print(f"parse once:       {once:>10,.0f} decisions per CPU-second (target >= 20,000)")
-    print(f"raw documents:    {every:>10,.0f} decisions per CPU-second (parse cache warm)")
-    print(f"parse every time: {cold_rate:>10,.0f} decisions per CPU-second (caches cleared)")
-    print(f"ratio parse-once / parse-every-time: {once / cold_rate:.1f}x")
+    once = rate(parsed)
+    print(f"raw documents:    {every:>10,.0f} decisions per CPU-second (decide, parse cache warm)")
+    print(f"cold:             {cold_rate:>10,.0f} decisions per CPU-second (caches cleared)")
+    print(f"parse once:       {once:>10,.0f} decisions per CPU-second (secondary: Policy objects)")
     ts = typescript_rate(scenario)
     if ts is not None:
         print(f"TypeScript simulator (@cloud-copilot/iam-simulate): {ts:>10,.0f} per CPU-second")
-        print(
-            f"ratio parse-once / TypeScript: {once / ts:.1f}x (goal >= 10x); "
-            f"parse-every-time / TypeScript: {cold_rate / ts:.1f}x"
-        )
+        raw = every / ts
+        print(f"like for like, raw documents / TypeScript: {raw:.1f}x ({verdict(raw, RAW_TARGET)})")
+        print(f"cold / TypeScript: {cold_rate / ts:.1f}x ({verdict(cold_rate / ts, COLD_TARGET)})")
+        print(f"secondary, parse once / TypeScript: {once / ts:.1f}x (not like for like)")
+    print(f"load average at end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     wildcard_attack()
 
 

@@ -11,7 +11,13 @@ from pulumi_aws import dynamodb, iam, kms
 from pulumi_aws.get_caller_identity import get_caller_identity
 from pulumi_aws.get_region import get_region
 
-from kmsguard.contract import COMPONENT_TYPE, DYNAMODB_FULL_ACCESS_POLICY_ARN, PROJECT, ConfigKey
+from kmsguard.contract import (
+    COMPONENT_TYPE,
+    DYNAMODB_FULL_ACCESS_POLICY_ARN,
+    PROJECT,
+    ConfigKey,
+    Output,
+)
 from kmsguard.plan import Identity, Plan, make_plan
 from kmsguard.settings import ConfigError, Settings, parse_settings
 
@@ -67,7 +73,7 @@ def component_args(settings: Settings) -> KmsProtectedTableArgs:
         "deletionProtection": settings.deletion_protection,
     }
     if settings.key_administrators is not None:
-        args["keyAdministrators"] = list(settings.key_administrators)
+        args[ConfigKey.KEY_ADMINISTRATORS] = list(settings.key_administrators)
     return args
 
 
@@ -215,13 +221,13 @@ class KmsProtectedTable(pulumi.ComponentResource):
         self.key_policy = pulumi.Output.from_input(json.dumps(policy))
         self.register_outputs(
             {
-                "keyId": self.key_id,
-                "keyArn": self.key_arn,
-                "keyAlias": self.key_alias,
-                "tableName": self.table_name,
-                "tableArn": self.table_arn,
-                "testUserName": self.test_user_name,
-                "testUserArn": self.test_user_arn,
-                "keyPolicy": self.key_policy,
+                Output.KEY_ID: self.key_id,
+                Output.KEY_ARN: self.key_arn,
+                Output.KEY_ALIAS: self.key_alias,
+                Output.TABLE_NAME: self.table_name,
+                Output.TABLE_ARN: self.table_arn,
+                Output.TEST_USER_NAME: self.test_user_name,
+                Output.TEST_USER_ARN: self.test_user_arn,
+                Output.KEY_POLICY: self.key_policy,
             }
         )

@@ -42,7 +42,7 @@ CONFIG_KEYS: Final = (
 
 
 class Output:
-    """Stack output names. The first ten are the issue's contract; the rest feed the verifier."""
+    """Stack output names. The first ten are required of every stack; the rest feed the verifier."""
 
     TABLE_NAME: Final = "tableName"
     TABLE_ARN: Final = "tableArn"

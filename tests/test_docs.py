@@ -35,3 +35,46 @@ def test_no_document_names_a_path_on_someones_machine() -> None:
         if "venv" not in p.parts
     }
     assert {k: v for k, v in found.items() if v} == {}
+
+
+# A relative Markdown link: [text](path) or [text](path#anchor) or [text](#anchor).
+_LINK = re.compile(r"\]\((?!https?://|mailto:)([^)\s]*)\)")
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's heading ids: lower case, punctuation but `-` dropped, spaces to dashes."""
+    return {
+        re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+        for h in re.findall(r"^#{1,6} (.*)$", text, re.M)
+    }
+
+
+def test_the_front_page_stays_short_and_links_every_docs_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 200
+    pages = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))
+    assert len(pages) >= 9, pages
+    assert [p for p in pages if f"]({p})" not in readme] == []
+
+
+def test_every_relative_link_resolves() -> None:
+    broken = []
+    for doc in tracked_documents():
+        if "venv" in doc.parts:
+            continue
+        for target in _LINK.findall(doc.read_text(encoding="utf-8")):
+            path, _, anchor = target.partition("#")
+            dest = (doc.parent / path).resolve() if path else doc
+            missing_anchor = (
+                dest.is_file()
+                and dest.suffix == ".md"
+                and anchor
+                and anchor not in _anchors(dest.read_text(encoding="utf-8"))
+            )
+            if not dest.exists() or missing_anchor:
+                broken.append(f"{doc.relative_to(ROOT)}: {target}")
+    assert broken == []
+    assert _anchors("## Enforce the pack across an organization\n### `a` b: c\n") == {
+        "enforce-the-pack-across-an-organization",
+        "a-b-c",
+    }

@@ -148,12 +148,8 @@ def _kind(v: Any) -> str:
 
 
 def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
-    texts: list[str] = []
-    for v in vals:
-        if isinstance(v, bool | int | float | str):
-            t = as_text(v)
-            assert t is not None
-            texts.append(t)
+    # _test_for has checked that every value reads as text.
+    texts: list[str] = [v if v.__class__ is str else as_text(v) for v in vals]  # type: ignore[misc]
     dynamic = any(has_variables(t) for t in texts)
     like = base.endswith("Like")
     fold = base.endswith("IgnoreCase")
@@ -164,6 +160,9 @@ def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
         return lambda x, _c: (x if x.__class__ is str else as_text(x)) in exact
     if not dynamic:
         globs = [substituted_glob(t) for t in texts]
+        if len(globs) == 1:
+            one = globs[0].matches
+            return lambda x, _c: (s := as_text(x)) is not None and one(s)
         return lambda x, _c: (s := as_text(x)) is not None and any(g.matches(s) for g in globs)
 
     def test(x: Any, ctx: Context) -> bool:
@@ -218,7 +217,7 @@ def _ip(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
 def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     if base.startswith("String"):
         for i, v in enumerate(vals):
-            if as_text(v) is None:
+            if v.__class__ is not str and as_text(v) is None:
                 raise PolicyDocumentError(f"{path}[{i}]", "string operator needs string values")
         return _string_test(base, vals, path)
     if base.startswith("Numeric"):
@@ -313,11 +312,15 @@ def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:
 
 
 def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool) -> Predicate:
-    inner = _clause_unguarded(key, test, negated, qualifier, if_exists)
+    plain = not qualifier
 
     def pred(ctx: Context) -> bool:
         try:
-            return inner(ctx)
+            v = ctx.get(key)
+            if plain and v.__class__ is str:
+                # The common case: one string value, no set operator.
+                return test(v, ctx) != negated
+            return _set_test(v, ctx, test, negated, qualifier, if_exists)
         except Unresolved:
             # AWS: a variable it cannot resolve may make the whole statement invalid; so the
             # clause (and with it the statement) never applies, negated operators included.
@@ -326,34 +329,25 @@ def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: boo
     return pred
 
 
-def _clause_unguarded(
-    key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool
-) -> Predicate:
-    plain = not qualifier
-
-    def pred(ctx: Context) -> bool:
-        v = ctx.get(key)
-        if plain and v.__class__ is str:
-            # The common case: one string value, no set operator.
-            return test(v, ctx) != negated
-        if v is None or (isinstance(v, list | tuple) and not v):
-            if if_exists:
-                return True
-            if qualifier == "ForAllValues:":
-                return True
-            if qualifier == "ForAnyValue:":
-                return False
-            # AWS: a negated operator on a missing key is true; a positive one is false.
-            return negated
-        vals = v if isinstance(v, list | tuple) else (v,)
+def _set_test(
+    v: Any, ctx: Context, test: _Test, negated: bool, qualifier: str, if_exists: bool
+) -> bool:
+    if v is None or (isinstance(v, list | tuple) and not v):
+        if if_exists:
+            return True
         if qualifier == "ForAllValues:":
-            return all(test(x, ctx) != negated for x in vals)
+            return True
         if qualifier == "ForAnyValue:":
-            return any(test(x, ctx) != negated for x in vals)
-        hit = any(test(x, ctx) for x in vals)
-        return not hit if negated else hit
-
-    return pred
+            return False
+        # AWS: a negated operator on a missing key is true; a positive one is false.
+        return negated
+    vals = v if isinstance(v, list | tuple) else (v,)
+    if qualifier == "ForAllValues:":
+        return all(test(x, ctx) != negated for x in vals)
+    if qualifier == "ForAnyValue:":
+        return any(test(x, ctx) != negated for x in vals)
+    hit = any(test(x, ctx) for x in vals)
+    return not hit if negated else hit
 
 
 def compile_condition(cond: Any, path: str) -> tuple[Predicate, ...]:

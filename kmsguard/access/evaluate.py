@@ -33,7 +33,7 @@ from kmsguard.access.layers import (
 from kmsguard.access.logic import decide_request as _decide
 from kmsguard.access.logic import label as _label
 from kmsguard.access.matching import principal_info, resource_info
-from kmsguard.access.policy import Policy, PolicyKind, parse_policy
+from kmsguard.access.policy import Policy, PolicyKind, parse_policy, seen_before
 
 __all__ = [
     "ALLOW",
@@ -68,11 +68,15 @@ _SCENARIO_KEYS = (
     REQUEST_TIME,
 )
 _SCENARIO_EXTRA = ("name", "description", "comment", "expect", "expected")
+_SCENARIO_ALLOWED = frozenset(_SCENARIO_KEYS + _SCENARIO_EXTRA)
 
 
 def _as_policy(doc: Any, kind: PolicyKind, label: str) -> Policy:
     if isinstance(doc, Policy) and doc.kind == kind:
         return doc
+    seen = seen_before(doc, kind)
+    if seen is not None:
+        return seen
     try:
         return parse_policy(doc, kind=kind)
     except PolicyDocumentError as exc:
@@ -206,12 +210,14 @@ def evaluate(
         and _well_formed(principal, action)
     ):
         _check_request(principal, action, resource)
-    if isinstance(identity_policies, str | bytes | Mapping):
+    if identity_policies.__class__ is not list and isinstance(
+        identity_policies, str | bytes | Mapping
+    ):
         raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
     ids = [
         p
         if p.__class__ is Policy and p.kind == "identity"
-        else _as_policy(p, "identity", _label(i))
+        else seen_before(p, "identity") or _as_policy(p, "identity", _label(i))
         for i, p in enumerate(identity_policies)
     ]
     res: Policy | None
@@ -220,7 +226,9 @@ def evaluate(
     elif resource_policy.__class__ is Policy and resource_policy.kind == "resource":
         res = resource_policy
     else:
-        res = _as_policy(resource_policy, "resource", "resource")
+        res = seen_before(resource_policy, "resource") or _as_policy(
+            resource_policy, "resource", "resource"
+        )
     res_label = "resource"
     if trust_policy is not None:
         if res is not None:
@@ -307,7 +315,7 @@ def decide(scenario: Mapping[str, Any]) -> Decision:
     "resource_policy"}`."""
     if not isinstance(scenario, Mapping):
         raise PolicyDocumentError("", "a scenario must be a JSON object")
-    for key in scenario:
+    for key in scenario if not scenario.keys() <= _SCENARIO_ALLOWED else ():
         if key not in _SCENARIO_KEYS and key not in _SCENARIO_EXTRA:
             raise PolicyDocumentError(
                 str(key), f"unknown scenario key {key!r}; allowed: {', '.join(_SCENARIO_KEYS)}"

@@ -16,22 +16,14 @@ from kmsguard.access.policy import ACCOUNT_MATCH, DIRECT_MATCH, NO_MATCH, Policy
 _ID_LABELS = tuple(f"identity[{i}]" for i in range(64))
 # Principals a permissions boundary can be attached to (a session carries its role's boundary).
 _BOUNDED = frozenset({"user", "role", "assumed-role"})
+# AWS reserves aliases under alias/aws/ for AWS managed keys: nobody creates, updates or
+# deletes them, whatever the policies say.
+_ALIAS_WRITES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
+RESERVED_ALIAS_PREFIX = "alias/aws/"
 
 
 def label(i: int) -> str:
     return _ID_LABELS[i] if i < len(_ID_LABELS) else f"identity[{i}]"
-
-
-_REFS: dict[tuple[str, Statement], StatementRef] = {}
-
-
-def ref(policy: str, st: Statement) -> StatementRef:
-    found = _REFS.get((policy, st))
-    if found is None:
-        if len(_REFS) > 16384:
-            _REFS.clear()
-        found = _REFS[(policy, st)] = StatementRef(policy, st.sid, st.index, st.effect)
-    return found
 
 
 def _grant_ref(i: int, grant: Grant) -> StatementRef:
@@ -83,9 +75,9 @@ def _scan_identity(
         if not st.resource_matches(resource, ctx):
             continue
         if st.condition is None or st.condition(ctx):
-            (found.denies if st.is_deny else allows).append(ref(name, st))
+            (found.denies if st.is_deny else allows).append(pol.ref(name, st))
         elif note_unmet and not st.is_deny:
-            found.unmet.append(ref(name, st))
+            found.unmet.append(pol.ref(name, st))
 
 
 def _scan_resource(
@@ -110,12 +102,12 @@ def _scan_resource(
             continue
         if st.condition is not None and not st.condition(ctx):
             if not st.is_deny and name in ("resource", "trust"):
-                found.unmet.append(ref(name, st))
+                found.unmet.append(pol.ref(name, st))
             continue
         if st.is_deny:
-            found.denies.append(ref(name, st))
+            found.denies.append(pol.ref(name, st))
         else:
-            allows.append((ref(name, st), m, st))
+            allows.append((pol.ref(name, st), m, st))
     return allows
 
 
@@ -146,6 +138,17 @@ def decide_request(
     info = principal_info(principal)
     rinfo = resource_info(resource)
     al = action.lower()
+    if al in _ALIAS_WRITES and rinfo.is_kms_alias and _reserved_alias(resource):
+        return Decision(
+            EXPLICIT_DENY,
+            f"because aliases beginning with {RESERVED_ALIAS_PREFIX} are reserved for AWS "
+            "managed keys",
+            (),
+            f"{resource} is a reserved alias: nobody can create, update or delete it",
+            principal,
+            action,
+            resource,
+        )
     found = _Found()
     for i, pol in enumerate(ids):
         _scan_identity(pol, label(i), al, resource, ctx, found.id_allows, found, note_unmet=True)
@@ -203,6 +206,11 @@ def decide_request(
         _vpce_applies(layers, ctx),
     )
     return _explain_unmet(decision, found, action)
+
+
+def _reserved_alias(resource: str) -> bool:
+    # Alias names are compared as written: only the exact prefix is reserved.
+    return resource.split(":", 5)[5].startswith(RESERVED_ALIAS_PREFIX)
 
 
 def _vpce_applies(layers: Layers, ctx: Mapping[str, Any]) -> bool:

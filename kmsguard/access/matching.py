@@ -214,16 +214,23 @@ def arn_glob(pattern: str) -> ArnGlob | None:
 
 @dataclass(frozen=True, slots=True)
 class GlobSet:
-    """Patterns compiled once: exact strings in a set, wildcard ones as linear globs."""
+    """Patterns compiled once: exact strings in a set, `literal*` patterns as prefixes (one
+    startswith), the other wildcard ones as linear globs."""
 
     exact: frozenset[str]
     globs: tuple[Glob, ...]
     any: bool
+    prefixes: tuple[str, ...] = ()
 
     def matches(self, value: str) -> bool:
         if self.any or value in self.exact:
             return True
-        return any(g.matches(value) for g in self.globs)
+        if self.prefixes and value.startswith(self.prefixes):
+            return True
+        return any(g.matches(value) for g in self.globs) if self.globs else False
+
+
+_ANY = GlobSet(frozenset(), (), True)
 
 
 def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
@@ -233,16 +240,19 @@ def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
 @lru_cache(maxsize=4096)
 def _compile_globs(patterns: tuple[str, ...], fold_case: bool) -> GlobSet:
     exact: set[str] = set()
+    prefixes: dict[str, None] = {}
     wild: dict[str, Glob] = {}
     for raw in patterns:
         p = raw.lower() if fold_case else raw
         if p == "*":
-            return GlobSet(frozenset(), (), True)
-        if "*" in p or "?" in p:
+            return _ANY
+        if p and "?" not in p and p.find("*") == len(p) - 1:
+            prefixes[p[:-1]] = None  # the only wildcard is the last character
+        elif "*" in p or "?" in p:
             wild.setdefault(p, glob(p))
         else:
             exact.add(p)
-    return GlobSet(frozenset(exact), tuple(wild.values()), False)
+    return GlobSet(frozenset(exact), tuple(wild.values()), False, tuple(prefixes))
 
 
 def clear_pattern_cache() -> None:

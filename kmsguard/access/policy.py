@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kmsguard.access.conditions import Context, Predicate, compile_condition
+from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
     GlobSet,
     PrincipalInfo,
+    _compile_globs,
     clear_pattern_cache,
-    compile_globs,
     has_variables,
     substitute,
     substituted_glob,
@@ -37,6 +38,8 @@ _STMT_KEYS = (
     "NotResource",
     "Condition",
 )
+_TOP_SET = frozenset(_TOP_KEYS)
+_STMT_SET = frozenset(_STMT_KEYS)
 _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 _ACTION = re.compile(r"[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_-]+")
 _ACCOUNT = re.compile(r"\d{12}")
@@ -169,11 +172,35 @@ class Policy:
     version: str | None
     id: str | None
     statements: tuple[Statement, ...]
-    source: str  # the document as canonical JSON text
+    # The document as parsed (a private copy), rendered as canonical JSON text on first use.
+    _data: Any = field(repr=False, compare=False)
     # Memo of action -> statements whose Action/NotAction matches; derived, not state.
     _by_action: dict[str, tuple[Statement, ...]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _source: list[str] = field(default_factory=list, repr=False, compare=False)
+    # Memo of (label, statement index) -> StatementRef: the references die with the policy.
+    _refs: dict[tuple[str, int], StatementRef] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def ref(self, label: str, st: Statement) -> StatementRef:
+        """The reference to one of this policy's statements under the label it is known by."""
+        key = (label, st.index)
+        found = self._refs.get(key)
+        if found is None:
+            if len(self._refs) > 4096:
+                self._refs.clear()
+            found = self._refs[key] = StatementRef(label, st.sid, st.index, st.effect)
+        return found
+
+    @property
+    def source(self) -> str:
+        """The document as canonical JSON text (sorted keys, no spaces)."""
+        memo = self._source
+        if not memo:
+            memo.append(_canonical(self._data))
+        return memo[0]
 
     def for_action(self, action_lower: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction covers the (lower-cased) action."""
@@ -197,8 +224,30 @@ class Policy:
         return doc
 
 
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def seen_before(doc: Any, kind: str) -> Policy | None:
+    """The policy parsed from this very mapping before, if it is unchanged since.
+
+    The common case: the same document object passed again. A private copy taken when it was
+    parsed confirms it is unchanged; only documents whose every value is a string are kept
+    (`_remember_object`), since == cannot tell 1, 1.0 and True apart and a condition reads
+    them differently.
+    """
+    if doc.__class__ is dict:
+        seen = _BY_ID.get((id(doc), kind))
+        if seen is not None and seen[0] == doc:
+            return seen[1]
+    return None
+
+
 def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind) -> Policy:
     """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError."""
+    seen = seen_before(doc, kind)
+    if seen is not None:
+        return seen
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if isinstance(doc, Policy):
@@ -210,48 +259,71 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
             text = doc.decode() if isinstance(doc, bytes | bytearray) else doc
             cached = _CACHE.get((text, kind))
             if cached is not None:
-                return cached
+                return cached[1]
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise PolicyDocumentError("", f"not JSON: {exc}") from None
-        policy = _parse(data, kind)
-        _remember(text, kind, policy)
+        policy = _parse(data, kind, data)
+        _remember(text, kind, data, policy)
         return policy
     try:
         text = json.dumps(doc, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
-        return _parse(doc, kind)
-    # Key coercion (1 -> "1") or tuples would make different documents share a text.
-    faithful = json.loads(text) == doc
-    cached = _CACHE.get((text, kind)) if faithful else None
-    if cached is not None:
-        return cached
-    policy = _parse(doc, kind)
-    if faithful:
-        _remember(text, kind, policy)
+        return _parse(doc, kind, None)
+    found = _CACHE.get((text, kind))
+    # The text is the key; the comparison rules out documents that only share a text (keys
+    # coerced, 1 -> "1", or tuples written as lists).
+    if found is not None and found[0] == doc:
+        _remember_object(doc, kind, found[0], found[1])
+        return found[1]
+    snapshot = json.loads(text)
+    if snapshot != doc:
+        return _parse(doc, kind, None)
+    policy = _parse(snapshot, kind, snapshot)
+    _remember(text, kind, snapshot, policy)
+    _remember_object(doc, kind, snapshot, policy)
     return policy
 
 
 # Parsed policies by document text: identical text compiles to an identical immutable Policy.
-_CACHE: dict[tuple[str, str], Policy] = {}
+# Each entry keeps the parsed copy of the document, to confirm a mapping really is that text.
+_CACHE: dict[tuple[str, str], tuple[Any, Policy]] = {}
+# The same, by the identity of a mapping given before (confirmed against the copy).
+_BY_ID: dict[tuple[int, str], tuple[Any, Policy]] = {}
+_CACHE_SIZE = 2048
 
 
 def clear_caches() -> None:
     """Forget parsed documents and compiled patterns (benchmarks measure cold parsing)."""
     _CACHE.clear()
+    _BY_ID.clear()
     clear_pattern_cache()
 
 
-def _remember(text: str, kind: str, policy: Policy) -> None:
-    if len(_CACHE) > 2048:
+def _remember(text: str, kind: str, snapshot: Any, policy: Policy) -> None:
+    if len(_CACHE) > _CACHE_SIZE:
         _CACHE.clear()
-    _CACHE[(text, kind)] = policy
+    _CACHE[(text, kind)] = (snapshot, policy)
 
 
-def _parse(data: Any, kind: PolicyKind) -> Policy:
+def _remember_object(doc: Any, kind: str, snapshot: Any, policy: Policy) -> None:
+    if doc.__class__ is not dict or not _strings_only(policy):
+        return
+    if len(_BY_ID) > _CACHE_SIZE:
+        _BY_ID.clear()
+    _BY_ID[(id(doc), kind)] = (snapshot, policy)
+
+
+def _strings_only(policy: Policy) -> bool:
+    # Everywhere but in condition values the parser accepts strings only.
+    return all(v.__class__ is str for st in policy.statements for c in st.clauses for v in c.values)
+
+
+def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
+    """`private`: `data` itself when it is a JSON-decoded copy nobody else holds, else None."""
     if not isinstance(data, Mapping):
         raise PolicyDocumentError("", f"a policy document must be a JSON object, not {_kind(data)}")
-    for key in data:
+    for key in data if not data.keys() <= _TOP_SET else ():
         if key not in _TOP_KEYS:
             raise PolicyDocumentError(
                 str(key), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}"
@@ -273,11 +345,14 @@ def _parse(data: Any, kind: PolicyKind) -> Policy:
         raise PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
     variables = version == "2012-10-17"
     stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
-    try:
-        source = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
-    return Policy(kind, version, pid, stmts, source)
+    policy = Policy(kind, version, pid, stmts, private)
+    if private is None:
+        # Rendered now, while the caller's mapping is as it was parsed.
+        try:
+            policy._source.append(_canonical(data))
+        except (TypeError, ValueError) as exc:
+            raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
+    return policy
 
 
 def _kind(v: Any) -> str:
@@ -298,6 +373,8 @@ def _kind(v: Any) -> str:
 
 def _strings(value: Any, path: str, what: str) -> list[tuple[str, str]]:
     """A string-or-list element as (path, value) pairs; non-empty, strings only."""
+    if value.__class__ is str and value:
+        return [(path, value)]
     if isinstance(value, str):
         pairs = [(path, value)]
     elif isinstance(value, list):
@@ -325,9 +402,9 @@ def _one_of(st: Mapping[str, Any], a: str, b: str, path: str) -> tuple[str, Any]
 
 
 def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool) -> Statement:
-    if not isinstance(st, Mapping):
+    if st.__class__ is not dict and not isinstance(st, Mapping):
         raise PolicyDocumentError(path, f"a statement must be an object, not {_kind(st)}")
-    for key in st:
+    for key in st if not st.keys() <= _STMT_SET else ():
         if key not in _STMT_KEYS:
             raise PolicyDocumentError(
                 f"{path}.{key}", f"unknown statement key; allowed: {', '.join(_STMT_KEYS)}"
@@ -362,9 +439,12 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     for p, r in resource_pairs:
         if r != "*" and not r.startswith("arn:"):
             raise PolicyDocumentError(p, f"{r!r} is not an ARN or '*'")
-    resources = [r for _, r in resource_pairs]
-    dynamic = tuple(r for r in resources if variables and has_variables(r))
-    static = [r for r in resources if not (variables and has_variables(r))]
+    resources = tuple([r for _, r in resource_pairs])
+    if variables and any(has_variables(r) for r in resources):
+        dynamic = tuple(r for r in resources if has_variables(r))
+        static = tuple(r for r in resources if not has_variables(r))
+    else:
+        dynamic, static = (), resources
 
     spec: PrincipalSpec | None = None
     not_principal = False
@@ -384,22 +464,22 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         conditions = compile_condition(st["Condition"], f"{path}.Condition")
 
     return Statement(
-        index=index,
-        sid=sid,
-        effect=effect,
-        actions=compile_globs((a for _, a in actions), fold_case=True),
-        not_action=akey == "NotAction",
-        resources=compile_globs(static, fold_case=False),
-        dynamic_resources=dynamic,
-        not_resource=rkey == "NotResource",
-        principal=spec,
-        not_principal=not_principal,
-        conditions=conditions,
-        action_paths=tuple(actions),
-        condition=_conjunction(conditions),
-        is_deny=effect == "Deny",
-        clauses=_clauses(st.get("Condition")),
-        resource_patterns=tuple(resources),
+        index,
+        sid,
+        effect,
+        _compile_globs(tuple([a for _, a in actions]), True),
+        akey == "NotAction",
+        _compile_globs(static, False),
+        dynamic,
+        rkey == "NotResource",
+        spec,
+        not_principal,
+        conditions,
+        tuple(actions),
+        _conjunction(conditions),
+        effect == "Deny",
+        _clauses(st["Condition"]) if conditions else (),
+        resources,
     )
 
 
@@ -426,10 +506,14 @@ def _conjunction(preds: tuple[Predicate, ...]) -> Predicate | None:
     return all_hold
 
 
+_NOBODY: frozenset[Any] = frozenset()
+_EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
+
+
 def _principal(raw: Any, path: str) -> PrincipalSpec:
     if raw == "*":
-        return PrincipalSpec(True, frozenset(), frozenset(), frozenset(), frozenset())
-    if not isinstance(raw, Mapping) or not raw:
+        return _EVERYONE
+    if (raw.__class__ is not dict and not isinstance(raw, Mapping)) or not raw:
         raise PolicyDocumentError(
             path, 'must be "*" or an object with AWS, Service, Federated or CanonicalUser'
         )
@@ -450,8 +534,7 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                 everyone = True
             elif _ACCOUNT.fullmatch(v):
                 accounts.add(v)
-            elif v.startswith("arn:") and len(v.split(":", 5)) == 6:
-                parts = v.split(":", 5)
+            elif v.startswith("arn:") and len(parts := v.split(":", 5)) == 6:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:
@@ -466,10 +549,10 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                 raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
     return PrincipalSpec(
         everyone,
-        frozenset(arns),
-        frozenset(accounts),
-        frozenset(role_keys),
-        frozenset(others),
-        frozenset(fold_principal(a) for a in arns),
-        frozenset((acct, name.lower()) for acct, name in role_keys),
+        frozenset(arns) if arns else _NOBODY,
+        frozenset(accounts) if accounts else _NOBODY,
+        frozenset(role_keys) if role_keys else _NOBODY,
+        frozenset(others) if others else _NOBODY,
+        frozenset([fold_principal(a) for a in arns]) if arns else _NOBODY,
+        frozenset([(acct, name.lower()) for acct, name in role_keys]) if role_keys else _NOBODY,
     )

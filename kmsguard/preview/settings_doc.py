@@ -1,4 +1,4 @@
-"""The README's table of the pack's settings, rendered from the rules' config schemas."""
+"""The docs' table of the pack's settings, rendered from the rules' config schemas."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 START = (
     "<!-- policy-settings:start "
-    "(venv/bin/python -m kmsguard.preview.settings_doc --write README.md) -->"
+    "(venv/bin/python -m kmsguard.preview.settings_doc --write docs/organization.md) -->"
 )
 END = "<!-- policy-settings:end -->"
 
@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m kmsguard.preview.settings_doc",
         description="Print the policy settings table, or write it into a document's markers.",
     )
-    parser.add_argument("--write", type=Path, metavar="FILE", help="e.g. README.md")
+    parser.add_argument("--write", type=Path, metavar="FILE", help="e.g. docs/organization.md")
     args = parser.parse_args(argv)
     if importlib.util.find_spec("policies") is None:
         # The pack is published from the repository's policies/, never with the distribution.

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pulumi_policy import ResourceValidationArgs
 
+from kmsguard.contract import AwsType
 from policies.meta import Control
 from policies.values import plain
 
@@ -52,7 +53,7 @@ def unknown_action_notes(doc: dict[str, Any], kind: Literal["identity", "resourc
     return notes
 
 
-KEY_POLICY_TYPES = ("aws:kms/key:Key", "aws:kms/keyPolicy:KeyPolicy")
+KEY_POLICY_TYPES = (AwsType.KMS_KEY, AwsType.KMS_KEY_POLICY)
 
 
 class KeyPolicyInput:

@@ -25,8 +25,8 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
-def readme_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def docs_section() -> str:
+    text = (ROOT / "docs" / "evaluator.md").read_text(encoding="utf-8")
     return text.split("python -m kmsguard.access decide`", 1)[1].split("\n## ", 1)[0]
 
 
@@ -38,17 +38,17 @@ def test_decide_help_lists_every_scenario_key() -> None:
     assert "implicit_deny" in done.stdout and "Exit 0" in done.stdout
 
 
-def test_readme_lists_every_scenario_key() -> None:
-    section = readme_section()
+def test_the_docs_list_every_scenario_key() -> None:
+    section = docs_section()
     for key in (*_SCENARIO_KEYS, *_SCENARIO_EXTRA):
         assert f"`{key}`" in section, key
 
 
-def test_readme_example_decides_as_the_readme_says() -> None:
-    example = json.loads(readme_section().split("```json\n", 1)[1].split("```", 1)[0])
+def test_the_docs_example_decides_as_the_docs_say() -> None:
+    example = json.loads(docs_section().split("```json\n", 1)[1].split("```", 1)[0])
     allowed = json.loads(run("decide", stdin=json.dumps(example)).stdout)
     assert allowed["effect"] == "allow"
-    assert allowed["reason"] in " ".join(readme_section().split())
+    assert allowed["reason"] in " ".join(docs_section().split())
     del example["context"]
     denied = json.loads(run("decide", "--explain", stdin=json.dumps(example)).stdout)
     assert denied["effect"] == "implicit_deny"

@@ -20,8 +20,9 @@ from kmsguard.access.matching import (
 )
 from policies.document import action_matches
 from tests.access.docs import ACCT, ALICE
+from tests.budgets import examples
 
-SETTINGS = settings(max_examples=600, deadline=None)
+SETTINGS = settings(max_examples=examples(6))
 
 
 # The former implementation, kept only here as the reference for the semantics.
@@ -84,7 +85,7 @@ def test_middle_segments_with_several_literal_runs(pattern: str, value: str) -> 
     assert glob(pattern).matches(value) == bool(_oracle_regex(pattern).fullmatch(value))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2))
 @given(
     st.text(alphabet="ab?", min_size=2, max_size=12).map(lambda s: f"*{s}*b"),
     st.text(alphabet="abc", min_size=60, max_size=400),

@@ -7,7 +7,7 @@ import copy
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kmsguard.access import PolicyDocumentError, decide, evaluate, parse_policy
@@ -24,8 +24,9 @@ from tests.access.docs import (
     SESSION,
     TABLE,
 )
+from tests.budgets import examples
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(1.5))
 
 PRINCIPALS = [ALICE, BOB, SESSION, EVE, ROOT]
 ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:DescribeKey", "kms:CreateGrant", "dynamodb:GetItem"]
@@ -245,26 +246,26 @@ def _assert_typed(doc: Any) -> None:
         )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(4))
 @given(doc_like)
 def test_vocabulary_documents_raise_only_the_typed_error(doc: Any) -> None:
     _assert_typed(doc)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2))
 @given(json_values)
 def test_random_json_raises_only_the_typed_error(doc: Any) -> None:
     _assert_typed(doc)
     _assert_typed(json.dumps(doc))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2))
 @given(st.text(max_size=40))
 def test_random_text_raises_only_the_typed_error(text: str) -> None:
     _assert_typed(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2))
 @given(
     st.dictionaries(
         st.sampled_from(

@@ -35,11 +35,13 @@ def _children() -> set[int]:
     return found
 
 
-# One worker runs the whole module, so its module-scoped demo run is built once.
+# One worker runs the whole module, and the demo run is session-scoped, so it is built once even
+# when the worker runs other tests between this module's (a module-scoped one was torn down and
+# built again then).
 pytestmark = pytest.mark.xdist_group("demo-run")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_run() -> tuple[DemoResult, set[int], set[int]]:
     before = _children()
     lines: list[str] = []

@@ -1,4 +1,4 @@
-"""Every command of the README and the workflow, run as typed from the repository's root.
+"""Every command of the README, the docs/ pages and the workflow, run as typed from the root.
 
 The repository under test is the user's layout: a clone with `venv/` inside it, as `make`
 creates it (CI runs `make test` on a fresh clone). Each command runs through bash in a user's
@@ -20,10 +20,14 @@ from pathlib import Path
 import pytest
 
 from tests.journeys.commands import (
+    DOCS,
     README,
     REPO,
     Command,
-    readme_commands,
+    commands_in,
+    documented_commands,
+    page_text,
+    pages,
     workflow_commands,
 )
 from tests.journeys.shell import as_make_runs_it, one_line_error, sh
@@ -119,7 +123,7 @@ def _demo_sample() -> tuple[str, ...]:
 
 
 def _production_json() -> str:
-    text = README.read_text(encoding="utf-8")
+    text = page_text("docs/organization.md")
     return text.split("`production.json`, for example:\n\n```json\n", 1)[1].split("```", 1)[0]
 
 
@@ -143,7 +147,7 @@ RUNS: dict[str, Journey] = {
     "make demo": Journey(0, stdout=_demo_sample()),
     "make pack": Journey(0, stdout=("policy pack archive: dist/kmsguard-policies-0.1.0.tgz",)),
     ". venv/bin/activate": Journey(0, check=_activated, then="command -v python"),
-    # The README says the example file fails the program's 365-day rotation (make: Error 1).
+    # docs/organization.md: the example file fails the program's 365-day rotation (make: Error 1).
     'make preview ARGS="--policy-config production.json"': Journey(
         2,
         stdout=("phase denied", "phase granted", "[mandatory] [kms-key-rotation-enabled]"),
@@ -173,7 +177,7 @@ RUNS: dict[str, Journey] = {
     ),
 }
 
-# Commands named in the README's prose: every phase and mode in one process, as `make preview`
+# Commands named in the prose of the pages: every phase and mode in one process, as `make preview`
 # runs them, and (last) the preview command `make demo ARGS=--keep` prints, with its Python.
 PROSE: dict[str, Journey] = {
     "make preview": Journey(0, stdout=("phase denied", "phase granted")),
@@ -185,7 +189,7 @@ PROSE: dict[str, Journey] = {
 
 
 def _documented() -> list[Command]:
-    return [c for c in readme_commands() + workflow_commands() if not c.output]
+    return [c for c in documented_commands() + workflow_commands() if not c.output]
 
 
 def test_every_documented_command_is_run_or_listed_with_its_reason() -> None:
@@ -203,7 +207,7 @@ def test_the_extraction_reads_every_kind_of_block() -> None:
         "```text\nnot a command\n```\n```json\n{}\n```\n"
         "```\n$ venv/bin/python -m x\nout 1\n$ echo $?\n1\n```\n"
     )
-    found = [(c.text, c.output) for c in readme_commands(sample)]
+    found = [(c.text, c.output) for c in commands_in(sample)]
     assert found == [
         ("make demo", ()),
         ("kms --x 1", ()),
@@ -211,8 +215,21 @@ def test_the_extraction_reads_every_kind_of_block() -> None:
         ("echo $?", ("1",)),
     ]
     with pytest.raises(ValueError, match="commands or not"):
-        readme_commands("```ini\nx = 1\n```\n")
-    assert [c.text for c in readme_commands("```bash\nmake pack\n```\n")] == ["make pack"]
+        commands_in("```ini\nx = 1\n```\n", "docs/x.md")
+    assert [c.text for c in commands_in("```bash\nmake pack\n```\n")] == ["make pack"]
+
+
+def test_commands_are_read_from_the_readme_and_every_docs_page() -> None:
+    read = {c.source.split(":")[0] for c in documented_commands()}
+    # Every page that shows a command block is read, the README's front page and docs/ alike.
+    with_blocks = {
+        p.relative_to(REPO).as_posix() for p in pages() if commands_in(p.read_text(), p.name)
+    }
+    assert read == with_blocks and "README.md" in read
+    assert {"docs/evaluator.md", "docs/organization.md", "docs/aws-and-cli.md"} <= read
+    assert set(pages()) == {README, *DOCS.glob("*.md")}
+    with pytest.raises(ValueError, match=r"^docs/x\.md:1: a ```ini block"):
+        commands_in("```ini\nx = 1\n```\n", "docs/x.md")
 
 
 def _stamp(path: Path) -> int | None:
@@ -270,12 +287,11 @@ def test_documented_command(command: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", sorted(PROSE))
 def test_command_named_in_the_prose(command: str, tmp_path: Path) -> None:
     if command.startswith("make"):
-        assert f"`{command}" in README.read_text(encoding="utf-8"), command
+        assert any(f"`{command}" in p.read_text(encoding="utf-8") for p in pages()), command
     else:
-        # The command `make demo ARGS=--keep` prints for previewing the kept stack.
-        demo = (REPO / "demo" / "__main__.py").read_text()
-        assert '-m kmsguard.preview --stack sandbox "' in demo
-        assert '"--phase granted' in demo
+        # The demo's source spells the command in adjacent string literals.
+        source = re.sub(r'"\s*\n\s*"', "", (REPO / "demo" / "__main__.py").read_text())
+        assert command.removeprefix("venv/bin/python") in source
     _run(command, PROSE[command], tmp_path)
 
 
@@ -284,12 +300,12 @@ def _normalized(line: str) -> str:
     return " ".join(re.sub(r"(app-)[^/\s]*", r"\1*", line).split())
 
 
-def test_every_transcript_prints_what_the_readme_shows() -> None:
+def test_every_transcript_prints_what_its_page_shows() -> None:
     transcripts: dict[str, list[Command]] = {}
-    for c in readme_commands():
+    for c in documented_commands():
         if c.output:
             transcripts.setdefault(c.source, []).append(c)
-    assert transcripts, "the README's transcripts ($ lines) were not found"
+    assert transcripts, "the documents' transcripts ($ lines) were not found"
     for source, commands in transcripts.items():
         # One shell session per block; a marker before each command's output keeps `$?`.
         script = "\n".join(
@@ -304,7 +320,7 @@ def test_every_transcript_prints_what_the_readme_shows() -> None:
 
 
 @pytest.mark.cli
-@needs_pulumi_cli("each README pulumi command's subcommand and flags against the CLI's help")
+@needs_pulumi_cli("each documented pulumi command's subcommand and flags against the CLI's help")
 @pytest.mark.parametrize("command", sorted(CLI_ONLY))
 def test_cli_command_is_one_the_cli_takes(command: str) -> None:
     subcommand, _needs = CLI_ONLY[command]
@@ -322,7 +338,7 @@ def test_cli_command_is_one_the_cli_takes(command: str) -> None:
 
 def test_no_command_in_the_prose_needs_an_activated_virtualenv() -> None:
     # A bare `python -m kmsguard...` is another Python outside the virtualenv (no z3 there).
-    text = README.read_text(encoding="utf-8")
+    text = "\n".join(p.read_text(encoding="utf-8") for p in pages())
     bare = re.findall(r"`(python3? -m [^`]*)`", text) + re.findall(
         r"`(kmsguard-preview[^`]*)`", text
     )

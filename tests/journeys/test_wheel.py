@@ -1,9 +1,9 @@
 """The wheel's commands from a clean virtualenv outside the repository, one extra at a time, and
-`kmsguard-preview` on a program of one's own installed with the README's command.
+`kmsguard-preview` on a program of one's own installed with the documented command.
 
-One virtualenv, made and filled the way the README says, in a program's directory next to a
+One virtualenv, made and filled the way docs/preview.md says, in a program's directory next to a
 clone of this repository (`../kmsguard`): the wheel alone, then with each extra in turn, then
-the README's install command. Each stage's commands run before the next stage installs more,
+the documented install command. Each stage's commands run before the next stage installs more,
 and their results are kept for the tests below (the virtualenv is built once per module).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 import kmsguard
-from tests.journeys.commands import README, REPO, readme_command
+from tests.journeys.commands import REPO, documented_command, page_text
 from tests.journeys.shell import one_line_error, sh
 from tests.packaging.dist import GROUP, Dist
 from tests.preview.test_examples import SECOND_PACK
@@ -41,7 +41,7 @@ ACCESS_DIFF = "venv/bin/python -m kmsguard.access diff old.json new.json"
 # From a directory without the program's copy of the pack (policies/ there is importable).
 SETTINGS_DOC = "cd infra && ../venv/bin/python -m kmsguard.preview.settings_doc"
 PACK = "venv/bin/python -m kmsguard.preview.pack"
-# Before the README's command installs the pack's requirements (moto among them).
+# Before the documented command installs the pack's requirements (moto among them).
 PACK_WITHOUT_MOTO = "venv/bin/kmsguard-preview --stack dev --policy-pack ../kmsguard/policies"
 
 
@@ -55,9 +55,8 @@ class Stages:
         return self.results[(stage, command)]
 
 
-def _readme_scenario() -> str:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Asking the evaluator", 1)[1]
+def _documented_scenario() -> str:
+    section = page_text("docs/evaluator.md").split("## Asking the evaluator", 1)[1]
     return section.split("```json\n", 1)[1].split("```", 1)[0]
 
 
@@ -77,7 +76,7 @@ def _layout(root: Path) -> Path:
     (org_pack / "__main__.py").write_text(SECOND_PACK)
     for name in ("old.json", "new.json"):
         shutil.copy2(REPO / "examples" / "key-policies" / name, program / name)
-    (program / "scenario.json").write_text(_readme_scenario())
+    (program / "scenario.json").write_text(_documented_scenario())
     return program
 
 
@@ -112,7 +111,8 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: built once per worker even when other tests run between this module's.
+@pytest.fixture(scope="session")
 def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Iterator[Stages]:
     program = _layout(tmp_path_factory.mktemp("user"))
     # The wheel `make dist` built stands in for the organization's package index.
@@ -123,7 +123,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Ite
     wheel = kmsguard_dist.wheel
     installs: dict[str, Result] = {}
     results: dict[tuple[str, str], Result] = {}
-    installs["venv"] = sh(readme_command("python3 -m venv").text, program, env)
+    installs["venv"] = sh(documented_command("python3 -m venv").text, program, env)
     for stage, spec in (
         ("wheel", f"'{wheel}'"),
         ("sarif", f"'{wheel}[sarif]'"),
@@ -132,12 +132,12 @@ def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Ite
         installs[stage] = sh(f"venv/bin/pip install -q {spec}", program, env)
         assert installs[stage].returncode == 0, installs[stage].stderr[-3000:]
         results.update(_run_all(stage, STAGE_COMMANDS[stage], program, env))
-    installs["readme"] = sh(readme_command("venv/bin/pip install").text, program, env)
-    readme = [
-        readme_command(prefix).text
+    installs["docs"] = sh(documented_command("venv/bin/pip install").text, program, env)
+    documented = [
+        documented_command(prefix).text
         for prefix in ("venv/bin/kmsguard-preview --stack", "venv/bin/kmsguard-preview --program")
     ]
-    results.update(_run_all("readme", readme, program, env))
+    results.update(_run_all("docs", documented, program, env))
     yield Stages(program, results, installs)
 
 
@@ -150,14 +150,15 @@ def _run_all(
         return {(stage, c): proc for c, proc in zip(commands, done, strict=True)}
 
 
-def test_make_dist_builds_what_the_readme_names(kmsguard_dist: Dist) -> None:
-    comment = README.read_text(encoding="utf-8").split("\nmake dist ", 1)[1].split("\n", 1)[0]
+def test_make_dist_builds_what_the_docs_name(kmsguard_dist: Dist) -> None:
+    text = page_text("docs/organization.md")
+    comment = text.split("\nmake dist ", 1)[1].split("\n", 1)[0]
     for path in (kmsguard_dist.wheel, kmsguard_dist.sdist):
         assert f"dist/{path.name}" in comment
     assert kmsguard_dist.wheel.name == f"kmsguard-{kmsguard.__version__}-py3-none-any.whl"
 
 
-def test_the_readme_makes_the_virtualenv_and_installs_into_it(stages: Stages) -> None:
+def test_the_documented_commands_make_the_virtualenv_and_install_into_it(stages: Stages) -> None:
     for name, proc in stages.installs.items():
         assert proc.returncode == 0, (name, proc.stderr[-3000:])
     # kmsguard came from the wheel built here, not from any index.
@@ -177,7 +178,7 @@ def test_the_wheel_alone_decides_and_proves(stages: Stages) -> None:
     assert expand.returncode == 0 and "kms:Decrypt" in expand.stdout.split()
     decide = stages("wheel", STAGE_COMMANDS["wheel"][1])
     assert decide.returncode == 0, decide.stderr
-    # What the README says this scenario gives.
+    # What docs/evaluator.md says this scenario gives.
     assert '"effect": "allow"' in decide.stdout
     assert "allowed by the key policy statement 'AllowKeyUseViaDynamoDB'" in decide.stdout
     diff = stages("wheel", ACCESS_DIFF)
@@ -260,9 +261,9 @@ def test_a_pack_missing_its_requirements_names_them_and_the_command(stages: Stag
 
 
 def test_kmsguard_preview_checks_ones_own_program(stages: Stages) -> None:
-    command = readme_command("venv/bin/kmsguard-preview --stack").text
-    proc = stages("readme", command)
-    # The README's examples table: compliant-table, exit 0, nothing reported.
+    command = documented_command("venv/bin/kmsguard-preview --stack").text
+    proc = stages("docs", command)
+    # docs/preview.md's examples table: compliant-table, exit 0, nothing reported.
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = json.loads((stages.program / "kmsguard.sarif").read_text())
     assert log["version"] == "2.1.0"
@@ -270,8 +271,8 @@ def test_kmsguard_preview_checks_ones_own_program(stages: Stages) -> None:
 
 
 def test_kmsguard_preview_with_two_packs_and_another_stack(stages: Stages) -> None:
-    command = readme_command("venv/bin/kmsguard-preview --program").text
-    proc = stages("readme", command)
+    command = documented_command("venv/bin/kmsguard-preview --program").text
+    proc = stages("docs", command)
     # The organization's pack wants an owner tag on every key (mandatory): exit 1.
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((stages.program / "report.json").read_text())

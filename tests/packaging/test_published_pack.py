@@ -59,13 +59,14 @@ class CleanPack:
 pytestmark = pytest.mark.xdist_group(GROUP)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dist(kmsguard_dist: Dist) -> Dist:
     """The wheel and sdist `make dist` builds (shared with the journeys)."""
     return kmsguard_dist
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: built once per worker even when other tests run between this module's.
+@pytest.fixture(scope="session")
 def clean_pack(tmp_path_factory: pytest.TempPathFactory, dist: Dist) -> Iterator[CleanPack]:
     archive = build_archive(PACK_DIR, tmp_path_factory.mktemp("archive"))
     pack_dir = unpack(archive, tmp_path_factory.mktemp("unpacked"))

@@ -14,6 +14,7 @@ from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import RegisteredResource
 from policies.meta import Deferred
 from policies.rules import MODULES
+from tests.budgets import examples
 from tests.policies.helpers import Res, resource_args, stack_args
 
 UNKNOWNS = [
@@ -98,10 +99,10 @@ def _run_all(args) -> None:
                 raise
 
 
-# The examples are drawn in shards (3 x 1,000 and 2 x 500: the same 3,000 and 1,000 in total)
-# so that parallel test workers share them; drawing them is most of the cost.
+# The examples are drawn in shards (in the ci profile 3 x 1,000 and 2 x 500: 3,000 and 1,000 in
+# total) so that parallel test workers share them; drawing them is most of the cost.
 @pytest.mark.parametrize("shard", range(3))
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(10), suppress_health_check=list(HealthCheck))
 @given(
     rtype=st.sampled_from(TYPES),
     props=props_strategy,
@@ -118,7 +119,7 @@ def test_rules_never_crash_on_fuzzed_resources(shard, rtype, props, config):
 
 
 @pytest.mark.parametrize("shard", range(2))
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(5), suppress_health_check=list(HealthCheck))
 @given(items=st.lists(st.tuples(st.sampled_from(TYPES), props_strategy), max_size=5))
 def test_stack_rules_never_crash_on_fuzzed_stacks(shard, items):
     res = [Res(t, f"r{i}", p) for i, (t, p) in enumerate(items)]
@@ -128,7 +129,7 @@ def test_stack_rules_never_crash_on_fuzzed_stacks(shard, items):
 
 
 def test_analyzer_survives_fuzzed_properties_over_grpc():
-    @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples(2), suppress_health_check=list(HealthCheck))
     @given(rtype=st.sampled_from(TYPES), props=props_strategy)
     def check(client, rtype, props):
         props = json.loads(json.dumps(props))  # the Struct carries JSON values only

@@ -134,3 +134,106 @@ def test_replica_without_a_customer_managed_key_fails(props: dict[str, Any], exp
 def test_replica_key_unknown_without_a_dependency_is_deferred() -> None:
     r = _run(_replica({"kmsKeyArn": UNKNOWN}))
     assert r.messages == [] and len(r.deferred) == 1
+
+
+def stack_key(**over):
+    return Res(AwsType.KMS_KEY, "key", {**key_props(**over), "arn": over.get("arn", KEY_ARN)})
+
+
+def table(sse, deps=None):
+    return Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {"serverSideEncryption": sse},
+        **({"serverSideEncryption": deps} if deps else {}),
+    )
+
+
+def test_cmk_baseline_by_value_and_by_dependency():
+    k = stack_key()
+    assert (
+        run_rule(rule, stack_args([k, table({"enabled": True, "kmsKeyArn": KEY_ARN})])).messages
+        == []
+    )
+    k2 = stack_key(arn=UNKNOWN)
+    r = run_rule(rule, stack_args([k2, table({"enabled": True, "kmsKeyArn": UNKNOWN}, [k2.urn])]))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_cmk_alias_in_stack_counts():
+    k = stack_key()
+    alias = Res(
+        AwsType.KMS_ALIAS,
+        "alias",
+        {"name": "alias/orders", "targetKeyId": "k-1"},
+        targetKeyId=[k.urn],
+    )
+    assert (
+        run_rule(
+            rule, stack_args([k, alias, table({"enabled": True, "kmsKeyArn": "alias/orders"})])
+        ).messages
+        == []
+    )
+
+
+def test_cmk_violations():
+    cases = {
+        "not enabled": {"enabled": False},
+        "no kmsKeyArn": {"enabled": True},
+        "is an AWS managed key": {"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"},
+        "is an AWS managed key ": {
+            "enabled": True,
+            "kmsKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
+        },
+        "belongs to account 999999999999": {
+            "enabled": True,
+            "kmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc",
+        },
+    }
+    for expected, sse in cases.items():
+        r = run_rule(rule, stack_args([stack_key(), table(sse)]))
+        assert len(r.messages) == 1 and expected.strip() in r.messages[0][0], (expected, r.texts)
+    r = run_rule(rule, stack_args([table(None)]))
+    assert "not enabled" in r.texts[0]
+
+
+def test_cmk_cross_account_allow_list():
+    other = "arn:aws:kms:us-east-1:999999999999:key/abc"
+    r = run_rule(
+        rule,
+        stack_args(
+            [stack_key(), table({"enabled": True, "kmsKeyArn": other})],
+            {"allowedCrossAccountKeyArns": [other]},
+        ),
+    )
+    assert r.messages == []
+
+
+def test_cmk_unknown_without_dependency_is_deferred():
+    r = run_rule(rule, stack_args([table({"enabled": True, "kmsKeyArn": UNKNOWN})]))
+    assert r.messages == [] and "depends on no aws:kms/key:Key" in r.deferred[0]
+
+
+def test_cmk_replica_without_its_own_key():
+    t = Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {
+            "serverSideEncryption": {"enabled": True, "kmsKeyArn": KEY_ARN},
+            "replicas": [{"regionName": "us-west-2"}],
+        },
+    )
+    r = run_rule(rule, stack_args([stack_key(), t]))
+    assert len(r.messages) == 1 and "replica in us-west-2 has no kmsKeyArn" in r.texts[0]
+    other = "arn:aws:kms:us-west-2:123456789012:key/2"
+    t.props["replicas"][0]["kmsKeyArn"] = other
+    assert run_rule(rule, stack_args([stack_key(), t])).messages == []
+
+
+def test_cmk_enabled_without_arn_and_unknown_without_dependency():
+    assert (
+        "uses the AWS managed key"
+        in run_rule(
+            rule, stack_args([stack_key(), table({"enabled": True, "kmsKeyArn": ""})])
+        ).texts[0]
+    )

@@ -9,11 +9,14 @@ import pytest
 
 from kmsguard.contract import AwsType
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
+from policies.rules import kms_key_policy_least_privilege as least_privilege
 from policies.rules import kms_key_policy_least_privilege as rule
 from tests.policies.helpers import (
     ACCOUNT,
     ADMIN,
     PROVIDER_PROPS,
+    USER,
+    good_key_policy,
     key_props,
     resource_args,
     run_rule,
@@ -107,3 +110,190 @@ def test_provider_forms_naming_the_deploying_account(provider_props: dict[str, A
 def test_provider_forms_that_do_not_name_one_account_defer(provider_props: dict[str, Any]) -> None:
     r = _run(_policy_with_users([OTHER_ROLE]), provider_props)
     assert r.messages == [] and len(r.deferred) == 1
+
+
+def with_statement(extra: dict[str, Any]) -> str:
+    doc = good_key_policy()
+    doc["Statement"].append(extra)
+    return json.dumps(doc)
+
+
+def _least(statement: dict[str, Any], **props: Any) -> list[str]:
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement), **props))
+    return run_rule(least_privilege, args).texts
+
+
+def test_baseline_compliant_key_passes():
+    r = run_rule(least_privilege, resource_args(AwsType.KMS_KEY, key_props()))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_key_policy_resource_form_is_understood():
+    props = {"keyId": "k", "policy": key_props()["policy"]}
+    assert run_rule(least_privilege, resource_args(AwsType.KMS_KEY_POLICY, props)).messages == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "config", "expected"),
+    [
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"},
+            None,
+            "grants kms:*",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "*", "Resource": "*"},
+            None,
+            "grants *",
+        ),
+        (
+            {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "KMS:*", "Resource": "*"},
+            None,
+            "grants KMS:*",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": USER},
+                "NotAction": "kms:ScheduleKeyDeletion",
+                "Resource": "*",
+            },
+            None,
+            "NotAction",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ADMIN},
+                "Action": ["kms:PutKeyPolicy", "kms:*crypt"],
+                "Resource": "*",
+            },
+            None,
+            "both key administration",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": ADMIN},
+                "Action": ["kms:ScheduleKeyDeletion", "kms:decrypt"],
+                "Resource": "*",
+            },
+            None,
+            "cryptographic use (kms:Decrypt)",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": USER},
+                "Action": "kms:CreateGrant",
+                "Resource": "*",
+            },
+            None,
+            "without kms:GrantIsForAWSResource",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:user/other"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+            },
+            {"allowedKeyUsers": [USER]},
+            "outside allowedKeyUsers",
+        ),
+    ],
+)
+def test_least_privilege_violations(statement, config, expected):
+    r = run_rule(
+        least_privilege,
+        resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement)), config),
+    )
+    assert any(expected in t for t in r.texts), r.texts
+
+
+def test_admin_crypto_allowed_by_config():
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ADMIN},
+        "Action": ["kms:PutKeyPolicy", "kms:Decrypt"],
+        "Resource": "*",
+    }
+    r = run_rule(
+        least_privilege,
+        resource_args(
+            AwsType.KMS_KEY,
+            key_props(policy=with_statement(st)),
+            {"adminCryptoActionsAllowed": True},
+        ),
+    )
+    assert r.messages == []
+
+
+def test_root_delegation_is_not_flagged_and_allowed_users_pass():
+    r = run_rule(
+        least_privilege, resource_args(AwsType.KMS_KEY, key_props(), {"allowedKeyUsers": [USER]})
+    )
+    assert r.messages == []
+
+
+def test_least_privilege_other_accounts_root_is_not_delegation():
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    assert any("grants kms:* to arn:aws:iam::999999999999:root" in t for t in _least(st))
+
+
+def test_least_privilege_own_root_by_key_arn_is_delegation():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1"
+    args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc), arn=arn))
+    assert run_rule(least_privilege, args).messages == []
+
+
+@pytest.mark.parametrize("action", ["kms:*?", "Kms:**", "*:*"])
+def test_least_privilege_any_pattern_covering_every_kms_action(action):
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": action, "Resource": "*"}
+    assert any(f"grants {action}" in t for t in _least(st))
+
+
+def test_least_privilege_kms_de_wildcard_to_user_mixes_admin_and_crypto():
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:De*", "Resource": "*"}
+    assert any("both key administration" in t for t in _least(st))
+
+
+def test_least_privilege_usage_only_wildcard_to_user_passes():
+    # kms:*crypt* covers Encrypt, Decrypt and ReEncrypt*: the usage set, nothing more.
+    st = {"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "kms:*crypt*", "Resource": "*"}
+    assert _least(st) == []
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"Null": {"kms:GrantIsForAWSResource": "true"}},
+        {"StringNotEquals": {"kms:GrantIsForAWSResource": "true"}},
+        {"Bool": {"kms:GrantIsForAWSResource": ["true", "false"]}},
+    ],
+)
+def test_least_privilege_create_grant_condition_that_does_not_restrict(condition):
+    st = {
+        "Effect": "Allow",
+        "Principal": {"AWS": USER},
+        "Action": "kms:CreateGrant",
+        "Resource": "*",
+        "Condition": condition,
+    }
+    assert any("without kms:GrantIsForAWSResource" in t for t in _least(st))

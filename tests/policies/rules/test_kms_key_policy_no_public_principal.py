@@ -191,3 +191,30 @@ def test_a_known_key_account_is_named() -> None:
     args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(PUBLIC_KMS_STAR)))
     [text] = run_rule(public, args).texts
     assert f"a principal outside account {ACCOUNT} and the trusted" in text
+
+
+def with_statement(extra: dict[str, Any]) -> str:
+    doc = good_key_policy()
+    doc["Statement"].append(extra)
+    return json.dumps(doc)
+
+
+def test_baseline_compliant_key_passes():
+    r = run_rule(public, resource_args(AwsType.KMS_KEY, key_props()))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_key_policy_resource_form_is_understood():
+    props = {"keyId": "k", "policy": key_props()["policy"]}
+    assert run_rule(public, resource_args(AwsType.KMS_KEY_POLICY, props)).messages == []
+
+
+def test_key_policy_resource_form_violation():
+    props = {
+        "keyId": "k",
+        "policy": with_statement(
+            {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+        ),
+    }
+    r = run_rule(public, resource_args(AwsType.KMS_KEY_POLICY, props))
+    assert len(r.messages) == 1 and "999999999999:root may kms:Decrypt" in r.texts[0]

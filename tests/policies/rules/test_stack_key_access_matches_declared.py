@@ -8,11 +8,20 @@ from typing import Any
 
 import pytest
 
-from kmsguard.contract import AwsType, Sid
+from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType, Sid
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
 from policies.rules import stack_key_access_matches_declared as rule
 from tests.access.docs import row
-from tests.policies.helpers import ACCOUNT, ADMIN, KEY_ARN, Res, key_props, run_rule, stack_args
+from tests.policies.helpers import (
+    ACCOUNT,
+    ADMIN,
+    KEY_ARN,
+    USER,
+    Res,
+    key_props,
+    run_rule,
+    stack_args,
+)
 
 READER = f"arn:aws:iam::{ACCOUNT}:role/reader"
 HOP = f"arn:aws:iam::{ACCOUNT}:role/hop"
@@ -325,3 +334,421 @@ def test_an_assumer_whose_policy_is_unknown_is_deferred() -> None:
         f"whether {DEV} can assume {READER} depends on policies unknown now" in d
         for d in r.deferred
     ), r.deferred
+
+
+def stack_key(**over):
+    return Res(AwsType.KMS_KEY, "key", {**key_props(**over), "arn": over.get("arn", KEY_ARN)})
+
+
+def stack_user(name="tester", arn=None):
+    return Res(AwsType.IAM_USER, name, {"name": name, **({"arn": arn} if arn else {})})
+
+
+def user_policy(u, statement):
+    doc = {"Version": "2012-10-17", "Statement": [statement]}
+    return Res(
+        AwsType.IAM_USER_POLICY,
+        f"{u.name}-policy",
+        {"user": u.name, "policy": json.dumps(doc)},
+        user=[u.urn],
+    )
+
+
+def _decrypt_policy_resource():
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    return Res(
+        AwsType.IAM_POLICY,
+        "dec",
+        {"arn": f"arn:aws:iam::{ACCOUNT}:policy/dec", "policy": json.dumps(doc)},
+    )
+
+
+DECRYPT_ALL = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+
+
+def grant(grantee, ops=("Decrypt",), constraints=None, name="g1", key_dep=True):
+    props = {"keyId": KEY_ARN, "granteePrincipal": grantee, "operations": list(ops)}
+    if constraints is not None:
+        props["constraints"] = constraints
+    k = stack_key()
+    return Res(AwsType.KMS_GRANT, name, props, **({"keyId": [k.urn]} if key_dep else {}))
+
+
+def _boundary_policy(actions):
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    return Res(
+        AwsType.IAM_POLICY,
+        "boundary",
+        {"arn": f"arn:aws:iam::{ACCOUNT}:policy/boundary", "policy": json.dumps(doc)},
+    )
+
+
+def _key_with(statement):
+    from tests.policies.helpers import good_key_policy
+
+    doc = good_key_policy()
+    doc["Statement"].append(statement)
+    return stack_key(policy=json.dumps(doc))
+
+
+def test_access_baseline_managed_policy_gives_no_decrypt():
+    u = stack_user()
+    att = Res(
+        AwsType.IAM_USER_POLICY_ATTACHMENT,
+        "att",
+        {"user": "tester", "policyArn": DYNAMODB_FULL_ACCESS_POLICY_ARN},
+        user=[u.urn],
+    )
+    r = run_rule(rule, stack_args([stack_key(), u, att]))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_access_declared_user_passes():
+    u = stack_user("app", USER)
+    st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    assert run_rule(rule, stack_args([stack_key(), u, user_policy(u, st)])).messages == []
+
+
+def test_access_through_root_delegation_is_reported_with_path():
+    u = stack_user()  # ARN derived from name + account at preview
+    st = {"Sid": "Wide", "Effect": "Allow", "Action": "kms:Decr*", "Resource": "*"}
+    r = run_rule(rule, stack_args([stack_key(arn=UNKNOWN), u, user_policy(u, st)]))
+    assert len(r.messages) == 1
+    text = r.texts[0]
+    assert (
+        f"arn:aws:iam::{ACCOUNT}:user/tester can kms:Decrypt but is not a declared key user" in text
+    )
+    assert "root delegation" in text and "identity policy UserPolicy tester-policy" in text
+
+
+def test_access_without_root_delegation_iam_alone_grants_nothing():
+    u = stack_user()
+    st = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    from tests.policies.helpers import good_key_policy
+
+    k = stack_key(policy=json.dumps(good_key_policy(enable_root_delegation=False)))
+    assert run_rule(rule, stack_args([k, u, user_policy(u, st)])).messages == []
+
+
+def test_access_extra_declared_users_config():
+    u = stack_user()
+    st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    cfg = {"extraDeclaredKeyUsers": [f"arn:aws:iam::{ACCOUNT}:user/tester"]}
+    assert run_rule(rule, stack_args([stack_key(), u, user_policy(u, st)], cfg)).messages == []
+
+
+def test_access_unknown_policy_is_deferred():
+    u = stack_user()
+    p = Res(AwsType.IAM_USER_POLICY, "p", {"user": "tester", "policy": UNKNOWN}, user=[u.urn])
+    r = run_rule(rule, stack_args([stack_key(), u, p]))
+    assert r.messages == [] and "unknown" in r.deferred[0]
+
+
+def test_access_key_administrator_is_not_a_declared_key_user():
+    # The admins' statement covers kms:DescribeKey (kms:Describe*), not kms:Decrypt.
+    from tests.policies.helpers import ADMIN
+
+    role = Res(AwsType.IAM_ROLE, "key-admin", {"name": "key-admin", "arn": ADMIN})
+    pol = _decrypt_policy_resource()
+    att = Res(
+        AwsType.IAM_ROLE_POLICY_ATTACHMENT,
+        "att",
+        {"role": "key-admin", "policyArn": pol.props["arn"]},
+        role=[role.urn],
+        policyArn=[pol.urn],
+    )
+    r = run_rule(rule, stack_args([stack_key(), role, pol, att]))
+    assert len(r.messages) == 1 and f"{ADMIN} can kms:Decrypt" in r.texts[0]
+    assert "identity policy Policy dec (attached by att)" in r.texts[0]
+
+
+def test_access_through_group_membership():
+    u = stack_user()
+    g = Res(AwsType.IAM_GROUP, "devs", {"name": "devs"})
+    gp = Res(
+        AwsType.IAM_GROUP_POLICY,
+        "gp",
+        {"group": "devs", "policy": _decrypt_policy_resource().props["policy"]},
+        group=[g.urn],
+    )
+    gm = Res(
+        "aws:iam/groupMembership:GroupMembership",
+        "gm",
+        {"group": "devs", "users": ["tester"]},
+        group=[g.urn],
+        users=[u.urn],
+    )
+    r = run_rule(rule, stack_args([stack_key(), u, g, gp, gm]))
+    assert len(r.messages) == 1 and "GroupPolicy gp (via group devs)" in r.texts[0]
+    assert run_rule(rule, stack_args([stack_key(), u, g, gp])).messages == []
+
+
+def test_access_unknown_managed_policy_arns_are_deferred():
+    role = Res(AwsType.IAM_ROLE, "r3", {"name": "r3", "managedPolicyArns": UNKNOWN})
+    r = run_rule(rule, stack_args([stack_key(), role]))
+    assert r.messages == [] and "managedPolicyArns unknown" in r.deferred[0]
+
+
+def test_access_key_with_inline_policy_and_key_policy_resource_checks_both():
+    from tests.policies.helpers import good_key_policy
+
+    open_doc = good_key_policy()
+    open_doc["Statement"].append(
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    )
+    k = stack_key(policy=json.dumps(open_doc))
+    kp = Res(
+        AwsType.KMS_KEY_POLICY,
+        "kp",
+        {"keyId": "k", "policy": json.dumps(good_key_policy())},
+        keyId=[k.urn],
+    )
+    r = run_rule(rule, stack_args([k, kp, stack_user()]))
+    assert len(r.messages) == 2 and "user/tester can kms:Decrypt" in r.texts[0]
+    assert "principals outside the stack can kms:Decrypt" in r.texts[1]
+    assert any("has both KeyPolicy kp and inline policy" in d for d in r.deferred)
+
+
+def test_access_key_policy_resource_alone_is_understood():
+    from tests.policies.helpers import good_key_policy
+
+    k = Res(AwsType.KMS_KEY, "key", {**key_props(policy=None), "arn": KEY_ARN})
+    kp = Res(
+        AwsType.KMS_KEY_POLICY,
+        "kp",
+        {"keyId": KEY_ARN, "policy": json.dumps(good_key_policy(enable_root_delegation=False))},
+    )
+    u = stack_user()
+    st = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    # Without root delegation in the KeyPolicy, the IAM policy grants nothing.
+    r = run_rule(rule, stack_args([k, kp, u, user_policy(u, st)]))
+    assert r.messages == [] and r.deferred == []
+    # The key alone (AWS default policy: root delegation) would let it decrypt.
+    assert len(run_rule(rule, stack_args([k, u, user_policy(u, st)])).messages) == 1
+
+
+def test_access_grant_to_an_undeclared_principal_is_a_violation_with_its_constraints():
+    other = f"arn:aws:iam::{ACCOUNT}:user/intruder"
+    g = grant(other, constraints=[{"encryptionContextSubset": {"Dept": "IT"}}])
+    r = run_rule(rule, stack_args([stack_key(), g]))
+    assert len(r.messages) == 1, r.texts
+    assert (
+        f"grant 'g1' lets {other} kms:Decrypt but it is not a declared key user "
+        "(constraints: EncryptionContextSubset {'Dept': 'IT'})"
+    ) in r.texts[0]
+    assert r.messages[0][1] == g.urn
+
+
+def test_access_grant_linked_by_key_identifier_counts():
+    g = grant(f"arn:aws:iam::{ACCOUNT}:user/intruder", key_dep=False)
+    assert len(run_rule(rule, stack_args([stack_key(), g])).messages) == 1
+
+
+def test_access_grant_to_a_declared_key_user_passes():
+    assert run_rule(rule, stack_args([stack_key(), grant(USER)])).messages == []
+
+
+def test_access_grant_for_an_aws_service_passes():
+    g = grant("dynamodb.us-east-1.amazonaws.com", ops=("Decrypt", "Encrypt", "RetireGrant"))
+    assert run_rule(rule, stack_args([stack_key(), g])).messages == []
+
+
+def test_access_grant_without_decrypt_passes():
+    g = grant(f"arn:aws:iam::{ACCOUNT}:user/intruder", ops=("Encrypt", "DescribeKey"))
+    assert run_rule(rule, stack_args([stack_key(), g])).messages == []
+
+
+def test_access_grant_with_unknown_grantee_is_deferred():
+    r = run_rule(rule, stack_args([stack_key(), grant(UNKNOWN)]))
+    assert r.messages == [] and "grantee principal is unknown" in r.deferred[0]
+
+
+def test_access_grant_with_a_bad_operation_names_it():
+    r = run_rule(
+        rule, stack_args([stack_key(), grant(f"arn:aws:iam::{ACCOUNT}:user/x", ("Read",))])
+    )
+    assert len(r.messages) == 1
+    assert "grant 'g1'.Operations[0]: 'Read' is not a grant operation" in r.texts[0]
+
+
+def test_access_grant_to_a_role_is_capped_by_the_role_boundary():
+    b = _boundary_policy("dynamodb:*")
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role/worker"
+    role = Res(
+        AwsType.IAM_ROLE,
+        "worker",
+        {"name": "worker", "arn": role_arn, "permissionsBoundary": b.props["arn"]},
+        permissionsBoundary=[b.urn],
+    )
+    assert run_rule(rule, stack_args([stack_key(), b, role, grant(role_arn)])).messages == []
+    unbounded = Res(AwsType.IAM_ROLE, "worker", {"name": "worker", "arn": role_arn})
+    assert len(run_rule(rule, stack_args([stack_key(), unbounded, grant(role_arn)])).messages) == 1
+
+
+def test_access_permissions_boundary_removes_the_identity_grant():
+    u = stack_user()
+    st = {"Sid": "Wide", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}
+    b = _boundary_policy("dynamodb:*")
+    bounded = Res(
+        AwsType.IAM_USER,
+        "tester",
+        {"name": "tester", "permissionsBoundary": b.props["arn"]},
+    )
+    bounded.urn = u.urn
+    assert run_rule(rule, stack_args([stack_key(), b, bounded, user_policy(u, st)])).messages == []
+    assert len(run_rule(rule, stack_args([stack_key(), u, user_policy(u, st)])).messages) == 1
+
+
+def test_access_boundary_allowing_decrypt_keeps_the_violation_and_shows_it():
+    u = stack_user()
+    b = _boundary_policy("kms:*")
+    bounded = Res(
+        AwsType.IAM_USER, "tester", {"name": "tester", "permissionsBoundary": b.props["arn"]}
+    )
+    bounded.urn = u.urn
+    r = run_rule(rule, stack_args([stack_key(), b, bounded, user_policy(u, DECRYPT_ALL)]))
+    assert len(r.messages) == 1 and "within boundary Policy boundary" in r.texts[0]
+
+
+def test_access_scp_denying_decrypt_removes_the_violation():
+    u = stack_user()
+    scp = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    full = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    cfg = {"serviceControlPolicies": [full, scp]}
+    assert (
+        run_rule(rule, stack_args([stack_key(), u, user_policy(u, DECRYPT_ALL)], cfg)).messages
+        == []
+    )
+
+
+def test_access_rcp_without_kms_allow_removes_the_violation():
+    u = stack_user()
+    rcp = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
+    }
+    cfg = {"resourceControlPolicies": [rcp]}
+    assert (
+        run_rule(rule, stack_args([stack_key(), u, user_policy(u, DECRYPT_ALL)], cfg)).messages
+        == []
+    )
+
+
+def test_access_malformed_scp_in_config_is_named():
+    cfg = {"serviceControlPolicies": [{"Statement": [{"Effect": "Allow", "Action": "*"}]}]}
+    r = run_rule(rule, stack_args([stack_key()], cfg))
+    assert len(r.messages) == 1
+    assert r.texts[0].startswith(
+        "policy config serviceControlPolicies[0]: Statement[0]: needs Resource or NotResource"
+    )
+
+
+def test_access_principals_outside_the_stack_are_found_by_the_prover():
+    other_root = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    r = run_rule(rule, stack_args([_key_with(other_root)]))
+    assert len(r.messages) == 1
+    assert "arn:aws:iam::444455556666:root may kms:Decrypt" in r.texts[0]
+    pattern = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/app-*"}},
+    }
+    r = run_rule(rule, stack_args([_key_with(pattern)]))
+    assert len(r.messages) == 1 and f"arn:aws:iam::{ACCOUNT}:role/app-" in r.texts[0]
+
+
+def test_access_outsiders_inside_a_data_perimeter_rcp_are_still_found():
+    # The organization's usual RCP stops callers from outside it, not other accounts inside it:
+    # the proof must look for those, not stop at witnesses the RCP happens to refuse.
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    perimeter = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+            },
+        ],
+    }
+    cfg = {"resourceControlPolicies": [perimeter]}
+    r = run_rule(rule, stack_args([_key_with(everyone)], cfg))
+    assert len(r.messages) == 1 and "principals outside the stack" in r.texts[0]
+    assert "o-a1b2c3d4e5" in r.texts[0]  # the witness is a member of the organization
+    # An RCP that lets nobody decrypt leaves no outsider.
+    closed = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"},
+        ],
+    }
+    r = run_rule(rule, stack_args([_key_with(everyone)], {"resourceControlPolicies": [closed]}))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_access_allow_with_not_principal_opens_the_key_to_the_stacks_principals():
+    # Everyone but the named one may decrypt: the stack's user, with no IAM policy at all, too.
+    everyone_but = {
+        "Effect": "Allow",
+        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/someone-else"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+    }
+    r = run_rule(rule, stack_args([_key_with(everyone_but), stack_user()]))
+    tester = f"arn:aws:iam::{ACCOUNT}:user/tester"
+    assert any(f"{tester} can kms:Decrypt but is not a declared key user" in t for t in r.texts)
+
+
+def test_access_outsiders_blocked_by_a_condition_pass():
+    pinned = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalArn": USER}},
+    }
+    assert run_rule(rule, stack_args([_key_with(pinned)])).messages == []
+
+
+def test_access_prover_over_its_time_limit_is_an_advisory_naming_the_query():
+    many = [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/t{i}-*-x"}},
+        }
+        for i in range(40)
+    ]
+    from tests.policies.helpers import good_key_policy
+
+    doc = good_key_policy()
+    doc["Statement"] += many
+    r = run_rule(
+        rule, stack_args([stack_key(policy=json.dumps(doc))], {"proverTimeoutSeconds": 0.001})
+    )
+    assert any("prover query access_not_granted" in d for d in r.deferred)
