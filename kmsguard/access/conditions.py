@@ -266,8 +266,8 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     return lambda x, _c: isinstance(x, str) and any(g.matches(x) for g in arn_globs)
 
 
-def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
-    """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
+def _operator(op: str, block: Any, cond_path: str) -> tuple[str, str, bool, str]:
+    """An operator split into (base, qualifier, IfExists, path), its block checked for shape."""
     path = f"{cond_path}.{op}"
     qualifier = ""
     base = op
@@ -285,11 +285,21 @@ def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
         )
     if not isinstance(block, dict) or not block:
         raise PolicyDocumentError(path, "must be a non-empty object of condition keys to values")
+    return base, qualifier, if_exists, path
+
+
+def _key_path(key: Any, path: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise PolicyDocumentError(path, "condition keys must be non-empty strings")
+    return f"{path}.{key}"
+
+
+def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
+    """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
+    base, qualifier, if_exists, path = _operator(op, block, cond_path)
     preds: list[Predicate] = []
     for key, raw in block.items():
-        if not isinstance(key, str) or not key.strip():
-            raise PolicyDocumentError(path, "condition keys must be non-empty strings")
-        kpath = f"{path}.{key}"
+        kpath = _key_path(key, path)
         vals = _values(raw, kpath)
         lkey = key.lower()
         if base == "Null":
@@ -300,6 +310,36 @@ def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
             _clause(lkey, _test_for(base, vals, kpath), base in _NEGATED, qualifier, if_exists)
         )
     return preds
+
+
+def check_condition(cond: Any, path: str) -> bool:
+    """Refuse a Condition element `compile_condition` would refuse, with the same message,
+    without building its predicates; True when every condition value is a string."""
+    if cond.__class__ is not dict and not isinstance(cond, dict):
+        raise PolicyDocumentError(path, "Condition must be an object of operators")
+    plain = True
+    for op, block in cond.items():
+        if not isinstance(op, str):
+            raise PolicyDocumentError(path, "condition operators must be strings")
+        base, _, _, opath = _operator(op, block, path)
+        for key, raw in block.items():
+            kpath = _key_path(key, opath)
+            if raw.__class__ is str:
+                vals: list[Any] = [raw]
+            else:
+                vals = _values(raw, kpath)
+                plain = plain and all(v.__class__ is str for v in vals)
+            if base == "Null":
+                _typed(vals, kpath, _as_bool, "'true' or 'false'")
+            elif base.startswith("String"):
+                for i, v in enumerate(vals):
+                    if v.__class__ is not str and as_text(v) is None:
+                        raise PolicyDocumentError(
+                            f"{kpath}[{i}]", "string operator needs string values"
+                        )
+            else:
+                _test_for(base, vals, kpath)
+    return plain
 
 
 def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
-from kmsguard.access.conditions import Context, Predicate, compile_condition
+from kmsguard.access.conditions import Context, Predicate, check_condition, compile_condition
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
@@ -113,28 +113,102 @@ class ConditionClause:
     values: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Statement:
-    """One compiled statement; `index` is its position in the policy's Statement list."""
+# Built from the validated document on first use: parsing only checks, and an evaluation
+# builds the parts of the statements it reaches.
+_LAZY = (
+    "resources",
+    "dynamic_resources",
+    "principal",
+    "conditions",
+    "condition",
+    "clauses",
+)
 
+
+class Statement:
+    """One compiled statement; `index` is its position in the policy's Statement list.
+
+    Immutable. Parsing creates a `_Pending` statement, which builds the parts in `_LAZY` from
+    the validated document (a private copy nobody changes) when one is first read, and then
+    becomes a plain `Statement`.
+    """
+
+    __slots__ = (
+        "index",
+        "sid",
+        "effect",
+        "is_deny",
+        "not_action",
+        "not_resource",
+        "not_principal",
+        # The Action/NotAction entries as (path, pattern) and Resource/NotResource patterns.
+        "action_paths",
+        "resource_patterns",
+        "actions",
+        "_raw",
+        "_variables",
+        "_plain",
+        *_LAZY,
+    )
     index: int
     sid: str | None
     effect: str
-    actions: GlobSet
+    is_deny: bool
     not_action: bool
+    not_resource: bool
+    not_principal: bool
+    action_paths: tuple[tuple[str, str], ...]
+    resource_patterns: tuple[str, ...]
+    actions: GlobSet
     resources: GlobSet
     dynamic_resources: tuple[str, ...]
-    not_resource: bool
     principal: PrincipalSpec | None
-    not_principal: bool
     conditions: tuple[Predicate, ...]
-    action_paths: tuple[tuple[str, str], ...]
     # All conditions AND-ed into one predicate (None: unconditional); derived from `conditions`.
-    condition: Predicate | None = None
-    is_deny: bool = False
-    # The Condition element as clauses and the Resource/NotResource patterns, as written.
-    clauses: tuple[ConditionClause, ...] = ()
-    resource_patterns: tuple[str, ...] = ()
+    condition: Predicate | None
+    # The Condition element as clauses, as written.
+    clauses: tuple[ConditionClause, ...]
+    _raw: Mapping[str, Any]
+    _variables: bool
+    _plain: bool
+
+    def __init__(
+        self,
+        index: int,
+        sid: str | None,
+        effect: str,
+        not_action: bool,
+        not_resource: bool,
+        not_principal: bool,
+        action_paths: tuple[tuple[str, str], ...],
+        resource_patterns: tuple[str, ...],
+        raw: Mapping[str, Any],
+        variables: bool,
+        plain: bool,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "index", index)
+        put(self, "sid", sid)
+        put(self, "effect", effect)
+        put(self, "is_deny", effect == "Deny")
+        put(self, "not_action", not_action)
+        put(self, "not_resource", not_resource)
+        put(self, "not_principal", not_principal)
+        put(self, "action_paths", action_paths)
+        put(self, "resource_patterns", resource_patterns)
+        put(self, "actions", _compile_globs(tuple([a for _, a in action_paths]), True))
+        put(self, "_raw", raw)
+        put(self, "_variables", variables)
+        put(self, "_plain", plain)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -162,6 +236,43 @@ class Statement:
 
     def conditions_hold(self, ctx: Context) -> bool:
         return all(pred(ctx) for pred in self.conditions)
+
+
+class _Pending(Statement):
+    """A statement whose `_LAZY` parts are not built yet.
+
+    A class of its own, so that a built `Statement` reads its attributes the plain way (a
+    `__getattr__` on the class would slow every attribute read).
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for an unset slot: build every lazy part, then become a `Statement`.
+        if name not in _LAZY:
+            raise AttributeError(name)
+        self._build()
+        return object.__getattribute__(self, name)
+
+    def _build(self) -> None:
+        put = object.__setattr__
+        raw = self._raw
+        patterns = self.resource_patterns
+        if self._variables and any(has_variables(r) for r in patterns):
+            dynamic = tuple(r for r in patterns if has_variables(r))
+            static = tuple(r for r in patterns if not has_variables(r))
+        else:
+            dynamic, static = (), patterns
+        put(self, "dynamic_resources", dynamic)
+        put(self, "resources", _compile_globs(static, False))
+        key = "NotPrincipal" if self.not_principal else "Principal"
+        put(self, "principal", _principal(raw[key], "") if key in raw else None)
+        cond = raw.get("Condition")
+        conds = compile_condition(cond, "") if cond is not None else ()
+        put(self, "conditions", conds)
+        put(self, "condition", _conjunction(conds))
+        put(self, "clauses", _clauses(cond) if conds else ())
+        put(self, "__class__", Statement)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -307,16 +418,11 @@ def _remember(text: str, kind: str, snapshot: Any, policy: Policy) -> None:
 
 
 def _remember_object(doc: Any, kind: str, snapshot: Any, policy: Policy) -> None:
-    if doc.__class__ is not dict or not _strings_only(policy):
+    if doc.__class__ is not dict or not all(st._plain for st in policy.statements):
         return
     if len(_BY_ID) > _CACHE_SIZE:
         _BY_ID.clear()
     _BY_ID[(id(doc), kind)] = (snapshot, policy)
-
-
-def _strings_only(policy: Policy) -> bool:
-    # Everywhere but in condition values the parser accepts strings only.
-    return all(v.__class__ is str for st in policy.statements for c in st.clauses for v in c.values)
 
 
 def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
@@ -347,6 +453,9 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
     stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
     policy = Policy(kind, version, pid, stmts, private)
     if private is None:
+        for st in stmts:
+            if isinstance(st, _Pending):
+                st._build()
         # Rendered now, while the caller's mapping is as it was parsed.
         try:
             policy._source.append(_canonical(data))
@@ -439,14 +548,7 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     for p, r in resource_pairs:
         if r != "*" and not r.startswith("arn:"):
             raise PolicyDocumentError(p, f"{r!r} is not an ARN or '*'")
-    resources = tuple([r for _, r in resource_pairs])
-    if variables and any(has_variables(r) for r in resources):
-        dynamic = tuple(r for r in resources if has_variables(r))
-        static = tuple(r for r in resources if not has_variables(r))
-    else:
-        dynamic, static = (), resources
 
-    spec: PrincipalSpec | None = None
     not_principal = False
     if kind == "identity":
         for key in ("Principal", "NotPrincipal"):
@@ -456,30 +558,25 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
                 )
     else:
         pkey, praw = _one_of(st, "Principal", "NotPrincipal", path)
-        spec = _principal(praw, f"{path}.{pkey}")
+        _principal(praw, f"{path}.{pkey}", build=False)
         not_principal = pkey == "NotPrincipal"
 
-    conditions: tuple[Predicate, ...] = ()
+    plain = True
     if "Condition" in st:
-        conditions = compile_condition(st["Condition"], f"{path}.Condition")
+        plain = check_condition(st["Condition"], f"{path}.Condition")
 
-    return Statement(
+    return _Pending(
         index,
         sid,
         effect,
-        _compile_globs(tuple([a for _, a in actions]), True),
         akey == "NotAction",
-        _compile_globs(static, False),
-        dynamic,
         rkey == "NotResource",
-        spec,
         not_principal,
-        conditions,
         tuple(actions),
-        _conjunction(conditions),
-        effect == "Deny",
-        _clauses(st["Condition"]) if conditions else (),
-        resources,
+        tuple([r for _, r in resource_pairs]),
+        st,
+        variables,
+        plain,
     )
 
 
@@ -510,7 +607,8 @@ _NOBODY: frozenset[Any] = frozenset()
 _EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
 
 
-def _principal(raw: Any, path: str) -> PrincipalSpec:
+def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
+    """The compiled element; with `build` False only its checks run (the result is a stand-in)."""
     if raw == "*":
         return _EVERYONE
     if (raw.__class__ is not dict and not isinstance(raw, Mapping)) or not raw:
@@ -543,10 +641,12 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                     accounts.add(acct)
                     continue
                 arns.add(v)
-                if parts[2] == "iam" and res.startswith("role/"):
+                if build and parts[2] == "iam" and res.startswith("role/"):
                     role_keys.add((acct, res.rsplit("/", 1)[-1]))
             else:
                 raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
+    if not build:
+        return _EVERYONE
     return PrincipalSpec(
         everyone,
         frozenset(arns) if arns else _NOBODY,

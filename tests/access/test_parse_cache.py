@@ -92,3 +92,103 @@ def test_a_forgotten_policy_leaves_no_statement_behind() -> None:
     gc.collect()
     alive = [o for o in gc.get_objects() if isinstance(o, Statement) and o.sid == sid]
     assert not alive, "a process-wide table still holds the statements of a forgotten policy"
+
+
+BAD_CONDITIONS: list[tuple[dict[str, Any], str]] = [
+    ({"NumericLessThan": {"kms:RecipientAttestation:ImageSha384": "many"}}, "not a number"),
+    ({"DateGreaterThan": {"aws:CurrentTime": "yesterday"}}, "not a date"),
+    ({"Bool": {"aws:SecureTransport": "yes"}}, "'true' or 'false'"),
+    ({"Null": {"aws:SourceVpce": "maybe"}}, "'true' or 'false'"),
+    ({"IpAddress": {"aws:SourceIp": "10.0.0.300/8"}}, "IP address"),
+    ({"StringEquals": {"aws:username": None}}, "string, number or boolean"),
+    ({"StringEquals": {"aws:username": []}}, "must not be an empty list"),
+    ({"StringEqualsTypo": {"aws:username": "alice"}}, "unknown condition operator"),
+    ({"NullIfExists": {"aws:username": "true"}}, "unknown condition operator"),
+    ({"StringEquals": {}}, "non-empty object"),
+    ({"StringEquals": {" ": "x"}}, "non-empty strings"),
+    ({"StringEquals": {"aws:username": {"a": 1}}}, "string, number or boolean"),
+]
+
+
+@pytest.mark.parametrize(("condition", "message"), BAD_CONDITIONS)
+def test_a_bad_condition_is_refused_when_parsed_even_if_no_request_reaches_it(
+    condition: dict[str, Any], message: str
+) -> None:
+    # The statement is for an action nothing asks about: its condition is never evaluated, and
+    # the policy must still be refused as bad input by parse_policy itself.
+    clear_caches()
+    bad = doc(stmt(action="s3:GetObject", resource="*", condition=condition))
+    for given in (bad, json.dumps(bad)):
+        with pytest.raises(PolicyDocumentError, match=message):
+            parse_policy(given, kind="identity")
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        {"AWS": "arn:aws:iam::*:root"},
+        {"AWS": "alice"},
+        {"Robot": "x"},
+        {"AWS": []},
+        {"AWS": [""]},
+        {},
+        "everyone",
+    ],
+)
+def test_a_bad_principal_is_refused_when_parsed(principal: Any) -> None:
+    clear_caches()
+    with pytest.raises(PolicyDocumentError):
+        parse_policy(doc(stmt(action="s3:GetObject", principal=principal)), kind="resource")
+
+
+def test_a_mapping_changed_after_parsing_leaves_the_policy_as_parsed() -> None:
+    # Principals, resources and conditions may be compiled when first needed; they must come
+    # from the document as it was parsed, not as the caller's mapping is now.
+    clear_caches()
+    given = doc(
+        stmt(
+            principal={"AWS": [ALICE]},
+            resource=KEY,
+            condition={"StringEquals": {"kms:ViaService": VIA["kms:ViaService"]}},
+        )
+    )
+    policy = parse_policy(given, kind="resource")
+    body = given["Statement"][0]
+    body["Principal"]["AWS"][0] = f"arn:aws:iam::{ACCT}:user/mallory"
+    body["Resource"] = "*"
+    body["Condition"]["StringEquals"]["kms:ViaService"] = "s3.us-east-1.amazonaws.com"
+    st = policy.statements[0]
+    assert st.principal is not None and st.principal.arns == frozenset({ALICE})
+    assert st.resource_patterns == (KEY,)
+    assert [c.values for c in st.clauses] == [(VIA["kms:ViaService"],)]
+    s = scenario(ALICE, "kms:Decrypt", KEY, context=VIA)
+    s["resource_policy"] = policy
+    assert decide(s).allowed
+
+
+def test_a_mapping_its_json_copy_differs_from_is_compiled_while_parsed() -> None:
+    # NaN differs from itself, so the JSON copy is not the document: it is read in place, and
+    # everything is compiled before parse_policy returns.
+    clear_caches()
+    arns = [ALICE]
+    nan = {"NumericNotEquals": {"kms:RecipientAttestation:PCR0": float("nan")}}
+    given = doc(stmt(principal={"AWS": arns}, condition=nan))
+    policy = parse_policy(given, kind="resource")
+    assert type(policy.statements[0]) is Statement
+    arns[0] = f"arn:aws:iam::{ACCT}:user/mallory"
+    st = policy.statements[0]
+    assert st.principal is not None and st.principal.arns == frozenset({ALICE})
+
+
+def test_statements_stay_immutable_before_and_after_first_use() -> None:
+    import dataclasses
+
+    clear_caches()
+    st = parse_policy(doc(stmt(principal="*")), kind="resource").statements[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        st.effect = "Deny"  # type: ignore[misc]
+    assert st.principal is not None and st.principal.everyone
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        st.principal = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        _ = st.no_such_field  # type: ignore[attr-defined]
