@@ -116,6 +116,7 @@ class ConditionClause:
 # Built from the validated document on first use: parsing only checks, and an evaluation
 # builds the parts of the statements it reaches.
 _LAZY = (
+    "action_paths",
     "resources",
     "dynamic_resources",
     "principal",
@@ -141,11 +142,11 @@ class Statement:
         "not_action",
         "not_resource",
         "not_principal",
-        # The Action/NotAction entries as (path, pattern) and Resource/NotResource patterns.
-        "action_paths",
+        # The Resource/NotResource patterns as written.
         "resource_patterns",
         "actions",
         "_raw",
+        "_path",
         "_variables",
         "_plain",
         *_LAZY,
@@ -157,9 +158,10 @@ class Statement:
     not_action: bool
     not_resource: bool
     not_principal: bool
-    action_paths: tuple[tuple[str, str], ...]
     resource_patterns: tuple[str, ...]
     actions: GlobSet
+    # The Action/NotAction entries as (path, pattern).
+    action_paths: tuple[tuple[str, str], ...]
     resources: GlobSet
     dynamic_resources: tuple[str, ...]
     principal: PrincipalSpec | None
@@ -169,6 +171,7 @@ class Statement:
     # The Condition element as clauses, as written.
     clauses: tuple[ConditionClause, ...]
     _raw: Mapping[str, Any]
+    _path: str
     _variables: bool
     _plain: bool
 
@@ -180,9 +183,10 @@ class Statement:
         not_action: bool,
         not_resource: bool,
         not_principal: bool,
-        action_paths: tuple[tuple[str, str], ...],
+        actions: tuple[str, ...],
         resource_patterns: tuple[str, ...],
         raw: Mapping[str, Any],
+        path: str,
         variables: bool,
         plain: bool,
     ) -> None:
@@ -194,10 +198,10 @@ class Statement:
         put(self, "not_action", not_action)
         put(self, "not_resource", not_resource)
         put(self, "not_principal", not_principal)
-        put(self, "action_paths", action_paths)
         put(self, "resource_patterns", resource_patterns)
-        put(self, "actions", _compile_globs(tuple([a for _, a in action_paths]), True))
+        put(self, "actions", _compile_globs(actions, True))
         put(self, "_raw", raw)
+        put(self, "_path", path)
         put(self, "_variables", variables)
         put(self, "_plain", plain)
 
@@ -257,6 +261,8 @@ class _Pending(Statement):
     def _build(self) -> None:
         put = object.__setattr__
         raw = self._raw
+        akey = "NotAction" if self.not_action else "Action"
+        put(self, "action_paths", tuple(_strings(raw[akey], f"{self._path}.{akey}", akey)))
         patterns = self.resource_patterns
         if self._variables and any(has_variables(r) for r in patterns):
             dynamic = tuple(r for r in patterns if has_variables(r))
@@ -444,13 +450,18 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         raise PolicyDocumentError("Statement", "missing; a policy needs a Statement")
     raw = data["Statement"]
     if isinstance(raw, Mapping):
-        items: list[tuple[str, Any]] = [("Statement", raw)]
+        single = True
+        raw = [raw]
     elif isinstance(raw, list):
-        items = [(f"Statement[{i}]", s) for i, s in enumerate(raw)]
+        single = False
     else:
         raise PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
     variables = version == "2012-10-17"
-    stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
+    stmts = tuple(
+        _quick_statement(i, s, single, kind, variables)
+        or _statement(i, s, "Statement" if single else f"Statement[{i}]", kind, variables)
+        for i, s in enumerate(raw)
+    )
     policy = Policy(kind, version, pid, stmts, private)
     if private is None:
         for st in stmts:
@@ -508,6 +519,112 @@ def _one_of(st: Mapping[str, Any], a: str, b: str, path: str) -> tuple[str, Any]
     if b in st:
         return b, st[b]
     raise PolicyDocumentError(path, f"needs {a} or {b}")
+
+
+def _quick_strings(value: Any) -> tuple[str, ...] | None:
+    """A string-or-list element `_strings` accepts, read without building paths; None when
+    it is anything else (then `_strings` reads it again and says what is wrong)."""
+    if value.__class__ is str:
+        return (value,) if value else None
+    if value.__class__ is not list or not value:
+        return None
+    for v in value:
+        if v.__class__ is not str or not v:
+            return None
+    return tuple(value)
+
+
+def _quick_principal(raw: Any) -> bool:
+    """The element passes `_principal`'s checks (True only when it surely does)."""
+    if raw == "*" and raw.__class__ is str:
+        return True
+    if raw.__class__ is not dict or not raw:
+        return False
+    for key, value in raw.items():
+        if key not in _PRINCIPAL_KEYS:
+            return False
+        values = _quick_strings(value)
+        if values is None:
+            return False
+        if key != "AWS":
+            continue
+        for v in values:
+            if v == "*" or _ACCOUNT.fullmatch(v):
+                continue
+            if not v.startswith("arn:") or v.count(":") < 5 or "*" in v or "?" in v:
+                return False
+    return True
+
+
+def _quick_statement(
+    index: int, st: Any, single: bool, kind: PolicyKind, variables: bool
+) -> Statement | None:
+    """The common statement (plain dicts, lists and strings) checked without building paths;
+    None whenever `_statement` must look, which it does with the same rules and says what
+    is wrong."""
+    if st.__class__ is not dict or not st.keys() <= _STMT_SET:
+        return None
+    sid = st.get("Sid")
+    if sid is not None and sid.__class__ is not str:
+        return None
+    effect = st.get("Effect")
+    if effect.__class__ is not str or (effect != "Allow" and effect != "Deny"):
+        return None
+    if "Action" in st:
+        if "NotAction" in st:
+            return None
+        actions = _quick_strings(st["Action"])
+    else:
+        actions = _quick_strings(st.get("NotAction"))
+    if actions is None:
+        return None
+    for a in actions:
+        if a != "*" and not _ACTION.fullmatch(a):
+            return None
+    if kind == "trust":
+        if "Resource" in st or "NotResource" in st:
+            return None
+        resources: tuple[str, ...] | None = ("*",)
+    elif "Resource" in st:
+        if "NotResource" in st:
+            return None
+        resources = _quick_strings(st["Resource"])
+    else:
+        resources = _quick_strings(st.get("NotResource"))
+    if resources is None:
+        return None
+    for r in resources:
+        if r != "*" and not r.startswith("arn:"):
+            return None
+    not_principal = False
+    if kind == "identity":
+        if "Principal" in st or "NotPrincipal" in st:
+            return None
+    elif "Principal" in st:
+        if "NotPrincipal" in st or not _quick_principal(st["Principal"]):
+            return None
+    elif not _quick_principal(st.get("NotPrincipal")):
+        return None
+    else:
+        not_principal = True
+    path = "Statement" if single else f"Statement[{index}]"
+    plain = True
+    if "Condition" in st:
+        plain = check_condition(st["Condition"], f"{path}.Condition")
+    return _Pending(
+        index,
+        sid,
+        effect,
+        "Action" not in st,
+        kind != "trust" and "Resource" not in st,
+        not_principal,
+        actions,
+        resources,
+        st,
+        path,
+        variables,
+        plain,
+    )
 
 
 def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool) -> Statement:
@@ -572,9 +689,10 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
         akey == "NotAction",
         rkey == "NotResource",
         not_principal,
-        tuple(actions),
+        tuple([a for _, a in actions]),
         tuple([r for _, r in resource_pairs]),
         st,
+        path,
         variables,
         plain,
     )

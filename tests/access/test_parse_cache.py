@@ -192,3 +192,40 @@ def test_statements_stay_immutable_before_and_after_first_use() -> None:
         st.principal = None  # type: ignore[misc]
     with pytest.raises(AttributeError):
         _ = st.no_such_field  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("statement", "where"),
+    [
+        ({"Effect": "allow", "Action": "kms:*", "Resource": "*"}, "Statement[0].Effect"),
+        ({"Effect": "Allow", "Action": "", "Resource": "*"}, "Statement[0].Action"),
+        ({"Effect": "Allow", "Action": [], "Resource": "*"}, "Statement[0].Action"),
+        ({"Effect": "Allow", "Action": ["kms:Decrypt", 1], "Resource": "*"}, "Action[1]"),
+        ({"Effect": "Allow", "Action": "kms", "Resource": "*"}, "Statement[0].Action"),
+        ({"Effect": "Allow", "Action": "kms:*", "NotAction": "s3:*", "Resource": "*"}, "both"),
+        ({"Effect": "Allow", "Action": "kms:*", "Resource": ["*", "key/1"]}, "Resource[1]"),
+        ({"Effect": "Allow", "Action": "kms:*"}, "needs Resource or NotResource"),
+        ({"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Sid": 3}, "Sid"),
+        ({"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Extra": 1}, "Extra"),
+        (
+            {"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Principal": "*"},
+            "must not have Principal",
+        ),
+    ],
+)
+def test_every_statement_error_names_its_place(statement: dict[str, Any], where: str) -> None:
+    clear_caches()
+    fine = {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}
+    with pytest.raises(PolicyDocumentError) as err:
+        parse_policy({"Statement": [statement, fine]}, kind="identity")
+    assert where in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    ["arn:aws:iam:111122223333:user/alice", "arn:aws:iam::111122223333:user/*", "111122223333x"],
+)
+def test_a_principal_arn_of_the_wrong_shape_names_its_place(arn: str) -> None:
+    clear_caches()
+    with pytest.raises(PolicyDocumentError, match=r"Statement\[0\]\.Principal\.AWS\[1\]"):
+        parse_policy(doc(stmt(principal={"AWS": [ALICE, arn]})), kind="resource")
