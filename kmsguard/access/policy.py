@@ -116,13 +116,11 @@ class ConditionClause:
 # Built from the validated document on first use: parsing only checks, and an evaluation
 # builds the parts of the statements it reaches.
 _LAZY = (
-    "action_paths",
     "resources",
     "dynamic_resources",
     "principal",
     "conditions",
     "condition",
-    "clauses",
 )
 
 
@@ -149,6 +147,9 @@ class Statement:
         "_path",
         "_variables",
         "_plain",
+        # Memos of `action_paths` and `clauses`, read by tools rather than by an evaluation.
+        "_action_paths",
+        "_clauses",
         *_LAZY,
     )
     index: int
@@ -160,16 +161,12 @@ class Statement:
     not_principal: bool
     resource_patterns: tuple[str, ...]
     actions: GlobSet
-    # The Action/NotAction entries as (path, pattern).
-    action_paths: tuple[tuple[str, str], ...]
     resources: GlobSet
     dynamic_resources: tuple[str, ...]
     principal: PrincipalSpec | None
     conditions: tuple[Predicate, ...]
     # All conditions AND-ed into one predicate (None: unconditional); derived from `conditions`.
     condition: Predicate | None
-    # The Condition element as clauses, as written.
-    clauses: tuple[ConditionClause, ...]
     _raw: Mapping[str, Any]
     _path: str
     _variables: bool
@@ -213,6 +210,28 @@ class Statement:
 
     def __repr__(self) -> str:
         return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
+
+    @property
+    def action_paths(self) -> tuple[tuple[str, str], ...]:
+        """The Action/NotAction entries as (path, pattern)."""
+        try:
+            return self._action_paths
+        except AttributeError:
+            key = "NotAction" if self.not_action else "Action"
+            found = tuple(_strings(self._raw[key], f"{self._path}.{key}", key))
+            object.__setattr__(self, "_action_paths", found)
+            return found
+
+    @property
+    def clauses(self) -> tuple[ConditionClause, ...]:
+        """The Condition element as clauses, as written."""
+        try:
+            return self._clauses
+        except AttributeError:
+            cond = self._raw.get("Condition")
+            found = _clauses(cond) if cond else ()
+            object.__setattr__(self, "_clauses", found)
+            return found
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -261,8 +280,6 @@ class _Pending(Statement):
     def _build(self) -> None:
         put = object.__setattr__
         raw = self._raw
-        akey = "NotAction" if self.not_action else "Action"
-        put(self, "action_paths", tuple(_strings(raw[akey], f"{self._path}.{akey}", akey)))
         patterns = self.resource_patterns
         if self._variables and any(has_variables(r) for r in patterns):
             dynamic = tuple(r for r in patterns if has_variables(r))
@@ -277,7 +294,6 @@ class _Pending(Statement):
         conds = compile_condition(cond, "") if cond is not None else ()
         put(self, "conditions", conds)
         put(self, "condition", _conjunction(conds))
-        put(self, "clauses", _clauses(cond) if conds else ())
         put(self, "__class__", Statement)
 
 
@@ -467,6 +483,7 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         for st in stmts:
             if isinstance(st, _Pending):
                 st._build()
+            st.action_paths, st.clauses  # noqa: B018  # read now, while the mapping is as given
         # Rendered now, while the caller's mapping is as it was parsed.
         try:
             policy._source.append(_canonical(data))
