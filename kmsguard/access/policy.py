@@ -171,6 +171,8 @@ class Statement:
     _path: str
     _variables: bool
     _plain: bool
+    _action_paths: tuple[tuple[str, str], ...]
+    _clauses: tuple[ConditionClause, ...]
 
     def __init__(
         self,
