@@ -229,3 +229,43 @@ def test_a_principal_arn_of_the_wrong_shape_names_its_place(arn: str) -> None:
     clear_caches()
     with pytest.raises(PolicyDocumentError, match=r"Statement\[0\]\.Principal\.AWS\[1\]"):
         parse_policy(doc(stmt(principal={"AWS": [ALICE, arn]})), kind="resource")
+
+
+@pytest.mark.parametrize("value", [1, True, 1.0, "1", "true", "1.0"])
+def test_fresh_documents_differing_only_in_a_values_type_are_parsed_apart(value: Any) -> None:
+    # Each call builds a new mapping, so only the document cache can answer; 1 == True == 1.0
+    # in Python, but a string condition reads them as "1", "true" and "1.0".
+    def policy(v: Any) -> dict[str, Any]:
+        return doc(stmt(action="kms:Decrypt", condition={"StringEquals": {"aws:username": v}}))
+
+    key_policy = doc(stmt(principal={"AWS": f"arn:aws:iam::{ACCT}:root"}))
+    for first in (1, True, 1.0):
+        parse_policy(policy(first), kind="identity")
+        for heard in ("1", "true", "1.0"):
+            s = scenario(ALICE, "kms:Decrypt", KEY, context={"aws:username": heard})
+            s["identity_policies"] = [policy(value)]
+            s["resource_policy"] = key_policy
+            expected = heard == (value if isinstance(value, str) else json.dumps(value))
+            assert decide(s).allowed == expected, (first, value, heard)
+
+
+def test_a_string_subclass_is_read_in_place_and_kept_as_parsed() -> None:
+    class Name(str):
+        pass
+
+    clear_caches()
+    given = doc(stmt(action=[Name("kms:Decrypt")], principal={"AWS": [Name(ALICE)]}))
+    policy = parse_policy(given, kind="resource")
+    given["Statement"][0]["Principal"]["AWS"][0] = f"arn:aws:iam::{ACCT}:user/mallory"
+    st = policy.statements[0]
+    assert st.principal is not None and st.principal.arns == frozenset({ALICE})
+    assert json.loads(policy.source)["Statement"][0]["Principal"] == {"AWS": [ALICE]}
+
+
+def test_a_mapping_that_contains_itself_is_refused() -> None:
+    clear_caches()
+    given: dict[str, Any] = doc(stmt(action="kms:Decrypt"))
+    given["Statement"][0]["Condition"] = {"StringEquals": {"aws:username": "alice"}}
+    given["Id"] = given
+    with pytest.raises(PolicyDocumentError, match="Id"):
+        parse_policy(given, kind="identity")
