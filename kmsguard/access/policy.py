@@ -406,7 +406,7 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
         # marshal (format 0: no shared references, no interning marks) copies plain dicts,
         # lists, strings and numbers in C at a third of a JSON round trip; its bytes key the
         # cache. Anything else (subclasses, other mappings, cycles) is read in place.
-        packed = marshal.dumps(doc, 0)
+        packed = marshal.dumps(doc, 0)  # type: ignore[arg-type]  # refused if not plain
     except (ValueError, RecursionError):
         return _parse(doc, kind, None)
     found = _CACHE.get((packed, kind))
