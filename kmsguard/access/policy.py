@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
-from kmsguard.access.conditions import Context, Predicate, check_condition, compile_condition
+from kmsguard.access.conditions import Context, Predicate, check_condition, compile_checked
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
@@ -294,7 +294,7 @@ class _Pending(Statement):
         key = "NotPrincipal" if self.not_principal else "Principal"
         put(self, "principal", _principal(raw[key], "") if key in raw else None)
         cond = raw.get("Condition")
-        conds = compile_condition(cond, "") if cond is not None else ()
+        conds = compile_checked(cond) if cond else ()
         put(self, "conditions", conds)
         put(self, "condition", _conjunction(conds))
         put(self, "__class__", Statement)
@@ -723,7 +723,7 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
 
 
 def _clauses(cond: Any) -> tuple[ConditionClause, ...]:
-    # Called after compile_condition accepted the element, so its shape is known to be valid.
+    # Called after check_condition accepted the element, so its shape is known to be valid.
     if not isinstance(cond, Mapping):
         return ()
     return tuple(

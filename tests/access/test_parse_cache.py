@@ -269,3 +269,34 @@ def test_a_mapping_that_contains_itself_is_refused() -> None:
     given["Id"] = given
     with pytest.raises(PolicyDocumentError, match="Id"):
         parse_policy(given, kind="identity")
+
+
+@pytest.mark.parametrize(
+    ("operator", "accepted"),
+    [
+        ("StringEquals", True),
+        ("ForAnyValue:StringLikeIfExists", True),
+        ("ForAllValues:NumericLessThanEquals", True),
+        ("DateGreaterThanIfExists", True),
+        ("ArnNotLike", True),
+        ("Null", True),
+        ("NullIfExists", False),
+        ("ForAnyValue:Null", False),
+        ("ForAnyValue:ForAllValues:StringEquals", False),
+        ("StringEqualsIfExistsIfExists", False),
+        ("IfExists", False),
+        ("ForAnyValue:", False),
+        ("stringequals", False),
+        ("StringEquals ", False),
+        ("IfExistsStringEquals", False),
+    ],
+)
+def test_operators_are_accepted_exactly_as_iam_writes_them(operator: str, accepted: bool) -> None:
+    clear_caches()
+    value = "true" if operator.startswith("Null") else "1"
+    policy = doc(stmt(action="s3:GetObject", condition={operator: {"aws:username": value}}))
+    if accepted:
+        parse_policy(policy, kind="identity")
+    else:
+        with pytest.raises(PolicyDocumentError, match="unknown condition operator"):
+            parse_policy(policy, kind="identity")
