@@ -125,13 +125,8 @@ _LAZY = (
 )
 
 
-class Statement:
-    """One compiled statement; `index` is its position in the policy's Statement list.
-
-    Immutable. Parsing creates a `_Pending` statement, which builds the parts in `_LAZY` from
-    the validated document (a private copy nobody changes) when one is first read, and then
-    becomes a plain `Statement`.
-    """
+class _Fields:
+    """The slots of a compiled statement and the methods reading them (see `Statement`)."""
 
     __slots__ = (
         "index",
@@ -174,45 +169,6 @@ class Statement:
     _plain: bool
     _action_paths: tuple[tuple[str, str], ...]
     _clauses: tuple[ConditionClause, ...]
-
-    def __init__(
-        self,
-        index: int,
-        sid: str | None,
-        effect: str,
-        not_action: bool,
-        not_resource: bool,
-        not_principal: bool,
-        actions: tuple[str, ...],
-        resource_patterns: tuple[str, ...],
-        raw: Mapping[str, Any],
-        path: str,
-        variables: bool,
-        plain: bool,
-    ) -> None:
-        put = object.__setattr__
-        put(self, "index", index)
-        put(self, "sid", sid)
-        put(self, "effect", effect)
-        put(self, "is_deny", effect == "Deny")
-        put(self, "not_action", not_action)
-        put(self, "not_resource", not_resource)
-        put(self, "not_principal", not_principal)
-        put(self, "resource_patterns", resource_patterns)
-        put(self, "actions", _compile_globs(actions, True))
-        put(self, "_raw", raw)
-        put(self, "_path", path)
-        put(self, "_variables", variables)
-        put(self, "_plain", plain)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    def __repr__(self) -> str:
-        return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
 
     @property
     def action_paths(self) -> tuple[tuple[str, str], ...]:
@@ -262,6 +218,66 @@ class Statement:
 
     def conditions_hold(self, ctx: Context) -> bool:
         return all(pred(ctx) for pred in self.conditions)
+
+
+class Statement(_Fields):
+    """One compiled statement; `index` is its position in the policy's Statement list.
+
+    Immutable. Parsing creates a `_Pending` statement, which builds the parts in `_LAZY` from
+    the validated document (a private copy nobody changes) when one is first read, and then
+    becomes a plain `Statement`.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
+
+
+class _Blank(_Fields):
+    """A statement being filled in: plain assignments, several times quicker than going round
+    `Statement.__setattr__`; `_new_statement` hands it out as a `_Pending` only."""
+
+    __slots__ = ()
+
+
+def _new_statement(
+    index: int,
+    sid: str | None,
+    effect: str,
+    not_action: bool,
+    not_resource: bool,
+    not_principal: bool,
+    actions: tuple[str, ...],
+    resource_patterns: tuple[str, ...],
+    raw: Mapping[str, Any],
+    path: str,
+    variables: bool,
+    plain: bool,
+) -> Statement:
+    st = _Blank()
+    st.index = index
+    st.sid = sid
+    st.effect = effect
+    st.is_deny = effect == "Deny"
+    st.not_action = not_action
+    st.not_resource = not_resource
+    st.not_principal = not_principal
+    st.resource_patterns = resource_patterns
+    st.actions = _compile_globs(actions, True)
+    st._raw = raw
+    st._path = path
+    st._variables = variables
+    st._plain = plain
+    # Same slots, so the object may change class; from here on it is immutable.
+    st.__class__ = _Pending  # type: ignore[assignment]
+    return st  # type: ignore[return-value]
 
 
 class _Pending(Statement):
@@ -635,7 +651,7 @@ def _quick_statement(
     plain = True
     if "Condition" in st:
         plain = check_condition(st["Condition"], f"{path}.Condition")
-    return _Pending(
+    return _new_statement(
         index,
         sid,
         effect,
@@ -706,7 +722,7 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     if "Condition" in st:
         plain = check_condition(st["Condition"], f"{path}.Condition")
 
-    return _Pending(
+    return _new_statement(
         index,
         sid,
         effect,
