@@ -150,7 +150,11 @@ def _kind(v: Any) -> str:
 def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
     # _test_for has checked that every value reads as text.
     texts: list[str] = [v if v.__class__ is str else as_text(v) for v in vals]  # type: ignore[misc]
-    dynamic = any(has_variables(t) for t in texts)
+    dynamic = False
+    for t in texts:
+        if has_variables(t):
+            dynamic = True
+            break
     like = base.endswith("Like")
     fold = base.endswith("IgnoreCase")
     if not dynamic and not like:

@@ -360,7 +360,9 @@ class Policy:
         if hit is None:
             if len(self._by_action) > 4096:
                 self._by_action.clear()
-            hit = tuple(st for st in self.statements if st.action_matches(action_lower))
+            hit = tuple(
+                [st for st in self.statements if st.actions.matches(action_lower) != st.not_action]
+            )
             self._by_action[action_lower] = hit
         return hit
 
