@@ -240,6 +240,10 @@ class _BlankGlobSet:
 
     # GlobSet's fields in its order: a class may be swapped only for one of the same layout.
     __slots__ = ("exact", "globs", "any", "prefixes")  # noqa: RUF023
+    exact: frozenset[str]
+    globs: tuple[Glob, ...]
+    any: bool
+    prefixes: tuple[str, ...]
 
 
 def _globset(exact: frozenset[str], globs: tuple[Glob, ...], prefixes: tuple[str, ...]) -> GlobSet:
