@@ -378,6 +378,47 @@ class Policy:
         return doc
 
 
+class _BlankPolicy:
+    """Policy's layout without its frozen __setattr__: filled in with plain assignments, then
+    handed out as a Policy (the frozen constructor costs three times as much)."""
+
+    # Policy's fields in its order: a class may be swapped only for one of the same layout.
+    __slots__ = (  # noqa: RUF023
+        "kind",
+        "version",
+        "id",
+        "statements",
+        "_data",
+        "_by_action",
+        "_source",
+        "_refs",
+    )
+    kind: PolicyKind
+    version: str | None
+    id: str | None
+    statements: tuple[Statement, ...]
+    _data: Any
+    _by_action: dict[str, tuple[Statement, ...]]
+    _source: list[str]
+    _refs: dict[tuple[str, int], StatementRef]
+
+
+def _new_policy(
+    kind: PolicyKind, version: str | None, pid: str | None, stmts: tuple[Statement, ...], data: Any
+) -> Policy:
+    blank = _BlankPolicy()
+    blank.kind = kind
+    blank.version = version
+    blank.id = pid
+    blank.statements = stmts
+    blank._data = data
+    blank._by_action = {}
+    blank._source = []
+    blank._refs = {}
+    blank.__class__ = Policy  # type: ignore[assignment]
+    return blank  # type: ignore[return-value]
+
+
 def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -503,7 +544,7 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         or _statement(i, s, "Statement" if single else f"Statement[{i}]", kind, variables)
         for i, s in enumerate(raw)
     )
-    policy = Policy(kind, version, pid, stmts, private)
+    policy = _new_policy(kind, version, pid, stmts, private)
     if private is None:
         for st in stmts:
             if isinstance(st, _Pending):
