@@ -262,6 +262,13 @@ def compile_globs(patterns: Iterable[str], *, fold_case: bool) -> GlobSet:
 
 @lru_cache(maxsize=4096)
 def _compile_globs(patterns: tuple[str, ...], fold_case: bool) -> GlobSet:
+    if len(patterns) == 1:
+        # The common single pattern, sorted as the loop below would.
+        p = patterns[0].lower() if fold_case else patterns[0]
+        if p == "*":
+            return _ANY
+        if "*" not in p and "?" not in p:
+            return _globset(frozenset((p,)), (), ())
     exact: set[str] = set()
     prefixes: dict[str, None] = {}
     wild: dict[str, Glob] = {}

@@ -506,8 +506,11 @@ def _remember(text: str | bytes, kind: str, snapshot: Any, policy: Policy) -> No
 
 
 def _remember_object(doc: Any, kind: str, snapshot: Any, policy: Policy) -> None:
-    if doc.__class__ is not dict or not all(st._plain for st in policy.statements):
+    if doc.__class__ is not dict:
         return
+    for st in policy.statements:
+        if not st._plain:
+            return
     if len(_BY_ID) > _CACHE_SIZE:
         _BY_ID.clear()
     _BY_ID[(id(doc), kind)] = (snapshot, policy)
