@@ -811,6 +811,11 @@ _NOBODY: frozenset[Any] = frozenset()
 _EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
 
 
+def _entry(path: str, key: str, value: Any, i: int) -> str:
+    """Where entry i of a principal type's string-or-list value is, as `_strings` names it."""
+    return f"{path}.{key}[{i}]" if isinstance(value, list) else f"{path}.{key}"
+
+
 def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
     """The compiled element; with `build` False only its checks run (the result is a stand-in)."""
     if raw == "*":
@@ -829,7 +834,10 @@ def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
             raise PolicyDocumentError(
                 f"{path}.{key}", f"unknown principal type; allowed: {', '.join(_PRINCIPAL_KEYS)}"
             )
-        for p, v in _strings(value, f"{path}.{key}", key):
+        values = _quick_strings(value)
+        if values is None:
+            values = tuple([v for _, v in _strings(value, f"{path}.{key}", key)])
+        for i, v in enumerate(values):
             if key != "AWS":
                 others.add(v)
             elif v == "*":
@@ -840,7 +848,9 @@ def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:
-                    raise PolicyDocumentError(p, "wildcards are not allowed in principal ARNs")
+                    raise PolicyDocumentError(
+                        _entry(path, key, value, i), "wildcards are not allowed in principal ARNs"
+                    )
                 if parts[2] == "iam" and res == "root":
                     accounts.add(acct)
                     continue
@@ -848,7 +858,10 @@ def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
                 if build and parts[2] == "iam" and res.startswith("role/"):
                     role_keys.add((acct, res.rsplit("/", 1)[-1]))
             else:
-                raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
+                raise PolicyDocumentError(
+                    _entry(path, key, value, i),
+                    f"{v!r} is not '*', a 12-digit account id or an ARN",
+                )
     if not build:
         return _EVERYONE
     return PrincipalSpec(

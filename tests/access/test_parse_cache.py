@@ -300,3 +300,10 @@ def test_operators_are_accepted_exactly_as_iam_writes_them(operator: str, accept
     else:
         with pytest.raises(PolicyDocumentError, match="unknown condition operator"):
             parse_policy(policy, kind="identity")
+
+
+def test_a_single_principal_entry_is_named_without_an_index() -> None:
+    clear_caches()
+    with pytest.raises(PolicyDocumentError) as err:
+        parse_policy(doc(stmt(principal={"AWS": "arn:aws:iam::*:root"})), kind="resource")
+    assert err.value.path == "Statement[0].Principal.AWS"
