@@ -300,7 +300,7 @@ class _Pending(Statement):
         put = object.__setattr__
         raw = self._raw
         patterns = self.resource_patterns
-        if self._variables and any(has_variables(r) for r in patterns):
+        if self._variables and "${" in "".join(patterns):
             dynamic = tuple(r for r in patterns if has_variables(r))
             static = tuple(r for r in patterns if not has_variables(r))
         else:
@@ -445,11 +445,13 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
         return seen
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if isinstance(doc, Policy):
+    if doc.__class__ is dict:
+        pass  # the common case, read below
+    elif isinstance(doc, Policy):
         if doc.kind != kind:
             raise PolicyDocumentError("", f"expected a {kind} policy, got a {doc.kind} policy")
         return doc
-    if isinstance(doc, str | bytes | bytearray):
+    elif isinstance(doc, str | bytes | bytearray):
         try:
             text = doc.decode() if isinstance(doc, bytes | bytearray) else doc
             cached = _CACHE.get((text, kind))
