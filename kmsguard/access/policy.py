@@ -239,6 +239,21 @@ class Statement(_Fields):
     def __repr__(self) -> str:
         return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
 
+    def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...]]]:
+        # Pickle and copy: every part built, then restored slot by slot.
+        if isinstance(self, _Pending):
+            self._build()
+        self.action_paths, self.clauses  # noqa: B018  # fills their memos
+        return _restore_statement, (tuple([getattr(self, n) for n in _Fields.__slots__]),)
+
+
+def _restore_statement(values: tuple[Any, ...]) -> Statement:
+    blank = _Blank()
+    for name, value in zip(_Fields.__slots__, values, strict=True):
+        object.__setattr__(blank, name, value)
+    blank.__class__ = Statement  # type: ignore[assignment]
+    return blank  # type: ignore[return-value]
+
 
 class _Blank(_Fields):
     """A statement being filled in: plain assignments, several times quicker than going round

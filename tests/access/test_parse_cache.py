@@ -307,3 +307,23 @@ def test_a_single_principal_entry_is_named_without_an_index() -> None:
     with pytest.raises(PolicyDocumentError) as err:
         parse_policy(doc(stmt(principal={"AWS": "arn:aws:iam::*:root"})), kind="resource")
     assert err.value.path == "Statement[0].Principal.AWS"
+
+
+def test_a_parsed_policy_survives_pickling_and_copying_before_and_after_use() -> None:
+    import copy
+    import pickle
+
+    clear_caches()
+    policy = parse_policy(
+        doc(stmt(action="kms:Decrypt"), stmt("Deny", action="s3:*")), kind="identity"
+    )
+    s = scenario(ALICE, "kms:Decrypt", KEY)
+    s["identity_policies"] = [policy]
+    s["resource_policy"] = doc(stmt(principal={"AWS": f"arn:aws:iam::{ACCT}:root"}))
+    for again in (pickle.loads(pickle.dumps(policy)), copy.deepcopy(policy)):
+        assert again == policy and type(again.statements[0]) is Statement
+        assert [st.action_paths for st in again.statements] == [
+            st.action_paths for st in policy.statements
+        ]
+        s["identity_policies"] = [again]
+        assert decide(s).allowed
