@@ -150,7 +150,11 @@ def _kind(v: Any) -> str:
 def _string_test(base: str, vals: Sequence[Any], path: str) -> _Test:
     # _test_for has checked that every value reads as text.
     texts: list[str] = [v if v.__class__ is str else as_text(v) for v in vals]  # type: ignore[misc]
-    dynamic = any(has_variables(t) for t in texts)
+    dynamic = False
+    for t in texts:
+        if has_variables(t):
+            dynamic = True
+            break
     like = base.endswith("Like")
     fold = base.endswith("IgnoreCase")
     if not dynamic and not like:
@@ -266,30 +270,45 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     return lambda x, _c: isinstance(x, str) and any(g.matches(x) for g in arn_globs)
 
 
-def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
-    """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
-    path = f"{cond_path}.{op}"
-    qualifier = ""
-    base = op
-    for q in _QUALIFIERS:
-        if base.startswith(q):
-            qualifier, base = q, base[len(q) :]
-            break
-    if_exists = base.endswith("IfExists") and base != "IfExists"
-    if if_exists:
-        base = base[: -len("IfExists")]
-    if base not in _BASE_SET or (base == "Null" and (if_exists or qualifier)):
+# Every operator IAM accepts, as (base, qualifier, IfExists): a base operator, optionally
+# prefixed ForAnyValue:/ForAllValues: and suffixed IfExists (Null takes neither).
+_OPERATORS: dict[str, tuple[str, str, bool]] = {
+    f"{q}{b}{s}": (b, q, bool(s))
+    for b in BASE_OPERATORS
+    for q in ("", *_QUALIFIERS)
+    for s in ("", "IfExists")
+    if b != "Null" or not (q or s)
+}
+
+
+def _operator(op: str, block: Any, cond_path: str) -> tuple[str, str, bool]:
+    """An operator split into (base, qualifier, IfExists), its block checked for shape."""
+    parts = _OPERATORS.get(op)
+    if parts is None:
         raise PolicyDocumentError(
             cond_path,
             f"unknown condition operator {op!r}; allowed: {ALLOWED_TEXT}",
         )
     if not isinstance(block, dict) or not block:
-        raise PolicyDocumentError(path, "must be a non-empty object of condition keys to values")
+        raise PolicyDocumentError(
+            f"{cond_path}.{op}", "must be a non-empty object of condition keys to values"
+        )
+    return parts
+
+
+def _key_path(key: Any, path: str) -> str:
+    if not isinstance(key, str) or not key.strip():
+        raise PolicyDocumentError(path, "condition keys must be non-empty strings")
+    return f"{path}.{key}"
+
+
+def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
+    """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
+    base, qualifier, if_exists = _operator(op, block, cond_path)
+    path = f"{cond_path}.{op}"
     preds: list[Predicate] = []
     for key, raw in block.items():
-        if not isinstance(key, str) or not key.strip():
-            raise PolicyDocumentError(path, "condition keys must be non-empty strings")
-        kpath = f"{path}.{key}"
+        kpath = _key_path(key, path)
         vals = _values(raw, kpath)
         lkey = key.lower()
         if base == "Null":
@@ -300,6 +319,57 @@ def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
             _clause(lkey, _test_for(base, vals, kpath), base in _NEGATED, qualifier, if_exists)
         )
     return preds
+
+
+def check_condition(cond: Any, path: str) -> bool:
+    """Refuse a Condition element `compile_condition` would refuse, with the same message,
+    without building its predicates; True when every condition value is a string."""
+    if cond.__class__ is not dict and not isinstance(cond, dict):
+        raise PolicyDocumentError(path, "Condition must be an object of operators")
+    plain = True
+    for op, block in cond.items():
+        if not isinstance(op, str):
+            raise PolicyDocumentError(path, "condition operators must be strings")
+        base = _operator(op, block, path)[0]
+        text_only = base.startswith("String")
+        for key, raw in block.items():
+            if key.__class__ is not str or not key.strip():
+                _key_path(key, f"{path}.{op}")
+            if text_only and raw.__class__ is str:
+                continue  # the common case: a string operator given one string
+            kpath = f"{path}.{op}.{key}"
+            if raw.__class__ is str:
+                vals: list[Any] = [raw]
+            else:
+                vals = _values(raw, kpath)
+                plain = plain and all(v.__class__ is str for v in vals)
+            if base == "Null":
+                _typed(vals, kpath, _as_bool, "'true' or 'false'")
+            elif text_only:
+                for i, v in enumerate(vals):
+                    if v.__class__ is not str and as_text(v) is None:
+                        raise PolicyDocumentError(
+                            f"{kpath}[{i}]", "string operator needs string values"
+                        )
+            else:
+                _test_for(base, vals, kpath)
+    return plain
+
+
+def compile_checked(cond: dict[str, Any]) -> tuple[Predicate, ...]:
+    """`compile_condition` for an element `check_condition` accepted (so no paths to build)."""
+    preds: list[Predicate] = []
+    for op, block in cond.items():
+        base, qualifier, if_exists = _OPERATORS[op]
+        for key, raw in block.items():
+            vals = raw if isinstance(raw, list) else [raw]
+            if base == "Null":
+                wants = frozenset(_typed(vals, "", _as_bool, "'true' or 'false'"))
+                preds.append(_null_pred(key.lower(), wants))
+            else:
+                test = _test_for(base, vals, "")
+                preds.append(_clause(key.lower(), test, base in _NEGATED, qualifier, if_exists))
+    return tuple(preds)
 
 
 def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:

@@ -74,9 +74,6 @@ _SCENARIO_ALLOWED = frozenset(_SCENARIO_KEYS + _SCENARIO_EXTRA)
 def _as_policy(doc: Any, kind: PolicyKind, label: str) -> Policy:
     if isinstance(doc, Policy) and doc.kind == kind:
         return doc
-    seen = seen_before(doc, kind)
-    if seen is not None:
-        return seen
     try:
         return parse_policy(doc, kind=kind)
     except PolicyDocumentError as exc:

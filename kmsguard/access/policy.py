@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
-from kmsguard.access.conditions import Context, Predicate, compile_condition
+from kmsguard.access.conditions import Context, Predicate, check_condition, compile_checked
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
@@ -113,28 +114,83 @@ class ConditionClause:
     values: tuple[Any, ...]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Statement:
-    """One compiled statement; `index` is its position in the policy's Statement list."""
+# Built from the validated document on first use: parsing only checks, and an evaluation
+# builds the parts of the statements it reaches.
+_LAZY = (
+    "resources",
+    "dynamic_resources",
+    "principal",
+    "conditions",
+    "condition",
+)
 
+
+class _Fields:
+    """The slots of a compiled statement and the methods reading them (see `Statement`)."""
+
+    __slots__ = (
+        "index",
+        "sid",
+        "effect",
+        "is_deny",
+        "not_action",
+        "not_resource",
+        "not_principal",
+        # The Resource/NotResource patterns as written.
+        "resource_patterns",
+        "actions",
+        "_raw",
+        "_path",
+        "_variables",
+        "_plain",
+        # Memos of `action_paths` and `clauses`, read by tools rather than by an evaluation.
+        "_action_paths",
+        "_clauses",
+        *_LAZY,
+    )
     index: int
     sid: str | None
     effect: str
-    actions: GlobSet
+    is_deny: bool
     not_action: bool
+    not_resource: bool
+    not_principal: bool
+    resource_patterns: tuple[str, ...]
+    actions: GlobSet
     resources: GlobSet
     dynamic_resources: tuple[str, ...]
-    not_resource: bool
     principal: PrincipalSpec | None
-    not_principal: bool
     conditions: tuple[Predicate, ...]
-    action_paths: tuple[tuple[str, str], ...]
     # All conditions AND-ed into one predicate (None: unconditional); derived from `conditions`.
-    condition: Predicate | None = None
-    is_deny: bool = False
-    # The Condition element as clauses and the Resource/NotResource patterns, as written.
-    clauses: tuple[ConditionClause, ...] = ()
-    resource_patterns: tuple[str, ...] = ()
+    condition: Predicate | None
+    _raw: Mapping[str, Any]
+    _path: str
+    _variables: bool
+    _plain: bool
+    _action_paths: tuple[tuple[str, str], ...]
+    _clauses: tuple[ConditionClause, ...]
+
+    @property
+    def action_paths(self) -> tuple[tuple[str, str], ...]:
+        """The Action/NotAction entries as (path, pattern)."""
+        try:
+            return self._action_paths
+        except AttributeError:
+            key = "NotAction" if self.not_action else "Action"
+            found = tuple(_strings(self._raw[key], f"{self._path}.{key}", key))
+            object.__setattr__(self, "_action_paths", found)
+            return found
+
+    @property
+    def clauses(self) -> tuple[ConditionClause, ...]:
+        """The Condition element as clauses, as written."""
+        try:
+            return self._clauses
+        except AttributeError:
+            cond = self._raw.get("Condition")
+            found = _clauses(cond) if cond else ()
+            object.__setattr__(self, "_clauses", found)
+            return found
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -162,6 +218,117 @@ class Statement:
 
     def conditions_hold(self, ctx: Context) -> bool:
         return all(pred(ctx) for pred in self.conditions)
+
+
+class Statement(_Fields):
+    """One compiled statement; `index` is its position in the policy's Statement list.
+
+    Immutable. Parsing creates a `_Pending` statement, which builds the parts in `_LAZY` from
+    the validated document (a private copy nobody changes) when one is first read, and then
+    becomes a plain `Statement`.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Statement(index={self.index!r}, sid={self.sid!r}, effect={self.effect!r})"
+
+    def __reduce__(self) -> tuple[Any, tuple[tuple[Any, ...]]]:
+        # Pickle and copy: every part built, then restored slot by slot.
+        if isinstance(self, _Pending):
+            self._build()
+        self.action_paths, self.clauses  # noqa: B018  # fills their memos
+        return _restore_statement, (tuple([getattr(self, n) for n in _Fields.__slots__]),)
+
+
+def _restore_statement(values: tuple[Any, ...]) -> Statement:
+    blank = _Blank()
+    for name, value in zip(_Fields.__slots__, values, strict=True):
+        object.__setattr__(blank, name, value)
+    blank.__class__ = Statement  # type: ignore[assignment]
+    return blank  # type: ignore[return-value]
+
+
+class _Blank(_Fields):
+    """A statement being filled in: plain assignments, several times quicker than going round
+    `Statement.__setattr__`; `_new_statement` hands it out as a `_Pending` only."""
+
+    __slots__ = ()
+
+
+def _new_statement(
+    index: int,
+    sid: str | None,
+    effect: str,
+    not_action: bool,
+    not_resource: bool,
+    not_principal: bool,
+    actions: tuple[str, ...],
+    resource_patterns: tuple[str, ...],
+    raw: Mapping[str, Any],
+    path: str,
+    variables: bool,
+    plain: bool,
+) -> Statement:
+    st = _Blank()
+    st.index = index
+    st.sid = sid
+    st.effect = effect
+    st.is_deny = effect == "Deny"
+    st.not_action = not_action
+    st.not_resource = not_resource
+    st.not_principal = not_principal
+    st.resource_patterns = resource_patterns
+    st.actions = _compile_globs(actions, True)
+    st._raw = raw
+    st._path = path
+    st._variables = variables
+    st._plain = plain
+    # Same slots, so the object may change class; from here on it is immutable.
+    st.__class__ = _Pending  # type: ignore[assignment]
+    return st  # type: ignore[return-value]
+
+
+class _Pending(Statement):
+    """A statement whose `_LAZY` parts are not built yet.
+
+    A class of its own, so that a built `Statement` reads its attributes the plain way (a
+    `__getattr__` on the class would slow every attribute read).
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for an unset slot: build every lazy part, then become a `Statement`.
+        if name not in _LAZY:
+            raise AttributeError(name)
+        self._build()
+        return object.__getattribute__(self, name)
+
+    def _build(self) -> None:
+        put = object.__setattr__
+        raw = self._raw
+        patterns = self.resource_patterns
+        if self._variables and "${" in "".join(patterns):
+            dynamic = tuple(r for r in patterns if has_variables(r))
+            static = tuple(r for r in patterns if not has_variables(r))
+        else:
+            dynamic, static = (), patterns
+        put(self, "dynamic_resources", dynamic)
+        put(self, "resources", _compile_globs(static, False))
+        key = "NotPrincipal" if self.not_principal else "Principal"
+        put(self, "principal", _principal(raw[key], "") if key in raw else None)
+        cond = raw.get("Condition")
+        conds = compile_checked(cond) if cond else ()
+        put(self, "conditions", conds)
+        put(self, "condition", _conjunction(conds))
+        put(self, "__class__", Statement)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -208,7 +375,9 @@ class Policy:
         if hit is None:
             if len(self._by_action) > 4096:
                 self._by_action.clear()
-            hit = tuple(st for st in self.statements if st.action_matches(action_lower))
+            hit = tuple(
+                [st for st in self.statements if st.actions.matches(action_lower) != st.not_action]
+            )
             self._by_action[action_lower] = hit
         return hit
 
@@ -222,6 +391,47 @@ class Policy:
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = json.loads(self.source)
         return doc
+
+
+class _BlankPolicy:
+    """Policy's layout without its frozen __setattr__: filled in with plain assignments, then
+    handed out as a Policy (the frozen constructor costs three times as much)."""
+
+    # Policy's fields in its order: a class may be swapped only for one of the same layout.
+    __slots__ = (  # noqa: RUF023
+        "kind",
+        "version",
+        "id",
+        "statements",
+        "_data",
+        "_by_action",
+        "_source",
+        "_refs",
+    )
+    kind: PolicyKind
+    version: str | None
+    id: str | None
+    statements: tuple[Statement, ...]
+    _data: Any
+    _by_action: dict[str, tuple[Statement, ...]]
+    _source: list[str]
+    _refs: dict[tuple[str, int], StatementRef]
+
+
+def _new_policy(
+    kind: PolicyKind, version: str | None, pid: str | None, stmts: tuple[Statement, ...], data: Any
+) -> Policy:
+    blank = _BlankPolicy()
+    blank.kind = kind
+    blank.version = version
+    blank.id = pid
+    blank.statements = stmts
+    blank._data = data
+    blank._by_action = {}
+    blank._source = []
+    blank._refs = {}
+    blank.__class__ = Policy  # type: ignore[assignment]
+    return blank  # type: ignore[return-value]
 
 
 def _canonical(data: Any) -> str:
@@ -250,11 +460,13 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
         return seen
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if isinstance(doc, Policy):
+    if doc.__class__ is dict:
+        pass  # the common case, read below
+    elif isinstance(doc, Policy):
         if doc.kind != kind:
             raise PolicyDocumentError("", f"expected a {kind} policy, got a {doc.kind} policy")
         return doc
-    if isinstance(doc, str | bytes | bytearray):
+    elif isinstance(doc, str | bytes | bytearray):
         try:
             text = doc.decode() if isinstance(doc, bytes | bytearray) else doc
             cached = _CACHE.get((text, kind))
@@ -267,27 +479,31 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
         _remember(text, kind, data, policy)
         return policy
     try:
-        text = json.dumps(doc, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError):
+        # marshal (format 0: no shared references, no interning marks) copies plain dicts,
+        # lists, strings and numbers in C at a third of a JSON round trip; its bytes key the
+        # cache. Anything else (subclasses, other mappings, cycles) is read in place.
+        packed = marshal.dumps(doc, 0)  # type: ignore[arg-type]  # refused if not plain
+    except (ValueError, RecursionError):
         return _parse(doc, kind, None)
-    found = _CACHE.get((text, kind))
-    # The text is the key; the comparison rules out documents that only share a text (keys
-    # coerced, 1 -> "1", or tuples written as lists).
+    found = _CACHE.get((packed, kind))
+    # The comparison rules out documents that only share their bytes (none known; cheap).
     if found is not None and found[0] == doc:
         _remember_object(doc, kind, found[0], found[1])
         return found[1]
-    snapshot = json.loads(text)
+    snapshot = marshal.loads(packed)
     if snapshot != doc:
+        # NaN, which equals nothing: read in place.
         return _parse(doc, kind, None)
     policy = _parse(snapshot, kind, snapshot)
-    _remember(text, kind, snapshot, policy)
+    _remember(packed, kind, snapshot, policy)
     _remember_object(doc, kind, snapshot, policy)
     return policy
 
 
-# Parsed policies by document text: identical text compiles to an identical immutable Policy.
-# Each entry keeps the parsed copy of the document, to confirm a mapping really is that text.
-_CACHE: dict[tuple[str, str], tuple[Any, Policy]] = {}
+# Parsed policies by document text (or a mapping's marshalled bytes): identical documents
+# compile to an identical immutable Policy. Each entry keeps the private copy of the document,
+# to confirm a mapping really is that document.
+_CACHE: dict[tuple[str | bytes, str], tuple[Any, Policy]] = {}
 # The same, by the identity of a mapping given before (confirmed against the copy).
 _BY_ID: dict[tuple[int, str], tuple[Any, Policy]] = {}
 _CACHE_SIZE = 2048
@@ -300,23 +516,21 @@ def clear_caches() -> None:
     clear_pattern_cache()
 
 
-def _remember(text: str, kind: str, snapshot: Any, policy: Policy) -> None:
+def _remember(text: str | bytes, kind: str, snapshot: Any, policy: Policy) -> None:
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.clear()
     _CACHE[(text, kind)] = (snapshot, policy)
 
 
 def _remember_object(doc: Any, kind: str, snapshot: Any, policy: Policy) -> None:
-    if doc.__class__ is not dict or not _strings_only(policy):
+    if doc.__class__ is not dict:
         return
+    for st in policy.statements:
+        if not st._plain:
+            return
     if len(_BY_ID) > _CACHE_SIZE:
         _BY_ID.clear()
     _BY_ID[(id(doc), kind)] = (snapshot, policy)
-
-
-def _strings_only(policy: Policy) -> bool:
-    # Everywhere but in condition values the parser accepts strings only.
-    return all(v.__class__ is str for st in policy.statements for c in st.clauses for v in c.values)
 
 
 def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
@@ -338,15 +552,24 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         raise PolicyDocumentError("Statement", "missing; a policy needs a Statement")
     raw = data["Statement"]
     if isinstance(raw, Mapping):
-        items: list[tuple[str, Any]] = [("Statement", raw)]
+        single = True
+        raw = [raw]
     elif isinstance(raw, list):
-        items = [(f"Statement[{i}]", s) for i, s in enumerate(raw)]
+        single = False
     else:
         raise PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
     variables = version == "2012-10-17"
-    stmts = tuple(_statement(i, s, path, kind, variables) for i, (path, s) in enumerate(items))
-    policy = Policy(kind, version, pid, stmts, private)
+    stmts = tuple(
+        _quick_statement(i, s, single, kind, variables)
+        or _statement(i, s, "Statement" if single else f"Statement[{i}]", kind, variables)
+        for i, s in enumerate(raw)
+    )
+    policy = _new_policy(kind, version, pid, stmts, private)
     if private is None:
+        for st in stmts:
+            if isinstance(st, _Pending):
+                st._build()
+            st.action_paths, st.clauses  # noqa: B018  # read now, while the mapping is as given
         # Rendered now, while the caller's mapping is as it was parsed.
         try:
             policy._source.append(_canonical(data))
@@ -401,6 +624,112 @@ def _one_of(st: Mapping[str, Any], a: str, b: str, path: str) -> tuple[str, Any]
     raise PolicyDocumentError(path, f"needs {a} or {b}")
 
 
+def _quick_strings(value: Any) -> tuple[str, ...] | None:
+    """A string-or-list element `_strings` accepts, read without building paths; None when
+    it is anything else (then `_strings` reads it again and says what is wrong)."""
+    if value.__class__ is str:
+        return (value,) if value else None
+    if value.__class__ is not list or not value:
+        return None
+    for v in value:
+        if v.__class__ is not str or not v:
+            return None
+    return tuple(value)
+
+
+def _quick_principal(raw: Any) -> bool:
+    """The element passes `_principal`'s checks (True only when it surely does)."""
+    if raw == "*" and raw.__class__ is str:
+        return True
+    if raw.__class__ is not dict or not raw:
+        return False
+    for key, value in raw.items():
+        if key not in _PRINCIPAL_KEYS:
+            return False
+        values = _quick_strings(value)
+        if values is None:
+            return False
+        if key != "AWS":
+            continue
+        for v in values:
+            if v == "*" or _ACCOUNT.fullmatch(v):
+                continue
+            if not v.startswith("arn:") or v.count(":") < 5 or "*" in v or "?" in v:
+                return False
+    return True
+
+
+def _quick_statement(
+    index: int, st: Any, single: bool, kind: PolicyKind, variables: bool
+) -> Statement | None:
+    """The common statement (plain dicts, lists and strings) checked without building paths;
+    None whenever `_statement` must look, which it does with the same rules and says what
+    is wrong."""
+    if st.__class__ is not dict or not st.keys() <= _STMT_SET:
+        return None
+    sid = st.get("Sid")
+    if sid is not None and sid.__class__ is not str:
+        return None
+    effect = st.get("Effect")
+    if effect.__class__ is not str or (effect != "Allow" and effect != "Deny"):
+        return None
+    if "Action" in st:
+        if "NotAction" in st:
+            return None
+        actions = _quick_strings(st["Action"])
+    else:
+        actions = _quick_strings(st.get("NotAction"))
+    if actions is None:
+        return None
+    for a in actions:
+        if a != "*" and not _ACTION.fullmatch(a):
+            return None
+    if kind == "trust":
+        if "Resource" in st or "NotResource" in st:
+            return None
+        resources: tuple[str, ...] | None = ("*",)
+    elif "Resource" in st:
+        if "NotResource" in st:
+            return None
+        resources = _quick_strings(st["Resource"])
+    else:
+        resources = _quick_strings(st.get("NotResource"))
+    if resources is None:
+        return None
+    for r in resources:
+        if r != "*" and not r.startswith("arn:"):
+            return None
+    not_principal = False
+    if kind == "identity":
+        if "Principal" in st or "NotPrincipal" in st:
+            return None
+    elif "Principal" in st:
+        if "NotPrincipal" in st or not _quick_principal(st["Principal"]):
+            return None
+    elif not _quick_principal(st.get("NotPrincipal")):
+        return None
+    else:
+        not_principal = True
+    path = "Statement" if single else f"Statement[{index}]"
+    plain = True
+    if "Condition" in st:
+        plain = check_condition(st["Condition"], f"{path}.Condition")
+    return _new_statement(
+        index,
+        sid,
+        effect,
+        "Action" not in st,
+        kind != "trust" and "Resource" not in st,
+        not_principal,
+        actions,
+        resources,
+        st,
+        path,
+        variables,
+        plain,
+    )
+
+
 def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool) -> Statement:
     if st.__class__ is not dict and not isinstance(st, Mapping):
         raise PolicyDocumentError(path, f"a statement must be an object, not {_kind(st)}")
@@ -439,14 +768,7 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     for p, r in resource_pairs:
         if r != "*" and not r.startswith("arn:"):
             raise PolicyDocumentError(p, f"{r!r} is not an ARN or '*'")
-    resources = tuple([r for _, r in resource_pairs])
-    if variables and any(has_variables(r) for r in resources):
-        dynamic = tuple(r for r in resources if has_variables(r))
-        static = tuple(r for r in resources if not has_variables(r))
-    else:
-        dynamic, static = (), resources
 
-    spec: PrincipalSpec | None = None
     not_principal = False
     if kind == "identity":
         for key in ("Principal", "NotPrincipal"):
@@ -456,35 +778,31 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
                 )
     else:
         pkey, praw = _one_of(st, "Principal", "NotPrincipal", path)
-        spec = _principal(praw, f"{path}.{pkey}")
+        _principal(praw, f"{path}.{pkey}", build=False)
         not_principal = pkey == "NotPrincipal"
 
-    conditions: tuple[Predicate, ...] = ()
+    plain = True
     if "Condition" in st:
-        conditions = compile_condition(st["Condition"], f"{path}.Condition")
+        plain = check_condition(st["Condition"], f"{path}.Condition")
 
-    return Statement(
+    return _new_statement(
         index,
         sid,
         effect,
-        _compile_globs(tuple([a for _, a in actions]), True),
         akey == "NotAction",
-        _compile_globs(static, False),
-        dynamic,
         rkey == "NotResource",
-        spec,
         not_principal,
-        conditions,
-        tuple(actions),
-        _conjunction(conditions),
-        effect == "Deny",
-        _clauses(st["Condition"]) if conditions else (),
-        resources,
+        tuple([a for _, a in actions]),
+        tuple([r for _, r in resource_pairs]),
+        st,
+        path,
+        variables,
+        plain,
     )
 
 
 def _clauses(cond: Any) -> tuple[ConditionClause, ...]:
-    # Called after compile_condition accepted the element, so its shape is known to be valid.
+    # Called after check_condition accepted the element, so its shape is known to be valid.
     if not isinstance(cond, Mapping):
         return ()
     return tuple(
@@ -510,7 +828,13 @@ _NOBODY: frozenset[Any] = frozenset()
 _EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
 
 
-def _principal(raw: Any, path: str) -> PrincipalSpec:
+def _entry(path: str, key: str, value: Any, i: int) -> str:
+    """Where entry i of a principal type's string-or-list value is, as `_strings` names it."""
+    return f"{path}.{key}[{i}]" if isinstance(value, list) else f"{path}.{key}"
+
+
+def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
+    """The compiled element; with `build` False only its checks run (the result is a stand-in)."""
     if raw == "*":
         return _EVERYONE
     if (raw.__class__ is not dict and not isinstance(raw, Mapping)) or not raw:
@@ -527,7 +851,10 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
             raise PolicyDocumentError(
                 f"{path}.{key}", f"unknown principal type; allowed: {', '.join(_PRINCIPAL_KEYS)}"
             )
-        for p, v in _strings(value, f"{path}.{key}", key):
+        values = _quick_strings(value)
+        if values is None:
+            values = tuple([v for _, v in _strings(value, f"{path}.{key}", key)])
+        for i, v in enumerate(values):
             if key != "AWS":
                 others.add(v)
             elif v == "*":
@@ -538,15 +865,22 @@ def _principal(raw: Any, path: str) -> PrincipalSpec:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:
-                    raise PolicyDocumentError(p, "wildcards are not allowed in principal ARNs")
+                    raise PolicyDocumentError(
+                        _entry(path, key, value, i), "wildcards are not allowed in principal ARNs"
+                    )
                 if parts[2] == "iam" and res == "root":
                     accounts.add(acct)
                     continue
                 arns.add(v)
-                if parts[2] == "iam" and res.startswith("role/"):
+                if build and parts[2] == "iam" and res.startswith("role/"):
                     role_keys.add((acct, res.rsplit("/", 1)[-1]))
             else:
-                raise PolicyDocumentError(p, f"{v!r} is not '*', a 12-digit account id or an ARN")
+                raise PolicyDocumentError(
+                    _entry(path, key, value, i),
+                    f"{v!r} is not '*', a 12-digit account id or an ARN",
+                )
+    if not build:
+        return _EVERYONE
     return PrincipalSpec(
         everyone,
         frozenset(arns) if arns else _NOBODY,

@@ -217,3 +217,17 @@ def test_a_match_straddling_two_search_windows_is_found(offset: int) -> None:
     value = "c" * offset + "abxab" + "c" * 300
     assert glob("*ab?ab*").matches(value)
     assert not glob("*ab?ac*").matches(value)
+
+
+def test_compiled_pattern_sets_are_immutable_glob_sets() -> None:
+    import dataclasses
+
+    from kmsguard.access.matching import GlobSet, compile_globs
+
+    got = compile_globs(["kms:Decrypt", "kms:Re*", "kms:*Key?"], fold_case=True)
+    assert type(got) is GlobSet
+    assert got.exact == frozenset({"kms:decrypt"}) and got.prefixes == ("kms:re",)
+    assert got.matches("kms:reencryptfrom") and got.matches("kms:describekeys")
+    assert not got.matches("kms:describekey")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.any = True  # type: ignore[misc]
