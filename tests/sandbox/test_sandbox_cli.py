@@ -99,7 +99,8 @@ def test_serve_prints_endpoint_and_credentials_and_stops_cleanly_on_interrupt() 
         assert any(ADMIN_ACCESS_KEY_ID in line for line in banner)
         assert any("in memory only" in line for line in banner)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
+        # Generous: a loaded 2-core machine can take long to unwind; the exit code is the check.
+        assert proc.wait(timeout=120) == 0
         assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
