@@ -126,11 +126,14 @@ def _compiled(doc: dict[str, Any], kind: PolicyKind, cache: dict[int, Any]) -> A
     return found[1]
 
 
-def _path(decision: Any, doc: dict[str, Any], p: Principal) -> str:
-    sts = statements(doc)
+def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
+    """The statements that allowed a decision, named as the user wrote them."""
+    sts = statements(doc) if doc is not None else []
     via: list[str] = []
     for ref in decision.statements:
-        if ref.policy == "resource":
+        if ref.policy == "trust":
+            via.append(f"trust policy {ref.label()}")
+        elif ref.policy == "resource":
             st = sts[ref.index] if 0 <= ref.index < len(sts) else None
             if st is not None and st.principals and all(is_account_root(x) for x in st.principals):
                 via.append(f"root delegation ({ref.label()})")
@@ -431,22 +434,6 @@ def _outsiders(
         )
 
 
-def _trust_path(decision: Any, p: Principal) -> str:
-    via: list[str] = []
-    for ref in decision.statements:
-        if ref.policy == "trust":
-            via.append(f"trust policy {ref.label()}")
-        elif ref.policy.startswith("identity["):
-            i = int(ref.policy[len("identity[") : -1])
-            origin = p.policies[i].origin if i < len(p.policies) else ref.policy
-            via.append(f"identity policy {origin} ({ref.label()})")
-        elif ref.policy == "permissions_boundary" and p.boundary is not None:
-            via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
-        else:
-            via.append(ref.label())
-    return " + ".join(via) or decision.reason
-
-
 def _assumers(
     view: StackView,
     where: str,
@@ -535,7 +522,7 @@ def _assumers(
                     )
                 continue
             known.add(id(p))
-            step = chain.via(f"{ASSUME} {role.arn} ({_trust_path(decision, p)})")
+            step = chain.via(f"{ASSUME} {role.arn} ({_path(decision, None, p)})")
             if p.arn not in declared:
                 findings.violation(
                     f"{where}: {p.arn} can {ACTION} by becoming a role but is not a declared "

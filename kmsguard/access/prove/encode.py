@@ -816,16 +816,7 @@ class Encoder:
             b = _as_bool(v)
             return x == self.s("true" if b else "false")
         text = as_text(v)
-        if text is None:
-            return self.f()
-        if pos in ("StringEquals", "BinaryEquals"):
-            return x == self.s(text)
-        if pos == "StringEqualsIgnoreCase":
-            return z3.InRe(x, self.fold(text))
-        if pos == "StringLike":
-            return z3.InRe(x, self.glob(text))
-        regex = self.arn_re(text)
-        return self.f() if regex is None else z3.InRe(x, regex)
+        return self.f() if text is None else self._text_test(x, text, pos)
 
     def _arn_resource(self) -> z3.SeqRef:
         """The resource part of aws:PrincipalArn: a role session's is its role's, with its path."""
