@@ -68,6 +68,11 @@ def cmk_table(sb: SandboxInfo, key: dict[str, Any]) -> str:
     return make_table(sb, {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]})
 
 
+def table_names(ddb: Any) -> set[str]:
+    """Every table a DynamoDB client sees, over all pages (a worker's sandbox holds many)."""
+    return {n for page in ddb.get_paginator("list_tables").paginate() for n in page["TableNames"]}
+
+
 def denied(call: Any) -> Any:
     """The error response of a call that must fail."""
     with pytest.raises(ClientError) as info:

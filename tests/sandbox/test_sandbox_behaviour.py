@@ -21,6 +21,7 @@ from tests.sandbox.helpers import (
     make_key,
     make_table,
     make_user,
+    table_names,
     unique,
 )
 
@@ -326,7 +327,7 @@ def test_key_policy_validation_and_lockout_check(sb: SandboxInfo) -> None:
 def test_sandboxes_are_isolated(sb: SandboxInfo) -> None:
     table = make_table(sb, None)
     with running() as other:
-        assert table not in other.client("dynamodb").list_tables()["TableNames"]
+        assert table not in table_names(other.client("dynamodb"))
         assert other.endpoint_url != sb.endpoint_url
 
 

@@ -15,14 +15,15 @@ from tests.sandbox.helpers import (
     make_key,
     make_table,
     make_user,
+    table_names,
     unique,
 )
 
 pytestmark = pytest.mark.sandbox
 
 
-def _table_names(sb: SandboxInfo) -> list[str]:
-    return list(sb.client("dynamodb").list_tables()["TableNames"])
+def _table_names(sb: SandboxInfo) -> set[str]:
+    return table_names(sb.client("dynamodb"))
 
 
 def _seeded_cmk_table(sb: SandboxInfo, users: tuple[str, ...] = ()) -> tuple[dict, str]:

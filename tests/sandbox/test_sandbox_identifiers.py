@@ -9,7 +9,7 @@ import pytest
 
 from sandbox import SandboxInfo
 from sandbox.identifiers import ALIAS_ACCEPTING
-from tests.sandbox.helpers import denied, item, make_table, unique
+from tests.sandbox.helpers import denied, item, make_table, table_names, unique
 
 pytestmark = pytest.mark.sandbox
 
@@ -167,4 +167,4 @@ def test_dynamodb_accepts_a_table_name_or_arn(sb: SandboxInfo) -> None:
         copy = unique("copy")
         ddb.restore_table_to_point_in_time(SourceTableArn=arn, TargetTableName=copy)
         ddb.delete_table(TableName=f"arn:aws:dynamodb:{sb.region}:{sb.account_id}:table/{copy}")
-        assert copy not in ddb.list_tables()["TableNames"]
+        assert copy not in table_names(ddb)
