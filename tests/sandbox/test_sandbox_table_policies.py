@@ -216,3 +216,30 @@ def test_stream_arns_and_create_table_policies_are_refused(sb: SandboxInfo) -> N
     )
     assert response["Error"]["Code"] == "ValidationException"
     assert "PutResourcePolicy" in response["Error"]["Message"]
+
+
+def test_attack_a_table_policy_deny_closes_restore_and_export(sb: SandboxInfo) -> None:
+    row("sandbox-table-policy")
+    user = make_user(sb, managed=(DYNAMODB_FULL_ACCESS_POLICY_ARN,))
+    key = make_key(sb, users=(user.arn,))
+    table, arn = _gsi_table(sb, key)
+    deny = _policy(
+        user.arn,
+        arn,
+        "Deny",
+        ["dynamodb:RestoreTableToPointInTime", "dynamodb:ExportTableToPointInTime"],
+    )
+    sb.client("dynamodb").put_resource_policy(ResourceArn=arn, Policy=deny)
+    ddb = user.client(sb, "dynamodb")
+    copy = unique("copy")
+    calls = {
+        "restore": lambda: ddb.restore_table_to_point_in_time(
+            SourceTableName=table, TargetTableName=copy, UseLatestRestorableTime=True
+        ),
+        "export": lambda: ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exfiltration"),
+    }
+    for name, call in calls.items():
+        response = denied(call)
+        assert response["Error"]["Code"] == "AccessDeniedException", name
+        assert "explicit deny" in response["Error"]["Message"], name
+    assert copy not in sb.client("dynamodb").list_tables()["TableNames"]
