@@ -14,7 +14,20 @@ from kmsguard.access.dynamodb_reads import (
     cross_account_refusal,
     policy_holder,
 )
-from tests.access.docs import ACCT, ALICE, EVE, OTHER, OTHER_ROOT, ROOT, aws, doc, row, stmt
+from tests.access.docs import (
+    ACCT,
+    ALICE,
+    EVE,
+    OTHER,
+    OTHER_ROOT,
+    ROLE,
+    ROOT,
+    SESSION,
+    aws,
+    doc,
+    row,
+    stmt,
+)
 from tests.access.docs import TABLE as TABLE_ARN
 
 INDEX_ARN = f"{TABLE_ARN}/index/by-date"
@@ -284,3 +297,39 @@ def test_the_read_paths_table() -> None:
                 resource_policy=_table_policy(EVE),
             )
             assert d.allowed is path.cross_account, (path, d.detail)
+
+
+def test_boundaries_and_sessions_cap_a_table_policy_as_they_cap_a_key_policy() -> None:
+    row("ddb-rbp-same-account")
+    no_reads = doc(stmt(action="dynamodb:DescribeTable"))
+    # A policy naming the user itself is not capped by the user's boundary.
+    d = evaluate(
+        ALICE,
+        "dynamodb:GetItem",
+        TABLE_ARN,
+        identity_policies=[],
+        resource_policy=_table_policy(ALICE),
+        permissions_boundary=no_reads,
+    )
+    assert d.allowed, d.detail
+    # One naming the session's role is capped by the role's boundary and the session policy.
+    role_rbp = _table_policy(ROLE)
+    assert evaluate(
+        SESSION, "dynamodb:GetItem", TABLE_ARN, identity_policies=[], resource_policy=role_rbp
+    ).allowed
+    assert not evaluate(
+        SESSION,
+        "dynamodb:GetItem",
+        TABLE_ARN,
+        identity_policies=[],
+        resource_policy=role_rbp,
+        permissions_boundary=no_reads,
+    ).allowed
+    assert not evaluate(
+        SESSION,
+        "dynamodb:GetItem",
+        TABLE_ARN,
+        identity_policies=[],
+        resource_policy=role_rbp,
+        session_policies=[no_reads],
+    ).allowed
