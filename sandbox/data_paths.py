@@ -8,6 +8,7 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
+from kmsguard.access import dynamodb_reads
 from kmsguard.contract import (
     CALLER_ACCOUNT,
     GRANT_IS_FOR_AWS_RESOURCE,
@@ -20,16 +21,9 @@ from sandbox.resources import Check
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
-# "DynamoDB read and write permissions on the target table are necessary for restore
-# functionality" (DynamoDB developer guide, Using IAM with backup and restore).
-RESTORE_TARGET_ACTIONS = (
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "GetItem",
-    "Query",
-    "Scan",
-    "BatchWriteItem",
+# The restore paths of kmsguard's read-path table: read and write actions on the target table.
+RESTORE_TARGET_ACTIONS = tuple(
+    action.removeprefix("dynamodb:") for action in dynamodb_reads.RESTORE_TARGET_ACTIONS
 )
 RESTORES = frozenset({"RestoreTableToPointInTime", "RestoreTableFromBackup"})
 # Operations that read every item of the source table through its key.

@@ -90,6 +90,14 @@ class Engine:
         """A session or boundary policy document; raise PolicyInvalid."""
         self.parse(doc, "identity")
 
+    def validate_resource_policy(self, doc: str) -> None:
+        """A table's resource-based policy; raise PolicyInvalid."""
+        try:
+            json.loads(doc)
+        except ValueError as exc:
+            raise PolicyInvalid("The policy is not valid JSON.") from exc
+        self.parse(doc, "resource")
+
     def validate_key_policy(self, doc: str) -> None:
         """Raise PolicyInvalid when a key policy is malformed."""
         try:

@@ -208,8 +208,10 @@ class AuthorizingApp:
                 principal.is_admin
                 and not check.action.startswith("kms:")
                 and check.policy_kind != "trust"
+                and check.resource_policy is None
             ):
-                # The account root needs nothing but key and trust policies; still logged.
+                # The account root needs nothing but key, trust and table policies (whose Deny
+                # binds it too); still logged.
                 log.debug(
                     "%s %s on %s -> allow (account root: only key policies apply to it)",
                     principal.arn,
@@ -228,6 +230,32 @@ class AuthorizingApp:
             )
         if request.service == "sts" and request.action == "AssumeRole":
             return self._validate_session_policies(request)
+        if request.service == "dynamodb":
+            return self._validate_table_policy(request)
+        return None
+
+    def _validate_table_policy(self, request: ApiRequest) -> ErrorResponse | None:
+        """A table's policy must be one the authorizer reads: a Deny it could not read would
+        otherwise be silently ignored."""
+        if request.action == "CreateTable" and "ResourcePolicy" in request.params:
+            message = (
+                "ResourcePolicy at CreateTable is not served by the sandbox: create the table, "
+                "then attach its policy with PutResourcePolicy."
+            )
+            return errors.json_error("dynamodb", "ValidationException", message)
+        if request.action != "PutResourcePolicy":
+            return None
+        policy = request.params.get("Policy")
+        if not isinstance(policy, str):
+            return errors.json_error(
+                "dynamodb", "ValidationException", "Policy must be a policy document (a string)."
+            )
+        try:
+            self._engine.validate_resource_policy(policy)
+        except PolicyInvalid as exc:
+            return errors.json_error(
+                "dynamodb", "ValidationException", f"Invalid policy document: {exc.message}"
+            )
         return None
 
     def _validate_grant(self, request: ApiRequest) -> ErrorResponse | None:

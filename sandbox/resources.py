@@ -16,7 +16,7 @@ from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
-from sandbox import errors, partiql
+from sandbox import errors, partiql, table_policies
 from sandbox.canonical import Refused
 from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
@@ -458,7 +458,10 @@ def dynamodb_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         if index:
             # A read through an index is authorized on the index's ARN (IAM: table/t/index/i).
             resource = f"{resource}/index/{index}"
-        checks.append(Check(f"dynamodb:{action}", resource, None, context))
+        # The table's policy governs it and its indexes (AWS: a table's resource-based policy
+        # "also includes the index associated with the table").
+        policy = table_policies.policy_for(region, resource)
+        checks.append(Check(f"dynamodb:{action}", resource, policy, context))
     if request.action not in DYNAMODB_ITEM_ACTIONS:
         return checks
     via = {

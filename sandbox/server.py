@@ -20,7 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits, partiql, resources
+from sandbox import limits, partiql, resources, table_policies
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -69,6 +69,7 @@ def build_app(
     limits.enforce_item_limit_in_moto()
     partiql.install()
     resources.mark_aws_managed_keys()
+    table_policies.drop_policies_with_tables()
 
     from sandbox import served
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from kmsguard.access import dynamodb_reads
 from kmsguard.access.decision import (
     ALLOW,
     EFFECTS,
@@ -249,6 +250,8 @@ def evaluate(
             "an alias has no resource-based policy: IAM policies authorize the alias, and the "
             "key's policy is checked with the key's ARN as the resource",
         )
+    if res is not None and res_label == "resource":
+        res = _dynamodb_resource_policy(principal, action, resource, res)
     layers = NO_LAYERS
     if (
         permissions_boundary is not None
@@ -278,7 +281,39 @@ def evaluate(
         ctx.update(time_keys(request_time))
     # Without its trust policy a role cannot be assumed: every role has one, and it must allow.
     strict = res_label == "trust" or (action[:4].lower() == "sts:" and _is_role_arn(resource))
-    return _decide(principal, action, resource, ids, res, ctx, res_label, layers, strict)
+    decision = _decide(principal, action, resource, ids, res, ctx, res_label, layers, strict)
+    if decision.effect == ALLOW:
+        why = dynamodb_reads.cross_account_refusal(
+            action, principal_info(principal).account, resource
+        )
+        if why is not None:
+            return Decision(
+                IMPLICIT_DENY,
+                f"DynamoDB does not serve the {action} action to another account",
+                (),
+                why,
+                principal,
+                action,
+                resource,
+            )
+    return decision
+
+
+def _dynamodb_resource_policy(
+    principal: str, action: str, resource: str, res: Policy
+) -> Policy | None:
+    """The resource policy that applies to a request on a DynamoDB resource (None: none does)."""
+    if not dynamodb_reads.is_dynamodb(resource):
+        return res
+    if dynamodb_reads.policy_holder(resource) is None:
+        raise PolicyDocumentError(
+            "resource_policy",
+            f"DynamoDB attaches resource-based policies to tables (covering their indexes) and "
+            f"streams only; {resource!r} cannot have one (backups, exports and imports have none)",
+        )
+    if dynamodb_reads.root_lockout_exempt(action, principal, resource):
+        return None
+    return res
 
 
 def _check_layers(principal: str, boundary: bool, sessions: bool) -> None:
