@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmsguard.access.arn import account_of
 from kmsguard.contract import REQUIRED_OUTPUTS, Expect, Output
 
 # Every action the verifier knows how to probe, in the order rows are reported.
@@ -204,7 +205,7 @@ def parse_outputs(raw: Any) -> StackFacts:
         test_user_arn=_string(raw, Output.TEST_USER_ARN, arn=True),
         key_administrator_arns=_arn_list(raw, Output.KEY_ADMINISTRATOR_ARNS),
         key_user_arns=_arn_list(raw, Output.KEY_USER_ARNS),
-        expectations=_expectations(raw, table_arn.split(":")[4]),
+        expectations=_expectations(raw, account_of(table_arn) or ""),
         key_policy=_optional_policy(raw),
         key_rotation_period_days=_optional_int(raw, Output.KEY_ROTATION_PERIOD_DAYS, 90, 2560),
         key_deletion_window_days=_optional_int(raw, Output.KEY_DELETION_WINDOW_DAYS, 7, 30),

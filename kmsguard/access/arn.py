@@ -57,13 +57,12 @@ class Arn:
 
 
 def arn_fields(text: str) -> list[str] | None:
-    """The six fields of an ARN or ARN pattern (wildcards kept), or None for anything else.
+    """The six colon-separated fields of an ARN or ARN pattern as written (wildcards kept, the
+    first field unchecked: a pattern may glob it), or None when there are fewer.
 
     Patterns in policies (`arn:aws:kms:*:111122223333:key/*`) are matched field by field; this
     is the one place that splits them.
     """
-    if not text.startswith("arn:"):
-        return None
     parts = text.split(":", _FIELDS - 1)
     return parts if len(parts) == _FIELDS else None
 

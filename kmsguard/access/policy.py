@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
+from kmsguard.access.arn import arn_fields
 from kmsguard.access.conditions import Context, Predicate, check_condition, compile_checked
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
@@ -861,7 +862,7 @@ def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
                 everyone = True
             elif _ACCOUNT.fullmatch(v):
                 accounts.add(v)
-            elif v.startswith("arn:") and len(parts := v.split(":", 5)) == 6:
+            elif v.startswith("arn:") and (parts := arn_fields(v)) is not None:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:
