@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmsguard.access.arn import account_of, key_account, key_arn
+from kmsguard.access.arn import account_of, key_account, key_arn, parse_arn
 from kmsguard.contract import AwsType
 from policies.deployer import deploying_account
 from policies.document import covers, statements
@@ -259,9 +259,9 @@ class StackView:
 
     def _find_region(self) -> str:
         for n in self.nodes:
-            m = re.match(r"arn:[\w-]+:(?:kms|dynamodb):([\w-]+):", _str(n.props.get("arn")) or "")
-            if m:
-                return m.group(1)
+            arn = parse_arn(n.props.get("arn"))
+            if arn is not None and arn.service in ("kms", "dynamodb") and arn.region:
+                return arn.region
             if n.type == AwsType.PROVIDER and _str(n.props.get("region")):
                 return str(n.props["region"])
         return "us-east-1"

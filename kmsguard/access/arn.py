@@ -15,6 +15,10 @@ _SERVICE = re.compile(r"[a-z0-9-]+")
 _REGION = re.compile(r"[a-z0-9-]*")
 # Key ids are UUIDs, or `mrk-` and 32 hex digits for multi-Region keys; both are [\w-].
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]+")
+# IAM's characters for user, role, group and policy names and path segments.
+_IAM_NAME = re.compile(r"[\w+=,.@-]+")
+# No ARN AWS issues holds whitespace or control characters.
+_RESOURCE = re.compile(r"[^\s\x00-\x1f\x7f]+")
 _MAX_ARN = 2048  # IAM's limit on an ARN's length; longer text names nothing AWS issues
 
 
@@ -85,7 +89,7 @@ def parse_arn(text: object) -> Arn | None:
     if not _REGION.fullmatch(region) or not (account in ("", "aws") or _ACCOUNT.fullmatch(account)):
         # Wildcards in the account field are patterns, not names: they own no account.
         return None
-    if not resource:
+    if not _RESOURCE.fullmatch(resource):
         return None
     return Arn(partition, service, region, account, resource)
 
@@ -106,6 +110,30 @@ def is_key_arn(text: object) -> TypeGuard[str]:
     """A KMS key ARN: `arn:<partition>:kms:<region>:<12-digit account>:key/<key id>`."""
     arn = parse_arn(text)
     return arn is not None and arn.is_key
+
+
+def iam_identity(text: object) -> tuple[str, str, str] | None:
+    """(kind, account, name) of an IAM user or role ARN (paths allowed), else None."""
+    arn = parse_arn(text)
+    if arn is None or arn.service != "iam" or arn.region or not is_account_id(arn.account):
+        return None
+    kind, _, rest = arn.resource.partition("/")
+    segments = rest.split("/")
+    if kind not in ("user", "role") or not all(_IAM_NAME.fullmatch(s) for s in segments):
+        return None
+    return kind, arn.account, segments[-1]
+
+
+def managed_policy_name(text: object) -> str | None:
+    """The name of an AWS managed policy ARN (`arn:aws:iam::aws:policy/<path/>name`), else None."""
+    arn = parse_arn(text)
+    if arn is None or arn.service != "iam" or arn.region or arn.account != "aws":
+        return None
+    kind, _, rest = arn.resource.partition("/")
+    path, _, name = rest.rpartition("/")
+    if kind != "policy" or not _IAM_NAME.fullmatch(name):
+        return None
+    return name if all(_IAM_NAME.fullmatch(s) for s in path.split("/") if s) else None
 
 
 def key_account(identifiers: tuple[object, ...] | list[object], deploying: str = "") -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from kmsguard.access.arn import is_key_arn, key_arn
+from kmsguard.access.arn import is_account_id, is_key_arn, key_arn, parse_arn
 from policies.deployer import key_account_of
 from policies.document import Statement, covers, statements
 from policies.meta import Findings, RuleMeta, resource_policy
@@ -38,7 +37,6 @@ META = RuleMeta(
 PUT = "kms:PutKeyPolicy"
 # Stands for the key's account while it is unknown: only ever asked about, never printed.
 _SOME_ACCOUNT = "000000000000"
-_IAM_PRINCIPAL = re.compile(r"arn:aws[\w-]*:(iam|sts)::\d{12}:[^*?]+|\d{12}")
 # An administrator's own IAM policies are theirs to grant: the key policy is what is judged.
 _ADMIN_IDENTITY = {
     "Version": "2012-10-17",
@@ -62,6 +60,15 @@ _SATISFIED_BY_VALUE = (
 )
 
 
+def _is_iam_principal(text: str) -> bool:
+    """An account id, or an IAM/STS ARN naming one principal (no wildcard)."""
+    arn = parse_arn(text)
+    if arn is None:
+        return is_account_id(text)
+    one = "*" not in arn.resource and "?" not in arn.resource
+    return arn.service in ("iam", "sts") and not arn.region and is_account_id(arn.account) and one
+
+
 def _key_arn(props: dict[str, Any], account: str, name: str) -> str:
     for prop in ("arn", "keyId"):
         value = props.get(prop)
@@ -81,7 +88,7 @@ def _candidates(grants: list[Statement], account: str) -> list[str]:
         for st in grants
         if not st.principal_is_not
         for p in st.principals
-        if _IAM_PRINCIPAL.fullmatch(p)
+        if _is_iam_principal(p)
     ]
     return list(dict.fromkeys([root, *named]))
 

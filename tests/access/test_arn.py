@@ -8,10 +8,12 @@ from kmsguard.access.arn import (
     Arn,
     account_of,
     arn_fields,
+    iam_identity,
     is_account_id,
     is_key_arn,
     key_account,
     key_arn,
+    managed_policy_name,
     parse_arn,
 )
 
@@ -149,3 +151,41 @@ def test_the_key_account_is_its_arns_then_the_deploying_account_then_unknown() -
     assert key_account(("pending", None), deploying="000000000000x") == ""
     # Another service's ARN does not name the key.
     assert key_account((f"arn:aws:iam::{A}:root",), deploying=B) == B
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"arn:aws:iam::{A}:user/alice", ("user", A, "alice")),
+        (f"arn:aws:iam::{A}:user/ops/team/alice", ("user", A, "alice")),
+        (f"arn:aws:iam::{A}:role/service-role/app+1=a,b.c@d-e", ("role", A, "app+1=a,b.c@d-e")),
+        (f"arn:aws:iam::{A}:root", None),
+        (f"arn:aws:iam::{A}:group/admins", None),
+        (f"arn:aws:sts::{A}:assumed-role/app/s", None),
+        (f"arn:aws:iam::{A}:user/", None),
+        (f"arn:aws:iam::{A}:user//alice", None),
+        (f"arn:aws:iam::{A}:user/al ice", None),
+        (f"arn:aws:iam::{A}:user/alice\n", None),
+        (f"arn:aws:iam:us-east-1:{A}:user/alice", None),
+        (f"arn:aws:iam::{ARABIC}:user/alice", None),
+    ],
+)
+def test_an_iam_user_or_role_is_read_with_its_account_and_name(
+    text: str, expected: tuple[str, str, str] | None
+) -> None:
+    assert iam_identity(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess", "AdministratorAccess"),
+        ("arn:aws:iam::aws:policy/service-role/AWSLambdaRole", "AWSLambdaRole"),
+        ("arn:aws-cn:iam::aws:policy/job-function/DataScientist", "DataScientist"),
+        (f"arn:aws:iam::{A}:policy/Mine", None),  # a customer managed policy
+        ("arn:aws:iam::aws:role/AdministratorAccess", None),
+        ("arn:aws:iam::aws:policy/", None),
+    ],
+)
+def test_an_aws_managed_policy_is_read_with_its_name(text: str, expected: str | None) -> None:
+    assert managed_policy_name(text) == expected
