@@ -548,6 +548,7 @@ OUTSIDE_A = allow("*", "kms:Decrypt", StringNotEquals={"aws:ResourceAccount": A}
 
 
 def test_without_the_key_its_account_is_unknown_not_the_account_a_root_statement_names() -> None:
+    row("prove-key-account-unknown")
     # Guessing A (the root the policies name) hid this: in any other account it is new access.
     v = no_new_access(doc(ROOT), doc(ROOT, OUTSIDE_A))
     assert v.status == "fail" and v.witness is not None
