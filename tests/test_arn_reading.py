@@ -24,6 +24,7 @@ NOT_ARNS: dict[tuple[str, str], str] = {
     ("demo/engine.py", "args.typ"): "a Pulumi type token, pkg:module:Type",
     ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",
     ("policies/stack.py", "n.type"): "a Pulumi type token, pkg:module:Type",
+    ("kmsguard/preview/analyzer.py", "ref"): "a Pulumi provider reference, urn::id",
     ("policies/rules/kms_key_policy_lockout_safe.py", "op"): (
         "a condition operator, ForAnyValue:StringEquals"
     ),
@@ -39,7 +40,9 @@ def _splits_on_colon(tree: ast.AST) -> list[tuple[int, str]]:
             and node.func.attr in SPLITS
             and node.args
             and isinstance(node.args[0], ast.Constant)
-            and node.args[0].value == ":"
+            and isinstance(node.args[0].value, str)
+            # ":" itself, or an ARN's field boundary such as ":key/" or ":table/"
+            and node.args[0].value.startswith(":")
         ):
             out.append((node.lineno, ast.unparse(node.func.value)))
     return out
@@ -78,5 +81,7 @@ def test_the_scan_catches_the_spellings_an_arn_was_split_with() -> None:
         'c = p.rsplit(":", 1)[-1]\n'
         'd = x.partition(":")\n'
         'e = arn.split("/")\n'
+        'f = arn.split(":key/")[-1]\n'
     )
-    assert sorted(w for _, w in _splits_on_colon(ast.parse(code))) == ["arn", "p", "who.arn", "x"]
+    found = sorted(w for _, w in _splits_on_colon(ast.parse(code)))
+    assert found == ["arn", "arn", "p", "who.arn", "x"]

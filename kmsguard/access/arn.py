@@ -38,6 +38,12 @@ class Arn:
         return re.split(r"[/:]", self.resource, maxsplit=1)[0]
 
     @property
+    def resource_path(self) -> str:
+        """What follows the resource type: a key's id, `t/index/i` for a table's index, an
+        alias's name after `alias/`, a user's path and name."""
+        return self.resource[len(self.resource_type) + 1 :]
+
+    @property
     def is_account_root(self) -> bool:
         return self.service == "iam" and self.resource == "root" and bool(self.account)
 
@@ -110,6 +116,17 @@ def is_key_arn(text: object) -> TypeGuard[str]:
     """A KMS key ARN: `arn:<partition>:kms:<region>:<12-digit account>:key/<key id>`."""
     arn = parse_arn(text)
     return arn is not None and arn.is_key
+
+
+def session_role(text: object) -> str | None:
+    """The role ARN an assumed-role session ARN (`...:assumed-role/<role>/<session>`) acts as."""
+    arn = parse_arn(text)
+    if arn is None or arn.service != "sts" or arn.resource_type != "assumed-role":
+        return None
+    role, _, session = arn.resource_path.partition("/")
+    if not role or not session:
+        return None
+    return str(Arn(arn.partition, "iam", "", arn.account, f"role/{role}"))
 
 
 def iam_identity(text: object) -> tuple[str, str, str] | None:

@@ -15,6 +15,7 @@ from kmsguard.access.arn import (
     key_arn,
     managed_policy_name,
     parse_arn,
+    session_role,
 )
 
 A = "111122223333"
@@ -189,3 +190,21 @@ def test_an_iam_user_or_role_is_read_with_its_account_and_name(
 )
 def test_an_aws_managed_policy_is_read_with_its_name(text: str, expected: str | None) -> None:
     assert managed_policy_name(text) == expected
+
+
+def test_a_session_acts_as_its_role_and_resource_paths_follow_the_type() -> None:
+    assert session_role(f"arn:aws:sts::{A}:assumed-role/app/s-1") == f"arn:aws:iam::{A}:role/app"
+    assert session_role(f"arn:aws-cn:sts::{A}:assumed-role/app/s") == (
+        f"arn:aws-cn:iam::{A}:role/app"
+    )
+    for not_a_session in (
+        f"arn:aws:sts::{A}:assumed-role/app",
+        f"arn:aws:sts::{A}:assumed-role//s",
+        f"arn:aws:iam::{A}:role/app",
+        f"arn:aws:sts::{A}:federated-user/bob",
+    ):
+        assert session_role(not_a_session) is None
+    table = parse_arn(f"arn:aws:dynamodb:us-east-1:{A}:table/t/index/by-name")
+    alias = parse_arn(f"arn:aws:kms:us-east-1:{A}:alias/aws/dynamodb")
+    assert table is not None and table.resource_path == "t/index/by-name"
+    assert alias is not None and alias.is_alias and alias.resource_path == "aws/dynamodb"
