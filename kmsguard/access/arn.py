@@ -10,6 +10,7 @@ from typing import TypeGuard
 # (`table/t/stream/2024-01-01T00:00:00.000`), so only the first five separate fields.
 _FIELDS = 6
 _ACCOUNT = re.compile(r"[0-9]{12}")
+_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 _PARTITION = re.compile(r"aws(?:-[a-z]+)*")
 _SERVICE = re.compile(r"[a-z0-9-]+")
 _REGION = re.compile(r"[a-z0-9-]*")
@@ -98,6 +99,12 @@ def parse_arn(text: object) -> Arn | None:
     if not _RESOURCE.fullmatch(resource):
         return None
     return Arn(partition, service, region, account, resource)
+
+
+def named_accounts(text: str) -> list[str]:
+    """Every 12-digit account id written in `text` (an ARN's, a bare principal's, a condition
+    value's), in order of appearance; linear in the text."""
+    return _IN_TEXT.findall(text)
 
 
 def is_account_id(text: object) -> TypeGuard[str]:

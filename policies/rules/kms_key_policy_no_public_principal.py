@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from kmsguard.access.arn import is_key_arn
+from kmsguard.access.arn import is_key_arn, named_accounts
 from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
 from policies.rules._common import (
@@ -59,7 +58,6 @@ META = RuleMeta(
         **PROVER_TIMEOUT,
     },
 )
-_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 def _describe(w: Witness) -> str:
@@ -105,8 +103,8 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         # Unknown owner: trust every account the policy names, so what is still found is
         # public whichever of them owns the key; with none named, one it does not name owns it
         # (proved with, never printed).
-        named = sorted(set(_ACCOUNT.findall(parsed.source)) - set(trusted))
-        key = Key.in_account(named[0] if named else spare_account(_ACCOUNT.findall(parsed.source)))
+        named = sorted(set(named_accounts(parsed.source)) - set(trusted))
+        key = Key.in_account(named[0] if named else spare_account(named_accounts(parsed.source)))
         trusted = [*trusted, *named]
     verdict = no_public_access(
         parsed, [key.account, *trusted], orgs, key=key, timeout_s=prover_timeout(config)

@@ -14,6 +14,7 @@ from kmsguard.access.arn import (
     key_account,
     key_arn,
     managed_policy_name,
+    named_accounts,
     parse_arn,
     session_role,
 )
@@ -208,3 +209,21 @@ def test_a_session_acts_as_its_role_and_resource_paths_follow_the_type() -> None
     alias = parse_arn(f"arn:aws:kms:us-east-1:{A}:alias/aws/dynamodb")
     assert table is not None and table.resource_path == "t/index/by-name"
     assert alias is not None and alias.is_alias and alias.resource_path == "aws/dynamodb"
+
+
+def test_accounts_named_in_text_are_ascii_twelve_digit_runs() -> None:
+    text = f'{{"AWS": ["arn:aws:iam::{A}:root", "{B}", "{ARABIC}", "1{A}", "{A}1"]}}'
+    assert named_accounts(text) == [A, B]
+
+
+def test_a_principal_in_other_digits_is_refused_not_taken_for_an_account() -> None:
+    from kmsguard.access import PolicyDocumentError, parse_policy
+
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ARABIC}, "Action": "kms:*", "Resource": "*"}
+        ],
+    }
+    with pytest.raises(PolicyDocumentError, match="12-digit account id"):
+        parse_policy(doc, kind="resource")

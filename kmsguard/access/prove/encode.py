@@ -12,7 +12,7 @@ from typing import Any
 
 import z3
 
-from kmsguard.access.arn import account_of, arn_fields
+from kmsguard.access.arn import account_of, arn_fields, named_accounts
 from kmsguard.access.catalog import catalog, expand_actions
 from kmsguard.access.conditions import (
     _NEGATED,
@@ -56,7 +56,6 @@ FINITE_KEYS = frozenset(
 # Keys AWS sets from the request's time: one clock for the request, stated as a window.
 CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 STRING_KEYS = frozenset({"aws:principalarn", "aws:username"})
-_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 class Unsupported(Exception):
@@ -111,12 +110,12 @@ def make_universe(
     accounts = {key_account}
     services: set[str] = set()
     for pol in policies:
-        accounts.update(_ACCOUNT.findall(pol.source))
+        accounts.update(named_accounts(pol.source))
         for st in pol.statements:
             if st.principal is not None:
                 services.update(o for o in st.principal.others if _is_service(o))
     for text in extra_text:
-        accounts.update(_ACCOUNT.findall(text))
+        accounts.update(named_accounts(text))
         if _is_service(text):
             services.add(text)
     other = next(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from typing import Any, Literal
 
 import z3
 
-from kmsguard.access.arn import account_of, is_key_arn, key_arn, parse_arn
+from kmsguard.access.arn import account_of, is_key_arn, key_arn, named_accounts, parse_arn
 from kmsguard.access.evaluate import Decision, PolicyLike, evaluate
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.alphabet import text_of
@@ -39,7 +38,6 @@ Status = Literal["pass", "fail", "unknown"]
 # Without the key's ARN its account is unknown: every account the policies name may own it, or
 # one they do not. Each is asked in turn, so many named accounts would multiply the work.
 MAX_KEY_ACCOUNTS = 8
-_NAMED_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 # When a request may be made: one time, or a window (first, last); None is now.
 RequestTime = datetime | tuple[datetime, datetime] | None
 
@@ -639,7 +637,7 @@ def _names_only_inside(
 def unknown_key_accounts(*policies: Policy) -> list[str] | None:
     """The accounts to ask about when the key's account is unknown: every account the policies
     name, then one they do not (standing for all others); None when they name too many."""
-    named = sorted({a for pol in policies for a in _NAMED_ACCOUNT.findall(pol.source)})
+    named = sorted({a for pol in policies for a in named_accounts(pol.source)})
     if len(named) >= MAX_KEY_ACCOUNTS:
         return None
     return [*named, spare_account(named)]
