@@ -21,6 +21,7 @@ from demo.flow import Demo, DemoResult, Phase
 from demo.keep import hold, instructions, write_outputs
 from sandbox import SandboxStartError, running
 from verification import VerificationInputError, VerificationUnavailable
+from verification.grants import short_principal
 
 EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2
 
@@ -77,7 +78,7 @@ def _matrix(phase: Phase) -> Table:
     table.add_column("why", overflow="fold", ratio=2)
     for row in phase.report.access_rows if phase.report else []:
         why = row.explanation or row.detail
-        cells = (row.principal.rsplit(":", 1)[-1], row.action, row.expected, row.observed)
+        cells = (short_principal(row.principal), row.action, row.expected, row.observed)
         table.add_row(*(Text(c) for c in cells), Text(row.verdict), Text(why))
     return table
 

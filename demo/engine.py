@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 
+from kmsguard.access.arn import parse_arn, session_role
 from kmsguard.contract import COMPONENT_TYPE, AwsType, Invoke
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -61,6 +62,14 @@ def _sse_spec(sse: dict[str, Any] | None) -> dict[str, Any]:
     return spec
 
 
+def _alias_arn(key_arn: str, name: str) -> str:
+    """The ARN of alias `name` (`alias/...`) in the key's account and region."""
+    arn = parse_arn(key_arn)
+    if arn is None:
+        raise UnsupportedResourceError(f"KMS described the key as {key_arn!r}, not a key ARN")
+    return str(replace(arn, resource=name))
+
+
 class SandboxEngine(pulumi.runtime.Mocks):
     """Pulumi mocks backed by real calls to the sandbox (admin credentials)."""
 
@@ -100,11 +109,7 @@ class SandboxEngine(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == Invoke.GET_SESSION_CONTEXT:
             arn = str(args.args.get("arn", ""))
-            issuer = arn
-            if ":assumed-role/" in arn:
-                # arn:aws:sts::<acct>:assumed-role/<role>/<session> -> the role's IAM ARN.
-                head, _, rest = arn.partition(":assumed-role/")
-                issuer = f"{head.replace(':sts:', ':iam:')}:role/{rest.rsplit('/', 1)[0]}"
+            issuer = session_role(arn) or arn
             return {"arn": arn, "issuerArn": issuer, "id": arn}, []
         raise UnsupportedResourceError(f"the engine simulation does not answer invoke {args.token}")
 
@@ -204,7 +209,7 @@ class SandboxEngine(pulumi.runtime.Mocks):
         elif old.outputs.get("targetKeyId") != target:
             kms.update_alias(AliasName=name, TargetKeyId=target)
         key_arn = kms.describe_key(KeyId=target)["KeyMetadata"]["Arn"]
-        alias_arn = key_arn.split(":key/")[0] + ":" + name
+        alias_arn = _alias_arn(key_arn, name)
         return name, {"arn": alias_arn, "targetKeyArn": key_arn}
 
     def _apply_table(self, inputs: dict[str, Any], old: Deployed | None) -> tuple[str, dict]:

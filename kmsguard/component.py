@@ -11,6 +11,7 @@ from pulumi_aws import dynamodb, iam, kms
 from pulumi_aws.get_caller_identity import get_caller_identity
 from pulumi_aws.get_region import get_region
 
+from kmsguard.access.arn import parse_arn
 from kmsguard.contract import (
     COMPONENT_TYPE,
     DYNAMODB_FULL_ACCESS_POLICY_ARN,
@@ -116,8 +117,13 @@ def resolve_identity(opts: pulumi.InvokeOptions | None = None) -> Identity:
         account_id=caller.account_id,
         region=region.region or region.name,
         deployer_arn=issuer,
-        partition=caller.arn.split(":")[1],
+        partition=_partition(caller.arn),
     )
+
+
+def _partition(arn: str) -> str:
+    parsed = parse_arn(arn)
+    return parsed.partition if parsed is not None else "aws"
 
 
 class KmsProtectedTable(pulumi.ComponentResource):

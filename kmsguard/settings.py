@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kmsguard.access.arn import is_account_id, parse_arn
 from kmsguard.contract import CONFIG_KEYS, PROJECT, ConfigKey
 
 DELETION_WINDOW_RANGE = (7, 30)
@@ -16,11 +17,26 @@ ROTATION_PERIOD_RANGE = (90, 2560)
 # DynamoDB allows '.', KMS alias names do not; the alias is `alias/<tableName>`, so both must hold.
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{3,255}$")
 _USER_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_PRINCIPAL_ARN = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):"
-    r"(?P<kind>root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$"
-)
-_SESSION_ARN = re.compile(r"^arn:[\w-]+:sts::\d{12}:assumed-role/")
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+_USER_OR_ROLE = re.compile(r"(?:user|role)/[\w+=,.@/-]+")
+
+
+def _is_session_arn(text: str) -> bool:
+    arn = parse_arn(text)
+    return arn is not None and arn.service == "sts" and arn.resource.startswith("assumed-role/")
+
+
+def _is_principal_arn(text: str) -> bool:
+    """An account root, IAM user or IAM role ARN in a partition the program deploys to."""
+    arn = parse_arn(text)
+    return (
+        arn is not None
+        and arn.partition in _PARTITIONS
+        and arn.service == "iam"
+        and not arn.region
+        and is_account_id(arn.account)
+        and (arn.resource == "root" or bool(_USER_OR_ROLE.fullmatch(arn.resource)))
+    )
 
 
 class ConfigError(ValueError):
@@ -125,7 +141,7 @@ class _Parser:
             return None
         ok = True
         for item in items:
-            if _SESSION_ARN.match(item):
+            if _is_session_arn(item):
                 self.fail(
                     key,
                     item,
@@ -133,7 +149,7 @@ class _Parser:
                     "(arn:aws:iam::<account>:role/<name>)",
                 )
                 ok = False
-            elif not _PRINCIPAL_ARN.fullmatch(item):
+            elif not _is_principal_arn(item):
                 self.fail(
                     key,
                     item,

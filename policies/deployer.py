@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from kmsguard.access.arn import is_account_id, key_account, parse_arn
 from policies.values import is_unknown, plain
-
-_ACCOUNT = re.compile(r"\d{12}")
-_ROLE_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):role/.+")
 
 
 def _parsed(value: Any) -> Any:
@@ -39,7 +36,7 @@ def provider_account(provider_props: Any) -> str:
         allowed = [allowed]
     if isinstance(allowed, list):
         accounts = {a.strip() for a in allowed if isinstance(a, str) and not is_unknown(a)}
-        if len(accounts) == 1 and all(_ACCOUNT.fullmatch(a) for a in accounts):
+        if len(accounts) == 1 and all(is_account_id(a) for a in accounts):
             return accounts.pop()
         if accounts:
             return ""
@@ -48,8 +45,10 @@ def provider_account(provider_props: Any) -> str:
     role = roles[-1] if isinstance(roles, list) and roles else _parsed(props.get("assumeRole"))
     role = _parsed(role)
     arn = role.get("roleArn") if isinstance(role, dict) else None
-    m = _ROLE_ARN.fullmatch(arn) if isinstance(arn, str) else None
-    return m.group(1) if m else ""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "iam" or not parsed.resource.startswith("role/"):
+        return ""
+    return parsed.account if len(parsed.resource) > len("role/") else ""
 
 
 def deploying_account(args: Any) -> str:
@@ -57,3 +56,9 @@ def deploying_account(args: Any) -> str:
     PolicyResource), or ""."""
     provider = getattr(args, "provider", None)
     return provider_account(provider.props) if provider is not None else ""
+
+
+def key_account_of(props: dict[str, Any], args: Any) -> str:
+    """The account of the key whose properties are `props`: its ARN (or a key ARN as `keyId`),
+    else the deploying account, else "" (unknown)."""
+    return key_account((props.get("arn"), props.get("keyId")), deploying_account(args))

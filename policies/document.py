@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmsguard.access.arn import arn_fields, is_account_id, key_arn, parse_arn
 from kmsguard.access.matching import glob
 
 
@@ -148,14 +148,8 @@ def is_public_principal(principal: str) -> bool:
 
 
 def is_account_root(principal: str) -> bool:
-    return bool(re.fullmatch(r"arn:aws[\w-]*:iam::\d{12}:root|\d{12}", principal))
-
-
-def account_of(arn: str) -> str | None:
-    m = re.match(r"arn:[\w-]+:[\w-]+:[\w-]*:(\d{12}):", arn)
-    if m:
-        return m.group(1)
-    return arn if re.fullmatch(r"\d{12}", arn) else None
+    arn = parse_arn(principal)
+    return is_account_id(principal) or (arn is not None and arn.is_account_root)
 
 
 def has_condition_value(st: Statement, key: str, value: str) -> bool:
@@ -209,11 +203,11 @@ def narrows_resource(st: Statement) -> bool:
 
 
 def _probe_key_arn(pattern: str) -> str:
-    parts = pattern.split(":")
-    region = parts[3] if len(parts) > 5 and parts[3] and "*" not in parts[3] else "us-east-1"
-    account = parts[4] if len(parts) > 5 and parts[4] and "*" not in parts[4] else "111122223333"
-    partition = parts[1] if len(parts) > 5 and "*" not in parts[1] and parts[1] else "aws"
-    return f"arn:{partition}:kms:{region}:{account}:key/kmsguard-probe-0000"
+    parts = arn_fields(pattern) or [""] * 6
+    region = parts[3] if parts[3] and "*" not in parts[3] else "us-east-1"
+    account = parts[4] if parts[4] and "*" not in parts[4] else "111122223333"
+    partition = parts[1] if "*" not in parts[1] and parts[1] else "aws"
+    return key_arn(account, "kmsguard-probe-0000", region, partition)
 
 
 def reaches_all_keys(st: Statement) -> bool:

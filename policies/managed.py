@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-_MANAGED_ARN = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/(?:[\w+=,.@/-]*/)?([\w+=,.@-]+)$")
+from kmsguard.access.arn import managed_policy_name as managed_name
+
 _DATA = Path(__file__).with_name("data") / "managed_policies_granting_decrypt.json"
 
 
 def managed_policy_name(arn: str) -> str | None:
     """The policy name of an AWS managed policy ARN, None for any other ARN."""
-    m = _MANAGED_ARN.match(arn)
-    return m.group(1) if m else None
+    return managed_name(arn)
 
 
 @lru_cache(maxsize=1)

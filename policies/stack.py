@@ -7,15 +7,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kmsguard.access.arn import account_of, key_account, key_arn, parse_arn
 from kmsguard.contract import AwsType
 from policies.deployer import deploying_account
-from policies.document import account_of, covers, statements
+from policies.document import covers, statements
 from policies.managed import managed_policy_document, managed_policy_name
 from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
 
 AWS_DEFAULT_DYNAMODB_ALIAS = "alias/aws/dynamodb"
 # Group membership types (not in kmsguard.contract yet: the program registers none).
-_ACCOUNT = re.compile(r"\b(\d{12})\b")
 
 
 @dataclass
@@ -102,11 +102,9 @@ class StackView:
         self.nodes = [_node(r) for r in items]
         self.by_urn = {n.urn: n for n in self.nodes}
         self._pos = {id(n): i for i, n in enumerate(self.nodes)}
-        self.account_id = (
-            account_id
-            or next((a for r in items if (a := deploying_account(r))), "")
-            or self._infer_account()
-        )
+        # The deploying account as the provider declares it; never guessed from ARNs or
+        # principals (a stack may hold another account's key or role).
+        self.account_id = account_id or next((a for r in items if (a := deploying_account(r))), "")
         self._by_type: dict[str, list[Node]] = {}
         for n in self.nodes:
             self._by_type.setdefault(n.type, []).append(n)
@@ -126,16 +124,6 @@ class StackView:
     def _in_stack_order(self, nodes: Iterable[Node]) -> list[Node]:
         unique = {id(n): n for n in nodes}
         return sorted(unique.values(), key=lambda n: self._pos[id(n)])
-
-    def _infer_account(self) -> str:
-        # The account in the known ARNs of the stack's own resources. Principals named in policy
-        # documents may belong to any account, so they never decide the stack's.
-        counts: dict[str, int] = {}
-        for n in self.nodes:
-            v = _str(n.props.get("arn"))
-            for m in _ACCOUNT.findall(v or ""):
-                counts[m] = counts.get(m, 0) + 1
-        return max(counts, key=lambda k: counts[k]) if counts else ""
 
     # --- keys -----------------------------------------------------------------------------
 
@@ -251,12 +239,18 @@ class StackView:
         except DocumentError:
             return None
 
+    def key_account(self, key: Node) -> str:
+        """The key's account: its ARN's, else the deploying account, else "" (unknown)."""
+        return key_account((key.props.get("arn"),), self.account_id)
+
     def key_arn(self, key: Node) -> str:
         arn = _str(key.props.get("arn"))
         if arn:
             return arn
-        # Preview: the ARN is unknown; a stable placeholder in the right account stands for it.
-        return f"arn:aws:kms:{self.region()}:{self.account_id or '000000000000'}:key/{key.name}"
+        # Preview: the ARN is unknown; a stable stand-in in the key's account is evaluated with
+        # (rules that need the account itself ask key_account, which says when it is unknown).
+        key_id = re.sub(r"[^A-Za-z0-9_-]", "-", key.name) or "key"
+        return key_arn(self.key_account(key) or "000000000000", key_id, self.region())
 
     def region(self) -> str:
         if self._region is None:
@@ -265,9 +259,9 @@ class StackView:
 
     def _find_region(self) -> str:
         for n in self.nodes:
-            m = re.match(r"arn:[\w-]+:(?:kms|dynamodb):([\w-]+):", _str(n.props.get("arn")) or "")
-            if m:
-                return m.group(1)
+            arn = parse_arn(n.props.get("arn"))
+            if arn is not None and arn.service in ("kms", "dynamodb") and arn.region:
+                return arn.region
             if n.type == AwsType.PROVIDER and _str(n.props.get("region")):
                 return str(n.props["region"])
         return "us-east-1"

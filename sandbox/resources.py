@@ -15,6 +15,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 
+from kmsguard.access.arn import parse_arn
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
 from sandbox import errors, partiql, table_policies
 from sandbox.canonical import Refused
@@ -187,7 +188,9 @@ def mark_aws_managed_keys() -> None:
 
     def aws_managed(self: Any, account_id: str, region: str) -> str:
         arn = str(default_key(self, account_id, region))
-        key = kms_backends[account_id][region].keys.get(arn.split(":key/")[-1])
+        parsed = parse_arn(arn)
+        key_id = parsed.resource_path if parsed is not None and parsed.is_key else arn
+        key = kms_backends[account_id][region].keys.get(key_id)
         if key is not None and key.key_manager != "AWS":
             key.key_manager = "AWS"
             key.policy = aws_managed_key_policy(region)
@@ -338,11 +341,10 @@ def _alias_checks(
 
 
 def table_name_of(name_or_arn: str) -> str:
-    return (
-        name_or_arn.split(":table/", 1)[1].split("/")[0]
-        if ":table/" in name_or_arn
-        else name_or_arn
-    )
+    arn = parse_arn(name_or_arn)
+    if arn is not None and arn.service == "dynamodb" and arn.resource_type == "table":
+        return arn.resource_path.split("/", 1)[0]
+    return name_or_arn
 
 
 def table_arn(region: str, name_or_arn: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.access.arn import account_of
 from kmsguard.keypolicy import statements_by_sid
 from verification.grants import check_grants
 from verification.outputs import StackFacts
@@ -58,7 +59,7 @@ def check_table(dynamodb: Any, facts: StackFacts) -> list[ConfigRow]:
 
 def missing_table(dynamodb: Any, facts: StackFacts) -> ConfigRow:
     """A deleted or never-created table is drift from what was deployed, not a gap in proof."""
-    account = facts.account_id or facts.table_arn.split(":")[4]
+    account = facts.account_id or account_of(facts.table_arn) or ""
     region = dynamodb.meta.region_name
     return ConfigRow(
         "table.arn",
@@ -83,7 +84,7 @@ def check_key(kms: Any, facts: StackFacts) -> list[ConfigRow]:
                     "(no such key)",
                     MISMATCH,
                     f"the key named in the stack outputs does not exist in account "
-                    f"{facts.key_arn.split(':')[4]}, region {kms.meta.region_name}",
+                    f"{account_of(facts.key_arn)}, region {kms.meta.region_name}",
                 )
             ]
         return _unverifiable(["key.state"], exc, "DescribeKey")

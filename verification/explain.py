@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
+from kmsguard.access.arn import account_of
 from kmsguard.contract import CALLER_ACCOUNT, DYNAMODB_DATA_ACTIONS, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.config_checks import fetch_key_policy
@@ -116,7 +117,7 @@ class Explainer:
         if via:
             context = {
                 VIA_SERVICE: via_dynamodb(self.region),
-                CALLER_ACCOUNT: principal.split(":")[4],
+                CALLER_ACCOUNT: account_of(principal) or "",
             }
         if on_key:
             # The encryption context of the call, for grant constraints: DynamoDB's own for a
@@ -124,7 +125,7 @@ class Explainer:
             ec = (
                 {
                     "aws:dynamodb:tableName": self.facts.table_name,
-                    "aws:dynamodb:subscriberId": principal.split(":")[4],
+                    "aws:dynamodb:subscriberId": account_of(principal) or "",
                 }
                 if via
                 else self.encryption_context

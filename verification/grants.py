@@ -7,6 +7,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
+from kmsguard.access.arn import arn_fields
 from verification.outputs import StackFacts
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
 
@@ -23,8 +24,8 @@ def list_grants(kms: Any, key_arn: str) -> list[dict[str, Any]]:
 
 def short_principal(arn: str) -> str:
     """`user/x`, `role/r`, `assumed-role/r/s`: the part of an ARN a reader recognises."""
-    parts = arn.split(":", 5)
-    return parts[5] if len(parts) == 6 else arn
+    parts = arn_fields(arn)
+    return parts[5] if parts is not None else arn
 
 
 def _declared(facts: StackFacts) -> set[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmsguard.access.arn import account_of, iam_identity
 from kmsguard.contract import REQUIRED_OUTPUTS, Expect, Output
 
 # Every action the verifier knows how to probe, in the order rows are reported.
@@ -23,10 +24,8 @@ SUPPORTED_ACTIONS: tuple[str, ...] = (
     "kms:Decrypt",
 )
 
-_ARN = re.compile(r"^arn:[\w-]+:[\w-]+:[\w-]*:\d{12}:.+$|^arn:[\w-]+:iam::\d{12}:root$")
 _SECRET_PLACEHOLDER = "[secret]"
 # Principals the verifier can act as: IAM users (temporary access key) and roles (AssumeRole).
-_ACTABLE = re.compile(r"^arn:[\w-]+:iam::(\d{12}):(?:user|role)/(?:[\w+=,.@-]+/)*[\w+=,.@-]+$")
 _ACTABLE_SHAPE = "arn:<partition>:iam::<account>:user/<name> or ...:role/<name>"
 
 
@@ -86,9 +85,14 @@ def _string(raw: Mapping[str, Any], name: str, *, arn: bool = False) -> str:
         raise _fail(name, value, "is hidden; read outputs with --show-secrets")
     if not isinstance(value, str) or not value.strip():
         raise _fail(name, value, "must be a non-empty string")
-    if arn and not _ARN.match(value):
+    if arn and not _is_arn(value):
         raise _fail(name, value, "must be an ARN (arn:<partition>:<service>:...)")
     return value
+
+
+def _is_arn(value: str) -> bool:
+    """An ARN naming its account (what the program's outputs are)."""
+    return account_of(value) is not None and value.startswith("arn:")
 
 
 def _arn_list(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
@@ -96,7 +100,7 @@ def _arn_list(raw: Mapping[str, Any], name: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _fail(name, raw.get(name), "must be a list of IAM ARN strings")
     for item in value:
-        if not _ARN.match(item):
+        if not _is_arn(item):
             raise _fail(name, item, "is not an ARN")
     return tuple(value)
 
@@ -113,9 +117,9 @@ def _expectations(raw: Mapping[str, Any], account: str) -> tuple[Expectation, ..
         if not isinstance(item, dict) or set(item) != {"principal", "action", "expect"}:
             raise _fail(name, item, shape)
         principal, action, expect = item["principal"], item["action"], item["expect"]
-        if not isinstance(principal, str) or not _ARN.match(principal):
+        if not isinstance(principal, str) or not _is_arn(principal):
             raise _fail(name, item, "principal must be an IAM ARN")
-        actable = _ACTABLE.match(principal)
+        actable = iam_identity(principal)
         if not actable:
             raise _fail(
                 name,
@@ -123,13 +127,13 @@ def _expectations(raw: Mapping[str, Any], account: str) -> tuple[Expectation, ..
                 f"principal must be an IAM user or role ARN ({_ACTABLE_SHAPE}); "
                 "the verifier acts as each principal",
             )
-        if actable.group(1) != account:
+        if actable[1] != account:
             # IAM calls name users without an account: acting as it would probe the
             # same-named user of the stack's account and credit the result to this principal.
             raise _fail(
                 name,
                 principal,
-                f"principal is in account {actable.group(1)}, not the stack's account {account}; "
+                f"principal is in account {actable[1]}, not the stack's account {account}; "
                 "the verifier can act only as principals of the stack's account",
             )
         if not isinstance(action, str) or action not in SUPPORTED_ACTIONS:
@@ -204,7 +208,7 @@ def parse_outputs(raw: Any) -> StackFacts:
         test_user_arn=_string(raw, Output.TEST_USER_ARN, arn=True),
         key_administrator_arns=_arn_list(raw, Output.KEY_ADMINISTRATOR_ARNS),
         key_user_arns=_arn_list(raw, Output.KEY_USER_ARNS),
-        expectations=_expectations(raw, table_arn.split(":")[4]),
+        expectations=_expectations(raw, account_of(table_arn) or ""),
         key_policy=_optional_policy(raw),
         key_rotation_period_days=_optional_int(raw, Output.KEY_ROTATION_PERIOD_DAYS, 90, 2560),
         key_deletion_window_days=_optional_int(raw, Output.KEY_DELETION_WINDOW_DAYS, 7, 30),

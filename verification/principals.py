@@ -36,6 +36,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.access.arn import iam_identity
 from verification.aws import Aws, Credentials
 
 TAG_PREFIX = "kmsguard-verify-"
@@ -48,9 +49,6 @@ _ACTIVE: set[str] = set()
 # Long enough that a busy runner misses several refreshes before another host takes it for dead.
 LEASE_SECONDS = 300.0
 REFRESH_SECONDS = 60.0
-
-_USER = re.compile(r"^arn:[\w-]+:iam::(\d{12}):user/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
-_ROLE = re.compile(r"^arn:[\w-]+:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*([\w+=,.@-]+)$")
 
 
 class NotVerifiable(Exception):
@@ -65,10 +63,9 @@ class PrincipalRef:
 
 
 def parse_principal(arn: str) -> PrincipalRef:
-    if m := _USER.match(arn):
-        return PrincipalRef(arn, "user", m.group(2))
-    if m := _ROLE.match(arn):
-        return PrincipalRef(arn, "role", m.group(2))
+    if identity := iam_identity(arn):
+        kind, _, name = identity
+        return PrincipalRef(arn, kind, name)
     raise NotVerifiable(
         f"{arn} is neither an IAM user nor an IAM role; the verifier cannot act as it"
     )

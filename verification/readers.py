@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
+from kmsguard.access.arn import account_of
 from kmsguard.access.trust import Chain
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
@@ -175,7 +176,7 @@ class Judge:
         makes for the caller), or None when no read is allowed."""
         ids = [doc for _, doc in who.policies]
         boundary = who.boundary[1] if who.boundary is not None else None
-        account = who.arn.split(":")[4]
+        account = account_of(who.arn) or ""
         table = None
         for action in READ_ACTIONS:
             d = access.evaluate(
@@ -294,7 +295,7 @@ def _becoming(
                 _row(role, "", NOT_VERIFIABLE, f"cannot read the trust policy of {short}: {exc}")
             )
             continue
-        account = role.arn.split(":")[4]
+        account = account_of(role.arn) or ""
         outside = [e for e in ways if lets_in_undeclared(e, account, listed, declared)]
         if outside:
             rows.append(

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from kmsguard.access import dynamodb_reads
+from kmsguard.access.arn import arn_fields
 from kmsguard.access.decision import (
     ALLOW,
     EFFECTS,
@@ -333,8 +334,8 @@ def _check_layers(principal: str, boundary: bool, sessions: bool) -> None:
 
 
 def _is_role_arn(resource: str) -> bool:
-    parts = resource.split(":", 5)
-    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
+    parts = arn_fields(resource)
+    return parts is not None and parts[2] == "iam" and parts[5].startswith("role/")
 
 
 def _trust_governs(action: str) -> bool:

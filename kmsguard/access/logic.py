@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from kmsguard.access.arn import arn_fields
 from kmsguard.access.decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, StatementRef
 from kmsguard.access.decision import policy_type as _type
 from kmsguard.access.grants import GRANTEE_ACCOUNT, GRANTEE_DIRECT, GRANTEE_ROLE, Grant
@@ -210,7 +211,8 @@ def decide_request(
 
 def _reserved_alias(resource: str) -> bool:
     # Alias names are compared as written: only the exact prefix is reserved.
-    return resource.split(":", 5)[5].startswith(RESERVED_ALIAS_PREFIX)
+    parts = arn_fields(resource)
+    return parts is not None and parts[5].startswith(RESERVED_ALIAS_PREFIX)
 
 
 def _vpce_applies(layers: Layers, ctx: Mapping[str, Any]) -> bool:

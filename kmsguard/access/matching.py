@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from kmsguard.access.arn import arn_fields
+
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
 
@@ -197,8 +199,8 @@ class ArnGlob:
     parts: tuple[Glob, ...]
 
     def matches(self, value: str) -> bool:
-        vparts = value.split(":", 5)
-        if len(vparts) != 6:
+        vparts = arn_fields(value)
+        if vparts is None:
             return False
         return all(g.matches(v) for g, v in zip(self.parts, vparts, strict=True))
 
@@ -206,8 +208,8 @@ class ArnGlob:
 @lru_cache(maxsize=4096)
 def arn_glob(pattern: str) -> ArnGlob | None:
     """None when the pattern has fewer than six colon-separated parts (it matches nothing)."""
-    parts = pattern.split(":", 5)
-    if len(parts) != 6:
+    parts = arn_fields(pattern)
+    if parts is None:
         return None
     return ArnGlob(tuple(glob(p) for p in parts))
 
@@ -343,8 +345,8 @@ class PrincipalInfo:
 
 @lru_cache(maxsize=8192)
 def principal_info(principal: str) -> PrincipalInfo:
-    parts = principal.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
+    parts = arn_fields(principal)
+    if parts is not None and parts[0] == "arn":
         partition, service, account, res = parts[1], parts[2], parts[4], parts[5]
         acct = account or None
         if service == "iam" and res == "root":
@@ -380,8 +382,8 @@ class ResourceInfo:
 
 @lru_cache(maxsize=8192)
 def resource_info(resource: str) -> ResourceInfo:
-    parts = resource.split(":", 5)
-    if len(parts) == 6 and parts[0] == "arn":
+    parts = arn_fields(resource)
+    if parts is not None and parts[0] == "arn":
         service, account, res = parts[2], parts[4], parts[5]
         is_key = service == "kms" and res.startswith("key/")
         is_alias = service == "kms" and res.startswith("alias/")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from kmsguard.access.arn import arn_fields
+
 
 @lru_cache(maxsize=8192)
 def fold_principal(arn: str) -> str:
@@ -13,8 +15,8 @@ def fold_principal(arn: str) -> str:
     `user/alice` name the same user wherever a policy names a principal. Session names and
     everything else stay as written.
     """
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+    parts = arn_fields(arn)
+    if parts is None or parts[0] != "arn":
         return arn
     service, res = parts[2], parts[5]
     if service == "iam" and (res.startswith("user/") or res.startswith("role/")):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
+from kmsguard.access.arn import arn_fields, is_account_id
 from kmsguard.access.conditions import Context, Predicate, check_condition, compile_checked
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
@@ -43,7 +44,6 @@ _TOP_SET = frozenset(_TOP_KEYS)
 _STMT_SET = frozenset(_STMT_KEYS)
 _PRINCIPAL_KEYS = ("AWS", "Service", "Federated", "CanonicalUser")
 _ACTION = re.compile(r"[A-Za-z0-9*?_-]+:[A-Za-z0-9*?_-]+")
-_ACCOUNT = re.compile(r"\d{12}")
 
 # Principal match strengths.
 NO_MATCH = 0
@@ -652,7 +652,7 @@ def _quick_principal(raw: Any) -> bool:
         if key != "AWS":
             continue
         for v in values:
-            if v == "*" or _ACCOUNT.fullmatch(v):
+            if v == "*" or is_account_id(v):
                 continue
             if not v.startswith("arn:") or v.count(":") < 5 or "*" in v or "?" in v:
                 return False
@@ -859,9 +859,9 @@ def _principal(raw: Any, path: str, *, build: bool = True) -> PrincipalSpec:
                 others.add(v)
             elif v == "*":
                 everyone = True
-            elif _ACCOUNT.fullmatch(v):
+            elif is_account_id(v):
                 accounts.add(v)
-            elif v.startswith("arn:") and len(parts := v.split(":", 5)) == 6:
+            elif v.startswith("arn:") and (parts := arn_fields(v)) is not None:
                 acct, res = parts[4], parts[5]
                 # AWS refuses any partial wildcard, arn:aws:iam::*:root included.
                 if "*" in v or "?" in v:

@@ -6,8 +6,8 @@ import re
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
+from kmsguard.access.arn import account_of
 from kmsguard.contract import AwsType
-from policies.document import account_of
 from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
 from policies.stack import KeyRef, Node, StackView

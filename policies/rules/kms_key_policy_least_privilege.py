@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
+from kmsguard.access.arn import account_of
 from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE, KEY_ADMIN_ACTIONS
-from policies.deployer import deploying_account
+from policies.deployer import key_account_of
 from policies.document import (
     Statement,
-    account_of,
     action_matches,
     covers,
     is_account_root,
@@ -115,17 +114,6 @@ def _is_root_delegation(st: Statement, account: str) -> bool:
     )
 
 
-def key_account(props: dict[str, Any], args: ResourceValidationArgs) -> str:
-    """The key's account: from its ARN (or a KeyPolicy's keyId ARN) when known, else the account
-    the stack's AWS provider deploys to, else "" (never an account named in the policy itself)."""
-    for prop in ("arn", "keyId"):
-        value = props.get(prop)
-        acct = account_of(value) if isinstance(value, str) else None
-        if acct:
-            return acct
-    return deploying_account(args)
-
-
 def _root_only(st: Statement) -> bool:
     return bool(st.principals) and all(is_account_root(p) for p in st.principals)
 
@@ -182,7 +170,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed_users = str_list(config["allowedKeyUsers"])
     admin_crypto = config["adminCryptoActionsAllowed"] is True
     sts = statements(policy.document)
-    account = key_account(props_of(args), args)
+    account = key_account_of(props_of(args), args)
     for st in sts:
         if not st.allows or _is_root_delegation(st, account):
             continue

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
+from kmsguard.access.arn import is_account_id, is_key_arn, key_arn, parse_arn
+from policies.deployer import key_account_of
 from policies.document import Statement, covers, statements
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, props_of
@@ -36,8 +37,6 @@ META = RuleMeta(
 PUT = "kms:PutKeyPolicy"
 # Stands for the key's account while it is unknown: only ever asked about, never printed.
 _SOME_ACCOUNT = "000000000000"
-_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
-_IAM_PRINCIPAL = re.compile(r"arn:aws[\w-]*:(iam|sts)::\d{12}:[^*?]+|\d{12}")
 # An administrator's own IAM policies are theirs to grant: the key policy is what is judged.
 _ADMIN_IDENTITY = {
     "Version": "2012-10-17",
@@ -61,12 +60,21 @@ _SATISFIED_BY_VALUE = (
 )
 
 
+def _is_iam_principal(text: str) -> bool:
+    """An account id, or an IAM/STS ARN naming one principal (no wildcard)."""
+    arn = parse_arn(text)
+    if arn is None:
+        return is_account_id(text)
+    one = "*" not in arn.resource and "?" not in arn.resource
+    return arn.service in ("iam", "sts") and not arn.region and is_account_id(arn.account) and one
+
+
 def _key_arn(props: dict[str, Any], account: str, name: str) -> str:
     for prop in ("arn", "keyId"):
         value = props.get(prop)
-        if isinstance(value, str) and _KEY_ARN.fullmatch(value):
+        if isinstance(value, str) and is_key_arn(value):
             return value
-    return f"arn:aws:kms:us-east-1:{account or _SOME_ACCOUNT}:key/{name}"
+    return key_arn(account or _SOME_ACCOUNT, name, "us-east-1")
 
 
 def _candidates(grants: list[Statement], account: str) -> list[str]:
@@ -80,7 +88,7 @@ def _candidates(grants: list[Statement], account: str) -> list[str]:
         for st in grants
         if not st.principal_is_not
         for p in st.principals
-        if _IAM_PRINCIPAL.fullmatch(p)
+        if _is_iam_principal(p)
     ]
     return list(dict.fromkeys([root, *named]))
 
@@ -157,8 +165,6 @@ def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    from policies.rules.kms_key_policy_least_privilege import key_account
-
     policy = KeyPolicyInput(args)
     if not policy.applies:
         return
@@ -173,7 +179,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if isinstance(doc, Unknown):
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
     elif isinstance(doc, dict):
-        account = key_account(props, args)
+        account = key_account_of(props, args)
         why, later = _lockout(doc, account, _key_arn(props, account, args.name))
         if later:
             findings.defer(f"{label(args)}: {later}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
+from kmsguard.access.arn import is_key_arn
+from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy
 from policies.rules._common import (
     PROVER_TIMEOUT,
@@ -45,8 +47,6 @@ MAX_WITNESSES = 5
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_new_access
-    from kmsguard.access.prove.questions import infer_account
-    from policies.rules.kms_key_policy_least_privilege import key_account
 
     policy = KeyPolicyInput(args)
     config = config_of(META, args)
@@ -73,12 +73,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return  # kms-key-policy-valid reports it
     props = props_of(args)
     arn = props.get("arn")
-    try:
-        key = Key(arn) if isinstance(arn, str) else None
-    except ValueError:
-        key = None
-    # The baseline comes from the reviewer's config, so its root statement may name the account.
-    key = key or Key.in_account(key_account(props, args) or infer_account(baseline))
+    account = key_account_of(props, args)
+    # Unknown account: no key, so the prover asks about every account that may own it.
+    key = Key(arn) if is_key_arn(arn) else Key.in_account(account) if account else None
     verdict = no_new_access(
         baseline, planned, key=key, timeout_s=prover_timeout(config), limit=MAX_WITNESSES
     )

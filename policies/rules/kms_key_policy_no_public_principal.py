@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
+from kmsguard.access.arn import is_key_arn, named_accounts
+from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
 from policies.rules._common import (
     PROVER_TIMEOUT,
@@ -57,11 +58,6 @@ META = RuleMeta(
         **PROVER_TIMEOUT,
     },
 )
-# Stands for the key's account while it is unknown and the policy names none: proved with,
-# never printed.
-_SOME_ACCOUNT = "000000000000"
-_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[\w-]+:\d{12}:key/[\w-]+")
-_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 def _describe(w: Witness) -> str:
@@ -73,7 +69,7 @@ def _describe(w: Witness) -> str:
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_public_access
-    from policies.rules.kms_key_policy_least_privilege import key_account
+    from kmsguard.access.prove.questions import spare_account
 
     policy = KeyPolicyInput(args)
     if not policy.applies or policy.error or policy.document is None:
@@ -96,16 +92,20 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     trusted = str_list(config["trustedAccounts"])
     orgs = str_list(config["trustedOrganizations"])
     props = props_of(args)
-    account = key_account(props, args)
+    account = key_account_of(props, args)
     arn = props.get("arn")
-    if isinstance(arn, str) and _KEY_ARN.fullmatch(arn):
+    named: list[str] = []
+    if is_key_arn(arn):
         key = Key(arn)
+    elif account:
+        key = Key.in_account(account)
     else:
         # Unknown owner: trust every account the policy names, so what is still found is
-        # public whichever of them owns the key.
-        named = sorted(set(_ACCOUNT.findall(parsed.source)) - set(trusted))
-        key = Key.in_account(account or (named[0] if named else _SOME_ACCOUNT))
-        trusted = trusted if account else [*trusted, *named]
+        # public whichever of them owns the key; with none named, one it does not name owns it
+        # (proved with, never printed).
+        named = sorted(set(named_accounts(parsed.source)) - set(trusted))
+        key = Key.in_account(named[0] if named else spare_account(named_accounts(parsed.source)))
+        trusted = [*trusted, *named]
     verdict = no_public_access(
         parsed, [key.account, *trusted], orgs, key=key, timeout_s=prover_timeout(config)
     )
@@ -114,7 +114,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     elif verdict.witness is not None:
         w = verdict.witness
         # Never the stand-in account proved with: the reader cannot tell it from a real one.
-        if account or (isinstance(arn, str) and _KEY_ARN.fullmatch(arn)):
+        if account:
             outside = f"outside account {key.account}"
         elif named:
             outside = (

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
+from kmsguard.access.arn import account_of, parse_arn
 from kmsguard.access.trust import Chain
 from kmsguard.contract import (
     AwsType,
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import Statement, account_of, covers, is_account_root, statements
+from policies.document import Statement, covers, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
@@ -237,11 +238,12 @@ def _check_policy(
     if isinstance(doc, Unknown):
         findings.defer(f"{where}: the key policy ({origin}) is unknown during preview")
         return
+    key_account = view.key_account(key)
     if doc is None:
-        if not view.account_id:
+        if not key_account:
             findings.defer(f"{where}: default key policy but the account id is unknown")
             return
-        doc = _default_policy(view.account_id)
+        doc = _default_policy(key_account)
     from kmsguard.access import PolicyDocumentError, who_can
 
     sts = statements(doc)
@@ -320,12 +322,12 @@ def _check_policy(
         findings,
         org,
     )
-    if view.account_id:
+    if key_account:
         # The key's own account is closed to the prover (nobody there holds an identity policy
         # it is not shown), so its unnamed principals can never be a witness.
         # Any principal of an account whose root is a grantee may be allowed.
         rooted = {a for p in grantees if is_account_root(p) and (a := account_of(p))}
-        foreign = rooted - {account_of(key_arn) or ""}
+        foreign = rooted - {key_account}
         inside = principals if open_key else reach.in_accounts(foreign)
         _outsiders(view, key_arn, doc, where, inside, declared, findings, org, timeout_s)
     else:
@@ -534,10 +536,10 @@ def _assumers(
 
 def _grant_caller(grantee: str) -> str:
     """Who uses a grant: a role's grant is used by its sessions (capped by its boundary)."""
-    parts = grantee.split(":", 5)
-    if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
-        name = parts[5].rsplit("/", 1)[-1]
-        return f"arn:{parts[1]}:sts::{parts[4]}:assumed-role/{name}/grant-use"
+    arn = parse_arn(grantee)
+    if arn is not None and arn.service == "iam" and arn.resource.startswith("role/"):
+        name = arn.resource.rsplit("/", 1)[-1]
+        return f"arn:{arn.partition}:sts::{arn.account}:assumed-role/{name}/grant-use"
     return grantee
 
 

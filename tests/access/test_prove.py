@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmsguard.access import evaluate
+from kmsguard.access.arn import account_of
 from kmsguard.access.prove import (
     CONTEXT_KEYS,
     Key,
@@ -538,3 +539,44 @@ def test_rcps_are_part_of_the_proof() -> None:
         anyone, ["kms:Decrypt"], allowed, closed_accounts=[A], rcps=[nothing], key=KEY
     )
     assert v.status == "pass"
+
+
+# -- the key's account unknown: every account that may own the key is asked -------------------
+
+# Opens the key to everyone unless it is in account A: private only if A owns the key.
+OUTSIDE_A = allow("*", "kms:Decrypt", StringNotEquals={"aws:ResourceAccount": A})
+
+
+def test_without_the_key_its_account_is_unknown_not_the_account_a_root_statement_names() -> None:
+    row("prove-key-account-unknown")
+    # Guessing A (the root the policies name) hid this: in any other account it is new access.
+    v = no_new_access(doc(ROOT), doc(ROOT, OUTSIDE_A))
+    assert v.status == "fail" and v.witness is not None
+    assert account_of(v.witness.resource) != A
+    assert confirmed(doc(ROOT, OUTSIDE_A), v.witness)
+    assert no_new_access(doc(ROOT), doc(ROOT, OUTSIDE_A), key=KEY).status == "pass"
+    assert no_new_access(doc(ROOT), doc(ROOT)).status == "pass"
+    assert equivalent(doc(ROOT), doc(ROOT, OUTSIDE_A)).status == "fail"
+
+
+def test_public_without_key_or_trusted_account_holds_for_every_owner() -> None:
+    # A's root is foreign to a key in any other account.
+    assert no_public_access(doc(ROOT), []).status == "fail"
+    assert no_public_access(doc(ROOT), [A]).status == "pass"
+
+
+def test_too_many_named_accounts_for_an_unknown_owner_is_unknown_never_a_pass() -> None:
+    accounts = [f"{n:012d}" for n in range(1, questions.MAX_KEY_ACCOUNTS + 1)]
+    policy = doc(*(allow({"AWS": f"arn:aws:iam::{a}:root"}) for a in accounts))
+    v = no_new_access(policy, policy)
+    assert v.status == "unknown" and "account is unknown" in v.reason
+    assert no_new_access(policy, policy, key=KEY).status == "pass"
+
+
+def test_cli_diff_without_account_asks_every_owner(tmp_path: Any) -> None:
+    (tmp_path / "old.json").write_text(json.dumps(doc(ROOT)))
+    (tmp_path / "new.json").write_text(json.dumps(doc(ROOT, OUTSIDE_A)))
+    code, _, _ = _run_cli(tmp_path, "diff", "old.json", "new.json", "--json")
+    assert code == 1
+    code, _, _ = _run_cli(tmp_path, "diff", "old.json", "new.json", "--account", A)
+    assert code == 0

@@ -55,6 +55,13 @@ def test_values_as_pulumi_stores_them_are_parsed() -> None:
         ("keyUsers", "arn:aws:iam::111122223333:user/a", "JSON list"),
         ("keyUsers", '["arn:aws:s3:::bucket"]', "not an IAM principal ARN"),
         ("keyUsers", '["arn:aws:iam::1234:user/a"]', "not an IAM principal ARN"),
+        # Digits a regex `\d` matches but AWS never issues: not an account.
+        (
+            "keyUsers",
+            '["arn:aws:iam::\u0661\u0661\u0661\u0661\u0662\u0662\u0662\u0662\u0663\u0663\u0663\u0663:root"]',
+            "not an IAM principal ARN",
+        ),
+        ("keyUsers", '["arn:aws:iam:eu-west-1:111122223333:user/a"]', "not an IAM principal ARN"),
         ("keyAdministrators", '["arn:aws:sts::111122223333:assumed-role/r/s"]', "role ARN"),
         ("keyUsers", f'["{ROLE}", "{ROLE}"]', "more than once"),
         ("keyUsers", "[1, 2]", "list of IAM ARN strings"),

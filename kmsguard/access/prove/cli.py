@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard import extras
+from kmsguard.access.arn import is_account_id
 from kmsguard.access.catalog import (
     SUGGESTED_PER_DOCUMENT,
     closest_actions,
@@ -25,14 +26,12 @@ from kmsguard.access.prove.questions import (
     Key,
     Verdict,
     Witness,
-    infer_account,
     no_new_access,
     no_public_access,
 )
 
 EXIT_NONE, EXIT_FOUND, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
 MAX_ROWS = 25
-_ACCOUNT = re.compile(r"\d{12}")
 _ORG = re.compile(r"o-[a-z0-9]{10,32}")
 
 
@@ -51,7 +50,10 @@ def add_commands(sub: Any) -> None:
     d.add_argument(
         "--action", action="append", default=[], help="only these actions (wildcards allowed)"
     )
-    d.add_argument("--account", help="the key's account (default: the account root OLD names)")
+    d.add_argument(
+        "--account",
+        help="the key's account (default: unknown, every account that may own the key is checked)",
+    )
     _common(d)
     p = sub.add_parser(
         "public",
@@ -268,18 +270,19 @@ def _timeout(value: float) -> float:
 
 
 def _account(value: str) -> str:
-    if not _ACCOUNT.fullmatch(value):
+    if not is_account_id(value):
         raise BadInput(f"--account {value!r}: must be a 12-digit AWS account id")
     return value
 
 
 def _diff(args: argparse.Namespace) -> Verdict:
     old, new = _load(args.old), _load(args.new)
-    account = _account(args.account) if args.account else infer_account(old, new)
+    # Without --account the key's account is unknown: every account that may own it is asked.
+    key = Key.in_account(_account(args.account)) if args.account else None
     return no_new_access(
         old,
         new,
-        key=Key.in_account(account),
+        key=key,
         actions=_actions(args.action),
         timeout_s=_timeout(args.timeout),
         limit=MAX_ROWS,

@@ -12,6 +12,7 @@ from typing import Any
 
 import z3
 
+from kmsguard.access.arn import account_of, arn_fields, named_accounts
 from kmsguard.access.catalog import catalog, expand_actions
 from kmsguard.access.conditions import (
     _NEGATED,
@@ -55,7 +56,6 @@ FINITE_KEYS = frozenset(
 # Keys AWS sets from the request's time: one clock for the request, stated as a window.
 CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
 STRING_KEYS = frozenset({"aws:principalarn", "aws:username"})
-_ACCOUNT = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
 class Unsupported(Exception):
@@ -106,16 +106,16 @@ def make_universe(
     window: tuple[int, int] = (0, 0),
 ) -> Universe:
     """Collect the accounts and services that the policies (and `extra_text`) mention."""
-    key_account = key_arn.split(":")[4]
+    key_account = account_of(key_arn) or ""
     accounts = {key_account}
     services: set[str] = set()
     for pol in policies:
-        accounts.update(_ACCOUNT.findall(pol.source))
+        accounts.update(named_accounts(pol.source))
         for st in pol.statements:
             if st.principal is not None:
                 services.update(o for o in st.principal.others if _is_service(o))
     for text in extra_text:
-        accounts.update(_ACCOUNT.findall(text))
+        accounts.update(named_accounts(text))
         if _is_service(text):
             services.add(text)
     other = next(
@@ -318,8 +318,8 @@ class Encoder:
 
     def arn_re(self, pattern: str) -> z3.ReRef | None:
         """ArnLike/ArnEquals: the six parts globbed alone; `*` spans `:` only in the last."""
-        parts = pattern.split(":", 5)
-        if len(parts) != 6:
+        parts = arn_fields(pattern)
+        if parts is None:
             return None
         segs: list[z3.ReRef] = []
         for i, part in enumerate(parts):
@@ -570,8 +570,8 @@ class Encoder:
             return z3.And(r.kind == SERVICE, r.service == self._svc_index[arn])
         if re.fullmatch(r"\d{12}", arn):
             return z3.And(r.kind == ROOT, self.account_is(arn))
-        parts = arn.split(":", 5)
-        if len(parts) != 6 or parts[0] != "arn":
+        parts = arn_fields(arn)
+        if parts is None or parts[0] != "arn":
             return self.f()
         service, account, res = parts[2], parts[4], parts[5]
         acct = self.account_is(account)
@@ -616,8 +616,8 @@ class Encoder:
     def _arn_exact(self, arn: str) -> z3.BoolRef:
         """The request's principal ARN is exactly `arn` (no role-to-session widening)."""
         r = self.req
-        parts = arn.split(":", 5)
-        if len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
+        parts = arn_fields(arn)
+        if parts is not None and parts[2] == "iam" and parts[5].startswith("role/"):
             return z3.And(
                 r.kind == ROLE, self.account_is(parts[4]), self._iam_name_is(parts[5][5:])
             )
@@ -864,9 +864,9 @@ class Encoder:
 
     def _iam_arn_test(self, text: str, pos: str) -> z3.BoolRef:
         r = self.req
-        parts = text.split(":", 5)
+        parts = arn_fields(text)
         arn_op = pos.startswith("Arn")
-        if len(parts) == 6 and (arn_op or not any(ch in p for p in parts[:5] for ch in "*?")):
+        if parts is not None and (arn_op or not any(ch in p for p in parts[:5] for ch in "*?")):
             head, tail = parts[:5], parts[5]
             for p, real in zip(head[:4], ("arn", "aws", "iam", ""), strict=True):
                 if not _python_test(pos, p, real):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any, Literal
 
 import z3
 
+from kmsguard.access.arn import account_of, is_key_arn, key_arn, named_accounts, parse_arn
 from kmsguard.access.evaluate import Decision, PolicyLike, evaluate
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.alphabet import text_of
@@ -35,7 +35,9 @@ DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_REGION = "us-east-1"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # AWS's documentation example key id
 Status = Literal["pass", "fail", "unknown"]
-_KEY_ARN = re.compile(r"arn:[\w-]+:kms:[\w-]*:\d{12}:key/[^\s]+")
+# Without the key's ARN its account is unknown: every account the policies name may own it, or
+# one they do not. Each is asked in turn, so many named accounts would multiply the work.
+MAX_KEY_ACCOUNTS = 8
 # When a request may be made: one time, or a window (first, last); None is now.
 RequestTime = datetime | tuple[datetime, datetime] | None
 
@@ -109,7 +111,7 @@ class Key:
     arn: str
 
     def __post_init__(self) -> None:
-        if not _KEY_ARN.fullmatch(self.arn):
+        if not is_key_arn(self.arn):
             raise ValueError(
                 f"{self.arn!r} is not a KMS key ARN (arn:<partition>:kms:<region>:<account>:"
                 "key/<id>)"
@@ -117,11 +119,11 @@ class Key:
 
     @staticmethod
     def in_account(account: str, region: str = DEFAULT_REGION) -> Key:
-        return Key(f"arn:aws:kms:{region}:{account}:key/{KEY_ID}")
+        return Key(key_arn(account, KEY_ID, region))
 
     @property
     def account(self) -> str:
-        return self.arn.split(":")[4]
+        return account_of(self.arn) or ""
 
 
 @dataclass
@@ -349,7 +351,7 @@ def _identity_for(principal: str, side: Side) -> Sequence[Policy] | None:
     if principal in side.identities:
         return side.identities[principal]
     if ":assumed-role/" in principal:
-        acct = principal.split(":")[4]
+        acct = account_of(principal)
         role = principal.split("/")[1]
         for arn, docs in side.identities.items():
             if arn.startswith(f"arn:aws:iam::{acct}:role/") and arn.rsplit("/", 1)[-1] == role:
@@ -387,7 +389,7 @@ def _decide(
     out = []
     for side in sides:
         known = _identity_for(principal, side)
-        acct = principal.split(":")[4] if principal.startswith("arn:") else ""
+        acct = account_of(principal) or ""
         ids: Sequence[PolicyLike]
         if known is not None:
             ids = list(known)
@@ -466,15 +468,18 @@ def no_new_access(
 ) -> Verdict:
     """pass when `new` allows no request that `old` denies; else the new requests (up to limit)."""
     o, n = _resource_policy(old), _resource_policy(new)
-    k = key or Key.in_account(infer_account(o, n))
-    q = _Query("no_new_access", k, [Side(o), Side(n)], actions, timeout_s, when=request_time)
-    return _run(
-        q,
-        lambda _e, a: z3.And(a[1], z3.Not(a[0])),
-        lambda d: d == (False, True),
-        _block_kind if limit > 1 else None,
-        limit,
-    )
+
+    def ask(k: Key) -> Verdict:
+        q = _Query("no_new_access", k, [Side(o), Side(n)], actions, timeout_s, when=request_time)
+        return _run(
+            q,
+            lambda _e, a: z3.And(a[1], z3.Not(a[0])),
+            lambda d: d == (False, True),
+            _block_kind if limit > 1 else None,
+            limit,
+        )
+
+    return _for_each_key("no_new_access", key, [o, n], ask)
 
 
 def no_public_access(
@@ -488,22 +493,39 @@ def no_public_access(
     limit: int = 1,
     request_time: RequestTime = None,
 ) -> Verdict:
-    """pass when only principals of the trusted accounts/organizations are allowed."""
+    """pass when only principals of the trusted accounts/organizations are allowed.
+
+    Without `key`, the first trusted account owns the key; with none trusted either, the key's
+    account is unknown and the property must hold whichever account owns it.
+    """
     p = _resource_policy(policy)
-    k = key or Key.in_account(trusted_accounts[0] if trusted_accounts else infer_account(p, p))
-    if _names_only_inside(p, {k.account, *trusted_accounts}, set(), actions=actions):
-        return Verdict("no_public_access", "pass", reason="every Allow names trusted accounts only")
-    q = _Query(
-        "no_public_access", k, [Side(p)], actions, timeout_s, list(trusted_accounts), request_time
-    )
-    accounts = [k.account, *trusted_accounts]
-    return _run(
-        q,
-        lambda e, a: z3.And(a[0], _outside(e, accounts, trusted_orgs)),
-        lambda d: d == (True,),
-        _block_kind if limit > 1 else None,
-        limit,
-    )
+    if key is None and trusted_accounts:
+        key = Key.in_account(trusted_accounts[0])
+
+    def ask(k: Key) -> Verdict:
+        if _names_only_inside(p, {k.account, *trusted_accounts}, set(), actions=actions):
+            return Verdict(
+                "no_public_access", "pass", reason="every Allow names trusted accounts only"
+            )
+        q = _Query(
+            "no_public_access",
+            k,
+            [Side(p)],
+            actions,
+            timeout_s,
+            list(trusted_accounts),
+            request_time,
+        )
+        accounts = [k.account, *trusted_accounts]
+        return _run(
+            q,
+            lambda e, a: z3.And(a[0], _outside(e, accounts, trusted_orgs)),
+            lambda d: d == (True,),
+            _block_kind if limit > 1 else None,
+            limit,
+        )
+
+    return _for_each_key("no_public_access", key, [p], ask)
 
 
 def access_not_granted(
@@ -527,7 +549,6 @@ def access_not_granted(
     organization's resource control policies over the key, one document per level.
     """
     p = _resource_policy(policy)
-    k = key or Key.in_account(infer_account(p, p))
     ids = {
         arn: [d if isinstance(d, Policy) else parse_policy(d, kind="identity") for d in docs]
         for arn, docs in (identities or {}).items()
@@ -539,14 +560,23 @@ def access_not_granted(
         p, roots, set(allowed_principals), whole_accounts=False, actions=actions
     ):
         return Verdict("access_not_granted", "pass", reason="every Allow names allowed ones only")
-    q = _Query(
-        "access_not_granted", k, [side], actions, timeout_s, list(allowed_principals), request_time
-    )
 
     def goal(e: Encoder, a: list[z3.BoolRef]) -> z3.BoolRef:
         return z3.And(a[0], z3.Not(e.any_of(e.principal_is(x) for x in allowed_principals)))
 
-    return _run(q, goal, lambda d: d == (True,), _block_kind if limit > 1 else None, limit)
+    def ask(k: Key) -> Verdict:
+        q = _Query(
+            "access_not_granted",
+            k,
+            [side],
+            actions,
+            timeout_s,
+            list(allowed_principals),
+            request_time,
+        )
+        return _run(q, goal, lambda d: d == (True,), _block_kind if limit > 1 else None, limit)
+
+    return _for_each_key("access_not_granted", key, [p], ask)
 
 
 def equivalent(
@@ -560,9 +590,12 @@ def equivalent(
 ) -> Verdict:
     """pass when `a` and `b` allow exactly the same requests; else one they decide differently."""
     pa, pb = _resource_policy(a), _resource_policy(b)
-    k = key or Key.in_account(infer_account(pa, pb))
-    q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s, when=request_time)
-    return _run(q, lambda _e, s: s[0] != s[1], lambda d: d[0] != d[1])
+
+    def ask(k: Key) -> Verdict:
+        q = _Query("equivalent", k, [Side(pa), Side(pb)], actions, timeout_s, when=request_time)
+        return _run(q, lambda _e, s: s[0] != s[1], lambda d: d[0] != d[1])
+
+    return _for_each_key("equivalent", key, [pa, pb], ask)
 
 
 def _names_only_inside(
@@ -593,8 +626,7 @@ def _names_only_inside(
         if not spec.accounts <= accounts:
             return False
         for arn in spec.arns:
-            parts = arn.split(":")
-            inside = whole_accounts and len(parts) > 4 and parts[4] in accounts
+            inside = whole_accounts and account_of(arn) in accounts
             if arn not in principals and not inside:
                 return False
         if not spec.others <= principals:
@@ -602,13 +634,49 @@ def _names_only_inside(
     return True
 
 
-def infer_account(*policies: Policy) -> str:
-    """The account a key policy belongs to: the first account-root principal it names."""
-    for pol in policies:
-        for st in pol.statements:
-            if st.principal is not None and st.principal.accounts and not st.is_deny:
-                return sorted(st.principal.accounts)[0]
-    return "111122223333"
+def unknown_key_accounts(*policies: Policy) -> list[str] | None:
+    """The accounts to ask about when the key's account is unknown: every account the policies
+    name, then one they do not (standing for all others); None when they name too many."""
+    named = sorted({a for pol in policies for a in named_accounts(pol.source)})
+    if len(named) >= MAX_KEY_ACCOUNTS:
+        return None
+    return [*named, spare_account(named)]
+
+
+def spare_account(taken: Sequence[str]) -> str:
+    """An account none of `taken` is: it stands for every account a policy does not name."""
+    avoid = set(taken)
+    spare = (str(999999999990 - i) for i in range(len(avoid) + 1))
+    return next(a for a in spare if a not in avoid)
+
+
+def _for_each_key(
+    question: str, key: Key | None, policies: Sequence[Policy], ask: Callable[[Key], Verdict]
+) -> Verdict:
+    """`ask` about `key`; without one, about a key in each account that may own it: the first
+    failure is the answer (it breaks the property for that owner), else the first unknown."""
+    if key is not None:
+        return ask(key)
+    accounts = unknown_key_accounts(*policies)
+    if accounts is None:
+        return Verdict(
+            question,
+            "unknown",
+            reason=(
+                f"the key's account is unknown and the policies name {MAX_KEY_ACCOUNTS} or more "
+                "accounts that may own it; give the key (its ARN or account)"
+            ),
+        )
+    unsure: Verdict | None = None
+    verdict: Verdict | None = None
+    for account in accounts:
+        verdict = ask(Key.in_account(account))
+        if verdict.status == "fail":
+            return verdict
+        if verdict.status == "unknown" and unsure is None:
+            unsure = verdict
+    assert verdict is not None
+    return unsure or verdict
 
 
 def kind_label(principal: str) -> str:
@@ -616,7 +684,8 @@ def kind_label(principal: str) -> str:
         return KINDS[ROOT]
     if ":assumed-role/" in principal:
         return KINDS[SESSION]
-    return principal.split(":")[-1].split("/")[0] if principal.startswith("arn:") else "service"
+    arn = parse_arn(principal)
+    return arn.resource_type if arn is not None else "service"
 
 
 def _show(v: Any) -> str:

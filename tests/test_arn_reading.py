@@ -1,0 +1,87 @@
+"""ARNs are read by kmsguard/access/arn.py alone: no other module splits one on its colons."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("kmsguard", "policies", "verification", "sandbox", "demo")
+READER = "kmsguard/access/arn.py"
+SPLITS = frozenset({"split", "rsplit", "partition", "rpartition"})
+
+# Colon-separated text that is not an ARN, by module and the expression split. Each entry says
+# what the text is; anything else split on ":" outside the reader is an ARN read by hand.
+NOT_ARNS: dict[tuple[str, str], str] = {
+    ("kmsguard/access/catalog.py", "pattern"): "an action pattern, service:name",
+    ("kmsguard/access/catalog.py", "action[:_SUGGEST_CHARS]"): "an action, service:name",
+    ("kmsguard/access/catalog.py", "a"): "an action, service:name",
+    ("kmsguard/access/catalog.py", "next(iter(every.values()))"): "an action, service:name",
+    ("kmsguard/access/grants.py", "op"): "a grant operation as an action, kms:Name",
+    ("kmsguard/preview/collect.py", "type_"): "a Pulumi type token, pkg:module:Type",
+    ("kmsguard/preview/collect.py", "k"): "a stack config key, namespace:name",
+    ("kmsguard/preview/collect.py", "token"): "a Pulumi function token, pkg:module/fn:fn",
+    ("demo/engine.py", "args.typ"): "a Pulumi type token, pkg:module:Type",
+    ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",
+    ("policies/stack.py", "n.type"): "a Pulumi type token, pkg:module:Type",
+    ("kmsguard/preview/analyzer.py", "ref"): "a Pulumi provider reference, urn::id",
+    ("policies/rules/kms_key_policy_lockout_safe.py", "op"): (
+        "a condition operator, ForAnyValue:StringEquals"
+    ),
+}
+
+
+def _splits_on_colon(tree: ast.AST) -> list[tuple[int, str]]:
+    out = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SPLITS
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            # ":" itself, or an ARN's field boundary such as ":key/" or ":table/"
+            and node.args[0].value.startswith(":")
+        ):
+            out.append((node.lineno, ast.unparse(node.func.value)))
+    return out
+
+
+def _modules() -> list[Path]:
+    return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py"))
+
+
+def test_no_module_but_the_reader_splits_an_arn_by_hand() -> None:
+    found = []
+    for path in _modules():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel == READER:
+            continue
+        for line, what in _splits_on_colon(ast.parse(path.read_text(), rel)):
+            if (rel, what) not in NOT_ARNS:
+                found.append(f"{rel}:{line}: {what}.split(':') (use kmsguard.access.arn)")
+    assert not found, "\n".join(found)
+
+
+def test_every_allowed_split_still_exists() -> None:
+    # A stale entry would let a later ARN split of the same spelling through unseen.
+    seen = {
+        (p.relative_to(ROOT).as_posix(), what)
+        for p in _modules()
+        for _, what in _splits_on_colon(ast.parse(p.read_text()))
+    }
+    assert set(NOT_ARNS) <= seen, sorted(set(NOT_ARNS) - seen)
+
+
+def test_the_scan_catches_the_spellings_an_arn_was_split_with() -> None:
+    code = (
+        'a = arn.split(":")[4]\n'
+        'b = who.arn.split(":", 5)\n'
+        'c = p.rsplit(":", 1)[-1]\n'
+        'd = x.partition(":")\n'
+        'e = arn.split("/")\n'
+        'f = arn.split(":key/")[-1]\n'
+    )
+    found = sorted(w for _, w in _splits_on_colon(ast.parse(code)))
+    assert found == ["arn", "arn", "p", "who.arn", "x"]
