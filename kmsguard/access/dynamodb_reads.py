@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kmsguard.access.arn import parse_arn
+
 __all__ = [
     "BACKUP",
     "INDEX",
@@ -96,10 +98,10 @@ READ_PATHS: tuple[ReadPath, ...] = (
 
 def _parts(arn: str) -> tuple[str, str, list[str]] | None:
     """(account, partition, resource path segments) of a DynamoDB ARN, else None."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "dynamodb":
+    found = parse_arn(arn)
+    if found is None or found.service != "dynamodb":
         return None
-    return parts[4], parts[1], parts[5].split("/")
+    return found.account, found.partition, found.resource.split("/")
 
 
 def policy_holder(arn: str) -> str | None:
