@@ -12,6 +12,9 @@ from tests.packaging import dist as dist_module
 
 settings.load_profile(profile_name())
 
+# Each xdist_group on one worker, whatever the pytest version (see the module).
+pytest_plugins = ["tests.xdist_groups"]
+
 TESTS = Path(__file__).resolve().parent
 
 # End-to-end modules: they start the demo, build wheels and virtualenvs, run every documented

@@ -23,6 +23,7 @@ from kmsguard.access.prove import (
 )
 from kmsguard.access.prove.questions import assumed_identity_policy
 from tests.access.docs import row
+from tests.budgets import examples
 
 A = "111122223333"
 B = "444455556666"
@@ -337,7 +338,7 @@ def _request_context(principal: str, ctx: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies, policies, st.lists(requests, min_size=1, max_size=6))
 def test_new_access_the_evaluator_sees_is_found_and_witnesses_confirm(
     old: dict[str, Any], new: dict[str, Any], reqs: list[Any]
@@ -357,7 +358,7 @@ def test_new_access_the_evaluator_sees_is_found_and_witnesses_confirm(
             assert verdict.status == "fail", (json.dumps([old, new]), principal, action, ctx)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies)
 def test_public_witnesses_are_confirmed_and_outside(policy: dict[str, Any]) -> None:
     v = no_public_access(policy, [A], [ORG], key=KEY, limit=5)

@@ -19,6 +19,7 @@ from kmsguard.access import evaluate
 from kmsguard.access.prove import Key, no_new_access, no_public_access
 from kmsguard.access.prove.questions import assumed_identity_policy
 from tests.access.docs import row
+from tests.budgets import examples
 
 A = "111122223333"
 KEY = Key.in_account(A)
@@ -143,7 +144,12 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], str, dict[str, Any]]:
     return policy, principal, context
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# A query the solver gives up on is `unknown`, an accepted answer here, so a short solver budget
+# keeps what is checked (never a wrong pass) while bounding the draws z3 finds hard.
+TIMEOUT_S = 2
+
+
+@settings(max_examples=examples(0.15), deadline=None, suppress_health_check=list(HealthCheck))
 @given(scenarios())
 def test_every_allowed_request_is_found(
     scenario: tuple[dict[str, Any], str, dict[str, Any]],
@@ -162,10 +168,10 @@ def test_every_allowed_request_is_found(
     event(f"allowed: {decision.allowed}")
     if not decision.allowed:
         return
-    public = no_public_access(policy, [A], key=KEY, request_time=WHEN, timeout_s=5)
+    public = no_public_access(policy, [A], key=KEY, request_time=WHEN, timeout_s=TIMEOUT_S)
     event(f"public: {public.status} {public.reason[:30]}")
     assert public.status != "pass", (policy, principal, context)
     new = no_new_access(
-        {"Version": "2012-10-17", "Statement": [ROOT]}, policy, key=KEY, timeout_s=5
+        {"Version": "2012-10-17", "Statement": [ROOT]}, policy, key=KEY, timeout_s=TIMEOUT_S
     )
     assert new.status != "pass", (policy, principal, context)

@@ -11,7 +11,8 @@ from sandbox import SandboxInfo
 from sandbox.identifiers import ALIAS_ACCEPTING
 from tests.sandbox.helpers import denied, item, make_table, table_names, unique
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the module in order: its operations share one key (DisableKey, then EnableKey).
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-identifiers")]
 
 FORMS = ("key id", "key ARN", "alias name", "alias ARN")
 Call = Callable[[Any, str], Any]

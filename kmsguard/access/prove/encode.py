@@ -37,6 +37,7 @@ from kmsguard.access.prove.alphabet import (
     lit,
 )
 from kmsguard.access.prove.context_keys import key_source
+from kmsguard.access.prove.reserved import alias_value_fact
 
 KINDS = ("root", "user", "role", "session", "service")
 ROOT, USER, ROLE, SESSION, SERVICE = range(5)
@@ -491,6 +492,9 @@ class Encoder:
                     facts.append(z3.Implies(present, z3.InRe(v, domain)))
                 if key == "aws:sourcearn":
                     facts.append(z3.Implies(present, self._source_arn(v)))
+                alias_fact = alias_value_fact(key, v, present) if slot.family == "str" else None
+                if alias_fact is not None:
+                    facts.append(alias_fact)
             if src == "organization":
                 facts.append(z3.Implies(r.kind == SERVICE, slot.count == 0))
             if src == "service-source":
