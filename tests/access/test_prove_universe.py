@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-from kmsguard.access import evaluate
 from kmsguard.access.prove import Key, no_new_access, no_public_access
-from kmsguard.access.prove.questions import assumed_identity_policy
 from tests.access.docs import row
+from tests.access.test_prove import confirmed
 
 A = "111122223333"
 KEY = Key.in_account(A)
@@ -38,18 +37,6 @@ def stmt(effect: str, principal: Any, action: str = "kms:Decrypt", **cond: Any) 
     if cond:
         st["Condition"] = cond
     return st
-
-
-def confirmed(policy: dict[str, Any], w: Any) -> bool:
-    ids = [assumed_identity_policy(w.action, w.resource)] if w.identity_assumed else []
-    return evaluate(
-        w.principal,
-        w.action,
-        w.resource,
-        identity_policies=ids,
-        resource_policy=policy,
-        context=w.context,
-    ).allowed
 
 
 def public(policy: dict[str, Any], **kw: Any) -> Any:
