@@ -78,7 +78,7 @@ def statements(doc: Any) -> list[Statement]:
 def _view(st: Any, raw: dict[str, Any]) -> Statement:
     condition: dict[str, Any] = {}
     for clause in st.clauses:
-        condition.setdefault(clause.operator, {})[clause.key] = list(clause.values)
+        condition.setdefault(clause.operator.text, {})[clause.key] = list(clause.values)
     actions = tuple(a for _, a in st.action_paths)
     return Statement(
         index=st.index,

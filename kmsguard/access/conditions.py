@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ class Unresolved(Exception):
 Predicate = Callable[[Context], bool]
 _Test = Callable[[Any, Context], bool]
 
-_NEGATED = frozenset(
+NEGATED = frozenset(
     {
         "StringNotEquals",
         "StringNotEqualsIgnoreCase",
@@ -66,7 +67,7 @@ BASE_OPERATORS: tuple[str, ...] = (
     "Null",
 )
 _BASE_SET = frozenset(BASE_OPERATORS)
-_QUALIFIERS = ("ForAnyValue:", "ForAllValues:")
+QUALIFIERS = ("ForAnyValue", "ForAllValues")
 ALLOWED_TEXT = (
     ", ".join(BASE_OPERATORS)
     + " (each but Null optionally suffixed IfExists and prefixed ForAnyValue:/ForAllValues:)"
@@ -84,7 +85,7 @@ def as_text(value: Any) -> str | None:
     return None
 
 
-def _as_bool(value: Any) -> bool | None:
+def as_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -92,7 +93,7 @@ def _as_bool(value: Any) -> bool | None:
     return None
 
 
-def _as_number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -105,7 +106,7 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
-def _as_epoch(value: Any) -> float | None:
+def as_epoch(value: Any) -> float | None:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, bool):
@@ -225,16 +226,16 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
                 raise PolicyDocumentError(f"{path}[{i}]", "string operator needs string values")
         return _string_test(base, vals, path)
     if base.startswith("Numeric"):
-        nums = _typed(vals, path, _as_number, "a number")
+        nums = _typed(vals, path, as_number, "a number")
         cmp = _COMPARE[base[len("Numeric") :]]
-        return lambda x, _c: any(cmp(_comparable(_as_number(x), x), v) for v in nums)
+        return lambda x, _c: any(cmp(_comparable(as_number(x), x), v) for v in nums)
     if base.startswith("Date"):
-        dates = _typed(vals, path, _as_epoch, "a date (ISO 8601 or epoch seconds)")
+        dates = _typed(vals, path, as_epoch, "a date (ISO 8601 or epoch seconds)")
         dcmp = _COMPARE[base[len("Date") :]]
-        return lambda x, _c: any(dcmp(_comparable(_as_epoch(x), x), v) for v in dates)
+        return lambda x, _c: any(dcmp(_comparable(as_epoch(x), x), v) for v in dates)
     if base == "Bool":
-        bools = frozenset(_typed(vals, path, _as_bool, "'true' or 'false'"))
-        return lambda x, _c: _comparable(_as_bool(x), x) in bools
+        bools = frozenset(_typed(vals, path, as_bool, "'true' or 'false'"))
+        return lambda x, _c: _comparable(as_bool(x), x) in bools
     if base == "BinaryEquals":
         raw = frozenset(_typed(vals, path, lambda v: v if isinstance(v, str) else None, "a string"))
         return lambda x, _c: x in raw
@@ -270,25 +271,58 @@ def _test_for(base: str, vals: Sequence[Any], path: str) -> _Test:
     return lambda x, _c: isinstance(x, str) and any(g.matches(x) for g in arn_globs)
 
 
-# Every operator IAM accepts, as (base, qualifier, IfExists): a base operator, optionally
-# prefixed ForAnyValue:/ForAllValues: and suffixed IfExists (Null takes neither).
-_OPERATORS: dict[str, tuple[str, str, bool]] = {
-    f"{q}{b}{s}": (b, q, bool(s))
+def positive(base: str) -> str:
+    """The test a negated base operator negates: StringNotLike -> StringLike."""
+    if base not in NEGATED:
+        return base
+    return base[3:] if base.startswith("Not") else base.replace("Not", "", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """A condition operator as IAM reads it, e.g. `ForAnyValue:StringNotLikeIfExists`."""
+
+    text: str  # as written
+    base: str  # StringNotLike
+    qualifier: str  # "", "ForAnyValue" or "ForAllValues"
+    if_exists: bool
+    negated: bool
+
+    @property
+    def positive(self) -> str:
+        """The base operator's positive test (what a negated one negates)."""
+        return positive(self.base)
+
+
+# Every operator IAM accepts: a base operator, optionally prefixed ForAnyValue:/ForAllValues:
+# and suffixed IfExists (Null takes neither).
+OPERATORS: dict[str, Operator] = {
+    f"{q}{':' if q else ''}{b}{s}": Operator(
+        f"{q}{':' if q else ''}{b}{s}", b, q, bool(s), b in NEGATED
+    )
     for b in BASE_OPERATORS
-    for q in ("", *_QUALIFIERS)
+    for q in ("", *QUALIFIERS)
     for s in ("", "IfExists")
     if b != "Null" or not (q or s)
 }
 
 
-def _operator(op: str, block: Any, cond_path: str) -> tuple[str, str, bool]:
-    """An operator split into (base, qualifier, IfExists), its block checked for shape."""
-    parts = _OPERATORS.get(op)
+def parse_operator(op: Any, cond_path: str) -> Operator:
+    """The operator named by `op` (a key of a Condition element at `cond_path`)."""
+    parts = OPERATORS.get(op) if isinstance(op, str) else None
     if parts is None:
+        if not isinstance(op, str):
+            raise PolicyDocumentError(cond_path, "condition operators must be strings")
         raise PolicyDocumentError(
             cond_path,
             f"unknown condition operator {op!r}; allowed: {ALLOWED_TEXT}",
         )
+    return parts
+
+
+def _operator(op: str, block: Any, cond_path: str) -> Operator:
+    """The parsed operator, its block checked for shape."""
+    parts = parse_operator(op, cond_path)
     if not isinstance(block, dict) or not block:
         raise PolicyDocumentError(
             f"{cond_path}.{op}", "must be a non-empty object of condition keys to values"
@@ -302,22 +336,22 @@ def _key_path(key: Any, path: str) -> str:
     return f"{path}.{key}"
 
 
-def compile_operator(op: str, block: Any, cond_path: str) -> list[Predicate]:
+def compile_operator(
+    operator: Operator, block: Mapping[str, Any], cond_path: str
+) -> list[Predicate]:
     """Predicates for one operator block, e.g. `"StringEquals": {"kms:ViaService": [...]}`."""
-    base, qualifier, if_exists = _operator(op, block, cond_path)
-    path = f"{cond_path}.{op}"
+    base = operator.base
+    path = f"{cond_path}.{operator.text}"
     preds: list[Predicate] = []
     for key, raw in block.items():
         kpath = _key_path(key, path)
         vals = _values(raw, kpath)
         lkey = key.lower()
         if base == "Null":
-            wants = _typed(vals, kpath, _as_bool, "'true' or 'false'")
+            wants = _typed(vals, kpath, as_bool, "'true' or 'false'")
             preds.append(_null_pred(lkey, frozenset(wants)))
             continue
-        preds.append(
-            _clause(lkey, _test_for(base, vals, kpath), base in _NEGATED, qualifier, if_exists)
-        )
+        preds.append(_clause(lkey, _test_for(base, vals, kpath), operator))
     return preds
 
 
@@ -328,9 +362,7 @@ def check_condition(cond: Any, path: str) -> bool:
         raise PolicyDocumentError(path, "Condition must be an object of operators")
     plain = True
     for op, block in cond.items():
-        if not isinstance(op, str):
-            raise PolicyDocumentError(path, "condition operators must be strings")
-        base = _operator(op, block, path)[0]
+        base = _operator(op, block, path).base
         text_only = base.startswith("String")
         for key, raw in block.items():
             if key.__class__ is not str or not key.strip():
@@ -344,7 +376,7 @@ def check_condition(cond: Any, path: str) -> bool:
                 vals = _values(raw, kpath)
                 plain = plain and all(v.__class__ is str for v in vals)
             if base == "Null":
-                _typed(vals, kpath, _as_bool, "'true' or 'false'")
+                _typed(vals, kpath, as_bool, "'true' or 'false'")
             elif text_only:
                 for i, v in enumerate(vals):
                     if v.__class__ is not str and as_text(v) is None:
@@ -360,15 +392,16 @@ def compile_checked(cond: dict[str, Any]) -> tuple[Predicate, ...]:
     """`compile_condition` for an element `check_condition` accepted (so no paths to build)."""
     preds: list[Predicate] = []
     for op, block in cond.items():
-        base, qualifier, if_exists = _OPERATORS[op]
+        operator = OPERATORS[op]
+        base = operator.base
         for key, raw in block.items():
             vals = raw if isinstance(raw, list) else [raw]
             if base == "Null":
-                wants = frozenset(_typed(vals, "", _as_bool, "'true' or 'false'"))
+                wants = frozenset(_typed(vals, "", as_bool, "'true' or 'false'"))
                 preds.append(_null_pred(key.lower(), wants))
             else:
                 test = _test_for(base, vals, "")
-                preds.append(_clause(key.lower(), test, base in _NEGATED, qualifier, if_exists))
+                preds.append(_clause(key.lower(), test, operator))
     return tuple(preds)
 
 
@@ -381,7 +414,8 @@ def _null_pred(key: str, wants: frozenset[bool]) -> Predicate:
     return pred
 
 
-def _clause(key: str, test: _Test, negated: bool, qualifier: str, if_exists: bool) -> Predicate:
+def _clause(key: str, test: _Test, operator: Operator) -> Predicate:
+    negated, qualifier, if_exists = operator.negated, operator.qualifier, operator.if_exists
     plain = not qualifier
 
     def pred(ctx: Context) -> bool:
@@ -405,16 +439,16 @@ def _set_test(
     if v is None or (isinstance(v, list | tuple) and not v):
         if if_exists:
             return True
-        if qualifier == "ForAllValues:":
+        if qualifier == "ForAllValues":
             return True
-        if qualifier == "ForAnyValue:":
+        if qualifier == "ForAnyValue":
             return False
         # AWS: a negated operator on a missing key is true; a positive one is false.
         return negated
     vals = v if isinstance(v, list | tuple) else (v,)
-    if qualifier == "ForAllValues:":
+    if qualifier == "ForAllValues":
         return all(test(x, ctx) != negated for x in vals)
-    if qualifier == "ForAnyValue:":
+    if qualifier == "ForAnyValue":
         return any(test(x, ctx) != negated for x in vals)
     hit = any(test(x, ctx) for x in vals)
     return not hit if negated else hit
@@ -425,7 +459,5 @@ def compile_condition(cond: Any, path: str) -> tuple[Predicate, ...]:
         raise PolicyDocumentError(path, "Condition must be an object of operators")
     preds: list[Predicate] = []
     for op, block in cond.items():
-        if not isinstance(op, str):
-            raise PolicyDocumentError(path, "condition operators must be strings")
-        preds.extend(compile_operator(op, block, path))
+        preds.extend(compile_operator(_operator(op, block, path), block, path))
     return tuple(preds)

@@ -10,7 +10,14 @@ from dataclasses import FrozenInstanceError, dataclass, field
 from typing import Any, Literal
 
 from kmsguard.access.arn import arn_fields, is_account_id
-from kmsguard.access.conditions import Context, Predicate, check_condition, compile_checked
+from kmsguard.access.conditions import (
+    OPERATORS,
+    Context,
+    Operator,
+    Predicate,
+    check_condition,
+    compile_checked,
+)
 from kmsguard.access.decision import StatementRef
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import (
@@ -104,14 +111,15 @@ class PrincipalSpec:
 
 @dataclass(frozen=True, slots=True)
 class ConditionClause:
-    """One condition test as written: operator (with qualifier/IfExists), lower-cased key, values.
+    """One condition test: its operator parsed, its key lower-cased and as written, its values.
 
-    The evaluator runs the compiled predicates; the prover reads these clauses.
+    The evaluator runs the compiled predicates; the prover and the pack read these clauses.
     """
 
-    operator: str
+    operator: Operator
     key: str
     values: tuple[Any, ...]
+    written_key: str
 
 
 # Built from the validated document on first use: parsing only checks, and an evaluation
@@ -806,7 +814,9 @@ def _clauses(cond: Any) -> tuple[ConditionClause, ...]:
     if not isinstance(cond, Mapping):
         return ()
     return tuple(
-        ConditionClause(op, key.lower(), tuple(raw if isinstance(raw, list) else [raw]))
+        ConditionClause(
+            OPERATORS[op], key.lower(), tuple(raw if isinstance(raw, list) else [raw]), key
+        )
         for op, block in cond.items()
         for key, raw in block.items()
     )

@@ -15,13 +15,12 @@ import z3
 from kmsguard.access.arn import account_of, arn_fields, named_accounts
 from kmsguard.access.catalog import catalog, expand_actions
 from kmsguard.access.conditions import (
-    _NEGATED,
-    _QUALIFIERS,
-    _as_bool,
-    _as_epoch,
-    _as_number,
+    as_bool,
+    as_epoch,
+    as_number,
     as_text,
     compile_operator,
+    positive,
 )
 from kmsguard.access.evaluate import build_context
 from kmsguard.access.matching import glob
@@ -353,21 +352,17 @@ class Encoder:
         names: dict[str, str] = {}
         clauses: dict[str, set[tuple[str, tuple[Any, ...]]]] = {}
         for pol in policies:
-            for st_doc in _statement_docs(pol):
-                cond = st_doc.get("Condition")
-                if isinstance(cond, dict):
-                    for block in cond.values():
-                        if isinstance(block, dict):
-                            for k in block:
-                                names.setdefault(str(k).lower(), str(k))
-                                self.keys_seen.add(str(k).lower())
+            for st in pol.statements:
+                for cl in st.clauses:
+                    names.setdefault(cl.key, cl.written_key)
+                    self.keys_seen.add(cl.key)
             for st in pol.statements:
                 if st.dynamic_resources:
                     raise Unsupported(
                         f"statement {st.sid or st.index}: policy variables in Resource"
                     )
                 for cl in st.clauses:
-                    qualifier, base, _ = split_operator(cl.operator)
+                    qualifier, base = cl.operator.qualifier, cl.operator.base
                     for v in cl.values:
                         if isinstance(v, str) and "${" in v and pol.version == "2012-10-17":
                             raise Unsupported(
@@ -376,19 +371,21 @@ class Encoder:
                             )
                     if cl.key in FINITE_KEYS:
                         if cl.key in ACCOUNT_KEYS and family(base) not in (None, "str"):
-                            raise Unsupported(f"{cl.operator} on {cl.key} (an account id)")
+                            raise Unsupported(f"{cl.operator.text} on {cl.key} (an account id)")
                         continue
                     if cl.key == "aws:username":
                         self.req.uses_username = True
                     if cl.key in STRING_KEYS:
                         continue
                     names.setdefault(cl.key, cl.key)
-                    clauses.setdefault(cl.key, set()).add((cl.operator, tuple(map(str, cl.values))))
+                    clauses.setdefault(cl.key, set()).add(
+                        (cl.operator.text, tuple(map(str, cl.values)))
+                    )
                     fam = family(base)
                     if cl.key == "aws:epochtime" and fam == "date":
                         fam = "num"  # epoch seconds: dates and numbers compare the same number
                     if cl.key == "aws:currenttime" and fam not in (None, "date"):
-                        raise Unsupported(f"{cl.operator} on aws:CurrentTime (a date)")
+                        raise Unsupported(f"{cl.operator.text} on aws:CurrentTime (a date)")
                     if fam is not None:
                         families.setdefault(cl.key, set()).add(fam)
                     else:
@@ -740,7 +737,8 @@ class Encoder:
 
     # -- conditions ---------------------------------------------------------------------------
     def clause(self, cl: ConditionClause) -> z3.BoolRef:
-        qualifier, base, if_exists = split_operator(cl.operator)
+        op = cl.operator
+        qualifier, base, if_exists = op.qualifier, op.base, op.if_exists
         if cl.key in ACCOUNT_KEYS:
             return self._account_clause(cl)
         if cl.key in FINITE_KEYS:
@@ -748,14 +746,14 @@ class Encoder:
         items = self._items(cl, base)
         absent = self.all_of(z3.Not(e) for e, _ in items)
         if base == "Null":
-            wants = {_as_bool(v) for v in cl.values}
+            wants = {as_bool(v) for v in cl.values}
             if wants == {True, False}:
                 return self.t()
             return absent if True in wants else z3.Not(absent)
-        negated = base in _NEGATED
-        if qualifier == "ForAllValues:":
+        negated = op.negated
+        if qualifier == "ForAllValues":
             return self.all_of(z3.Implies(e, z3.Not(t) if negated else t) for e, t in items)
-        if qualifier == "ForAnyValue:":
+        if qualifier == "ForAnyValue":
             hit = self.any_of(z3.And(e, z3.Not(t) if negated else t) for e, t in items)
             return self.any_of([absent, hit]) if if_exists else hit
         hit = self.any_of(z3.And(e, t) for e, t in items)
@@ -790,7 +788,7 @@ class Encoder:
             return self.any_of(self._string_test(x, v, pos) for v in values)
         if slot.family in ("num", "date"):
             numeric = pos.startswith("Numeric")
-            conv = _as_number if numeric else _as_epoch
+            conv = as_number if numeric else as_epoch
             cmp = pos[len("Numeric") :] if numeric else pos[len("Date") :]
             tests = []
             for v in values:
@@ -817,7 +815,7 @@ class Encoder:
     def _string_test(self, x: z3.SeqRef, v: Any, base: str) -> z3.BoolRef:
         pos = positive(base)
         if pos == "Bool":
-            b = _as_bool(v)
+            b = as_bool(v)
             return x == self.s("true" if b else "false")
         text = as_text(v)
         return self.f() if text is None else self._text_test(x, text, pos)
@@ -952,22 +950,23 @@ class Encoder:
     def _account_clause(self, cl: ConditionClause) -> z3.BoolRef:
         """An account-id key, tested on the symbolic account id (account wildcards exactly)."""
         r = self.req
-        qualifier, base, if_exists = split_operator(cl.operator)
+        op = cl.operator
+        qualifier, base, if_exists = op.qualifier, op.base, op.if_exists
         if cl.key in ("aws:sourceaccount", "aws:sourceowner"):
             present: z3.BoolRef = z3.And(r.kind == SERVICE, r.source)
         else:
             present = r.kind != SERVICE
         if base == "Null":
-            wants = {_as_bool(v) for v in cl.values}
+            wants = {as_bool(v) for v in cl.values}
             if wants == {True, False}:
                 return self.t()
             return z3.Not(present) if True in wants else present
-        negated = base in _NEGATED
-        test = self.any_of(self._account_test(v, positive(base)) for v in cl.values)
+        negated = op.negated
+        test = self.any_of(self._account_test(v, op.positive) for v in cl.values)
         passes = z3.Not(test) if negated else test
-        if qualifier == "ForAllValues:":
+        if qualifier == "ForAllValues":
             return z3.Implies(present, passes)
-        if qualifier == "ForAnyValue:":
+        if qualifier == "ForAnyValue":
             hit = z3.And(present, passes)
             return z3.Or(z3.Not(present), hit) if if_exists else hit
         if negated:
@@ -1012,24 +1011,6 @@ def sample_principal(kind: int, account: str, name: str, session: str, service: 
     return service
 
 
-def split_operator(op: str) -> tuple[str, str, bool]:
-    qualifier, base = "", op
-    for q in _QUALIFIERS:
-        if base.startswith(q):
-            qualifier, base = q, base[len(q) :]
-    if_exists = base.endswith("IfExists")
-    if if_exists:
-        base = base[: -len("IfExists")]
-    return qualifier, base, if_exists
-
-
-def positive(base: str) -> str:
-    """The test a negated operator negates: StringNotLike -> StringLike."""
-    if base not in _NEGATED:
-        return base
-    return base[3:] if base.startswith("Not") else base.replace("Not", "", 1)
-
-
 def family(base: str) -> str | None:
     if base == "Null":
         return None
@@ -1064,9 +1045,3 @@ def _python_test(pos: str, pattern: str, real: str) -> bool:
     if pos in ("StringLike", "ArnLike", "ArnEquals"):
         return glob(pattern).matches(real)
     return False
-
-
-def _statement_docs(pol: Policy) -> list[dict[str, Any]]:
-    raw = pol.document.get("Statement")
-    items = raw if isinstance(raw, list) else [raw]
-    return [s for s in items if isinstance(s, dict)]
