@@ -74,9 +74,9 @@ _SCENARIO_ALLOWED = frozenset(_SCENARIO_KEYS + _SCENARIO_EXTRA)
 
 
 def _as_policy(doc: Any, kind: PolicyKind, label: str) -> Policy:
-    if isinstance(doc, Policy) and doc.kind == kind:
+    if isinstance(doc, Policy) and doc.kind == kind and not doc.problems:
         return doc
-    try:
+    try:  # a Policy with problems: parse_policy raises the first
         return parse_policy(doc, kind=kind)
     except PolicyDocumentError as exc:
         raise exc.within(label) from None
@@ -215,14 +215,18 @@ def evaluate(
         raise PolicyDocumentError("identity_policies", "must be a list of policy documents")
     ids = [
         p
-        if p.__class__ is Policy and p.kind == "identity"
+        if p.__class__ is Policy and p.kind == "identity" and not p.problems
         else seen_before(p, "identity") or _as_policy(p, "identity", _label(i))
         for i, p in enumerate(identity_policies)
     ]
     res: Policy | None
     if resource_policy is None:
         res = None
-    elif resource_policy.__class__ is Policy and resource_policy.kind == "resource":
+    elif (
+        resource_policy.__class__ is Policy
+        and resource_policy.kind == "resource"
+        and not resource_policy.problems
+    ):
         res = resource_policy
     else:
         res = seen_before(resource_policy, "resource") or _as_policy(

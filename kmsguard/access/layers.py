@@ -52,6 +52,8 @@ def _one(doc: Any, kind: PolicyKind, label: str) -> Policy:
             raise PolicyDocumentError(
                 "", f"expected a {kind} policy, got a {doc.kind} policy"
             ).within(label)
+        if doc.problems:
+            raise doc.problems[0].within(label)
         return doc
     try:
         return parse_policy(doc, kind=kind)

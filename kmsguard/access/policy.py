@@ -151,9 +151,11 @@ class _Fields:
         "_path",
         "_variables",
         "_plain",
-        # Memos of `action_paths` and `clauses`, read by tools rather than by an evaluation.
+        # Memos of `action_paths`, `clauses` and `principal_names`, read by tools rather than by
+        # an evaluation.
         "_action_paths",
         "_clauses",
+        "_principal_names",
         *_LAZY,
     )
     index: int
@@ -177,6 +179,7 @@ class _Fields:
     _plain: bool
     _action_paths: tuple[tuple[str, str], ...]
     _clauses: tuple[ConditionClause, ...]
+    _principal_names: tuple[str, ...]
 
     @property
     def action_paths(self) -> tuple[tuple[str, str], ...]:
@@ -199,6 +202,28 @@ class _Fields:
             found = _clauses(cond) if cond else ()
             object.__setattr__(self, "_clauses", found)
             return found
+
+    @property
+    def principal_names(self) -> tuple[str, ...]:
+        """The Principal/NotPrincipal entries as written: AWS entries as they are, `*` for
+        everyone, any other type as `Type:value` (e.g. `Service:dynamodb.amazonaws.com`)."""
+        try:
+            return self._principal_names
+        except AttributeError:
+            key = "NotPrincipal" if self.not_principal else "Principal"
+            found = _principal_names(self._raw.get(key))
+            object.__setattr__(self, "_principal_names", found)
+            return found
+
+    @property
+    def conditioned(self) -> bool:
+        """The statement has a Condition element with at least one operator."""
+        cond = self._raw.get("Condition")
+        return isinstance(cond, Mapping) and bool(cond)
+
+    def covers(self, action: str) -> bool:
+        """Action/NotAction applies to `action` (any case)."""
+        return self.actions.matches(action.lower()) != self.not_action
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -251,7 +276,7 @@ class Statement(_Fields):
         # Pickle and copy: every part built, then restored slot by slot.
         if isinstance(self, _Pending):
             self._build()
-        self.action_paths, self.clauses  # noqa: B018  # fills their memos
+        self.action_paths, self.clauses, self.principal_names  # noqa: B018  # fills their memos
         return _restore_statement, (tuple([getattr(self, n) for n in _Fields.__slots__]),)
 
 
@@ -358,6 +383,9 @@ class Policy:
     _refs: dict[tuple[str, int], StatementRef] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # What a tolerant reading found wrong, in document order (the first is what a strict
+    # reading raises); such a policy is for reporting, and evaluating it raises the first.
+    problems: tuple[PolicyDocumentError, ...] = field(default=(), compare=False)
 
     def ref(self, label: str, st: Statement) -> StatementRef:
         """The reference to one of this policy's statements under the label it is known by."""
@@ -415,6 +443,7 @@ class _BlankPolicy:
         "_by_action",
         "_source",
         "_refs",
+        "problems",
     )
     kind: PolicyKind
     version: str | None
@@ -424,6 +453,7 @@ class _BlankPolicy:
     _by_action: dict[str, tuple[Statement, ...]]
     _source: list[str]
     _refs: dict[tuple[str, int], StatementRef]
+    problems: tuple[PolicyDocumentError, ...]
 
 
 def _new_policy(
@@ -438,6 +468,7 @@ def _new_policy(
     blank._by_action = {}
     blank._source = []
     blank._refs = {}
+    blank.problems = ()
     blank.__class__ = Policy  # type: ignore[assignment]
     return blank  # type: ignore[return-value]
 
@@ -461,8 +492,21 @@ def seen_before(doc: Any, kind: str) -> Policy | None:
     return None
 
 
-def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind) -> Policy:
-    """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError."""
+def parse_policy(
+    doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyKind, tolerant: bool = False
+) -> Policy:
+    """Validate and compile a policy document (JSON text or mapping); raise PolicyDocumentError.
+
+    `tolerant`: a malformed document is not refused but read as far as it goes, with what is
+    wrong in `problems` (one per statement, at most): for callers that report every problem.
+    """
+    if tolerant:
+        try:
+            return parse_policy(doc, kind=kind)
+        except PolicyDocumentError as exc:
+            if isinstance(doc, Policy):
+                raise
+            return _tolerant(doc, kind, exc)
     seen = seen_before(doc, kind)
     if seen is not None:
         return seen
@@ -473,6 +517,8 @@ def parse_policy(doc: str | bytes | Mapping[str, Any] | Policy, *, kind: PolicyK
     elif isinstance(doc, Policy):
         if doc.kind != kind:
             raise PolicyDocumentError("", f"expected a {kind} policy, got a {doc.kind} policy")
+        if doc.problems:
+            raise doc.problems[0]
         return doc
     elif isinstance(doc, str | bytes | bytearray):
         try:
@@ -577,13 +623,168 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         for st in stmts:
             if isinstance(st, _Pending):
                 st._build()
-            st.action_paths, st.clauses  # noqa: B018  # read now, while the mapping is as given
+            st.action_paths, st.clauses, st.principal_names  # noqa: B018  # read now, as given
         # Rendered now, while the caller's mapping is as it was parsed.
         try:
             policy._source.append(_canonical(data))
         except (TypeError, ValueError) as exc:
             raise PolicyDocumentError("", f"not representable as JSON: {exc}") from None
     return policy
+
+
+def _tolerant(doc: Any, kind: PolicyKind, first: PolicyDocumentError) -> Policy:
+    """The document read as far as it goes, with every problem found (`first` was raised)."""
+    data = doc
+    if isinstance(doc, str | bytes | bytearray):
+        try:
+            data = json.loads(doc.decode() if isinstance(doc, bytes | bytearray) else doc)
+        except (ValueError, RecursionError):
+            data = None
+    if not isinstance(data, Mapping):
+        return _with_problems(kind, None, None, (), "null", [first])
+    problems: list[PolicyDocumentError] = []
+    for key in data:
+        if key not in _TOP_SET:
+            problems.append(
+                PolicyDocumentError(
+                    str(key), f"unknown top-level key {key!r}; allowed: {', '.join(_TOP_KEYS)}"
+                )
+            )
+    version = data.get("Version")
+    if version is not None and version not in VERSIONS:
+        problems.append(
+            PolicyDocumentError("Version", f"{version!r} is not one of {', '.join(VERSIONS)}")
+        )
+        version = None
+    pid = data.get("Id")
+    if pid is not None and not isinstance(pid, str):
+        problems.append(PolicyDocumentError("Id", "must be a string"))
+        pid = None
+    raw = data.get("Statement")
+    single = isinstance(raw, Mapping)
+    if "Statement" not in data:
+        problems.append(PolicyDocumentError("Statement", "missing; a policy needs a Statement"))
+    elif not single and not isinstance(raw, list):
+        problems.append(
+            PolicyDocumentError("Statement", f"must be a list or an object, not {_kind(raw)}")
+        )
+    items = [raw] if single else raw if isinstance(raw, list) else []
+    variables = version == "2012-10-17"
+    stmts: list[Statement] = []
+    for i, st in enumerate(items):
+        path = "Statement" if single else f"Statement[{i}]"
+        try:
+            good = _statement(i, st, path, kind, variables)
+            if isinstance(good, _Pending):
+                good._build()  # now, while the caller's mapping is as it was read
+            good.action_paths, good.clauses, good.principal_names  # noqa: B018  # likewise
+            stmts.append(good)
+        except PolicyDocumentError as exc:
+            problems.append(exc)
+            if isinstance(st, Mapping):
+                stmts.append(_lenient_statement(i, st, path, kind, variables))
+    try:
+        source = _canonical(data)
+    except (TypeError, ValueError) as exc:
+        problems.append(PolicyDocumentError("", f"not representable as JSON: {exc}"))
+        source = json.dumps(data, sort_keys=True, separators=(",", ":"), default=repr)
+    return _with_problems(kind, version, pid, tuple(stmts), source, problems or [first])
+
+
+def _with_problems(
+    kind: PolicyKind,
+    version: str | None,
+    pid: str | None,
+    stmts: tuple[Statement, ...],
+    source: str,
+    problems: list[PolicyDocumentError],
+) -> Policy:
+    policy = _new_policy(kind, version, pid, stmts, None)
+    policy._source.append(source)
+    object.__setattr__(policy, "problems", tuple(problems))
+    return policy
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """The strings of a string-or-list element; anything else reads as nothing."""
+    return tuple(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
+
+
+def _lenient_statement(
+    index: int, st: Mapping[str, Any], path: str, kind: PolicyKind, variables: bool
+) -> Statement:
+    """A malformed statement as far as it reads: odd elements read as nothing, and its
+    conditions and principal are only listed (the policy holding it is never evaluated)."""
+    sid, effect = st.get("Sid"), st.get("Effect")
+    not_actions = _texts(st.get("NotAction"))
+    actions = not_actions or _texts(st.get("Action"))
+    if kind == "trust":
+        resources: tuple[str, ...] = ("*",)
+    else:
+        resources = _texts(st.get("Resource", st.get("NotResource")))
+    not_principal = "NotPrincipal" in st
+    built = _new_statement(
+        index,
+        str(sid) if sid else None,
+        effect if isinstance(effect, str) else "",
+        bool(not_actions),
+        kind != "trust" and "NotResource" in st and "Resource" not in st,
+        not_principal,
+        actions,
+        resources,
+        st,
+        path,
+        variables,
+        False,
+    )
+    put = object.__setattr__
+    put(built, "dynamic_resources", ())
+    put(built, "resources", _compile_globs(resources, False))
+    element = st.get("NotPrincipal" if not_principal else "Principal")
+    put(built, "principal", None if kind == "identity" else _lenient_principal(element))
+    put(built, "conditions", ())
+    put(built, "condition", None)
+    put(built, "_action_paths", tuple((path, a) for a in actions))
+    put(built, "_clauses", _lenient_clauses(st.get("Condition")))
+    put(built, "__class__", Statement)
+    return built
+
+
+def _lenient_principal(raw: Any) -> PrincipalSpec:
+    """The entries of a Principal element that read, compiled; the others are left out."""
+    if raw == "*":
+        return _EVERYONE
+    kept: dict[str, list[str]] = {}
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            if key in _PRINCIPAL_KEYS:
+                good = [v for v in _texts(value) if v and (key != "AWS" or _readable_aws(v))]
+                if good:
+                    kept[key] = good
+    return _principal(kept, "") if kept else _NOONE
+
+
+def _readable_aws(v: str) -> bool:
+    if v == "*" or is_account_id(v):
+        return True
+    return arn_fields(v) is not None and "*" not in v and "?" not in v
+
+
+def _lenient_clauses(cond: Any) -> tuple[ConditionClause, ...]:
+    """The clauses whose operator IAM knows, of a Condition element of any shape."""
+    if not isinstance(cond, Mapping):
+        return ()
+    return tuple(
+        ConditionClause(OPERATORS[op], key.lower(), _values_of(raw), key)
+        for op, block in cond.items()
+        if isinstance(op, str) and op in OPERATORS and isinstance(block, Mapping)
+        for key, raw in block.items()
+        if isinstance(key, str)
+    )
+
+
+def _values_of(raw: Any) -> tuple[Any, ...]:
+    return tuple(raw if isinstance(raw, list) else [raw])
 
 
 def _kind(v: Any) -> str:
@@ -809,6 +1010,18 @@ def _statement(index: int, st: Any, path: str, kind: PolicyKind, variables: bool
     )
 
 
+def _principal_names(raw: Any) -> tuple[str, ...]:
+    if raw == "*":
+        return ("*",)
+    out: list[str] = []
+    if isinstance(raw, Mapping):
+        for kind, names in raw.items():
+            for name in names if isinstance(names, list) else [names]:
+                if isinstance(name, str):
+                    out.append(name if kind == "AWS" or name == "*" else f"{kind}:{name}")
+    return tuple(out)
+
+
 def _clauses(cond: Any) -> tuple[ConditionClause, ...]:
     # Called after check_condition accepted the element, so its shape is known to be valid.
     if not isinstance(cond, Mapping):
@@ -836,6 +1049,7 @@ def _conjunction(preds: tuple[Predicate, ...]) -> Predicate | None:
 
 _NOBODY: frozenset[Any] = frozenset()
 _EVERYONE = PrincipalSpec(True, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
+_NOONE = PrincipalSpec(False, _NOBODY, _NOBODY, _NOBODY, _NOBODY)
 
 
 def _entry(path: str, key: str, value: Any, i: int) -> str:

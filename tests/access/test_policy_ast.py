@@ -66,3 +66,103 @@ def test_an_operator_iam_does_not_know_is_refused_with_the_allowed_list(text: st
     assert "allowed: StringEquals" in err.value.message
     with pytest.raises(PolicyDocumentError):
         _clauses({text: {"aws:SecureTransport": "true"}})
+
+
+BROKEN = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Open",
+            "Effect": "Allow",
+            "NotPrincipal": {"AWS": ["arn:aws:iam::*:root", "111122223333"]},
+            "Action": ["kms:Decrypt", 7],
+            "Resource": "*",
+        },
+        "not a statement",
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Effect": "Deny",
+            "Principal": {"Service": "dynamodb.amazonaws.com"},
+            "Action": "kms:Encrypt",
+            "Resource": "*",
+            "Condition": {"StringEqualz": {"a:b": "c"}, "Bool": {"aws:SecureTransport": "false"}},
+        },
+    ],
+}
+
+
+def test_a_tolerant_reading_lists_every_problem_the_first_as_a_strict_reading_raises() -> None:
+    with pytest.raises(PolicyDocumentError) as strict:
+        parse_policy(BROKEN, kind="resource")
+    policy = parse_policy(BROKEN, kind="resource", tolerant=True)
+    assert [(p.path, p.message) for p in policy.problems] == [
+        (strict.value.path, strict.value.message),
+        ("Statement[1]", "a statement must be an object, not a string"),
+        ("Statement[3].Condition", policy.problems[2].message),
+    ]
+    assert strict.value.path == "Statement[0].Action[1]"
+    assert "unknown condition operator 'StringEqualz'" in policy.problems[2].message
+
+
+def test_a_malformed_statement_reads_as_far_as_it_goes() -> None:
+    policy = parse_policy(BROKEN, kind="resource", tolerant=True)
+    first, good, last = policy.statements
+    assert [st.index for st in policy.statements] == [0, 2, 3]
+    assert (first.sid, first.effect, first.not_principal) == ("Open", "Allow", True)
+    assert first.principal_names == ("arn:aws:iam::*:root", "111122223333")
+    assert first.action_paths == (("Statement[0]", "kms:Decrypt"),)
+    assert first.covers("KMS:decrypt") and not first.covers("kms:Encrypt")
+    # The readable entries of a broken principal are compiled, the wildcard ARN left out.
+    assert first.principal is not None and first.principal.accounts == {"111122223333"}
+    assert good.covers("kms:PutKeyPolicy") and not good.conditioned
+    assert last.is_deny and last.conditioned
+    assert last.principal_names == ("Service:dynamodb.amazonaws.com",)
+    assert [(c.operator.base, c.written_key) for c in last.clauses] == [
+        ("Bool", "aws:SecureTransport")
+    ]
+
+
+def test_a_policy_with_problems_is_never_evaluated() -> None:
+    from kmsguard.access import evaluate
+
+    policy = parse_policy(BROKEN, kind="resource", tolerant=True)
+    with pytest.raises(PolicyDocumentError) as err:
+        evaluate(
+            "arn:aws:iam::111122223333:root",
+            "kms:Decrypt",
+            KEY,
+            identity_policies=[],
+            resource_policy=policy,
+        )
+    assert err.value.path.endswith("Statement[0].Action[1]")
+    with pytest.raises(PolicyDocumentError):
+        parse_policy(policy, kind="resource")
+
+
+@pytest.mark.parametrize(
+    ("doc", "path"),
+    [
+        ("{not json", ""),
+        ([], ""),
+        ({"Version": "2012-10-17"}, "Statement"),
+        ({"Statement": [], "Extra": 1, "Version": "1"}, "Extra"),
+    ],
+)
+def test_a_document_that_is_no_policy_reads_as_one_without_statements(
+    doc: object, path: str
+) -> None:
+    policy = parse_policy(doc, kind="resource", tolerant=True)  # type: ignore[arg-type]
+    assert policy.statements == ()
+    assert policy.problems[0].path == path
+
+
+def test_a_well_formed_document_read_tolerantly_is_the_strict_policy() -> None:
+    doc = {"Version": "2012-10-17", "Statement": [BROKEN["Statement"][2]]}  # type: ignore[index]
+    policy = parse_policy(doc, kind="resource", tolerant=True)
+    assert policy.problems == ()
+    assert policy is parse_policy(doc, kind="resource")
