@@ -10,7 +10,7 @@ from typing import Any
 from kmsguard.access.arn import account_of, key_account, key_arn, parse_arn
 from kmsguard.contract import AwsType
 from policies.deployer import deploying_account
-from policies.document import covers, statements
+from policies.document import allows, statements
 from policies.managed import managed_policy_document, managed_policy_name
 from policies.values import UNKNOWN, DocumentError, Unknown, get, is_unknown, load_document, plain
 
@@ -503,11 +503,11 @@ def _reach(p: Principal, action: str) -> frozenset[str] | None:
                 return _ANYWHERE
             continue
         for st in statements(d.document):
-            if not st.allows or not covers(st, action):
+            if not allows(st) or not st.covers(action):
                 continue
-            if st.not_resource or not st.resources:
+            if st.not_resource or not st.resource_patterns:
                 return _ANYWHERE
-            for r in st.resources:
+            for r in st.resource_patterns:
                 if any(c in r for c in "*?$"):
                     return _ANYWHERE
                 out.add(r)

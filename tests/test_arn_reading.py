@@ -25,9 +25,6 @@ NOT_ARNS: dict[tuple[str, str], str] = {
     ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",
     ("policies/stack.py", "n.type"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/preview/analyzer.py", "ref"): "a Pulumi provider reference, urn::id",
-    ("policies/rules/kms_key_policy_lockout_safe.py", "op"): (
-        "a condition operator, ForAnyValue:StringEquals"
-    ),
 }
 
 

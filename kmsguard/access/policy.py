@@ -221,12 +221,12 @@ class _Fields:
         cond = self._raw.get("Condition")
         return isinstance(cond, Mapping) and bool(cond)
 
-    def covers(self, action: str) -> bool:
-        """Action/NotAction applies to `action` (any case)."""
-        return self.actions.matches(action.lower()) != self.not_action
-
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
+
+    def covers(self, action: str) -> bool:
+        """Action/NotAction applies to `action` (any case)."""
+        return self.action_matches(action.lower())
 
     def resource_matches(self, resource: str, ctx: Context) -> bool:
         """Resource/NotResource covers the resource; never when a variable cannot be resolved."""

@@ -8,6 +8,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from kmsguard.contract import AwsType
 from policies.document import decrypt_on_all_keys
+from policies.document import label as statement_label
 from policies.managed import known_decrypt_on_all_keys, managed_policy_document, managed_policy_name
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import hub, label, props_of, unknown_action_notes
@@ -58,8 +59,8 @@ def _check_doc(raw: Any, where: str, findings: Findings) -> None:
             findings.advise(f"{where}: {message}")
     for st, actions in decrypt_on_all_keys(doc):
         findings.violation(
-            f"{where}: {st.label} allows {' and '.join(actions)} on all KMS keys "
-            f"(Resource {', '.join(st.resources) or '*'})"
+            f"{where}: {statement_label(st)} allows {' and '.join(actions)} on all KMS keys "
+            f"(Resource {', '.join(st.resource_patterns) or '*'})"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
@@ -10,16 +11,21 @@ from kmsguard.access.arn import account_of
 from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE, KEY_ADMIN_ACTIONS
 from policies.deployer import key_account_of
 from policies.document import (
-    Statement,
-    action_matches,
-    covers,
+    allows,
     is_account_root,
     requires_condition_true,
     statements,
+    written_actions,
+)
+from policies.document import (
+    label as statement_label,
 )
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
 from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown
+
+if TYPE_CHECKING:
+    from kmsguard.access import Statement
 
 META = RuleMeta(
     name="kms-key-policy-least-privilege",
@@ -86,12 +92,16 @@ USER_EXTRA = (
 def admin_only_actions() -> tuple[str, ...]:
     """Management actions of the catalog (the admin patterns minus read-only and grant ones)."""
     from kmsguard.access import expand_actions
+    from kmsguard.access.matching import compile_globs
 
     out: set[str] = set()
     for pattern in KEY_ADMIN_ACTIONS:
         out.update(expand_actions(pattern))
-    readonly = ("kms:Describe*", "kms:List*", "kms:Get*", "kms:CreateGrant", "kms:RevokeGrant")
-    return tuple(sorted(a for a in out if not any(action_matches(p, a) for p in readonly)))
+    readonly = compile_globs(
+        ("kms:Describe*", "kms:List*", "kms:Get*", "kms:CreateGrant", "kms:RevokeGrant"),
+        fold_case=True,
+    )
+    return tuple(sorted(a for a in out if not readonly.matches(a.lower())))
 
 
 @lru_cache(maxsize=1)
@@ -107,54 +117,61 @@ def _is_root_delegation(st: Statement, account: str) -> bool:
     Another account's root with kms:* is a full cross-account grant and is judged like any
     other principal.
     """
+    names = st.principal_names
     return (
-        bool(st.principals)
-        and all(is_account_root(p) and account_of(p) == account for p in st.principals)
-        and not st.condition
+        bool(names)
+        and all(is_account_root(p) and account_of(p) == account for p in names)
+        and not st.conditioned
     )
 
 
 def _root_only(st: Statement) -> bool:
-    return bool(st.principals) and all(is_account_root(p) for p in st.principals)
+    names = st.principal_names
+    return bool(names) and all(is_account_root(p) for p in names)
 
 
 def _is_wide(pattern: str) -> bool:
     """A pattern covering every KMS action (`*`, `kms:*`, `KMS:*`, `kms:*?*`...)."""
-    return all(action_matches(pattern.strip(), a) for a in all_kms_actions())
+    from kmsguard.access.matching import compile_globs
+
+    wide = compile_globs([pattern.strip()], fold_case=True)
+    return all(wide.matches(a.lower()) for a in all_kms_actions())
 
 
 def _check(
     st: Statement, allowed_users: list[str], admin_crypto: bool, where: str, findings: Findings
 ) -> None:
-    who = ", ".join(st.principals) or "(no principal)"
-    if st.not_actions:
+    who = ", ".join(st.principal_names) or "(no principal)"
+    if st.not_action:
         findings.violation(
-            f"{where}: {st.label} allows NotAction "
-            f"(everything but {', '.join(st.not_actions)}) to {who}"
+            f"{where}: {statement_label(st)} allows NotAction "
+            f"(everything but {', '.join(written_actions(st))}) to {who}"
         )
         return
-    wide = [a for a in st.actions if _is_wide(a)]
+    wide = [a for a in written_actions(st) if _is_wide(a)]
     if wide:
-        findings.violation(f"{where}: {st.label} grants {wide[0]} to {who}")
+        findings.violation(f"{where}: {statement_label(st)} grants {wide[0]} to {who}")
         return
-    crypto = [a for a in CRYPTO_ACTIONS if covers(st, a)]
-    admin = [a for a in admin_only_actions() if covers(st, a)]
+    crypto = [a for a in CRYPTO_ACTIONS if st.covers(a)]
+    admin = [a for a in admin_only_actions() if st.covers(a)]
     if crypto and admin and not admin_crypto:
         findings.violation(
-            f"{where}: {st.label} gives {who} both key administration ({', '.join(admin[:3])}"
+            f"{where}: {statement_label(st)} gives {who} both key administration "
+            f"({', '.join(admin[:3])}"
             f"{', ...' if len(admin) > 3 else ''}) and cryptographic use ({', '.join(crypto[:3])}"
             f"{', ...' if len(crypto) > 3 else ''}); administrators get no cryptographic actions"
         )
-    if covers(st, "kms:CreateGrant") and not requires_condition_true(st, GRANT_IS_FOR_AWS_RESOURCE):
+    if st.covers("kms:CreateGrant") and not requires_condition_true(st, GRANT_IS_FOR_AWS_RESOURCE):
         findings.violation(
-            f"{where}: {st.label} allows kms:CreateGrant to {who} without "
+            f"{where}: {statement_label(st)} allows kms:CreateGrant to {who} without "
             f"{GRANT_IS_FOR_AWS_RESOURCE}=true"
         )
-    if allowed_users and any(covers(st, a) for a in DECRYPTING):
-        extra = [p for p in st.principals if p not in allowed_users]
+    if allowed_users and any(st.covers(a) for a in DECRYPTING):
+        extra = [p for p in st.principal_names if p not in allowed_users]
         if extra:
             findings.violation(
-                f"{where}: {st.label} lets {', '.join(extra)} decrypt, outside allowedKeyUsers"
+                f"{where}: {statement_label(st)} lets {', '.join(extra)} decrypt, "
+                "outside allowedKeyUsers"
             )
 
 
@@ -172,13 +189,14 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     sts = statements(policy.document)
     account = key_account_of(props_of(args), args)
     for st in sts:
-        if not st.allows or _is_root_delegation(st, account):
+        if not allows(st) or _is_root_delegation(st, account):
             continue
-        if not account and _root_only(st) and not st.condition:
+        if not account and _root_only(st) and not st.conditioned:
             # Delegation to the key's own account or a full grant to another one: which, only
             # the key's account can tell.
             findings.defer(
-                f"{label(args)}: {st.label} gives {', '.join(st.principals)} access; whether "
+                f"{label(args)}: {statement_label(st)} gives {', '.join(st.principal_names)} "
+                "access; whether "
                 "that is the key's own account (delegation to IAM) or another account is "
                 "unknown until the key's ARN is; set aws:allowedAccountIds in the stack "
                 "config to judge it during preview"

@@ -8,13 +8,12 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 
 from kmsguard.access.arn import is_account_id, is_key_arn, key_arn, parse_arn
 from policies.deployer import key_account_of
-from policies.document import Statement, covers, statements
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, props_of
 from policies.values import Unknown, as_bool
 
 if TYPE_CHECKING:
-    from kmsguard.access import Decision
+    from kmsguard.access import Decision, Statement
 
 META = RuleMeta(
     name="kms-key-policy-lockout-safe",
@@ -86,26 +85,24 @@ def _candidates(grants: list[Statement], account: str) -> list[str]:
     named = [
         f"arn:aws:iam::{p}:root" if p.isdigit() else p
         for st in grants
-        if not st.principal_is_not
-        for p in st.principals
+        if not st.not_principal
+        for p in st.principal_names
         if _is_iam_principal(p)
     ]
     return list(dict.fromkeys([root, *named]))
 
 
-def _context_meeting(condition: dict[str, Any]) -> dict[str, Any]:
+def _context_meeting(st: Statement) -> dict[str, Any]:
     """Values satisfying a statement's positive conditions: the request an administrator would
     send to use a conditional grant (the evaluator still applies every Deny to it)."""
     out: dict[str, Any] = {}
-    for op, block in condition.items():
-        base = op.split(":")[-1].removesuffix("IfExists")
-        if base not in _SATISFIED_BY_VALUE or not isinstance(block, dict):
+    for cl in st.clauses:
+        if cl.operator.base not in _SATISFIED_BY_VALUE or not cl.values:
             continue
-        for key, values in block.items():
-            first = values[0] if isinstance(values, list) and values else values
-            if isinstance(first, str | int | float | bool):
-                value = str(first).replace("*", "x").replace("?", "x")
-                out[str(key)] = [value] if op.startswith("ForAnyValue") else value
+        first = cl.values[0]
+        if isinstance(first, str | int | float | bool):
+            value = str(first).replace("*", "x").replace("?", "x")
+            out[cl.key] = [value] if cl.operator.qualifier == "ForAnyValue" else value
     return out
 
 
@@ -135,11 +132,15 @@ def _can_change(
 def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]:
     """(why nobody could change the policy again, what is left to verification); both "" when
     the root or an administrator can."""
-    from kmsguard.access import EXPLICIT_DENY, PolicyDocumentError
+    from kmsguard.access import EXPLICIT_DENY, PolicyDocumentError, parse_policy
 
-    grants = [st for st in statements(doc) if st.allows and covers(st, PUT)]
+    try:
+        policy = parse_policy(doc, kind="resource")
+    except PolicyDocumentError:
+        return "", ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
+    grants = [st for st in policy.statements if st.effect == "Allow" and st.covers(PUT)]
     # Each evaluation reads the whole policy: a bounded number of them keeps the rule linear.
-    contexts = [{}, *(_context_meeting(st.condition) for st in grants if st.condition)]
+    contexts = [{}, *(_context_meeting(st) for st in grants if st.clauses)]
     contexts = contexts[:_MAX_CONTEXTS]
     candidates = _candidates(grants, account)
     asked = candidates[:_MAX_CANDIDATES]

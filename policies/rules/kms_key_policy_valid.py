@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
-from policies.document import statements
+from policies.document import allows
+from policies.document import label as statement_label
 from policies.meta import Findings, RuleMeta, resource_policy
 from policies.rules._common import KeyPolicyInput, label, unknown_action_notes
 from policies.values import Unknown
@@ -28,7 +29,7 @@ META = RuleMeta(
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    from kmsguard.access import PolicyDocumentError, parse_policy
+    from kmsguard.access import parse_policy
 
     policy = KeyPolicyInput(args)
     if not policy.applies:
@@ -40,9 +41,9 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
     elif isinstance(policy.document, dict):
         doc = policy.document
-        try:
-            parse_policy(doc, kind="resource")
-        except PolicyDocumentError as exc:
+        parsed = parse_policy(doc, kind="resource", tolerant=True)
+        if parsed.problems:
+            exc = parsed.problems[0]
             findings.violation(
                 f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}"
             )
@@ -50,10 +51,10 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             notes = unknown_action_notes(doc, "resource")
             if notes:
                 findings.violation(f"{label(args)}: " + "; ".join(notes))
-        for st in statements(doc):
-            if st.allows and st.principal_is_not:
+        for st in parsed.statements:
+            if allows(st) and st.not_principal:
                 findings.violation(
-                    f"{label(args)}: {st.label} is an Allow with NotPrincipal, "
+                    f"{label(args)}: {statement_label(st)} is an Allow with NotPrincipal, "
                     "which grants the key "
                     "to everyone not listed"
                 )

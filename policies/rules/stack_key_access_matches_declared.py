@@ -15,7 +15,7 @@ from kmsguard.contract import (
     account_root_arn,
     dynamodb_service_endpoint,
 )
-from policies.document import Statement, covers, is_account_root, statements
+from policies.document import allows, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
@@ -23,7 +23,9 @@ from policies.stack import Node, Principal, PrincipalReach, StackView
 from policies.values import Unknown
 
 if TYPE_CHECKING:
-    from kmsguard.access import PolicyKind
+    from collections.abc import Sequence
+
+    from kmsguard.access import PolicyKind, Statement
 
 META = RuleMeta(
     name="stack-key-access-matches-declared",
@@ -80,7 +82,7 @@ ACTION = "kms:Decrypt"
 ASSUME = "sts:AssumeRole"
 
 
-def decrypt_grantees(sts: list[Statement]) -> set[str]:
+def decrypt_grantees(sts: Sequence[Statement]) -> set[str]:
     """Principals named in Allow statements granting kms:Decrypt (roots and `*` included).
 
     Decrypt itself, not any usage action: an administrators' statement covers kms:DescribeKey
@@ -89,8 +91,8 @@ def decrypt_grantees(sts: list[Statement]) -> set[str]:
     return {
         p
         for st in sts
-        if st.allows and not st.principal_is_not and covers(st, ACTION)
-        for p in st.principals
+        if allows(st) and not st.not_principal and st.covers(ACTION)
+        for p in st.principal_names
     }
 
 
@@ -129,14 +131,15 @@ def _compiled(doc: dict[str, Any], kind: PolicyKind, cache: dict[int, Any]) -> A
 
 def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
     """The statements that allowed a decision, named as the user wrote them."""
-    sts = statements(doc) if doc is not None else []
+    sts = {st.index: st for st in statements(doc)} if doc is not None else {}
     via: list[str] = []
     for ref in decision.statements:
         if ref.policy == "trust":
             via.append(f"trust policy {ref.label()}")
         elif ref.policy == "resource":
-            st = sts[ref.index] if 0 <= ref.index < len(sts) else None
-            if st is not None and st.principals and all(is_account_root(x) for x in st.principals):
+            st = sts.get(ref.index)
+            names = st.principal_names if st is not None else ()
+            if names and all(is_account_root(x) for x in names):
                 via.append(f"root delegation ({ref.label()})")
             else:
                 via.append(f"key policy {ref.label()}")
@@ -253,7 +256,7 @@ def _check_policy(
     # (through root delegation), can give access to someone the key policy does not name.
     # Allow with NotPrincipal opens the key to everyone it does not list.
     open_key = any(
-        s.allows and (s.principal_is_not or any("*" in p for p in s.principals)) for s in sts
+        allows(s) and (s.not_principal or any("*" in p for p in s.principal_names)) for s in sts
     )
     key_arn = view.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})

@@ -139,12 +139,59 @@ def test_known_list_matches_the_managed_policy_data():
         {"ForAllValues:StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
         {"StringLike": {"kms:ViaService": "*"}},
         {"StringEqualsIfExists": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
+        # Every negated operator holds on a direct call, where the key is absent: numeric,
+        # date and IP negations as much as string and ARN ones.
+        {"NumericNotEquals": {"kms:ViaService": "1"}},
+        {"DateNotEquals": {"kms:EncryptionContext:purpose": "2020-01-01T00:00:00Z"}},
+        {"NotIpAddress": {"kms:ViaService": "10.0.0.0/8"}},
+        # An operator IAM does not know (operators are case-sensitive) narrows nothing.
+        {"stringequals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}},
     ],
 )
 def test_iam_decrypt_condition_that_does_not_narrow(condition):
     st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
     r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": identity(st)}))
     assert len(r.messages) == 1 and "on all KMS keys" in r.texts[0]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"NumericNotEquals": {"kms:ViaService": "1"}},
+        {"DateNotEquals": {"kms:EncryptionContext:purpose": "2020-01-01T00:00:00Z"}},
+        {"NotIpAddress": {"kms:ViaService": "10.0.0.0/8"}},
+    ],
+)
+def test_a_negated_condition_the_rule_flags_lets_a_direct_call_decrypt(condition):
+    """The evaluator's answer the rule follows: a direct call on any key is allowed."""
+    from kmsguard.access import evaluate
+
+    st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
+    decision = evaluate(
+        f"arn:aws:iam::{ACCOUNT}:user/alice",
+        "kms:Decrypt",
+        KEY_ARN,
+        identity_policies=[json.loads(identity(st))],
+        resource_policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        },
+    )
+    assert decision.allowed
+
+
+def test_a_set_negation_on_a_service_key_still_narrows_to_calls_through_a_service():
+    condition = {"ForAnyValue:StringNotEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    st = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": condition}
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": identity(st)}))
+    assert r.messages == []
 
 
 def test_iam_unknown_managed_policy_arns_are_deferred():
