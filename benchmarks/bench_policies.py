@@ -13,8 +13,9 @@ sys.path.insert(0, str(ROOT))
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType  # noqa: E402
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy  # noqa: E402
-from kmsguard.preview.analyzer import PACK_DIR, PolicyPackClient  # noqa: E402
+from kmsguard.preview.analyzer import PolicyPackClient  # noqa: E402
 from kmsguard.preview.collect import RegisteredResource  # noqa: E402
+from kmsguard.preview.pack_dir import PACK_DIR  # noqa: E402
 
 N = 3000
 SCALING = (300, 3000, 10000)

@@ -20,7 +20,7 @@ import yaml
 from rich.console import Console
 
 from demo.keep import hold, instructions, write_outputs
-from kmsguard.preview.analyzer import in_repo_pack_env
+from kmsguard.preview.pack_dir import in_repo_pack_env
 from sandbox import SandboxInfo, running
 from verification import run as verify
 

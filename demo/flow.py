@@ -14,8 +14,9 @@ import pulumi
 
 from demo.engine import SandboxEngine, StackState
 from kmsguard.contract import AwsType, ConfigKey
-from kmsguard.preview.analyzer import PolicyPackClient, Violation
+from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import ProgramRun, run_program
+from kmsguard.preview.diagnostics import Violation
 from sandbox import SandboxInfo
 from verification import Report
 from verification import run as verify

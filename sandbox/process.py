@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmsguard.child_process import ChildProcess
 from sandbox.settings import (
     ACCOUNT_ID,
     ADMIN_ACCESS_KEY_ID,
@@ -90,22 +87,6 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _await_endpoint(proc: subprocess.Popen[str], timeout: float) -> str:
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = proc.stdout.readline()
-            if not line:
-                break  # the child exited
-            if line.startswith(READY_PREFIX):
-                return line[len(READY_PREFIX) :].strip()
-    raise SandboxStartError("no endpoint line")
-
-
 @contextlib.contextmanager
 def running(
     region: str = DEFAULT_REGION,
@@ -127,44 +108,21 @@ def running(
         command += ["--state-dir", str(state_dir)]
     if org_policies is not None:
         command += ["--org-policies", str(org_policies)]
-    with tempfile.TemporaryFile(mode="w+") as stderr:
-        proc = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            env=_child_environment(),
+    child = ChildProcess(command, env=_child_environment())
+    try:
+        line = child.ready_line(startup_timeout, lambda text: text.startswith(READY_PREFIX))
+        if line is None:
+            tail = child.stderr_text(2000).strip() or "no output"
+            # Closed stdout may precede the exit status by a moment.
+            code = child.exit_code(wait=2)
+            if code is None:
+                why = f"sandbox did not start within {startup_timeout:.0f}s"
+            else:  # it stopped by itself, usually refusing an argument: say that, not a timeout
+                why = f"sandbox exited with code {code} before it was ready"
+            raise SandboxStartError(f"{why}: {tail}")
+        endpoint = line[len(READY_PREFIX) :].strip()
+        yield SandboxInfo(
+            endpoint, region, ACCOUNT_ID, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
         )
-        try:
-            try:
-                endpoint = _await_endpoint(proc, startup_timeout)
-            except SandboxStartError:
-                stderr.seek(0)
-                tail = stderr.read()[-2000:].strip() or "no output"
-                try:  # closed stdout may precede the exit status by a moment
-                    code: int | None = proc.wait(timeout=2)
-                except subprocess.TimeoutExpired:
-                    code = None
-                if code is None:
-                    why = f"sandbox did not start within {startup_timeout:.0f}s"
-                else:  # it stopped by itself, usually refusing an argument: say that, not a timeout
-                    why = f"sandbox exited with code {code} before it was ready"
-                raise SandboxStartError(f"{why}: {tail}") from None
-            yield SandboxInfo(
-                endpoint, region, ACCOUNT_ID, ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
-            )
-        finally:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+    finally:
+        child.stop()

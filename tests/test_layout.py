@@ -34,7 +34,6 @@ LARGE = frozenset(
         "kmsguard/access/policy.py",
         "kmsguard/access/prove/encode.py",
         "kmsguard/access/prove/questions.py",
-        "kmsguard/preview/analyzer.py",
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",

@@ -14,7 +14,9 @@ import grpc
 from kmsguard import sarif
 from kmsguard.contract import PROJECT, ConfigKey
 from kmsguard.preview import policy_config
-from kmsguard.preview.analyzer import PACK_DIR, AnalyzerError, PackInfo, PolicyPackClient
+from kmsguard.preview.analyzer import AnalyzerError, PolicyPackClient
+from kmsguard.preview.diagnostics import PackInfo
+from kmsguard.preview.pack_dir import PACK_DIR
 from kmsguard.preview.program import ProgramFailed, run_project
 from kmsguard.preview.project import Project, apply_overrides, load
 from kmsguard.preview.report import PHASES, Outcome, judge, render, to_json

@@ -10,9 +10,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pathspec
-import yaml
 
-from kmsguard.preview.analyzer import PACK_DIR, REPO
+from kmsguard.preview.pack_dir import PACK_DIR, REPO, PackFileError, read_pack_file
 
 # `pulumi policy publish` (pkg/backend/httpstate/policypack.go) archives a non-Node pack with
 # archive.TGZ(dir, "package", useDefaultExcludes=true): every regular file under the pack
@@ -28,15 +27,10 @@ class PackError(ValueError):
 
 def pack_version(pack_dir: Path) -> str:
     """The `version` of PulumiPolicy.yaml: what the service publishes the pack as."""
-    path = pack_dir / "PulumiPolicy.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise PackError(f"{path}: cannot read it as YAML ({err})") from None
-    version = data.get("version") if isinstance(data, dict) else None
-    if not isinstance(version, str) or not version:
-        raise PackError(f"{path}: needs a `version` string, the version the pack is published as")
-    return version
+        return read_pack_file(pack_dir).published_version()
+    except PackFileError as err:
+        raise PackError(str(err)) from None
 
 
 def _spec(directory: Path) -> pathspec.GitIgnoreSpec | None:

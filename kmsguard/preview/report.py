@@ -11,18 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.contract import ConfigKey
-from kmsguard.preview.analyzer import (
-    PackInfo,
-    PolicyPackClient,
-    Remediation,
-    Violation,
-)
+from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import (
     ANSWERED_AS_UNKNOWN,
     ProgramRun,
     RegisteredResource,
     run_program,
 )
+from kmsguard.preview.diagnostics import PackInfo, Remediation, Violation
 
 PHASES: Mapping[str, bool] = {"denied": False, "granted": True}
 MANDATORY = ("mandatory", "remediate")

@@ -8,8 +8,8 @@ from pathlib import Path
 from sarif_pydantic import Sarif
 
 from kmsguard import sarif
-from kmsguard.preview.analyzer import PackInfo, Remediation, Violation
 from kmsguard.preview.collect import ProgramRun
+from kmsguard.preview.diagnostics import PackInfo, Remediation, Violation
 from kmsguard.preview.report import Outcome
 
 TOOL = "kmsguard-preview"

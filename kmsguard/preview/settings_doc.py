@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kmsguard.preview.analyzer import REPO
+from kmsguard.preview.pack_dir import REPO
 
 if TYPE_CHECKING:
     from policies.meta import RuleMeta

@@ -19,8 +19,9 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
-from kmsguard.preview.analyzer import REPO, stop_child
+from kmsguard.child_process import stop as stop_child
 from kmsguard.preview.collect import RecordingMonitor
+from kmsguard.preview.pack_dir import REPO
 
 PLUGIN_DIR = REPO / "provider"
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from kmsguard.contract import COMPONENT_TYPE
-from kmsguard.preview.analyzer import REPO, in_repo_pack_env
+from kmsguard.preview.pack_dir import REPO, in_repo_pack_env
 from kmsguard.provider import KmsguardProvider
 from tests.pulumi_cli import needs_pulumi_cli
 

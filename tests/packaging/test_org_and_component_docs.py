@@ -7,7 +7,7 @@ import re
 
 import kmsguard
 from kmsguard.contract import COMPONENT_TYPE
-from kmsguard.preview.analyzer import REPO
+from kmsguard.preview.pack_dir import REPO
 from kmsguard.preview.policy_config import problems
 from kmsguard.preview.settings_doc import END, START, render
 from kmsguard.provider import KmsguardProvider

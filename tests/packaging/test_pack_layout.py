@@ -17,8 +17,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import kmsguard
-from kmsguard.preview.analyzer import PACK_DIR, REPO
 from kmsguard.preview.pack import PackError, build_archive, pack_files, unpack
+from kmsguard.preview.pack_dir import PACK_DIR, REPO
 
 PACK_MODULES = sorted(p for p in PACK_DIR.rglob("*.py") if "__pycache__" not in p.parts)
 

@@ -20,9 +20,11 @@ import pytest
 from packaging.requirements import Requirement
 
 import kmsguard
-from kmsguard.preview.analyzer import PACK_DIR, REPO, PolicyPackClient, Violation
+from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import run_program
+from kmsguard.preview.diagnostics import Violation
 from kmsguard.preview.pack import build_archive, unpack
+from kmsguard.preview.pack_dir import PACK_DIR, REPO
 from tests.packaging.dist import GROUP, Dist
 from tests.packaging.fixtures import FIXTURES, RULES_FIRED
 

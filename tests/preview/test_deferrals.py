@@ -107,7 +107,7 @@ def test_a_typo_in_an_identity_policy_is_an_advisory_over_grpc() -> None:
 
 
 def test_a_policy_without_a_severity_says_so_in_json() -> None:
-    from kmsguard.preview.analyzer import Violation
+    from kmsguard.preview.diagnostics import Violation
 
     v = Violation("p", "other-pack", "1.0.0", "m", "urn", "d", "advisory", "")
     assert v.to_json()["severity"] == "unspecified"

@@ -263,7 +263,7 @@ def _second_pack(tmp_path: Path) -> Path:
 
 
 def test_every_pack_given_runs_over_the_protocol(tmp_path, capsys):
-    from kmsguard.preview.analyzer import PACK_DIR
+    from kmsguard.preview.pack_dir import PACK_DIR
 
     pack = _second_pack(tmp_path)
     args = ["--policy-pack", str(PACK_DIR), "--policy-pack", str(pack)]

@@ -14,8 +14,9 @@ import pytest
 
 from kmsguard.contract import COMPONENT_TYPE, AwsType
 from kmsguard.preview.__main__ import main as preview_main
-from kmsguard.preview.analyzer import PolicyPackClient, in_repo_pack_env
+from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import UNKNOWN, run_program
+from kmsguard.preview.pack_dir import in_repo_pack_env
 from kmsguard.preview.report import run_all
 from tests.pulumi_cli import needs_pulumi_cli
 
