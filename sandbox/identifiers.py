@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
 from sandbox import errors, resources
 from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
@@ -41,10 +42,6 @@ def _not_found(message: str) -> ErrorResponse:
     return errors.json_error("kms", "NotFoundException", message)
 
 
-def _is_alias(value: str) -> bool:
-    return value.startswith("alias/") or (value.startswith("arn:") and ":alias/" in value)
-
-
 def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse | None]:
     """Key parameters as moto's key ids: (new params or None when unchanged, or a refusal)."""
     params = request.params
@@ -55,26 +52,26 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
         value = params.get(name)
         if not isinstance(value, str) or not value:
             continue
-        if _is_alias(value) and request.action not in ALIAS_ACCEPTING:
+        if is_alias_reference(value) and request.action not in ALIAS_ACCEPTING:
             return None, _not_found(f"Invalid keyId {value}")
         if value.startswith("arn:"):
             key = resources.find_key(request.region, value)
             if key is None:
-                kind = "Alias" if _is_alias(value) else "Key"
+                kind = "Alias" if is_alias_reference(value) else "Key"
                 tail = "is not found." if kind == "Alias" else "does not exist"
                 return None, _not_found(f"{kind} '{value}' {tail}")
             replacement = str(key.id)
-        elif _is_alias(value):
+        elif is_alias_reference(value):
             key = resources.find_key(request.region, value)
             if key is None:
-                arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:{value}"
+                arn = alias_arn(ACCOUNT_ID, value, request.region)
                 return None, _not_found(f"Alias {arn} is not found.")
             replacement = str(key.id)
         elif not _KEY_ID.match(value):
             return None, _not_found(f"Invalid keyId {value}")
         elif resources.find_key(request.region, value) is None:
             # Deny by default: a key the authorizer cannot find is not handed to moto.
-            arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{value}"
+            arn = key_arn(ACCOUNT_ID, value, request.region)
             return None, _not_found(f"Key '{arn}' does not exist")
         else:
             continue

@@ -15,7 +15,7 @@ from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 
-from kmsguard.access.arn import parse_arn
+from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias, parse_arn
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
 from sandbox import errors, partiql, table_policies
 from sandbox.canonical import Refused
@@ -70,9 +70,6 @@ KMS_KEYLESS = frozenset(
     {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom", "ListRetirableGrants"}
 )
 ALIAS_ACTIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
-# "The alias name cannot begin with alias/aws/. The alias/aws/ prefix is reserved for AWS
-# managed keys." (KMS API reference, CreateAlias)
-RESERVED_ALIAS_PREFIX = "alias/aws/"
 KMS_DECRYPT = "kms:Decrypt"
 # Cryptographic operations: refused by KMS unless the key is enabled.
 KMS_CRYPTO_ACTIONS = frozenset(
@@ -316,18 +313,18 @@ def _alias_checks(
     name = params.get("AliasName")
     if not isinstance(name, str) or not name.startswith("alias/") or name == "alias/":
         raise _kms_refusal("ValidationException", "AliasName must be an alias name: alias/<name>.")
-    if name.startswith(RESERVED_ALIAS_PREFIX):
+    if is_reserved_alias(name):
         raise _kms_refusal(
             "NotAuthorizedException",
             f"Alias names beginning with {RESERVED_ALIAS_PREFIX} are reserved for AWS managed "
             "keys: nobody creates, updates or deletes them.",
         )
-    alias_arn = f"arn:aws:kms:{region}:{ACCOUNT_ID}:{name}"
-    checks = [Check(f"kms:{action}", alias_arn, None, context)]
+    arn = alias_arn(ACCOUNT_ID, name, region)
+    checks = [Check(f"kms:{action}", arn, None, context)]
     if action != "CreateAlias":
         current = find_key(region, name)
         if current is None:
-            raise _kms_refusal("NotFoundException", f"Alias {alias_arn} is not found.")
+            raise _kms_refusal("NotFoundException", f"Alias {arn} is not found.")
         checks.append(on_key(f"kms:{action}", current))
     if action != "DeleteAlias":
         target = find_key(region, params.get("TargetKeyId"))

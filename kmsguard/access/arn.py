@@ -21,6 +21,11 @@ _IAM_NAME = re.compile(r"[\w+=,.@-]+")
 # No ARN AWS issues holds whitespace or control characters.
 _RESOURCE = re.compile(r"[^\s\x00-\x1f\x7f]+")
 _MAX_ARN = 2048  # IAM's limit on an ARN's length; longer text names nothing AWS issues
+# An AWS service principal: `dynamodb.amazonaws.com`, in China `<service>.amazonaws.com.cn`.
+# "The alias name for a customer managed key cannot begin with alias/aws/. The alias/aws/
+# prefix is reserved for AWS managed key." (CreateAlias); compared as written.
+RESERVED_ALIAS_PREFIX = "alias/aws/"
+_SERVICE_PRINCIPAL = re.compile(r"[a-z0-9.-]+\.amazonaws\.com(?:\.cn)?")
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,30 @@ def account_of(text: object) -> str | None:
     return arn.account if arn is not None and is_account_id(arn.account) else None
 
 
+def is_service_principal(text: object) -> TypeGuard[str]:
+    """An AWS service principal (`dynamodb.amazonaws.com`, `<service>.amazonaws.com.cn`)."""
+    return (
+        isinstance(text, str) and len(text) <= _MAX_ARN and bool(_SERVICE_PRINCIPAL.fullmatch(text))
+    )
+
+
+def is_account_arn(text: object) -> TypeGuard[str]:
+    """An ARN naming a 12-digit account: what a caller or a grantee may be."""
+    arn = parse_arn(text)
+    return arn is not None and is_account_id(arn.account)
+
+
+def is_iam_principal_arn(text: object) -> TypeGuard[str]:
+    """An IAM or STS principal's ARN (`arn:aws:iam::<account>:...`, no region)."""
+    arn = parse_arn(text)
+    return (
+        arn is not None
+        and arn.service in ("iam", "sts")
+        and not arn.region
+        and is_account_id(arn.account)
+    )
+
+
 def is_key_arn(text: object) -> TypeGuard[str]:
     """A KMS key ARN: `arn:<partition>:kms:<region>:<12-digit account>:key/<key id>`."""
     arn = parse_arn(text)
@@ -172,6 +201,30 @@ def key_account(identifiers: tuple[object, ...] | list[object], deploying: str =
         if arn is not None and arn.service == "kms" and is_account_id(arn.account):
             return arn.account
     return deploying if is_account_id(deploying) else ""
+
+
+def is_alias_reference(text: object) -> TypeGuard[str]:
+    """An alias name (`alias/<name>`) or an alias ARN (`...:<account>:alias/<name>`)."""
+    if not isinstance(text, str):
+        return False
+    if text.startswith("alias/"):
+        return True
+    arn = parse_arn(text)
+    return arn is not None and arn.is_alias
+
+
+def is_reserved_alias(text: object) -> bool:
+    """An alias name or alias ARN under `alias/aws/`, the prefix AWS keeps for its managed keys."""
+    if not isinstance(text, str):
+        return False
+    arn = parse_arn(text)
+    name = arn.resource if arn is not None and arn.is_alias else text
+    return name.startswith(RESERVED_ALIAS_PREFIX)
+
+
+def alias_arn(account: str, name: str, region: str, partition: str = "aws") -> str:
+    """The ARN of alias `name` (`alias/<name>`) of `account` in `region`."""
+    return str(Arn(partition, "kms", region, account, name))
 
 
 def key_arn(account: str, key_id: str, region: str, partition: str = "aws") -> str:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from kmsguard.access import dynamodb_reads
-from kmsguard.access.arn import arn_fields
+from kmsguard.access.arn import arn_fields, is_account_arn, is_service_principal
 from kmsguard.access.decision import (
     ALLOW,
     EFFECTS,
@@ -146,15 +146,17 @@ def build_context(
 
 
 _REQUEST_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9]+$")
-_REQUEST_PRINCIPAL = re.compile(
-    r"^(arn:[\w-]+:[\w-]+:[^:]*:\d{12}:.+|[a-z0-9.-]+\.amazonaws\.com)$"
-)
 
 
 @lru_cache(maxsize=4096)
 def _well_formed(principal: str, action: str) -> bool:
     # Cached: the sandbox and the pack ask about the same few callers and actions again and again.
-    return bool(_REQUEST_ACTION.match(action) and _REQUEST_PRINCIPAL.match(principal))
+    return bool(_REQUEST_ACTION.match(action)) and _is_caller(principal)
+
+
+def _is_caller(principal: str) -> bool:
+    """An ARN of some account (user, role, session, root...) or an AWS service principal."""
+    return is_account_arn(principal) or is_service_principal(principal)
 
 
 def _check_request(principal: Any, action: Any, resource: Any) -> None:
@@ -166,7 +168,7 @@ def _check_request(principal: Any, action: Any, resource: Any) -> None:
         raise PolicyDocumentError(
             "action", f"{action!r} is not an action; allowed: service:Action, e.g. kms:Decrypt"
         )
-    if not _REQUEST_PRINCIPAL.match(principal):
+    if not _is_caller(principal):
         raise PolicyDocumentError(
             "principal",
             f"{principal!r} is not a principal; allowed: an ARN with a 12-digit account "

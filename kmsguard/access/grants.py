@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kmsguard.access.arn import is_iam_principal_arn, is_service_principal
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.matching import PrincipalInfo, principal_info
 from kmsguard.access.names import fold_principal
@@ -43,7 +43,6 @@ _GRANT_KEYS = (
     "CreationDate",
 )
 _CONSTRAINT_KEYS = ("EncryptionContextSubset", "EncryptionContextEquals")
-_GRANTEE = re.compile(r"^(arn:[\w-]+:(iam|sts)::\d{12}:.+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?)$")
 
 # How a grant's grantee relates to the caller.
 GRANTEE_DIRECT = "direct"  # the caller itself (user, session, service, account root)
@@ -146,7 +145,7 @@ def parse_grant(raw: Any, label: str = "grant") -> Grant:
     if not isinstance(gid, str) or not gid:
         raise bad("GrantId", "missing; a grant needs its GrantId (a non-empty string)")
     grantee = raw.get("GranteePrincipal")
-    if not isinstance(grantee, str) or not _GRANTEE.match(grantee):
+    if not (is_iam_principal_arn(grantee) or is_service_principal(grantee)):
         raise bad(
             "GranteePrincipal",
             f"{grantee!r} is not a principal; allowed: an IAM or STS ARN with a 12-digit account "

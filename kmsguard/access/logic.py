@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from kmsguard.access.arn import arn_fields
+from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, arn_fields
 from kmsguard.access.decision import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Decision, StatementRef
 from kmsguard.access.decision import policy_type as _type
 from kmsguard.access.grants import GRANTEE_ACCOUNT, GRANTEE_DIRECT, GRANTEE_ROLE, Grant
@@ -20,7 +20,6 @@ _BOUNDED = frozenset({"user", "role", "assumed-role"})
 # AWS reserves aliases under alias/aws/ for AWS managed keys: nobody creates, updates or
 # deletes them, whatever the policies say.
 _ALIAS_WRITES = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
-RESERVED_ALIAS_PREFIX = "alias/aws/"
 
 
 def label(i: int) -> str:

@@ -227,3 +227,66 @@ def test_a_principal_in_other_digits_is_refused_not_taken_for_an_account() -> No
     }
     with pytest.raises(PolicyDocumentError, match="12-digit account id"):
         parse_policy(doc, kind="resource")
+
+
+@pytest.mark.parametrize(
+    ("text", "service", "iam", "account"),
+    [
+        ("dynamodb.amazonaws.com", True, False, False),
+        ("kms.amazonaws.com.cn", True, False, False),
+        ("dynamodb.amazonaws.com\n", False, False, False),
+        ("DynamoDB.amazonaws.com", False, False, False),
+        (f"arn:aws:iam::{A}:user/alice", False, True, True),
+        (f"arn:aws-cn:sts::{A}:assumed-role/r/s", False, True, True),
+        (f"arn:aws:iam::{A}:user/alice\n", False, False, False),
+        (f"arn:aws:iam::{A}:user/al ice", False, False, False),
+        (f"arn:aws:iam::{ARABIC}:user/alice", False, False, False),
+        (f"arn:aws:iam::{FULLWIDTH}:root", False, False, False),
+        (f"arn:aws:iam:us-east-1:{A}:user/alice", False, False, True),
+        (f"arn:aws:kms:us-east-1:{A}:key/{KEY_ID}", False, False, True),
+        ("arn:aws:iam::*:root", False, False, False),
+        ("x" * 5000 + ".amazonaws.com", False, False, False),
+    ],
+)
+def test_one_reading_of_callers_and_grantees(
+    text: str, service: bool, iam: bool, account: bool
+) -> None:
+    from kmsguard.access.arn import is_account_arn, is_iam_principal_arn, is_service_principal
+
+    assert (is_service_principal(text), is_iam_principal_arn(text), is_account_arn(text)) == (
+        service,
+        iam,
+        account,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "alias", "reserved"),
+    [
+        ("alias/app", True, False),
+        ("alias/aws/dynamodb", True, True),
+        ("alias/AWS/dynamodb", True, False),  # compared as written, as the evaluator does
+        ("alias/awsx", True, False),
+        (f"arn:aws:kms:us-east-1:{A}:alias/app", True, False),
+        (f"arn:aws:kms:us-east-1:{A}:alias/aws/dynamodb", True, True),
+        (f"arn:aws:kms:us-east-1:{A}:key/{KEY_ID}", False, False),
+        # A key ARN holding `:alias/` in its resource is a key ARN, not an alias.
+        (f"arn:aws:kms:us-east-1:{A}:key/{KEY_ID}:alias/aws/x", False, False),
+        ("arn:aws:kms:us-east-1:alias/aws/x", False, False),  # five fields: no ARN at all
+        (KEY_ID, False, False),
+        (None, False, False),
+    ],
+)
+def test_one_reading_of_alias_names_and_arns(text: object, alias: bool, reserved: bool) -> None:
+    from kmsguard.access.arn import is_alias_reference, is_reserved_alias
+
+    assert (is_alias_reference(text), is_reserved_alias(text)) == (alias, reserved)
+
+
+def test_alias_arn_builds_what_parse_reads_back() -> None:
+    from kmsguard.access.arn import alias_arn
+
+    built = alias_arn(A, "alias/aws/dynamodb", "eu-west-1")
+    assert built == f"arn:aws:kms:eu-west-1:{A}:alias/aws/dynamodb"
+    arn = parse_arn(built)
+    assert arn is not None and arn.is_alias and arn.account == A

@@ -358,6 +358,32 @@ BAD_MECHANISMS: list[tuple[str, dict[str, Any], str]] = [
         {"grants": [{"GrantId": "g", "Operations": ["Decrypt"]}]},
         "grants[0].GranteePrincipal: None is not a principal",
     ),
+    # The grantee is read as every ARN is (kmsguard.access.arn): an account in other digits, a
+    # trailing newline or a space in the name is no principal AWS issues.
+    (
+        "grant to an account written in other digits",
+        {
+            "grants": [
+                {
+                    "GrantId": "g",
+                    "GranteePrincipal": "arn:aws:iam::\u0661\u0661\u0661\u0661\u0662\u0662"
+                    "\u0662\u0662\u0663\u0663\u0663\u0663:user/alice",
+                    "Operations": ["Decrypt"],
+                }
+            ]
+        },
+        "grants[0].GranteePrincipal: 'arn:aws:iam::",
+    ),
+    (
+        "grant to a principal with a trailing newline",
+        {"grants": [{"GrantId": "g", "GranteePrincipal": ALICE + "\n", "Operations": ["Decrypt"]}]},
+        "grants[0].GranteePrincipal: ",
+    ),
+    (
+        "caller with a trailing newline",
+        {"principal": ALICE + "\n"},
+        "principal: ",
+    ),
     (
         "grant constraint not an object of strings",
         {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import z3
 
-from kmsguard.access.logic import RESERVED_ALIAS_PREFIX
+from kmsguard.access.arn import RESERVED_ALIAS_PREFIX
 
 # Condition keys whose values are alias names of the key the request reaches.
 ALIAS_KEYS = frozenset({"kms:requestalias", "kms:resourcealiases"})
