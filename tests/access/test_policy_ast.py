@@ -166,3 +166,12 @@ def test_a_well_formed_document_read_tolerantly_is_the_strict_policy() -> None:
     policy = parse_policy(doc, kind="resource", tolerant=True)
     assert policy.problems == ()
     assert policy is parse_policy(doc, kind="resource")
+
+
+def test_the_prover_refuses_a_policy_with_problems_as_the_evaluator_does() -> None:
+    from kmsguard.access.prove import no_public_access
+
+    policy = parse_policy(BROKEN, kind="resource", tolerant=True)
+    with pytest.raises(PolicyDocumentError) as err:
+        no_public_access(policy, ["111122223333"], timeout_s=5)
+    assert err.value.path == "Statement[0].Action[1]"
