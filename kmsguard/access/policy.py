@@ -151,11 +151,12 @@ class _Fields:
         "_path",
         "_variables",
         "_plain",
-        # Memos of `action_paths`, `clauses` and `principal_names`, read by tools rather than by
-        # an evaluation.
+        # Memos of `action_paths`, `clauses`, `principal_names` and `conditioned`, read by tools
+        # rather than by an evaluation.
         "_action_paths",
         "_clauses",
         "_principal_names",
+        "_conditioned",
         *_LAZY,
     )
     index: int
@@ -180,6 +181,7 @@ class _Fields:
     _action_paths: tuple[tuple[str, str], ...]
     _clauses: tuple[ConditionClause, ...]
     _principal_names: tuple[str, ...]
+    _conditioned: bool
 
     @property
     def action_paths(self) -> tuple[tuple[str, str], ...]:
@@ -217,9 +219,15 @@ class _Fields:
 
     @property
     def conditioned(self) -> bool:
-        """The statement has a Condition element with at least one operator."""
-        cond = self._raw.get("Condition")
-        return isinstance(cond, Mapping) and bool(cond)
+        """The statement has a Condition element with at least one operator (in a malformed
+        statement, one IAM does not know counts too)."""
+        try:
+            return self._conditioned
+        except AttributeError:
+            cond = self._raw.get("Condition")
+            found = isinstance(cond, Mapping) and bool(cond)
+            object.__setattr__(self, "_conditioned", found)
+            return found
 
     def action_matches(self, action_lower: str) -> bool:
         return self.actions.matches(action_lower) != self.not_action
@@ -276,7 +284,8 @@ class Statement(_Fields):
         # Pickle and copy: every part built, then restored slot by slot.
         if isinstance(self, _Pending):
             self._build()
-        self.action_paths, self.clauses, self.principal_names  # noqa: B018  # fills their memos
+        # Fills the memos of the parts tools read.
+        self.action_paths, self.clauses, self.principal_names, self.conditioned  # noqa: B018
         return _restore_statement, (tuple([getattr(self, n) for n in _Fields.__slots__]),)
 
 
@@ -623,7 +632,8 @@ def _parse(data: Any, kind: PolicyKind, private: Any) -> Policy:
         for st in stmts:
             if isinstance(st, _Pending):
                 st._build()
-            st.action_paths, st.clauses, st.principal_names  # noqa: B018  # read now, as given
+            # Read now, while the caller's mapping is as given.
+            st.action_paths, st.clauses, st.principal_names, st.conditioned  # noqa: B018
         # Rendered now, while the caller's mapping is as it was parsed.
         try:
             policy._source.append(_canonical(data))
@@ -677,7 +687,7 @@ def _tolerant(doc: Any, kind: PolicyKind, first: PolicyDocumentError) -> Policy:
             good = _statement(i, st, path, kind, variables)
             if isinstance(good, _Pending):
                 good._build()  # now, while the caller's mapping is as it was read
-            good.action_paths, good.clauses, good.principal_names  # noqa: B018  # likewise
+            good.action_paths, good.clauses, good.principal_names, good.conditioned  # noqa: B018
             stmts.append(good)
         except PolicyDocumentError as exc:
             problems.append(exc)
@@ -746,6 +756,7 @@ def _lenient_statement(
     put(built, "condition", None)
     put(built, "_action_paths", tuple((path, a) for a in actions))
     put(built, "_clauses", _lenient_clauses(st.get("Condition")))
+    built.principal_names, built.conditioned  # noqa: B018  # read now, while `st` is as given
     put(built, "__class__", Statement)
     return built
 

@@ -175,3 +175,26 @@ def test_the_prover_refuses_a_policy_with_problems_as_the_evaluator_does() -> No
     with pytest.raises(PolicyDocumentError) as err:
         no_public_access(policy, ["111122223333"], timeout_s=5)
     assert err.value.path == "Statement[0].Action[1]"
+
+
+class _Doc(dict):  # type: ignore[type-arg]
+    """A mapping the parser reads in place (no private copy)."""
+
+
+@pytest.mark.parametrize("tolerant", [False, True])
+def test_what_tools_read_is_fixed_when_the_policy_is_read(tolerant: bool) -> None:
+    stmt = _Doc(
+        Effect="Allow",
+        Principal=_Doc(AWS=["arn:aws:iam::111122223333:user/alice"]),
+        Action="kms:Decrypt",
+        Resource="*",
+        Condition=_Doc(Bool=_Doc({"aws:SecureTransport": "true"})),
+    )
+    if tolerant:
+        stmt["Sid"] = 5  # a malformed statement, read leniently
+    doc = _Doc(Version="2012-10-17", Statement=[stmt])
+    st = parse_policy(doc, kind="resource", tolerant=True).statements[0]
+    stmt["Principal"]["AWS"].append("*")
+    stmt["Condition"].clear()
+    assert st.principal_names == ("arn:aws:iam::111122223333:user/alice",)
+    assert st.conditioned and len(st.clauses) == 1
