@@ -160,8 +160,11 @@ def find_key(region: str, any_id: str | None) -> Any | None:
     """moto's key for a key id, key ARN, alias name or alias ARN; None when unknown."""
     if not any_id or not isinstance(any_id, str):
         return None
-    if any_id.startswith("arn:") and not any_id.startswith(f"arn:aws:kms:{region}:{ACCOUNT_ID}:"):
-        return None  # another region's or account's key is not in this sandbox
+    if any_id.startswith("arn:"):
+        arn = parse_arn(any_id)
+        here = ("aws", "kms", region, ACCOUNT_ID)
+        if arn is None or (arn.partition, arn.service, arn.region, arn.account) != here:
+            return None  # another region's or account's key (or no ARN at all) is not here
     kms = kms_backends[ACCOUNT_ID][region]
     name = kms.get_alias_name(any_id)
     if name.startswith("alias/"):
