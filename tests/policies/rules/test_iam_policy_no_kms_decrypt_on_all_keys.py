@@ -9,6 +9,7 @@ import pytest
 
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, AwsType
 from policies.rules import iam_policy_no_kms_decrypt_on_all_keys as iam_decrypt
+from tests.access.docs import row
 from tests.policies.helpers import ACCOUNT, KEY_ARN, resource_args, run_rule
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -157,7 +158,7 @@ def test_iam_decrypt_condition_that_does_not_narrow(condition):
 @pytest.mark.parametrize(
     "condition",
     [
-        {"NumericNotEquals": {"kms:ViaService": "1"}},
+        pytest.param({"NumericNotEquals": {"kms:ViaService": "1"}}, id=row("absent-key")),
         {"DateNotEquals": {"kms:EncryptionContext:purpose": "2020-01-01T00:00:00Z"}},
         {"NotIpAddress": {"kms:ViaService": "10.0.0.0/8"}},
     ],
