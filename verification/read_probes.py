@@ -1,9 +1,11 @@
 """The read-path probe matrix: one real read per read path on the table, each index and the
 stream, made as a principal. Every read names the probe item's key or counts (Select=COUNT,
-Limit=1); stream records are read from the newest position only. Nothing read is kept."""
+Limit=1); the stream is read from the newest position, after the probe writes its own item.
+Nothing read is kept."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -99,28 +101,58 @@ def _index_calls(table: str, index: str, key: dict[str, Any]) -> dict[str, Call]
     }
 
 
-def _stream_records(stream: str) -> Call:
+def _not_verifiable(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, "GetRecords")
+
+
+def _stream_records(
+    stream: str, table: str, key: dict[str, Any], written: list[Any], admin: Any
+) -> Call:
+    """GetRecords of a record the probe wrote itself: positioned at the newest record, it
+    writes the probe item (a new value each time, so each write is a record; as the admin
+    when the principal may not write) and reads one record. A read that returned no record
+    never made DynamoDB decrypt: not verifiable."""
+
     def call(d: Any, s: Any) -> object:
         shards = s.describe_stream(StreamArn=stream)["StreamDescription"].get("Shards") or []
         if not shards:
-            raise ClientError(
-                {"Error": {"Code": "NoShard", "Message": "the stream has no shard"}}, "GetRecords"
-            )
+            raise _not_verifiable("NoShard", "the stream has no shard")
         iterator = s.get_shard_iterator(
             StreamArn=stream, ShardId=shards[-1]["ShardId"], ShardIteratorType="LATEST"
         )["ShardIterator"]
-        return s.get_records(ShardIterator=iterator, Limit=1)
+        item = {**key, "kmsguard-probe": {"S": uuid.uuid4().hex}}
+        for writer in (d, admin):
+            try:
+                if writer is not None:
+                    writer.put_item(TableName=table, Item=item)
+                    written.append(Observation(ALLOW))
+                    break
+            except ClientError:
+                continue
+        answer = s.get_records(ShardIterator=iterator, Limit=1)
+        if not answer.get("Records"):
+            raise _not_verifiable(
+                "NoRecord", "no stream record was returned, so the key was never asked"
+            )
+        return answer
 
     return call
 
 
-def matrix(description: Mapping[str, Any], key_for: KeyFor) -> list[ReadProbe]:
+def matrix(
+    description: Mapping[str, Any],
+    key_for: KeyFor,
+    written: list[Any] | None = None,
+    admin: Any = None,
+) -> list[ReadProbe]:
     """A probe per read path (READ_PATHS) that returns items, on the table, each of its indexes
     and its enabled stream, from DescribeTable's `Table`; `key_for` gives the probe item's key
-    for key attributes."""
+    for key attributes; the stream's probe writes the probe item as the principal, else as
+    `admin` (a DynamoDB client), and notes each write in `written`."""
     table = str(description["TableName"])
     types = {a["AttributeName"]: a["AttributeType"] for a in description["AttributeDefinitions"]}
-    calls = _table_calls(table, key_for(_key_attributes(description["KeySchema"], types)))
+    item_key = key_for(_key_attributes(description["KeySchema"], types))
+    calls = _table_calls(table, item_key)
     indexes = {
         str(index["IndexName"]): _index_calls(
             table,
@@ -143,7 +175,10 @@ def matrix(description: Mapping[str, Any], key_for: KeyFor) -> list[ReadProbe]:
                 ReadProbe(path, f"index {name}", on[path.operation]) for name, on in indexes.items()
             ]
         elif path.resource == STREAM and stream:
-            probes.append(ReadProbe(path, "stream", _stream_records(str(stream))))
+            call = _stream_records(
+                str(stream), table, item_key, [] if written is None else written, admin
+            )
+            probes.append(ReadProbe(path, "stream", call))
     return probes
 
 

@@ -255,7 +255,7 @@ class Runner:
                 puts: list[Observation] = []
                 for expectation in expectations:
                     rows.append(self._probe_row(a, expectation, target, deadline, puts))
-                rows += self._read_path_rows(a, expectations, run_id, target, deadline)
+                rows += self._read_path_rows(a, expectations, run_id, target, deadline, puts)
                 a.item_may_exist = any(o.kind not in (DENY, DENY_OTHER) for o in puts)
         except NotVerifiable as exc:
             done = {(r.principal, r.action) for r in rows}
@@ -295,14 +295,21 @@ class Runner:
         run_id: str,
         target: ProbeTarget,
         deadline: float,
+        puts: list[Observation],
     ) -> list[AccessRow]:
         """Every read path on the table, its indexes and stream, expected as the principal's
-        GetItem: a read allowed or denied one way must be so every way."""
+        GetItem: a read allowed or denied one way must be so every way. The stream's probe
+        writes the probe item (its writes join `puts`, for the cleanup)."""
         read = next((e for e in expectations if e.action == "dynamodb:GetItem"), None)
         if read is None or not self.table:
             return []
         value = probe_item_value(run_id)
-        probes = read_probes.matrix(self.table, lambda attrs: KeySchema(attrs).key(value))
+        probes = read_probes.matrix(
+            self.table,
+            lambda attrs: KeySchema(attrs).key(value),
+            written=puts,
+            admin=self.aws.client("dynamodb"),
+        )
         streams = self.aws.client("dynamodbstreams", acting.credentials)
         return [
             self._probe_row(

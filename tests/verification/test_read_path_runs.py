@@ -61,6 +61,8 @@ def test_every_read_path_is_denied_then_granted_for_the_test_user(streamed: Depl
     assert set(rows) == _expected_paths()
     assert set(rows.values()) == {"allow/pass"}, rows
     assert report.exit_code == 0, problems(report, streamed)
+    # The stream's probe wrote its own item to read a record of it, and removed it.
+    assert streamed.sb.client("dynamodb").scan(TableName=TABLE)["Items"] == []
 
 
 def _outsider(d: Deployed, policy: dict[str, Any] | None = None) -> str:
@@ -105,6 +107,8 @@ def test_attack_a_reader_of_the_stream_alone_is_caught_twice(streamed: Deployed)
     assert row.verdict == "MISMATCH"
     assert row.detail.endswith("(GetRecords on the stream)"), row.detail
     assert stream  # the stream the finding is about exists
+    # The outsider may not write: the admin wrote the record it read, and removed the item.
+    assert streamed.sb.client("dynamodb").scan(TableName=TABLE)["Items"] == []
 
 
 def test_a_reader_through_the_streams_own_policy_is_a_mismatch(streamed: Deployed) -> None:
