@@ -198,6 +198,20 @@ def test_attack_stream_arns_that_moto_would_read_as_the_victims(sb: SandboxInfo)
     response = denied(lambda: streams.describe_stream(StreamArn=victim.stream_arn))
     assert victim.stream_arn in response["Error"]["Message"]
     assert streams.describe_stream(StreamArn=decoy.stream_arn)["StreamDescription"]
+    # The stream's policy: the victim's is refused on the victim's stream, and a decoy table's
+    # ARN with the victim's label names no stream (moto would read the label as a table name).
+    ddb = user.client(sb, "dynamodb")
+    policy = _policy(user.arn, ["*"])
+    response = denied(lambda: ddb.put_resource_policy(ResourceArn=victim.stream_arn, Policy=policy))
+    assert _code(response) == "AccessDeniedException"
+    assert victim.stream_arn in response["Error"]["Message"]
+    crossed = f"{decoy.table_arn}/stream/{label}"
+    response = denied(lambda: ddb.put_resource_policy(ResourceArn=crossed, Policy=policy))
+    assert _code(response) == "ResourceNotFoundException"
+    assert ddb.put_resource_policy(ResourceArn=decoy.stream_arn, Policy=policy)["RevisionId"]
+    admin = sb.client("dynamodb")
+    response = denied(lambda: admin.get_resource_policy(ResourceArn=victim.stream_arn))
+    assert _code(response) == "PolicyNotFoundException"
 
 
 def test_attack_a_shard_iterator_is_authorized_on_the_stream_moto_reads(sb: SandboxInfo) -> None:
