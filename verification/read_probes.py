@@ -53,14 +53,19 @@ def _batch_error(response: Any, operation: str) -> Any:
     return response
 
 
-def _select(table: str, index: str | None, attribute: str) -> str:
+def _select(table: str, index: str | None, key: dict[str, Any]) -> dict[str, Any]:
+    """A PartiQL SELECT of the probe item's key attributes, an equality on each (which
+    BatchExecuteStatement requires of a read), the values as parameters."""
     source = f'"{table}"' + (f'."{index}"' if index else "")
-    return f'SELECT "{attribute}" FROM {source} WHERE "{attribute}" = ?'
+    names = list(key)
+    where = " AND ".join(f'"{name}" = ?' for name in names)
+    statement = f'SELECT "{names[0]}" FROM {source} WHERE {where}'
+    return {"Statement": statement, "Parameters": [key[name] for name in names]}
 
 
 def _table_calls(table: str, key: dict[str, Any]) -> dict[str, Call]:
     hash_name = next(iter(key))
-    select = {"Statement": _select(table, None, hash_name), "Parameters": [key[hash_name]]}
+    select = _select(table, None, key)
     return {
         "GetItem": lambda d, s: d.get_item(TableName=table, Key=key, ConsistentRead=True),
         "BatchGetItem": lambda d, s: d.batch_get_item(RequestItems={table: {"Keys": [key]}}),
@@ -95,9 +100,7 @@ def _index_calls(table: str, index: str, key: dict[str, Any]) -> dict[str, Call]
             Select="COUNT",
         ),
         "Scan": lambda d, s: d.scan(TableName=table, IndexName=index, Select="COUNT", Limit=1),
-        "ExecuteStatement": lambda d, s: d.execute_statement(
-            Statement=_select(table, index, hash_name), Parameters=[key[hash_name]]
-        ),
+        "ExecuteStatement": lambda d, s: d.execute_statement(**_select(table, index, key)),
     }
 
 

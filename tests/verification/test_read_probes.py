@@ -84,3 +84,25 @@ def test_a_refused_batch_statement_is_a_refusal() -> None:
     assert observed.code == "kms:Decrypt"
     [(_, params)] = table.calls
     assert params["Statements"][0]["Statement"] == 'SELECT "id" FROM "t" WHERE "id" = ?'
+
+
+def test_a_batch_read_names_every_key_attribute() -> None:
+    composite = {
+        **DESCRIPTION,
+        "AttributeDefinitions": [
+            *DESCRIPTION["AttributeDefinitions"],
+            {"AttributeName": "at", "AttributeType": "N"},
+        ],
+        "KeySchema": [
+            {"AttributeName": "at", "KeyType": "RANGE"},
+            {"AttributeName": "id", "KeyType": "HASH"},
+        ],
+    }
+    probe = next(p for p in matrix(composite, key_for) if "BatchExecuteStatement" in p.name)
+    table = Recorder(batch_execute_statement={"Responses": [{}]})
+    assert observe(probe, table, None).kind == ALLOW
+    [statement] = table.calls[0][1]["Statements"]
+    assert statement == {
+        "Statement": 'SELECT "id" FROM "t" WHERE "id" = ? AND "at" = ?',
+        "Parameters": [{"S": "probe"}, {"N": "1"}],
+    }
