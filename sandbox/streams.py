@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from moto.dynamodb.exceptions import PolicyNotFoundException
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 
 from kmsguard.access import dynamodb_reads
@@ -229,6 +230,11 @@ def serve_stream_policies() -> None:
                 held[table] = stream_policy
             try:
                 return original(self, resource_arn=table, **rest)
+            except PolicyNotFoundException as exc:
+                # Its message names the ARN asked about: the stream's, not the table's.
+                raise PolicyNotFoundException(
+                    str(exc.exception_msg).replace(table, resource_arn)
+                ) from None
             finally:
                 now = held.pop(table, None)
                 if now is not None:

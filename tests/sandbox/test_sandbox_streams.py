@@ -212,6 +212,7 @@ def test_attack_stream_arns_that_moto_would_read_as_the_victims(sb: SandboxInfo)
     admin = sb.client("dynamodb")
     response = denied(lambda: admin.get_resource_policy(ResourceArn=victim.stream_arn))
     assert _code(response) == "PolicyNotFoundException"
+    assert response["Error"]["Message"].endswith(victim.stream_arn)
 
 
 def test_attack_a_shard_iterator_is_authorized_on_the_stream_moto_reads(sb: SandboxInfo) -> None:
