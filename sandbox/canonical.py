@@ -12,12 +12,15 @@ from sandbox import errors, limits
 from sandbox.errors import ErrorResponse
 from sandbox.wire import ApiRequest
 
-# The JSON services' X-Amz-Target prefix and content type (botocore's models). Another prefix
-# (DynamoDB's 2011 API, DynamoDB Streams) would reach other moto backends: it is refused.
+# The JSON APIs' X-Amz-Target prefix and content type (botocore's models). Another prefix
+# (DynamoDB's 2011 API) would reach other moto backends: it is refused.
 JSON_SERVICES = {
     "dynamodb": ("DynamoDB_20120810", "application/x-amz-json-1.0"),
     "kms": ("TrentService", "application/x-amz-json-1.1"),
+    "dynamodbstreams": ("DynamoDBStreams_20120810", "application/x-amz-json-1.0"),
 }
+# APIs signed with another API's signing name, told apart by their X-Amz-Target prefix.
+SIGNED_AS = {"dynamodbstreams": "dynamodb"}
 QUERY_SERVICES = frozenset({"iam", "sts"})
 # DynamoDB nests attributes up to 32 levels ("Nested attribute depth: 32"); each level is two
 # JSON levels ({"M": {...}}), plus the request's own few. Deeper is refused before any reader
@@ -125,9 +128,17 @@ def read(request: ApiRequest, environ: dict[str, Any], body: bytes) -> ApiReques
     """The request's action and parameters as the service reads them; raise Refused."""
     data = decoded_body(request, environ, body)
     if request.service in JSON_SERVICES:
-        prefix, _ = JSON_SERVICES[request.service]
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         head, _, action = target.partition(".")
+        service = next(
+            (
+                api
+                for api, signer in SIGNED_AS.items()
+                if signer == request.service and JSON_SERVICES[api][0] == head
+            ),
+            request.service,
+        )
+        prefix, _ = JSON_SERVICES[service]
         if head != prefix or not action or "." in action:
             shown = target[:64] or "none"
             message = f"X-Amz-Target must be {prefix}.<Operation> (got {shown})."
@@ -135,7 +146,7 @@ def read(request: ApiRequest, environ: dict[str, Any], body: bytes) -> ApiReques
             raise Refused(refusal)
         return ApiRequest(
             request.access_key_id,
-            request.service,
+            service,
             request.region,
             action,
             "json",

@@ -10,9 +10,16 @@ from xml.sax.saxutils import escape
 
 from sandbox.wire import ApiRequest
 
-_JSON_CONTENT_TYPE = {"dynamodb": "application/x-amz-json-1.0", "kms": "application/x-amz-json-1.1"}
-# DynamoDB qualifies error types with its namespace; KMS does not.
-_JSON_TYPE_PREFIX = {"dynamodb": "com.amazonaws.dynamodb.v20120810#"}
+_JSON_CONTENT_TYPE = {
+    "dynamodb": "application/x-amz-json-1.0",
+    "dynamodbstreams": "application/x-amz-json-1.0",
+    "kms": "application/x-amz-json-1.1",
+}
+# DynamoDB (Streams too) qualifies error types with its namespace; KMS does not.
+_JSON_TYPE_PREFIX = {
+    "dynamodb": "com.amazonaws.dynamodb.v20120810#",
+    "dynamodbstreams": "com.amazonaws.dynamodb.v20120810#",
+}
 _XMLNS = {
     "iam": "https://iam.amazonaws.com/doc/2010-05-08/",
     "sts": "https://sts.amazonaws.com/doc/2011-06-15/",

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
-from sandbox import errors, resources
+from sandbox import errors, resources, streams
 from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
 from sandbox.principals import Principal
@@ -161,7 +161,9 @@ def canonical_dynamodb(request: ApiRequest) -> dict[str, Any] | None:
         )
     for field in _ARN_FIELDS:
         if field in params:
-            params[field] = _table_arn(region, table_name(region, params[field], field))
+            # A stream holds a policy of its own; any other operation takes a table ARN only.
+            stream = streams.policy_resource(request) if field == "ResourceArn" else None
+            params[field] = stream or _table_arn(region, table_name(region, params[field], field))
     for field in _SSE_FIELDS:
         if field in params:
             params[field] = _sse(region, params[field])

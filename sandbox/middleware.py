@@ -21,6 +21,7 @@ from sandbox import (
     resources,
     served,
     sigv4,
+    streams,
     table_grants,
     user_boundaries,
     validation,
@@ -192,7 +193,8 @@ class AuthorizingApp:
                 params = identifiers.canonical_iam(request, principal)
             if params is not None:
                 request = replace(request, params=params)
-            checks = resources.checks_for(principal, request)
+            on_stream = request.service == streams.SERVICE
+            checks = (streams.checks if on_stream else resources.checks_for)(principal, request)
             checks.extend(data_paths.checks(principal, request))
         except canonical.Refused as exc:
             return _Plan(refusal=exc.response)

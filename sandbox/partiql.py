@@ -66,8 +66,14 @@ def resolve(name: str, tables: dict[str, Any]) -> list[tuple[str, str]]:
     hold dots, so every reading is returned); the name itself when no table matches (moto:
     not found).
 
-    Linear in the name for each table of the account: no slice per dot of the name.
+    Linear in the name for each table of the account: no slice per dot of the name. AWS's
+    form `"t"."index"` reaches the parser as `t"."index` (no table name holds a quote).
     """
+    table_part, quoted, index_part = name.partition(QUOTED_INDEX)
+    if quoted and table_part in tables and index_part in _index_names(tables[table_part]):
+        # moto holds the index's items under `t.i`, as it holds a table named `t.i`.
+        dotted = f"{table_part}.{index_part}"
+        return [(table_part, index_part)] + ([(dotted, "")] if dotted in tables else [])
     found = [(name, "")] if name in tables else []
     for table_name, table in tables.items():
         cut = len(table_name)
@@ -86,6 +92,8 @@ def _index_names(table: Any) -> set[str]:
 
 
 _confined = threading.local()
+# How the parser reads the dot between a quoted table and a quoted index: `"t"."i"`.
+QUOTED_INDEX = '"."'
 
 
 @contextmanager
@@ -110,9 +118,30 @@ def install() -> None:
         names: frozenset[str] = getattr(_confined, "names", frozenset())
         tables: frozenset[str] = getattr(_confined, "tables", frozenset())
         visible = {name: data for name, data in source_data.items() if name in names}
+        for name in names:
+            # moto holds an index's items under `t.i`; the parser names it `t"."i`.
+            table, quoted, index = name.partition(QUOTED_INDEX)
+            if quoted and f"{table}.{index}" in source_data:
+                visible[name] = source_data[f"{table}.{index}"]
         result, updates = query(statement, visible, parameters)
         if any(table not in tables for table in updates):
             raise ResourceNotFoundException()
         return result, updates
 
     moto_partiql.query = confined_query
+    if getattr(moto_partiql.get_query_metadata, "unquoted", False):
+        return
+    metadata = moto_partiql.get_query_metadata
+
+    def unquoted_metadata(statement: str) -> Any:
+        # BatchExecuteStatement looks a statement's table up by this name, which keeps the
+        # quotes of `"t"`; the authorizer read `t` (no table name holds a quote).
+        found = metadata(statement)
+        names = found.get_table_names
+        found.get_table_names = lambda: [
+            n[1:-1] if len(n) > 1 and n[0] == n[-1] == '"' else n for n in names()
+        ]
+        return found
+
+    unquoted_metadata.unquoted = True  # type: ignore[attr-defined]
+    moto_partiql.get_query_metadata = unquoted_metadata

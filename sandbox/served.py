@@ -8,6 +8,7 @@ from typing import Any
 # Signing name -> moto's response class for it.
 _HANDLERS = {
     "dynamodb": ("moto.dynamodb.responses", "DynamoHandler"),
+    "dynamodbstreams": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
     "kms": ("moto.kms.responses", "KmsResponse"),
     "iam": ("moto.iam.responses", "IamResponse"),
     "sts": ("moto.sts.responses", "TokenResponse"),

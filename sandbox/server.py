@@ -20,7 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits, partiql, resources, table_policies
+from sandbox import limits, partiql, resources, streams, table_policies
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -70,10 +70,11 @@ def build_app(
     partiql.install()
     resources.mark_aws_managed_keys()
     table_policies.drop_policies_with_tables()
+    streams.serve_stream_policies()
 
     from sandbox import served
 
-    for service in SERVICES:
+    for service in (*SERVICES, streams.SERVICE):
         served.operations(service)  # load the models now, not during the first request
     resources.iam_resource_kinds("GetUser")  # and the IAM catalog
     moto_app = DomainDispatcherApplication(create_backend_app)

@@ -17,19 +17,12 @@ from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.grants import short_principal
 from verification.outputs import StackFacts
+from verification.outsiders import outsider_rows
+from verification.read_paths import DeployedTable, Target, describe, targets
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
 
 CHECK = "table.readers"
 EXPECTED = "only declared key users can read"
-# The IAM actions that return items (ExecuteStatement's SELECT is authorized as PartiQLSelect);
-# each also makes DynamoDB call kms:Decrypt on the table key for the caller.
-READ_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-    "dynamodb:PartiQLSelect",
-)
 
 LISTED = ["User", "Group", "Role", "LocalManagedPolicy"]
 
@@ -170,37 +163,61 @@ class Judge:
     scps: tuple[Any, ...] = ()
     rcps: tuple[Any, ...] = ()
     table_policy: Mapping[str, Any] | None = None  # the table's resource-based policy
+    # The deployed indexes and stream with their policies; without it, the table alone.
+    table: DeployedTable | None = None
 
     def reads(self, who: Identity) -> str | None:
-        """The witness of a read (DynamoDB allows a read action and the key the Decrypt it
-        makes for the caller), or None when no read is allowed."""
+        """The witness of a read through one of the table's read paths (DynamoDB allows its
+        actions and, where it returns items, the key the Decrypt it makes for the caller), or
+        None when no path reads."""
         ids = [doc for _, doc in who.policies]
         boundary = who.boundary[1] if who.boundary is not None else None
-        account = account_of(who.arn) or ""
-        table = None
-        for action in READ_ACTIONS:
+        table = self.table or DeployedTable(self.facts.table_arn, table_policy=self.table_policy)
+        key: access.Decision | None = None
+        for target in targets(table):
+            allowed = self._allowed(who, ids, boundary, target)
+            if allowed is None:
+                continue
+            if target.path.decrypts:
+                key = key or self._decrypt(who, ids, boundary)
+                if not key.allowed:
+                    continue
+                allowed += f"; kms:Decrypt via DynamoDB: {_witness(key, who, self.key_policy)}"
+            where = target.label
+            if target.path.target_actions:
+                where += ", restored into a table of its choosing"
+            return f"{allowed} ({where})"
+        return None
+
+    def _allowed(self, who: Identity, ids: list[Any], boundary: Any, target: Target) -> str | None:
+        """The witness that DynamoDB allows every action of the path, else None."""
+        parts = []
+        for action in target.path.actions:
             d = access.evaluate(
                 who.arn,
                 action,
-                self.facts.table_arn,
+                target.resource,
                 identity_policies=ids,
-                resource_policy=self.table_policy,
+                resource_policy=target.resource_policy,
                 permissions_boundary=boundary,
                 scps=self.scps,
                 rcps=self.rcps,
             )
-            if d.allowed:
-                table = (action, d)
-                break
-        if table is None:
-            return None
+            if not d.allowed:
+                return None
+            policy = target.resource_policy or {}
+            parts.append(f"{action}: {_witness(d, who, policy, target.policy_name)}")
+        return "; ".join(parts)
+
+    def _decrypt(self, who: Identity, ids: list[Any], boundary: Any) -> access.Decision:
+        account = account_of(who.arn) or ""
         context = {
             VIA_SERVICE: via_dynamodb(self.region),
             CALLER_ACCOUNT: account,
             "kms:EncryptionContext:aws:dynamodb:tableName": self.facts.table_name,
             "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
         }
-        key = access.evaluate(
+        return access.evaluate(
             who.arn,
             "kms:Decrypt",
             self.facts.key_arn,
@@ -211,14 +228,6 @@ class Judge:
             grants=list(self.grants) or None,
             scps=self.scps,
             rcps=self.rcps,
-        )
-        if not key.allowed:
-            return None
-        action, d = table
-        table_policy = self.table_policy or {}
-        return (
-            f"{action}: {_witness(d, who, table_policy, 'table resource policy')}; "
-            f"kms:Decrypt via DynamoDB: {_witness(key, who, self.key_policy)}"
         )
 
 
@@ -354,20 +363,6 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def table_resource_policy(dynamodb: Any, table_arn: str) -> dict[str, Any] | None:
-    """The table's resource-based policy (same account: it may allow a read on its own)."""
-    try:
-        text = dynamodb.get_resource_policy(ResourceArn=table_arn)["Policy"]
-    except ClientError as exc:
-        if _code(exc) in ("PolicyNotFoundException", "ResourceNotFoundException"):
-            return None
-        raise
-    policy = json.loads(text)
-    if not isinstance(policy, dict):
-        raise ValueError("the table's resource-based policy is not a JSON object")
-    return policy
-
-
 def check_readers(
     iam: Any,
     kms: Any,
@@ -393,7 +388,11 @@ def check_readers(
             {k: v for k, v in g.items() if k != "CreationDate"}
             for g in list_grants(kms, facts.key_arn)
         ]
-        table_policy = table_resource_policy(dynamodb, facts.table_arn) if dynamodb else None
+        table = (
+            describe(dynamodb, facts.table_name, facts.table_arn)
+            if dynamodb
+            else DeployedTable(facts.table_arn)
+        )
     except (ClientError, BotoCoreError) as exc:
         return [
             ConfigRow(
@@ -402,11 +401,13 @@ def check_readers(
                 "",
                 NOT_VERIFIABLE,
                 f"cannot list the account's identities and policies ({_code(exc)}); the admin "
-                "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants and "
-                "dynamodb:GetResourcePolicy",
+                "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants, "
+                "dynamodb:DescribeTable and dynamodb:GetResourcePolicy (table and stream)",
             )
         ]
     except (Unreadable, ValueError) as exc:
         return [ConfigRow(CHECK, EXPECTED, "", NOT_VERIFIABLE, str(exc))]
-    judge = Judge(facts, region, key_policy, grants, scps, rcps, table_policy)
-    return reader_rows(found, judge)
+    judge = Judge(facts, region, key_policy, grants, scps, rcps, table=table)
+    rows = reader_rows(found, judge)
+    outside = outsider_rows(judge, table, account_of(facts.table_arn) or "")
+    return [r for r in rows if r.verdict != PASS] + outside if outside else rows

@@ -18,6 +18,7 @@ from botocore.exceptions import (
 
 from kmsguard.contract import Expect
 from kmsguard.org_policies import OrgPolicies
+from verification import read_probes
 from verification.aws import Aws, is_loopback
 from verification.config_checks import run_config_checks
 from verification.explain import Explainer
@@ -72,11 +73,12 @@ class KeySchema:
         return key
 
 
-def read_key_schema(dynamodb: Any, table_name: str) -> KeySchema:
+def read_key_schema(dynamodb: Any, table_name: str) -> tuple[KeySchema, dict[str, Any]]:
+    """The table's key schema, and DescribeTable's `Table` (indexes, stream)."""
     table = dynamodb.describe_table(TableName=table_name)["Table"]
     types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
     ordered = sorted(table["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
-    return KeySchema(tuple((k["AttributeName"], types[k["AttributeName"]]) for k in ordered))
+    return KeySchema(tuple((k["AttributeName"], types[k["AttributeName"]]) for k in ordered)), table
 
 
 def _verdict(expected: str, observed: Settled[Observation], action: str) -> tuple[str, str]:
@@ -121,6 +123,7 @@ class Runner:
         self.on_probe = on_probe
         self.org = org_policies or OrgPolicies()
         self.schema: KeySchema | None = None
+        self.table: dict[str, Any] = {}
         self.notes: list[str] = []
 
     def preflight(self) -> str:
@@ -187,7 +190,7 @@ class Runner:
         )
         target_problem = ""
         try:
-            self.schema = read_key_schema(admin_ddb, self.facts.table_name)
+            self.schema, self.table = read_key_schema(admin_ddb, self.facts.table_name)
         except (ClientError, BotoCoreError, KeyError) as exc:
             if _code(exc) == "ResourceNotFoundException":
                 target_problem = f"the table {self.facts.table_name} does not exist"
@@ -252,6 +255,7 @@ class Runner:
                 puts: list[Observation] = []
                 for expectation in expectations:
                     rows.append(self._probe_row(a, expectation, target, deadline, puts))
+                rows += self._read_path_rows(a, expectations, run_id, target, deadline, puts)
                 a.item_may_exist = any(o.kind not in (DENY, DENY_OTHER) for o in puts)
         except NotVerifiable as exc:
             done = {(r.principal, r.action) for r in rows}
@@ -284,6 +288,41 @@ class Runner:
         if result.value != "ok":
             raise NotVerifiable(f"the temporary credentials never worked ({result.value})")
 
+    def _read_path_rows(
+        self,
+        acting: Acting,
+        expectations: list[Expectation],
+        run_id: str,
+        target: ProbeTarget,
+        deadline: float,
+        puts: list[Observation],
+    ) -> list[AccessRow]:
+        """Every read path on the table, its indexes and stream, expected as the principal's
+        GetItem: a read allowed or denied one way must be so every way. The stream's probe
+        writes the probe item (its writes join `puts`, for the cleanup)."""
+        read = next((e for e in expectations if e.action == "dynamodb:GetItem"), None)
+        if read is None or not self.table:
+            return []
+        value = probe_item_value(run_id)
+        probes = read_probes.matrix(
+            self.table,
+            lambda attrs: KeySchema(attrs).key(value),
+            written=puts,
+            admin=self.aws.client("dynamodb"),
+        )
+        streams = self.aws.client("dynamodbstreams", acting.credentials)
+        return [
+            self._probe_row(
+                acting,
+                Expectation(read.principal, p.name, read.expect),
+                target,
+                deadline,
+                [],
+                lambda p=p: read_probes.observe(p, acting.dynamodb, streams),  # type: ignore[misc]
+            )
+            for p in probes
+        ]
+
     def _probe_row(
         self,
         acting: Acting,
@@ -291,11 +330,12 @@ class Runner:
         target: ProbeTarget,
         deadline: float,
         puts: list[Observation],
+        call: Callable[[], Observation] | None = None,
     ) -> AccessRow:
         action = expectation.action
         self.progress(f"probing {acting.ref.name}: {action}")
         result = settle(
-            lambda: probe(action, acting.dynamodb, acting.kms, target),
+            call or (lambda: probe(action, acting.dynamodb, acting.kms, target)),
             deadline=deadline,
             clock=self.clock,
             stable_count=self.stable_count,
@@ -332,6 +372,9 @@ class Runner:
         )
         out = []
         for row in rows:
+            if row.action not in SUPPORTED_ACTIONS:
+                out.append(row)  # a read path: the table.readers row says who reads and why
+                continue
             if (
                 row.expected == Expect.DENY
                 or row.observed.startswith("deny")

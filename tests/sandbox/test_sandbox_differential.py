@@ -392,6 +392,83 @@ def test_table_is_bound_to_the_key_not_to_the_alias(world: World) -> None:
     assert described["Table"]["SSEDescription"]["KMSMasterKeyArn"] == decoy_key["Arn"]
 
 
+# ------------------------------------------------------------------ DynamoDB Streams
+
+# Each stream operation's parameters on a stream, as the admin positions in it.
+STREAMS: dict[str, Callable[[World, dict[str, Any]], dict[str, Any]]] = {
+    "DescribeStream": lambda w, s: {"StreamArn": s["arn"]},
+    "GetShardIterator": lambda w, s: {
+        "StreamArn": s["arn"],
+        "ShardId": s["shard"],
+        "ShardIteratorType": "TRIM_HORIZON",
+    },
+    "GetRecords": lambda w, s: {"ShardIterator": _admin_iterator(w, s)},
+}
+
+
+def _admin_iterator(w: World, s: dict[str, Any]) -> str:
+    got = w.sb.client("dynamodbstreams").get_shard_iterator(
+        StreamArn=s["arn"], ShardId=s["shard"], ShardIteratorType="TRIM_HORIZON"
+    )
+    return str(got["ShardIterator"])
+
+
+def _streamed(w: World, prefix: str, key: str | None) -> dict[str, Any]:
+    ddb = w.sb.client("dynamodb")
+    name = unique(prefix)
+    sse = {"SSESpecification": {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key}}
+    table = ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        **(sse if key else {}),
+    )["TableDescription"]
+    ddb.put_item(TableName=name, Item=item("a", marker=prefix))
+    arn = table["LatestStreamArn"]
+    described = w.sb.client("dynamodbstreams").describe_stream(StreamArn=arn)
+    return {"arn": arn, "shard": described["StreamDescription"]["Shards"][0]["ShardId"]}
+
+
+def test_every_served_streams_operation_is_in_the_matrix() -> None:
+    row("sandbox-differential")
+    covered = {*STREAMS, "ListStreams"}
+    assert served.operations("dynamodbstreams") <= covered, (
+        served.operations("dynamodbstreams") - covered
+    )
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("operation", sorted(STREAMS))
+def test_streams_operation_acts_on_what_was_authorized(
+    world: World, operation: str, encoding: str
+) -> None:
+    row("sandbox-differential")
+    creds = (world.caller.access_key_id, world.caller.secret_access_key)
+    target = {"X-Amz-Target": f"DynamoDBStreams_20120810.{operation}"}
+
+    def call(params: dict[str, Any]) -> RawAnswer:
+        gzip_body = encoding == "gzip"
+        return raw_call(
+            world.sb,
+            "dynamodb",
+            operation,
+            params,
+            creds=creds,
+            headers=target,
+            gzip_body=gzip_body,
+        )
+
+    victim = _streamed(world, "victim", world.victim_key["Arn"])
+    _refused_on(call(STREAMS[operation](world, victim)), victim["arn"])
+    decoy = _streamed(world, "decoy", None)
+    answer = call(STREAMS[operation](world, decoy))
+    assert answer.status == 200, answer.text
+    if operation == "GetRecords":
+        assert '"decoy"' in answer.text, answer.text
+
+
 # ------------------------------------------------------------------ KMS
 
 

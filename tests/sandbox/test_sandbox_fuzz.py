@@ -19,7 +19,7 @@ from tests.sandbox.helpers import make_table, unique
 # One worker runs the whole module, so its own sandbox is started once.
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("sandbox-fuzz")]
 
-SERVICES = ("dynamodb", "kms", "iam", "sts")
+SERVICES = ("dynamodb", "dynamodbstreams", "kms", "iam", "sts")
 # Operations that destroy what the others need run last.
 _LAST = ("Delete", "Schedule", "Disable", "Remove", "Detach", "Untag", "Revoke", "Retire")
 
@@ -53,14 +53,30 @@ def world(sb: SandboxInfo) -> dict[str, list[Any]]:
     }
     role = iam.create_role(RoleName=unique("fuzz"), AssumeRolePolicyDocument=json.dumps(trust))
     key_forms = [key["KeyId"], key["Arn"], alias, alias_arn]
+    streamed = sb.client("dynamodb").create_table(
+        TableName=unique("fuzz"),
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
+    stream = streamed["LatestStreamArn"]
+    streams = sb.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream, ShardId=shard, ShardIteratorType="LATEST"
+    )["ShardIterator"]
     return {
+        "StreamArn": [stream, table_arn],
+        "ShardId": [shard],
+        "ShardIterator": [iterator],
         "KeyId": key_forms,
         "TargetKeyId": key_forms,
         "SourceKeyId": key_forms,
         "DestinationKeyId": key_forms,
         "TableName": [table, table_arn],
         "TableArn": [table_arn],
-        "ResourceArn": [table_arn, key["Arn"]],
+        "ResourceArn": [table_arn, key["Arn"], stream],
         "SourceTableArn": [table_arn],
         "SourceTableName": [table],
         "UserName": [user["UserName"]],
@@ -215,6 +231,9 @@ def _raw(sb: SandboxInfo, service: str, target: str, body: bytes) -> tuple[int, 
         ("dynamodb", "DynamoDB_20120810.PutItem"),
         ("dynamodb", "DynamoDB_20120810.NoSuchOperation"),
         ("dynamodb", "DynamoDBStreams_20120810.GetRecords"),
+        ("dynamodb", "DynamoDBStreams_20120810.GetShardIterator"),
+        ("dynamodb", "DynamoDBStreams_20120810.DescribeStream"),
+        ("dynamodb", "DynamoDBStreams_20120810.ListStreams"),
         ("kms", "TrentService.DisableKey"),
         ("kms", "TrentService.Decrypt"),
     ],

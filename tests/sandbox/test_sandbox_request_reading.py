@@ -502,6 +502,67 @@ def test_attack_partiql_through_an_index_is_authorized_on_its_table(sb: SandboxI
     assert items == [item("secret", data="TOP")]
 
 
+def test_attack_the_quoted_index_form_is_authorized_on_the_index_and_what_moto_reads(
+    sb: SandboxInfo,
+) -> None:
+    row("sandbox-partiql-tables")
+    key = make_key(sb)
+    ddb = sb.client("dynamodb")
+    base = unique("t")
+    ddb.create_table(
+        TableName=base,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "data", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "bydata",
+                "KeySchema": [{"AttributeName": "data", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName=base, Item=item("open", data="PUBLIC"))
+    # A table whose name is the index's dotted name: moto keeps both under one name.
+    dotted = f"{base}.bydata"
+    ddb.create_table(
+        TableName=dotted,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+    )
+    ddb.put_item(TableName=dotted, Item=item("secret", data="TOP"))
+    statement = f'SELECT * FROM "{base}"."bydata" WHERE "data" = ?'
+    params = [{"S": "PUBLIC"}]
+    reader = make_user(
+        sb, inline=allow(["dynamodb:PartiQLSelect"], f"arn:aws:dynamodb:*:*:table/{base}/index/*")
+    )
+    own = reader.client(sb, "dynamodb")
+    response = denied(lambda: own.execute_statement(Statement=statement, Parameters=params))
+    assert dotted in response["Error"]["Message"]
+    ddb.delete_table(TableName=dotted)
+    items = own.execute_statement(Statement=statement, Parameters=params)["Items"]
+    assert items == [item("open", data="PUBLIC")]
+
+
+def test_a_quoted_table_in_a_batch_statement_is_the_table_authorized(sb: SandboxInfo) -> None:
+    row("sandbox-partiql-tables")
+    table = make_table(sb, None)
+    ddb = sb.client("dynamodb")
+    ddb.put_item(TableName=table, Item=item("a", v="x"))
+    statement = {"Statement": f'SELECT * FROM "{table}" WHERE "pk" = ?', "Parameters": [{"S": "a"}]}
+    [answer] = ddb.batch_execute_statement(Statements=[statement])["Responses"]
+    assert answer.get("Item") == item("a", v="x"), answer
+    other = make_user(sb, inline=allow("dynamodb:PartiQLSelect", "arn:aws:dynamodb:*:*:table/x"))
+    own = other.client(sb, "dynamodb")
+    response = denied(lambda: own.batch_execute_statement(Statements=[statement]))
+    assert table in response["Error"]["Message"]
+
+
 def test_json_nested_past_dynamodb_depth_is_refused_not_a_server_error(sb: SandboxInfo) -> None:
     row("sandbox-canonical-request")
     deep: dict[str, Any] = {"S": "x"}

@@ -196,15 +196,15 @@ def test_attack_an_unreadable_table_policy_is_refused(sb: SandboxInfo, policy: s
     )
 
 
-def test_stream_arns_and_create_table_policies_are_refused(sb: SandboxInfo) -> None:
+def test_unknown_streams_and_create_table_policies_are_refused(sb: SandboxInfo) -> None:
     row("sandbox-table-policy")
     _, arn = _gsi_table(sb, make_key(sb))
     admin = sb.client("dynamodb")
-    stream = f"{arn}/stream/2024-01-01T00:00:00.000"
+    stream = f"{arn}/stream/2024-01-01T00:00:00.000"  # the table has no stream
     response = denied(
         lambda: admin.put_resource_policy(ResourceArn=stream, Policy=_policy("*", arn))
     )
-    assert response["Error"]["Code"] == "ValidationException"
+    assert response["Error"]["Code"] == "ResourceNotFoundException"
     response = denied(
         lambda: admin.create_table(
             TableName=unique("table"),

@@ -56,7 +56,10 @@ class Deployed:
         return {"keys": keys, "tags": tags, "items": items}
 
 
-def deploy(sb: Any, *, grant: bool = False) -> Deployed:
+def deploy(
+    sb: Any, *, grant: bool = False, index: str | None = None, stream: bool = False
+) -> Deployed:
+    """`index`: a global secondary index of that name (on attribute `v`); `stream`: a stream."""
     plan = plan_for(sb, grant=grant)
     iam, kms, ddb = sb.client("iam"), sb.client("kms"), sb.client("dynamodb")
     user = iam.create_user(UserName=USER)["User"]
@@ -72,12 +75,26 @@ def deploy(sb: Any, *, grant: bool = False) -> Deployed:
     )
     alias = f"alias/{TABLE}"
     kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    extra: dict[str, Any] = {}
+    attributes = [{"AttributeName": "id", "AttributeType": "S"}]
+    if index:
+        attributes.append({"AttributeName": "v", "AttributeType": "S"})
+        extra["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index,
+                "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ]
+    if stream:
+        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
     table = ddb.create_table(
         TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        AttributeDefinitions=attributes,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
+        **extra,
     )["TableDescription"]
     outputs = {
         Output.TABLE_NAME: TABLE,

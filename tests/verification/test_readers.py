@@ -111,7 +111,8 @@ def test_a_group_policy_with_root_delegation_makes_an_undeclared_reader() -> Non
     assert row.detail == (
         f"{INTRUDER} is not a declared key user; dynamodb:Scan: inline policy read of group "
         "readers statement 1; kms:Decrypt via DynamoDB: root delegation in key policy statement "
-        "'EnableRootAccountIamDelegation' + inline policy read of group readers statement 0"
+        "'EnableRootAccountIamDelegation' + inline policy read of group readers statement 0 "
+        "(Scan on the table)"
     )
 
 

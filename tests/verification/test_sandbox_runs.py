@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 import verification
+from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.contract import Output, Sid
 from tests.verification.conftest import TABLE, USER, Deployed, plan_for
+from verification.read_probes import NOT_PROBED
 from verification.report import Report
 
 pytestmark = pytest.mark.sandbox
@@ -85,6 +87,12 @@ def test_user_quietly_added_to_key_policy_is_a_mismatch(stack: Deployed) -> None
         "dynamodb:PutItem": "MISMATCH",
         "dynamodb:GetItem": "MISMATCH",
         "dynamodb:Scan": "MISMATCH",
+        # And every read path of the table, each expected as GetItem.
+        **{
+            f"{p.actions[0]} ({p.operation} on the table)": "MISMATCH"
+            for p in READ_PATHS
+            if p.returns_items and p.resource == "table" and p.operation not in NOT_PROBED
+        },
     }
     # Beside the per-statement diff, the meaning: the deployed policy grants the test user more.
     meaning = next(r for r in report.config_rows if r.check == "key.policy.meaning")
