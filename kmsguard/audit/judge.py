@@ -1,0 +1,112 @@
+"""The pack's own rules over the discovered stacks, through the analyzer the preview drives."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kmsguard.audit.findings import PLAN_ONLY, Finding, Skipped
+from kmsguard.audit.model import PROJECT, Stack
+from kmsguard.org_policies import OrgPolicies
+from kmsguard.preview import policy_config
+from kmsguard.preview.analyzer import PACK_DIR, PackInfo, PolicyPackClient, Violation
+from kmsguard.preview.report import present
+
+KEY_ACCESS_RULE = "stack-key-access-matches-declared"
+Progress = Callable[[str, int, int], None]
+# A stack rule's finding without a URN names its resource first: "Key 'id': ..."
+_LABEL = re.compile(r"^(Key|Table|TableReplica) '([^']+)'")
+
+
+def pack_config(
+    given: Mapping[str, Any], org: OrgPolicies | None, names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The --policy-config as the engine hands it over, plus the organization's policies, with
+    the plan-only rules disabled."""
+    out = policy_config.normalize(given, names)
+    if org is not None and (org.scps or org.rcps):
+        mine = out.setdefault(KEY_ACCESS_RULE, {})
+        for setting in ("serviceControlPolicies", "resourceControlPolicies"):
+            if setting in mine:
+                raise ValueError(
+                    f"--policy-config sets {KEY_ACCESS_RULE}.{setting} and --org-policies is "
+                    "given: give the organization's policies one way"
+                )
+        mine["serviceControlPolicies"] = [json.loads(p.source) for p in org.scps]
+        mine["resourceControlPolicies"] = [json.loads(p.source) for p in org.rcps]
+    for name in PLAN_ONLY:
+        if name in names:
+            out.setdefault(name, {})["enforcementLevel"] = "disabled"
+    return out
+
+
+def _arn_for(v: Violation, stack: Stack) -> tuple[str, str]:
+    """(ARN, pulumi type) of the resource a diagnostic names."""
+    by_urn = {r.urn: r for r in stack.resources}
+    r = by_urn.get(v.urn)
+    if r is None:
+        m = _LABEL.match(v.detail.removeprefix("deferred to verification: "))
+        if m:
+            kind, name = m.groups()
+            r = next(
+                (x for x in stack.resources if x.type.endswith(":" + kind) and x.name == name),
+                None,
+            )
+    if r is None:
+        return stack.arn_of.get(stack.resources[0].urn, ""), ""
+    return stack.arn_of.get(r.urn, ""), r.type
+
+
+def _finding(v: Violation, stack: Stack) -> Finding:
+    arn, type_ = _arn_for(v, stack)
+    level = "deferred" if v.deferred else v.enforcement_level
+    return Finding(arn, v.policy_name, level, v.severity, v.detail, type_)
+
+
+def run_pack(
+    stacks: Sequence[Stack],
+    account: str,
+    config: Mapping[str, Any] | None,
+    config_path: str,
+    org: OrgPolicies | None,
+    progress: Progress,
+    pack_dir: Path = PACK_DIR,
+) -> tuple[list[Finding], list[Skipped], PackInfo]:
+    """Analyze each resource once (IAM is in every region's stack), then each region's stack."""
+    findings: list[Finding] = []
+    seen: set[tuple[str, str, str, str]] = set()
+    with PolicyPackClient(pack_dir, project=PROJECT, stack=account, preview=False) as client:
+        info = client.describe()
+        names = [p.name for p in info.policies]
+        schemas = {p.name: dict(p.config_schema) for p in info.policies}
+        required = {p.name: p.config_required for p in info.policies}
+        if config:
+            policy_config.check(config_path, config, schemas, required)
+        client.configure(pack_config(config or {}, org, names))
+        analyzed: set[str] = set()
+        total = sum(len(s.resources) for s in stacks) + len(stacks)
+        done = 0
+        for stack in stacks:
+            by_urn = {r.urn: r for r in stack.resources}
+            out: list[Violation] = []
+            for r in stack.resources:
+                if r.urn not in analyzed:
+                    analyzed.add(r.urn)
+                    out.extend(client.analyze(r, by_urn))
+                done += 1
+                if done % 50 == 0:
+                    progress("judge", done, total)
+            out.extend(client.analyze_stack(stack.resources))
+            done += 1
+            progress("judge", done, total)
+            for v in out:
+                f = _finding(present(v, [info]), stack)
+                mark = (f.rule, f.resource, f.level, f.message)
+                if mark not in seen:
+                    seen.add(mark)
+                    findings.append(f)
+    skipped = [Skipped(n, reason) for n, reason in PLAN_ONLY.items() if n in names]
+    return findings, skipped, info
