@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kmsguard.audit.permissions import ACTIONS, read_only_policy, read_only_policy_json
+from tests.access.docs import row
 from tests.audit.conftest import Seeded, audit, findings
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("audit")]
@@ -46,7 +47,7 @@ def test_a_refused_read_is_named_with_its_action_and_the_rest_is_judged(
     assert [(f["resource"], f["message"].split(" ")[0]) for f in unreadable] == [
         (seeded.arns["stale-key"], "kms:GetKeyPolicy")
     ]
-    # Mandatory findings win over unreadable resources in the exit status.
+    row("audit-exit-precedence")  # mandatory findings win over unreadable resources
     assert code == 1
     rules = {(f["rule"], f["resource"]) for f in findings(out)}
     assert ("kms-key-rotation-enabled", seeded.arns["stale-key"]) in rules
