@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,17 @@ def _session(args: Any) -> tuple[Any, list[str], Any]:
         connect_timeout=10,
         read_timeout=60,
     )
+    # Asking who we are fails fast when the endpoint cannot be reached.
+    quick = config.merge(Config(retries={"mode": "standard", "max_attempts": 2}))
     cache: dict[tuple[str, str], Any] = {}
 
     def clients(service: str, region: str) -> Any:
         if (service, region) not in cache:
             cache[(service, region)] = session.client(  # type: ignore[call-overload]
-                service, region_name=region, endpoint_url=args.endpoint_url, config=config
+                service,
+                region_name=region,
+                endpoint_url=args.endpoint_url,
+                config=quick if service == "sts" else config,
             )
         return cache[(service, region)]
 
@@ -60,7 +66,7 @@ def _identity(clients: Any, region: str) -> tuple[str, str]:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     try:
-        me = clients("sts", region).get_caller_identity()
+        me = clients("sts", region).get_caller_identity()  # retried in standard mode
     except NoCredentialsError:
         raise ValueError(
             "no credentials: configure the standard AWS credential chain or give --profile"
@@ -78,11 +84,14 @@ def _identity(clients: Any, region: str) -> tuple[str, str]:
 
 
 def audit(args: Any) -> Any:
-    """Discover, model, judge, prove; returns the report's Result. ValueError on bad input."""
+    """Configure the pack, discover, model, judge, prove; returns the report's Result.
+
+    ValueError on bad input, raised before anything is read from AWS where it can be.
+    """
     from kmsguard.audit.discover import discover
     from kmsguard.audit.findings import UNREADABLE, Finding
     from kmsguard.audit.inventory import Selection
-    from kmsguard.audit.judge import run_pack
+    from kmsguard.audit.judge import run_pack, start_pack
     from kmsguard.audit.model import build
     from kmsguard.audit.progress import Progress
     from kmsguard.audit.proofs import prove_tables
@@ -100,21 +109,23 @@ def audit(args: Any) -> Any:
     config = policy_config.read(args.policy_config) if args.policy_config else None
     org = load_org_policies(args.org_policies) if args.org_policies else None
     _, regions, clients = _session(args)
-    account, partition = _identity(clients, regions[0])
     progress = Progress(quiet=args.quiet)
     seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    selection = Selection(tuple(args.include), tuple(args.exclude))
-    inv = discover(account, partition, regions, clients, selection, progress)
-    seconds["discover"] = time.perf_counter() - t
-    t = time.perf_counter()
-    stacks = build(inv)
-    seconds["model"] = time.perf_counter() - t
-    t = time.perf_counter()
-    findings, skipped, info = run_pack(
-        stacks, account, config, args.policy_config or "", org, progress, pack_dir
-    )
-    seconds["pack"] = time.perf_counter() - t
+    with ExitStack() as stack:
+        t = time.perf_counter()
+        account, partition = _identity(clients, regions[0])
+        client, info = start_pack(stack, account, config, args.policy_config or "", org, pack_dir)
+        seconds["start"] = time.perf_counter() - t
+        t = time.perf_counter()
+        selection = Selection(tuple(args.include), tuple(args.exclude))
+        inv = discover(account, partition, regions, clients, selection, progress)
+        seconds["discover"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stacks = build(inv)
+        seconds["model"] = time.perf_counter() - t
+        t = time.perf_counter()
+        findings, skipped = run_pack(client, info, stacks, progress)
+        seconds["pack"] = time.perf_counter() - t
     t = time.perf_counter()
     proved, more = prove_tables(inv, org or OrgPolicies(), args.prover_timeout, progress)
     seconds["prove"] = time.perf_counter() - t
@@ -128,15 +139,8 @@ def audit(args: Any) -> Any:
     if inv.iam is not None:
         counts["users"] = len(inv.iam["UserDetailList"])
         counts["roles"] = len(inv.iam["RoleDetailList"])
-    return Result(
-        account,
-        regions,
-        [*unreadable, *findings, *proved],
-        [*skipped, *more],
-        info,
-        counts,
-        seconds,
-    )
+    findings = [*unreadable, *findings, *proved]
+    return Result(account, regions, findings, [*skipped, *more], info, counts, seconds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -66,47 +67,56 @@ def _finding(v: Violation, stack: Stack) -> Finding:
     return Finding(arn, v.policy_name, level, v.severity, v.detail, type_)
 
 
-def run_pack(
-    stacks: Sequence[Stack],
+def start_pack(
+    stack: ExitStack,
     account: str,
     config: Mapping[str, Any] | None,
     config_path: str,
     org: OrgPolicies | None,
-    progress: Progress,
     pack_dir: Path = PACK_DIR,
-) -> tuple[list[Finding], list[Skipped], PackInfo]:
+) -> tuple[PolicyPackClient, PackInfo]:
+    """The pack started and configured (before anything is read from AWS: a bad config is
+    refused first); ValueError names what is wrong in the config."""
+    client = stack.enter_context(
+        PolicyPackClient(pack_dir, project=PROJECT, stack=account, preview=False)
+    )
+    info = client.describe()
+    names = [p.name for p in info.policies]
+    schemas = {p.name: dict(p.config_schema) for p in info.policies}
+    required = {p.name: p.config_required for p in info.policies}
+    if config:
+        policy_config.check(config_path, config, schemas, required)
+    client.configure(pack_config(config or {}, org, names))
+    return client, info
+
+
+def run_pack(
+    client: PolicyPackClient, info: PackInfo, stacks: Sequence[Stack], progress: Progress
+) -> tuple[list[Finding], list[Skipped]]:
     """Analyze each resource once (IAM is in every region's stack), then each region's stack."""
     findings: list[Finding] = []
     seen: set[tuple[str, str, str, str]] = set()
-    with PolicyPackClient(pack_dir, project=PROJECT, stack=account, preview=False) as client:
-        info = client.describe()
-        names = [p.name for p in info.policies]
-        schemas = {p.name: dict(p.config_schema) for p in info.policies}
-        required = {p.name: p.config_required for p in info.policies}
-        if config:
-            policy_config.check(config_path, config, schemas, required)
-        client.configure(pack_config(config or {}, org, names))
-        analyzed: set[str] = set()
-        total = sum(len(s.resources) for s in stacks) + len(stacks)
-        done = 0
-        for stack in stacks:
-            by_urn = {r.urn: r for r in stack.resources}
-            out: list[Violation] = []
-            for r in stack.resources:
-                if r.urn not in analyzed:
-                    analyzed.add(r.urn)
-                    out.extend(client.analyze(r, by_urn))
-                done += 1
-                if done % 50 == 0:
-                    progress("judge", done, total)
-            out.extend(client.analyze_stack(stack.resources))
+    analyzed: set[str] = set()
+    total = sum(len(s.resources) for s in stacks) + len(stacks)
+    done = 0
+    for stack in stacks:
+        by_urn = {r.urn: r for r in stack.resources}
+        out: list[Violation] = []
+        for r in stack.resources:
+            if r.urn not in analyzed:
+                analyzed.add(r.urn)
+                out.extend(client.analyze(r, by_urn))
             done += 1
-            progress("judge", done, total)
-            for v in out:
-                f = _finding(present(v, [info]), stack)
-                mark = (f.rule, f.resource, f.level, f.message)
-                if mark not in seen:
-                    seen.add(mark)
-                    findings.append(f)
-    skipped = [Skipped(n, reason) for n, reason in PLAN_ONLY.items() if n in names]
-    return findings, skipped, info
+            if done % 50 == 0:
+                progress("judge", done, total)
+        out.extend(client.analyze_stack(stack.resources))
+        done += 1
+        progress("judge", done, total)
+        for v in out:
+            f = _finding(present(v, [info]), stack)
+            mark = (f.rule, f.resource, f.level, f.message)
+            if mark not in seen:
+                seen.add(mark)
+                findings.append(f)
+    names = {p.name for p in info.policies}
+    return findings, [Skipped(n, reason) for n, reason in PLAN_ONLY.items() if n in names]
