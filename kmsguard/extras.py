@@ -26,6 +26,7 @@ EXTRAS: Mapping[str, Sequence[str]] = {
     # kmsguard.audit drives the pack through kmsguard.preview's analyzer: preview's modules too.
     "audit": (
         "boto3",
+        "botocore",
         "pulumi",
         "pulumi_aws",
         "pulumi_policy",

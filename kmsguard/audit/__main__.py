@@ -79,8 +79,10 @@ def _identity(clients: Any, region: str) -> tuple[str, str]:
         ) from None
     except BotoCoreError as exc:
         raise ValueError(f"cannot reach AWS: {exc}") from None
-    partition = str(me["Arn"]).split(":")[1]
-    return str(me["Account"]), partition
+    from kmsguard.access.arn import parse_arn
+
+    arn = parse_arn(me.get("Arn"))
+    return str(me["Account"]), arn.partition if arn is not None else "aws"
 
 
 def audit(args: Any) -> Any:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
+from kmsguard.access.arn import parse_arn
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.contract import AwsType
 from kmsguard.preview.collect import UNKNOWN, RegisteredResource
@@ -229,9 +230,10 @@ def _add_key(stack: Stack, account: str, k: KeyData, ref: str) -> None:
     external = k.metadata.get("Origin") == "EXTERNAL"
     type_ = KMS_EXTERNAL_KEY if external else AwsType.KMS_KEY
     stack.add(_resource(account, type_, key_id, key_props(k), ref), k.arn)
-    region_arn = k.arn.rsplit(":", 1)[0]
+    parsed = parse_arn(k.arn)
     for alias in k.aliases:
-        props = {"name": alias, "arn": f"{region_arn}:{alias}", "targetKeyId": key_id}
+        alias_arn = str(replace(parsed, resource=alias)) if parsed is not None else ""
+        props = {"name": alias, "arn": alias_arn, "targetKeyId": key_id}
         stack.add(_resource(account, AwsType.KMS_ALIAS, alias, props, ref), k.arn)
     if "grants" in k.unread or "*" in k.unread:
         return

@@ -12,6 +12,7 @@ from kmsguard.access.prove import Key, Verdict, access_not_granted
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
+from kmsguard.contract import AwsType
 from kmsguard.org_policies import OrgPolicies
 
 ACTION = "kms:Decrypt"
@@ -132,7 +133,7 @@ def key_access(
             "deferred",
             "high",
             f"{where}: who can {ACTION} is not proved: {verdict.reason}",
-            "aws:dynamodb/table:Table",
+            AwsType.DYNAMODB_TABLE,
         )
     shown = [w for w in verdict.witnesses if _confirmed(w, key, policy, principals, org)]
     if not shown:
@@ -145,7 +146,7 @@ def key_access(
         "high",
         f"{where}: can be read by principals the key policy does not name: "
         f"{'; '.join(w.describe() for w in shown)}{more}",
-        "aws:dynamodb/table:Table",
+        AwsType.DYNAMODB_TABLE,
         tuple(w.to_json() for w in shown),
     )
 
