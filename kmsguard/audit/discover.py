@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.audit.inventory import (
     Calls,
@@ -28,7 +28,9 @@ Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
-def _code(exc: ClientError) -> str:
+def _code(exc: ClientError | BotoCoreError) -> str:
+    if isinstance(exc, BotoCoreError):
+        return type(exc).__name__
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
@@ -48,7 +50,7 @@ def _call(
     calls.count(action)
     try:
         return True, fn()
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         if _code(exc) in absent:
             return True, None
         calls.refused(resource, action, exc)
@@ -60,7 +62,7 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
     calls.count("dynamodb:DescribeTable")
     try:
         description = ddb.describe_table(TableName=name)["Table"]
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         if _code(exc) in _GONE:
             return None  # deleted since it was listed
         calls.refused(arn_guess, "dynamodb:DescribeTable", exc)
@@ -96,7 +98,7 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
             "dynamodb:ListTagsOfResource",
             ResourceArn=arn,
         )
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         calls.refused(arn, "dynamodb:ListTagsOfResource", exc)
         t.unread.add("tags")
     return t
@@ -107,7 +109,7 @@ def _key(kms: Any, region: str, key_id: str, calls: Calls, account: str) -> KeyD
     calls.count("kms:DescribeKey")
     try:
         metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         if _code(exc) in ("NotFoundException",):
             return None
         calls.refused(guess, "kms:DescribeKey", exc)
@@ -138,7 +140,7 @@ def _key(kms: Any, region: str, key_id: str, calls: Calls, account: str) -> KeyD
             k.unread.add("enableKeyRotation")
     try:
         k.grants = _pages(kms, "list_grants", "Grants", calls, "kms:ListGrants", KeyId=key_id)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         calls.refused(k.arn, "kms:ListGrants", exc)
         k.unread.add("grants")
     return k
@@ -172,7 +174,7 @@ def _listed(
 ) -> list[Any] | None:
     try:
         return _pages(client, operation, key, calls, action)
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         calls.refused(where, action, exc)
         return None
 
@@ -274,7 +276,7 @@ def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progre
             calls.count("iam:GetAccountAuthorizationDetails")
             for k, items in merged.items():
                 items.extend(page.get(k, []))
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         calls.refused(
             f"arn:{inv.partition}:iam::{inv.account}:root",
             "iam:GetAccountAuthorizationDetails",

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,13 @@ class Calls:
         with self._lock:
             self.inventory.calls[action] = self.inventory.calls.get(action, 0) + n
 
-    def refused(self, resource: str, action: str, exc: ClientError) -> None:
-        error = exc.response.get("Error", {})
-        entry = Unreadable(
-            resource, action, str(error.get("Code", "")), str(error.get("Message", ""))[:300]
-        )
+    def refused(self, resource: str, action: str, exc: ClientError | BotoCoreError) -> None:
+        """A refusal (or a failure the retries did not overcome: its class is the code)."""
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+        else:
+            code, message = type(exc).__name__, str(exc)
+        entry = Unreadable(resource, action, code, message[:300])
         with self._lock:
             self.inventory.unreadable.append(entry)

@@ -14,6 +14,7 @@ from kmsguard.audit.model import PROJECT, Stack
 from kmsguard.org_policies import OrgPolicies
 from kmsguard.preview import policy_config
 from kmsguard.preview.analyzer import PACK_DIR, PackInfo, PolicyPackClient, Violation
+from kmsguard.preview.collect import RegisteredResource
 from kmsguard.preview.report import present
 
 KEY_ACCESS_RULE = "stack-key-access-matches-declared"
@@ -44,27 +45,31 @@ def pack_config(
     return out
 
 
-def _arn_for(v: Violation, stack: Stack) -> tuple[str, str]:
-    """(ARN, pulumi type) of the resource a diagnostic names."""
-    by_urn = {r.urn: r for r in stack.resources}
-    r = by_urn.get(v.urn)
-    if r is None:
-        m = _LABEL.match(v.detail.removeprefix("deferred to verification: "))
-        if m:
-            kind, name = m.groups()
-            r = next(
-                (x for x in stack.resources if x.type.endswith(":" + kind) and x.name == name),
-                None,
-            )
-    if r is None:
-        return stack.arn_of.get(stack.resources[0].urn, ""), ""
-    return stack.arn_of.get(r.urn, ""), r.type
+class _Index:
+    """A stack's resources by URN and by (kind, name), built once: a lookup per diagnostic."""
 
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.by_urn = {r.urn: r for r in stack.resources}
+        self.by_label: dict[tuple[str, str], RegisteredResource] = {}
+        for r in stack.resources:
+            self.by_label.setdefault((r.type.rsplit(":", 1)[-1], r.name), r)
 
-def _finding(v: Violation, stack: Stack) -> Finding:
-    arn, type_ = _arn_for(v, stack)
-    level = "deferred" if v.deferred else v.enforcement_level
-    return Finding(arn, v.policy_name, level, v.severity, v.detail, type_)
+    def arn_for(self, v: Violation) -> tuple[str, str]:
+        """(ARN, pulumi type) of the resource a diagnostic names; the account's otherwise."""
+        r = self.by_urn.get(v.urn)
+        if r is None:
+            m = _LABEL.match(v.detail.removeprefix("deferred to verification: "))
+            if m:
+                r = self.by_label.get((m.group(1), m.group(2)))
+        if r is None:
+            return self.stack.arn_of.get(self.stack.resources[0].urn, ""), ""
+        return self.stack.arn_of.get(r.urn, ""), r.type
+
+    def finding(self, v: Violation) -> Finding:
+        arn, type_ = self.arn_for(v)
+        level = "deferred" if v.deferred else v.enforcement_level
+        return Finding(arn, v.policy_name, level, v.severity, v.detail, type_)
 
 
 def start_pack(
@@ -100,7 +105,8 @@ def run_pack(
     total = sum(len(s.resources) for s in stacks) + len(stacks)
     done = 0
     for stack in stacks:
-        by_urn = {r.urn: r for r in stack.resources}
+        index = _Index(stack)
+        by_urn = index.by_urn
         out: list[Violation] = []
         for r in stack.resources:
             if r.urn not in analyzed:
@@ -113,7 +119,7 @@ def run_pack(
         done += 1
         progress("judge", done, total)
         for v in out:
-            f = _finding(present(v, [info]), stack)
+            f = index.finding(present(v, [info]))
             mark = (f.rule, f.resource, f.level, f.message)
             if mark not in seen:
                 seen.add(mark)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,14 @@ from kmsguard.audit.findings import KEY_ACCESS, UNREADABLE, Finding, Skipped
 from kmsguard.preview.analyzer import PackInfo
 
 TOOL = "kmsguard-audit"
+# What a terminal would act on rather than show: C0/C1 controls (escape sequences) and the
+# bidirectional and zero-width formatting characters that reorder or hide text.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def shown(text: str) -> str:
+    """Text for the terminal: every unshowable character as its \\x/\\u escape (linear)."""
+    return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass
@@ -53,7 +62,7 @@ def render(r: Result) -> str:
     rows = [("RESOURCE", "RULE", "LEVEL", "MESSAGE")]
     for f in r.findings:
         level = f"{f.level}/{f.severity}" if f.severity else f.level
-        rows.append((f.resource, f.rule, level, f.message.replace("\n", " ")))
+        rows.append((shown(f.resource), f.rule, level, shown(f.message.replace("\n", " "))))
     widths = [min(max(len(row[i]) for row in rows), 80) for i in range(3)]
     lines = [f"kmsguard-audit: account {r.account}, regions {', '.join(r.regions)}"]
     if len(rows) > 1:

@@ -123,3 +123,35 @@ def test_include_and_exclude_select_tables_and_keys(
     data = json.loads(out.read_text())
     assert data["resources"]["tables"] == 1
     assert code == 1  # the user allowed kms:Decrypt everywhere is still judged (IAM is global)
+
+
+def test_every_region_given_is_audited_with_its_own_arns(
+    seeded: Seeded, tmp_path: Path, monkeypatch
+) -> None:
+    sb = seeded.sb
+    eu = sb.session().client("dynamodb", region_name="eu-west-1", endpoint_url=sb.endpoint_url)
+    eu.create_table(
+        TableName="eu-orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    out = tmp_path / "a.json"
+    args = (
+        "--region",
+        sb.region,
+        "--region",
+        "eu-west-1",
+        "--include",
+        "*orders",
+        "--json",
+        str(out),
+    )
+    audit(sb, monkeypatch, *args)
+    data = json.loads(out.read_text())
+    assert data["regions"] == [sb.region, "eu-west-1"]
+    eu_arn = f"arn:aws:dynamodb:eu-west-1:{sb.account_id}:table/eu-orders"
+    assert ("dynamodb-table-customer-managed-key", eu_arn) in pairs(findings(out))
+    # IAM is judged once for the account, not once per region.
+    wide = [f for f in findings(out) if f["rule"] == "iam-policy-no-kms-decrypt-on-all-keys"]
+    assert len(wide) == 1
