@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.access.arn import managed_policy_name
 from kmsguard.audit.inventory import (
     Calls,
     Inventory,
@@ -58,7 +59,7 @@ def _call(
 
 
 def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> TableData | None:
-    arn_guess = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+    arn_guess = f"arn:{calls.inventory.partition}:dynamodb:{region}:{account}:table/{name}"
     calls.count("dynamodb:DescribeTable")
     try:
         description = ddb.describe_table(TableName=name)["Table"]
@@ -105,7 +106,7 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
 
 
 def _key(kms: Any, region: str, key_id: str, calls: Calls, account: str) -> KeyData | None:
-    guess = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    guess = f"arn:{calls.inventory.partition}:kms:{region}:{account}:key/{key_id}"
     calls.count("kms:DescribeKey")
     try:
         metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
@@ -285,7 +286,49 @@ def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progre
         progress("iam", 1, 1)
         return
     inv.iam = merged
+    _aws_policies(inv, iam, calls)
     progress("iam", 1, 1)
+
+
+def _attached_aws_policies(details: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """AWS managed policies attached to an entity or used as a boundary, each once."""
+    arns: dict[str, None] = {}
+    for kind in ("UserDetailList", "GroupDetailList", "RoleDetailList"):
+        for e in details[kind]:
+            for mp in e.get("AttachedManagedPolicies") or []:
+                arns[str(mp.get("PolicyArn", ""))] = None
+            boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+            if boundary:
+                arns[str(boundary)] = None
+    return [a for a in arns if managed_policy_name(a)]
+
+
+def _aws_policies(inv: Inventory, iam: Any, calls: Calls) -> None:
+    """The documents of the AWS managed policies in use, for the per-table proof (the pack has
+    its own catalog): GetAccountAuthorizationDetails once more, for AWS managed policies only,
+    and only when one is in use."""
+    assert inv.iam is not None
+    wanted = set(_attached_aws_policies(inv.iam))
+    if not wanted:
+        return
+    try:
+        for page in iam.get_paginator("get_account_authorization_details").paginate(
+            Filter=["AWSManagedPolicy"]
+        ):
+            calls.count("iam:GetAccountAuthorizationDetails")
+            for p in page.get("Policies", []):
+                if p.get("Arn") in wanted:
+                    versions = p.get("PolicyVersionList") or []
+                    doc = next(
+                        (v.get("Document") for v in versions if v.get("IsDefaultVersion")), None
+                    )
+                    inv.aws_policies[str(p["Arn"])] = doc
+    except (ClientError, BotoCoreError) as exc:
+        calls.refused(
+            f"arn:{inv.partition}:iam::{inv.account}:root",
+            "iam:GetAccountAuthorizationDetails",
+            exc,
+        )
 
 
 def discover(

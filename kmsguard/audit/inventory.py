@@ -62,6 +62,8 @@ class Inventory:
     aws_managed: dict[str, str] = field(default_factory=dict)
     # GetAccountAuthorizationDetails merged over its pages; None when it was refused.
     iam: dict[str, list[dict[str, Any]]] | None = None
+    # Documents of the AWS managed policies in use, by ARN (GetPolicy, GetPolicyVersion).
+    aws_policies: dict[str, Any] = field(default_factory=dict)
     unreadable: list[Unreadable] = field(default_factory=list)
     calls: dict[str, int] = field(default_factory=dict)  # API calls made, per action
 

@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
-from kmsguard.access.arn import account_of, is_key_arn
+from kmsguard.access.arn import account_of, is_key_arn, parse_arn
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
-from kmsguard.contract import AwsType
+from kmsguard.contract import AwsType, dynamodb_service_endpoint
 from kmsguard.org_policies import OrgPolicies
 
 ACTION = "kms:Decrypt"
@@ -27,13 +27,21 @@ class Principals:
     (closed to it) nobody else can be given the key through root delegation.
     """
 
-    def __init__(self, iam: Mapping[str, list[dict[str, Any]]] | None) -> None:
+    def __init__(
+        self,
+        iam: Mapping[str, list[dict[str, Any]]] | None,
+        aws_policies: Mapping[str, Any] | None = None,
+    ) -> None:
         self.policies: dict[str, list[Policy]] = {}
         self.boundaries: dict[str, Policy] = {}
         self.problems: list[str] = []
         if iam is None:
             return
         managed: dict[str, Policy] = {}
+        for arn, doc in (aws_policies or {}).items():
+            one = self._parse(doc, arn)
+            if one is not None:
+                managed[arn] = one
         for p in iam.get("Policies", []):
             doc = next(
                 (
@@ -94,7 +102,11 @@ def named_key_users(policy: Policy) -> list[str]:
             for st in policy.statements
             if not st.is_deny and not st.not_principal and st.principal is not None
             if st.action_matches(ACTION.lower())
-            for name in (*st.principal.arns, *st.principal.others)
+            for name in (
+                *st.principal.arns,
+                *st.principal.others,
+                *(f"arn:aws:iam::{a}:root" for a in st.principal.accounts),
+            )
         }
     )
 
@@ -106,67 +118,101 @@ def key_access(
     org: OrgPolicies,
     timeout_s: float,
 ) -> Finding | None:
-    """A finding when someone the key policy does not name can decrypt the table's key."""
+    """A finding when someone the key policy does not name can decrypt the table's key.
+
+    The account's own principals are decided one by one (boundaries and SCPs included), every
+    one of them; the prover answers for everyone else (other accounts, any name, any condition
+    value), with the account closed: nobody in it holds a policy it is not shown.
+    """
     where = f"Table {table.name!r} (key {key.arn})"
     try:
         policy = parse_policy(key.policy or "", kind="resource")
     except PolicyDocumentError as exc:
         return Finding(table.arn, KEY_ACCESS, "advisory", "high", f"{where}: key policy: {exc}")
     account = account_of(key.arn) or ""
-    # The account's root delegates to the account's IAM, which the prover sees (closed).
-    allowed = sorted({*named_key_users(policy), f"arn:aws:iam::{account}:root"})
+    named = named_key_users(policy)
+    parsed = parse_arn(key.arn)
+    region = parsed.region if parsed is not None else table.region
+    found: list[dict[str, Any]] = []
+    for arn in principals.policies:
+        if arn not in named:
+            witness = _decides(arn, key, policy, principals, org, region)
+            if witness is not None:
+                found.append(witness)
+    # The root delegates to the account's IAM, decided above; known principals are set aside.
+    allowed = sorted({*named, f"arn:aws:iam::{account}:root", *principals.policies})
     verdict: Verdict = access_not_granted(
         policy,
         [ACTION],
         allowed,
-        identities=principals.policies,
         closed_accounts=[account],
         rcps=org.rcps,
         key=Key(key.arn),
         timeout_s=timeout_s,
         limit=WITNESSES,
     )
+    shown = [f"{w['principal']} may {ACTION} ({w['why']})" for w in found]
     if verdict.status == "unknown":
-        return Finding(
-            table.arn,
-            KEY_ACCESS,
-            "deferred",
-            "high",
-            f"{where}: who can {ACTION} is not proved: {verdict.reason}",
-            AwsType.DYNAMODB_TABLE,
-        )
-    shown = [w for w in verdict.witnesses if _confirmed(w, key, policy, principals, org)]
+        shown.append(f"anyone else: not proved ({verdict.reason})")
+    witnesses = [w for w in verdict.witnesses if _confirmed(w, key, policy, org)]
+    shown += [w.describe() for w in witnesses]
+    found += [w.to_json() for w in witnesses]
     if not shown:
         return None
     more = "" if verdict.complete else "; more kinds may exist"
     return Finding(
         table.arn,
         KEY_ACCESS,
-        "advisory",
+        "deferred" if verdict.status == "unknown" and not found else "advisory",
         "high",
         f"{where}: can be read by principals the key policy does not name: "
-        f"{'; '.join(w.describe() for w in shown)}{more}",
+        f"{'; '.join(shown)}{more}",
         AwsType.DYNAMODB_TABLE,
-        tuple(w.to_json() for w in shown),
+        tuple(found),
     )
 
 
-def _confirmed(
-    w: Any, key: KeyData, policy: Policy, principals: Principals, org: OrgPolicies
-) -> bool:
-    """The witness re-decided with what the prover leaves out: the principal's boundary and
-    the organization's SCPs."""
-    if w.identity_assumed or w.principal not in principals.policies:
+def _decides(
+    arn: str, key: KeyData, policy: Policy, principals: Principals, org: OrgPolicies, region: str
+) -> dict[str, Any] | None:
+    """The request by which a known principal decrypts, directly or through DynamoDB."""
+    for context in ({}, {"kms:ViaService": dynamodb_service_endpoint(region)}):
+        decision = evaluate(
+            arn,
+            ACTION,
+            key.arn,
+            identity_policies=principals.policies[arn],
+            resource_policy=policy,
+            context=context,
+            permissions_boundary=principals.boundaries.get(arn),
+            scps=org.scps,
+            rcps=org.rcps,
+        )
+        if decision.allowed:
+            why = " + ".join(ref.label() for ref in decision.statements) or decision.reason
+            return {
+                "principal": arn,
+                "action": ACTION,
+                "resource": key.arn,
+                "context": context,
+                "why": why,
+            }
+    return None
+
+
+def _confirmed(w: Any, key: KeyData, policy: Policy, org: OrgPolicies) -> bool:
+    """An outsider's witness re-decided with the organization's SCPs, which the prover leaves
+    out (only the key's own account is under them)."""
+    if w.identity_assumed or not org.scps:
         return True
     decision = evaluate(
         w.principal,
         ACTION,
         key.arn,
-        identity_policies=principals.policies[w.principal],
+        identity_policies=[],
         resource_policy=policy,
         context=w.context,
-        permissions_boundary=principals.boundaries.get(w.principal),
-        scps=org.scps,
+        scps=org.scps if account_of(w.principal) == account_of(key.arn) else (),
         rcps=org.rcps,
     )
     return decision.allowed
@@ -181,8 +227,12 @@ def readers_skipped() -> Skipped:
 def prove_tables(
     inv: Inventory, org: OrgPolicies, timeout_s: float, progress: Progress
 ) -> tuple[list[Finding], list[Skipped]]:
+    if inv.iam is None:
+        # Without the account's identities the account is not closed: no proof, and no pass.
+        why = "the account's IAM could not be read (iam:GetAccountAuthorizationDetails)"
+        return [], [Skipped(KEY_ACCESS, why), readers_skipped()]
     keys = {k.arn: k for k in inv.keys}
-    principals = Principals(inv.iam)
+    principals = Principals(inv.iam, inv.aws_policies)
     todo: list[tuple[TableData, KeyData]] = []
     for t in inv.tables:
         arn = str((t.description.get("SSEDescription") or {}).get("KMSMasterKeyArn") or "")

@@ -14,6 +14,7 @@ from kmsguard.audit.__main__ import main
 from kmsguard.keypolicy import KeyPolicyRoles, key_policy_json
 from sandbox import SandboxInfo, running
 
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 DECRYPT_ALL = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
@@ -42,7 +43,8 @@ class Seeded:
 def seed(sb: SandboxInfo) -> Seeded:
     """Compliant: table `good` on a rotating key whose policy names its key user, PITR and
     deletion protection on. Non-compliant: a table on the AWS managed key, one on an AWS owned
-    key, a key without rotation, and a user allowed kms:Decrypt on every key."""
+    key, a key without rotation, a user allowed kms:Decrypt on every key and one holding
+    AdministratorAccess."""
     kms, iam = sb.client("kms"), sb.client("iam")
     arns: dict[str, str] = {}
     reader = iam.create_user(UserName="reader")["User"]["Arn"]
@@ -64,6 +66,11 @@ def seed(sb: SandboxInfo) -> Seeded:
     iam.create_user(UserName="wide")
     iam.put_user_policy(UserName="wide", PolicyName="all", PolicyDocument=json.dumps(DECRYPT_ALL))
     arns["wide"] = iam.get_user(UserName="wide")["User"]["Arn"]
+    # An AWS managed policy allowing everything: only its document, read with GetPolicyVersion,
+    # tells the prover that this user can decrypt through root delegation.
+    iam.create_user(UserName="admin")
+    iam.attach_user_policy(UserName="admin", PolicyArn=ADMINISTRATOR)
+    arns["admin"] = iam.get_user(UserName="admin")["User"]["Arn"]
     arns["reader"] = reader
     return Seeded(sb, arns)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.conftest import Seeded, audit, findings, pairs
+from kmsguard.keypolicy import KeyPolicyRoles, key_policy_json
+from tests.audit.conftest import Seeded, audit, findings, make_table, pairs
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("audit")]
 
@@ -65,7 +66,7 @@ def test_the_key_access_proof_names_who_beyond_the_key_users_can_read_a_table(
     ]
     assert len(proof) == 1
     witnesses = {w["principal"] for w in proof[0]["witnesses"]}
-    assert witnesses == {seeded.arns["wide"]}
+    assert witnesses == {seeded.arns["wide"], seeded.arns["admin"]}
 
 
 def test_plan_only_rules_and_the_readers_seam_are_reported_skipped(report) -> None:
@@ -153,5 +154,41 @@ def test_every_region_given_is_audited_with_its_own_arns(
     eu_arn = f"arn:aws:dynamodb:eu-west-1:{sb.account_id}:table/eu-orders"
     assert ("dynamodb-table-customer-managed-key", eu_arn) in pairs(findings(out))
     # IAM is judged once for the account, not once per region.
-    wide = [f for f in findings(out) if f["rule"] == "iam-policy-no-kms-decrypt-on-all-keys"]
+    wide = [
+        f
+        for f in findings(out)
+        if f["rule"] == "iam-policy-no-kms-decrypt-on-all-keys"
+        and f["resource"] == seeded.arns["wide"]
+    ]
     assert len(wide) == 1
+
+
+def test_the_prover_names_principals_of_another_account_the_key_trusts(
+    seeded: Seeded, tmp_path: Path, monkeypatch
+) -> None:
+    sb = seeded.sb
+    other = "444455556666"
+    roles = KeyPolicyRoles(account_id=sb.account_id, region=sb.region, users=())
+    policy = json.loads(key_policy_json(roles))
+    policy["Statement"].append(
+        {
+            "Sid": "Partner",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{other}:root"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+        }
+    )
+    key = sb.client("kms").create_key(Policy=json.dumps(policy))["KeyMetadata"]
+    sse = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]}
+    arn = make_table(sb, "shared", sse)
+    out = tmp_path / "a.json"
+    audit(sb, monkeypatch, "--include", "shared", "--json", str(out))
+    proof = next(
+        f for f in findings(out) if f["rule"] == "table-key-access" and f["resource"] == arn
+    )
+    outsiders = [
+        w for w in proof["witnesses"] if w["principal"].startswith(f"arn:aws:iam::{other}:")
+    ]
+    assert outsiders and all(w["identity_policies_assumed"] for w in outsiders)
+    assert "if its own IAM policies allow it" in proof["message"]
