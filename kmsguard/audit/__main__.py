@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         check(args)
-        result = audit(args)
+        result = report.sanitized(audit(args))
     except (ValueError, AnalyzerError) as exc:
         return _fail(str(exc))
     except grpc.RpcError as exc:

@@ -56,9 +56,11 @@ def _resource(
 def document_text(value: Any) -> str:
     """A policy document as JSON text: IAM hands them over URL-encoded or already decoded."""
     if isinstance(value, str):
-        text = unquote(value) if value.lstrip().startswith("%7B") else value
-        return text
-    return json.dumps(value, separators=(",", ":"))
+        return unquote(value) if value.lstrip().startswith("%7B") else value
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (RecursionError, TypeError, ValueError):
+        return UNKNOWN  # nested beyond reading: unknown to the pack, not a policy of nothing
 
 
 def _tags(items: Iterable[Mapping[str, Any]] | None, k: str = "Key", v: str = "Value") -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -19,9 +20,35 @@ TOOL = "kmsguard-audit"
 _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+# Characters XML 1.0 cannot carry at all (JUnit XML), and lone surrogates no UTF-8 file can.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _escaped(m: re.Match[str]) -> str:
+    return m.group().encode("unicode_escape").decode("ascii")
+
+
+def sanitized(r: Result) -> Result:
+    """The result with every text a report carries writable: lone surrogates (which a hostile
+    endpoint's JSON can carry) as escapes, so no report fails half-written."""
+
+    def clean(text: str) -> str:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+    findings = [
+        dataclasses.replace(f, resource=clean(f.resource), message=clean(f.message))
+        for f in r.findings
+    ]
+    return dataclasses.replace(r, findings=findings)
+
+
 def shown(text: str) -> str:
     """Text for the terminal: every unshowable character as its \\x/\\u escape (linear)."""
-    return _UNSHOWABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return _UNSHOWABLE.sub(_escaped, text)
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(_escaped, text)
 
 
 @dataclass
@@ -162,14 +189,14 @@ def to_junit(r: Result) -> str:
         elif not items:
             ET.SubElement(suite, "testcase", name="every resource", classname=rule)
         for f in items:
-            case = ET.SubElement(suite, "testcase", name=f.resource, classname=rule)
+            case = ET.SubElement(suite, "testcase", name=_xml(f.resource), classname=rule)
             if f.mandatory or f.level == UNREADABLE:
                 failures += 1
-                ET.SubElement(
-                    case, "failure", message=f.message[:500], type=f.level
-                ).text = f.message
+                message = _xml(f.message)
+                fail = ET.SubElement(case, "failure", message=message[:500], type=f.level)
+                fail.text = message
             else:
-                ET.SubElement(case, "system-out").text = f"{f.level}: {f.message}"
+                ET.SubElement(case, "system-out").text = _xml(f"{f.level}: {f.message}")
         suite.set("tests", str(len(suite)))
         suite.set("failures", str(failures))
         suite.set("skipped", "1" if skip is not None else "0")
