@@ -163,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except grpc.RpcError as exc:
         return _fail(f"the policy pack failed: {exc.details()}")
+    except KeyboardInterrupt:
+        # The pack was stopped on the way out; no report was written.
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
     try:
         from kmsguard import __version__
 

@@ -140,3 +140,19 @@ def test_org_policies_given_twice_are_refused(sb, monkeypatch, capsys, tmp_path:
     code = audit(sb, monkeypatch, "--org-policies", str(org), "--policy-config", str(config))
     assert code == 2
     assert "one way" in _one_line(capsys)
+
+
+def test_an_interrupt_is_one_line_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys
+) -> None:
+    import kmsguard.audit.__main__ as command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "audit", interrupted)
+    out = tmp_path / "a.json"
+    assert main(["--region", "us-east-1", "--json", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err == "kmsguard-audit: interrupted; nothing written\n"
+    assert not out.exists()
