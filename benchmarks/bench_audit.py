@@ -48,6 +48,7 @@ print(json.dumps({
     "phases": result.seconds,
     "counts": result.counts,
     "findings": len(result.findings),
+    "calls": sum(result.calls.values()),
     "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "pack_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
 }))
@@ -137,7 +138,7 @@ def main() -> None:
             print(
                 f"{scale:>5} tables/keys, {2 * scale} roles: {r['seconds']:.1f} s ({phases}); "
                 f"audit peak RSS {r['rss_mib']:.0f} MiB, pack peak RSS {r['pack_rss_mib']:.0f} "
-                f"MiB; {r['findings']} findings; judged {r['counts']}",
+                f"MiB; {r['calls']} AWS calls; {r['findings']} findings; judged {r['counts']}",
                 flush=True,
             )
     small, large = results[SCALES[0]], results[SCALES[-1]]

@@ -142,7 +142,8 @@ def audit(args: Any) -> Any:
         counts["users"] = len(inv.iam["UserDetailList"])
         counts["roles"] = len(inv.iam["RoleDetailList"])
     findings = [*unreadable, *findings, *proved]
-    return Result(account, regions, findings, [*skipped, *more], info, counts, seconds)
+    skipped = [*skipped, *more]
+    return Result(account, regions, findings, skipped, info, counts, seconds, dict(inv.calls))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

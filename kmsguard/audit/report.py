@@ -60,6 +60,7 @@ class Result:
     pack: PackInfo | None
     counts: dict[str, int] = field(default_factory=dict)  # resources judged, per kind
     seconds: dict[str, float] = field(default_factory=dict)  # per phase
+    calls: dict[str, int] = field(default_factory=dict)  # AWS API calls made, per action
 
     @property
     def mandatory(self) -> list[Finding]:
@@ -77,6 +78,7 @@ def to_json(r: Result) -> str:
             "regions": r.regions,
             "pack": {"name": r.pack.name, "version": r.pack.version} if r.pack else None,
             "resources": r.counts,
+            "calls": r.calls,
             "findings": [f.to_json() for f in r.findings],
             "skipped": [s.to_json() for s in r.skipped],
         },

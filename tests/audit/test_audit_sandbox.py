@@ -123,6 +123,8 @@ def test_include_and_exclude_select_tables_and_keys(
     assert a["stale-key"] not in resources
     data = json.loads(out.read_text())
     assert data["resources"]["tables"] == 1
+    # Only the included table is described (the listing itself names them all).
+    assert data["calls"]["dynamodb:DescribeTable"] == 1
     assert code == 1  # the user allowed kms:Decrypt everywhere is still judged (IAM is global)
 
 
