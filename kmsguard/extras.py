@@ -23,6 +23,20 @@ EXTRAS: Mapping[str, Sequence[str]] = {
         "jsonschema",
         "pathspec",
     ),
+    # kmsguard.audit drives the pack through kmsguard.preview's analyzer: preview's modules too.
+    "audit": (
+        "boto3",
+        "botocore",
+        "pulumi",
+        "pulumi_aws",
+        "pulumi_policy",
+        "grpc",
+        "google.protobuf",
+        "yaml",
+        "sarif_pydantic",
+        "jsonschema",
+        "pathspec",
+    ),
 }
 
 

@@ -22,6 +22,7 @@ NOT_ARNS: dict[tuple[str, str], str] = {
     ("kmsguard/preview/collect.py", "k"): "a stack config key, namespace:name",
     ("kmsguard/preview/collect.py", "token"): "a Pulumi function token, pkg:module/fn:fn",
     ("demo/engine.py", "args.typ"): "a Pulumi type token, pkg:module:Type",
+    ("kmsguard/audit/judge.py", "r.type"): "a Pulumi type token, pkg:module:Type",
     ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",
     ("policies/stack.py", "n.type"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/preview/analyzer.py", "ref"): "a Pulumi provider reference, urn::id",

@@ -14,6 +14,7 @@ MIRROR = {
     "kmsguard/access": "tests/access",
     "kmsguard/access/prove": "tests/access",
     "kmsguard/preview": "tests/preview",
+    "kmsguard/audit": "tests/audit",
     "policies": "tests/policies",
     "policies/rules": "tests/policies/rules",
     "sandbox": "tests/sandbox",

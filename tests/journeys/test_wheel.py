@@ -80,6 +80,8 @@ def _layout(root: Path) -> Path:
     return program
 
 
+AUDIT_COMMANDS = ("venv/bin/kmsguard-audit --help", "venv/bin/python -m kmsguard.audit --help")
+
 # What each stage runs once its extra is installed; the tests below say what each must do.
 STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
     "wheel": (
@@ -89,6 +91,7 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
         f"{ACCESS_DIFF} --sarif diff.sarif",
         *PREVIEW_COMMANDS,
         SETTINGS_DOC,
+        *AUDIT_COMMANDS,
         "cd infra && ../venv/bin/python -c 'import importlib.util as u; "
         'print(u.find_spec("preview"), u.find_spec("policies"))\'',
     ),
@@ -107,7 +110,10 @@ STAGE_COMMANDS: dict[str, tuple[str, ...]] = {
         PACK_WITHOUT_MOTO,
         PACK,
         f"{PACK} --pack policies",
+        *AUDIT_COMMANDS,
     ),
+    # Installed over the preview stage: the audit extra adds boto3 to the preview's modules.
+    "audit": AUDIT_COMMANDS,
 }
 
 
@@ -128,6 +134,7 @@ def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Ite
         ("wheel", f"'{wheel}'"),
         ("sarif", f"'{wheel}[sarif]'"),
         ("preview", f"'{wheel}[preview]'"),
+        ("audit", f"'{wheel}[audit]'"),
     ):
         installs[stage] = sh(f"venv/bin/pip install -q {spec}", program, env)
         assert installs[stage].returncode == 0, installs[stage].stderr[-3000:]
@@ -203,6 +210,20 @@ def test_kmsguard_preview_without_its_extra_names_the_extra(stages: Stages, stag
         proc = stages(stage, command)
         assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
         assert "pip install 'kmsguard[preview]'" in one_line_error(proc), command
+
+
+@pytest.mark.parametrize("stage", ["wheel", "preview"])
+def test_kmsguard_audit_without_its_extra_names_the_extra(stages: Stages, stage: str) -> None:
+    for command in AUDIT_COMMANDS:
+        proc = stages(stage, command)
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        assert "pip install 'kmsguard[audit]'" in one_line_error(proc), command
+
+
+def test_audit_extra_runs_the_audit_commands(stages: Stages) -> None:
+    for command in AUDIT_COMMANDS:
+        proc = stages("audit", command)
+        assert proc.returncode == 0 and "usage:" in proc.stdout, (command, proc.stderr)
 
 
 def test_settings_doc_outside_a_checkout_says_where_it_runs(stages: Stages) -> None:

@@ -1,0 +1,249 @@
+"""Per table: who, beyond the key users its key policy names, can decrypt it (the prover)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
+from kmsguard.access.arn import account_of, is_key_arn, parse_arn
+from kmsguard.access.policy import Policy
+from kmsguard.access.prove import Key, Verdict, access_not_granted
+from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
+from kmsguard.audit.inventory import Inventory, KeyData, TableData
+from kmsguard.audit.model import document_text
+from kmsguard.contract import AwsType, dynamodb_service_endpoint
+from kmsguard.org_policies import OrgPolicies
+
+ACTION = "kms:Decrypt"
+WITNESSES = 8
+Progress = Callable[[str, int, int], None]
+
+
+class Principals:
+    """The account's users and roles with their identity policies and boundaries, parsed once.
+
+    Only principals with an Allow that can cover kms:Decrypt go to the prover: in the account
+    (closed to it) nobody else can be given the key through root delegation.
+    """
+
+    def __init__(
+        self,
+        iam: Mapping[str, list[dict[str, Any]]] | None,
+        aws_policies: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.policies: dict[str, list[Policy]] = {}
+        self.boundaries: dict[str, Policy] = {}
+        self.problems: list[str] = []
+        if iam is None:
+            return
+        managed: dict[str, Policy] = {}
+        for arn, doc in (aws_policies or {}).items():
+            one = self._parse(doc, arn)
+            if one is not None:
+                managed[arn] = one
+        for p in iam.get("Policies", []):
+            doc = next(
+                (
+                    v.get("Document")
+                    for v in p.get("PolicyVersionList") or []
+                    if v.get("IsDefaultVersion")
+                ),
+                None,
+            )
+            one = self._parse(doc, p["Arn"])
+            if one is not None:
+                managed[p["Arn"]] = one
+        groups = {g["GroupName"]: g for g in iam.get("GroupDetailList", [])}
+        for kind, items, inline in (
+            ("user", iam.get("UserDetailList", []), "UserPolicyList"),
+            ("role", iam.get("RoleDetailList", []), "RolePolicyList"),
+        ):
+            for e in items:
+                arn = str(e["Arn"])
+                docs = [self._parse(ip["PolicyDocument"], arn) for ip in e.get(inline) or []]
+                attached = [mp["PolicyArn"] for mp in e.get("AttachedManagedPolicies") or []]
+                for g in e.get("GroupList") or [] if kind == "user" else []:
+                    group = groups.get(g, {})
+                    docs += [
+                        self._parse(ip["PolicyDocument"], arn)
+                        for ip in group.get("GroupPolicyList") or []
+                    ]
+                    attached += [
+                        mp["PolicyArn"] for mp in group.get("AttachedManagedPolicies") or []
+                    ]
+                docs += [managed.get(a) for a in attached]
+                known = [d for d in docs if d is not None]
+                if any(
+                    not st.is_deny and st.action_matches(ACTION.lower())
+                    for d in known
+                    for st in d.statements
+                ):
+                    self.policies[arn] = known
+                boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+                if boundary in managed:
+                    self.boundaries[arn] = managed[boundary]
+
+    def _parse(self, doc: Any, where: str) -> Policy | None:
+        if doc is None:
+            return None
+        try:
+            return parse_policy(document_text(doc), kind="identity")
+        except PolicyDocumentError as exc:
+            self.problems.append(f"{where}: {exc}")
+            return None
+
+
+def named_key_users(policy: Policy) -> list[str]:
+    """Principals an Allow for kms:Decrypt names (account roots included: they delegate)."""
+    return sorted(
+        {
+            name
+            for st in policy.statements
+            if not st.is_deny and not st.not_principal and st.principal is not None
+            if st.action_matches(ACTION.lower())
+            for name in (
+                *st.principal.arns,
+                *st.principal.others,
+                *(f"arn:aws:iam::{a}:root" for a in st.principal.accounts),
+            )
+        }
+    )
+
+
+def key_access(
+    table: TableData,
+    key: KeyData,
+    principals: Principals,
+    org: OrgPolicies,
+    timeout_s: float,
+) -> Finding | None:
+    """A finding when someone the key policy does not name can decrypt the table's key.
+
+    The account's own principals are decided one by one (boundaries and SCPs included), every
+    one of them; the prover answers for everyone else (other accounts, any name, any condition
+    value), with the account closed: nobody in it holds a policy it is not shown.
+    """
+    where = f"Table {table.name!r} (key {key.arn})"
+    try:
+        policy = parse_policy(key.policy or "", kind="resource")
+    except PolicyDocumentError as exc:
+        return Finding(table.arn, KEY_ACCESS, "advisory", "high", f"{where}: key policy: {exc}")
+    account = account_of(key.arn) or ""
+    named = named_key_users(policy)
+    parsed = parse_arn(key.arn)
+    region = parsed.region if parsed is not None else table.region
+    found: list[dict[str, Any]] = []
+    for arn in principals.policies:
+        if arn not in named:
+            witness = _decides(arn, key, policy, principals, org, region)
+            if witness is not None:
+                found.append(witness)
+    # The root delegates to the account's IAM, decided above; known principals are set aside.
+    allowed = sorted({*named, f"arn:aws:iam::{account}:root", *principals.policies})
+    verdict: Verdict = access_not_granted(
+        policy,
+        [ACTION],
+        allowed,
+        closed_accounts=[account],
+        rcps=org.rcps,
+        key=Key(key.arn),
+        timeout_s=timeout_s,
+        limit=WITNESSES,
+    )
+    shown = [f"{w['principal']} may {ACTION} ({w['why']})" for w in found]
+    if verdict.status == "unknown":
+        shown.append(f"anyone else: not proved ({verdict.reason})")
+    witnesses = [w for w in verdict.witnesses if _confirmed(w, key, policy, org)]
+    shown += [w.describe() for w in witnesses]
+    found += [w.to_json() for w in witnesses]
+    if not shown:
+        return None
+    more = "" if verdict.complete else "; more kinds may exist"
+    return Finding(
+        table.arn,
+        KEY_ACCESS,
+        "deferred" if verdict.status == "unknown" and not found else "advisory",
+        "high",
+        f"{where}: can be read by principals the key policy does not name: "
+        f"{'; '.join(shown)}{more}",
+        AwsType.DYNAMODB_TABLE,
+        tuple(found),
+    )
+
+
+def _decides(
+    arn: str, key: KeyData, policy: Policy, principals: Principals, org: OrgPolicies, region: str
+) -> dict[str, Any] | None:
+    """The request by which a known principal decrypts, directly or through DynamoDB."""
+    for context in ({}, {"kms:ViaService": dynamodb_service_endpoint(region)}):
+        decision = evaluate(
+            arn,
+            ACTION,
+            key.arn,
+            identity_policies=principals.policies[arn],
+            resource_policy=policy,
+            context=context,
+            permissions_boundary=principals.boundaries.get(arn),
+            scps=org.scps,
+            rcps=org.rcps,
+        )
+        if decision.allowed:
+            why = " + ".join(ref.label() for ref in decision.statements) or decision.reason
+            return {
+                "principal": arn,
+                "action": ACTION,
+                "resource": key.arn,
+                "context": context,
+                "why": why,
+            }
+    return None
+
+
+def _confirmed(w: Any, key: KeyData, policy: Policy, org: OrgPolicies) -> bool:
+    """An outsider's witness re-decided with the organization's SCPs, which the prover leaves
+    out (only the key's own account is under them)."""
+    if w.identity_assumed or not org.scps:
+        return True
+    decision = evaluate(
+        w.principal,
+        ACTION,
+        key.arn,
+        identity_policies=[],
+        resource_policy=policy,
+        context=w.context,
+        scps=org.scps if account_of(w.principal) == account_of(key.arn) else (),
+        rcps=org.rcps,
+    )
+    return decision.allowed
+
+
+def readers_skipped() -> Skipped:
+    """The seam for the table readers proof (every path to the table's items, not only the key):
+    it runs here, per table, once kmsguard.access.prove offers it."""
+    return Skipped(READERS, "the table readers proof is not part of this kmsguard version")
+
+
+def prove_tables(
+    inv: Inventory, org: OrgPolicies, timeout_s: float, progress: Progress
+) -> tuple[list[Finding], list[Skipped]]:
+    if inv.iam is None:
+        # Without the account's identities the account is not closed: no proof, and no pass.
+        why = "the account's IAM could not be read (iam:GetAccountAuthorizationDetails)"
+        return [], [Skipped(KEY_ACCESS, why), readers_skipped()]
+    keys = {k.arn: k for k in inv.keys}
+    principals = Principals(inv.iam, inv.aws_policies)
+    todo: list[tuple[TableData, KeyData]] = []
+    for t in inv.tables:
+        arn = str((t.description.get("SSEDescription") or {}).get("KMSMasterKeyArn") or "")
+        k = keys.get(arn)
+        if is_key_arn(arn) and k is not None and k.policy and not k.unread:
+            todo.append((t, k))
+    out: list[Finding] = []
+    for i, (t, k) in enumerate(todo):
+        f = key_access(t, k, principals, org, timeout_s)
+        if f is not None:
+            out.append(f)
+        progress("prove", i + 1, len(todo))
+    skipped: Sequence[Skipped] = [readers_skipped()]
+    return out, list(skipped)
