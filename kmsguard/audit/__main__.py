@@ -100,7 +100,7 @@ def audit(args: Any) -> Any:
     from kmsguard.audit.report import Result
     from kmsguard.org_policies import OrgPolicies, load_org_policies
     from kmsguard.preview import policy_config
-    from kmsguard.preview.analyzer import PACK_DIR
+    from kmsguard.preview.pack_dir import PACK_DIR
 
     pack_dir = Path(args.policy_pack) if args.policy_pack else PACK_DIR
     if not (pack_dir / "PulumiPolicy.yaml").is_file():

@@ -13,8 +13,10 @@ from kmsguard.audit.findings import PLAN_ONLY, Finding, Skipped
 from kmsguard.audit.model import PROJECT, Stack
 from kmsguard.org_policies import OrgPolicies
 from kmsguard.preview import policy_config
-from kmsguard.preview.analyzer import PACK_DIR, PackInfo, PolicyPackClient, Violation
+from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import RegisteredResource
+from kmsguard.preview.diagnostics import PackInfo, Violation
+from kmsguard.preview.pack_dir import PACK_DIR
 from kmsguard.preview.report import present
 
 KEY_ACCESS_RULE = "stack-key-access-matches-declared"

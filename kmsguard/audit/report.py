@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.audit.findings import KEY_ACCESS, UNREADABLE, Finding, Skipped
-from kmsguard.preview.analyzer import PackInfo
+from kmsguard.preview.diagnostics import PackInfo
 
 TOOL = "kmsguard-audit"
 # What a terminal would act on rather than show: C0/C1 controls (escape sequences) and the
