@@ -42,6 +42,7 @@ _GRANT_KEYS = (
     "Name",
     "CreationDate",
 )
+_SPELLED = {op.lower(): op for op in GRANT_OPERATIONS}
 _CONSTRAINT_KEYS = ("EncryptionContextSubset", "EncryptionContextEquals")
 _GRANTEE = re.compile(r"^(arn:[\w-]+:(iam|sts)::\d{12}:.+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?)$")
 
@@ -114,7 +115,8 @@ class Grant:
         out: dict[str, Any] = {
             "GrantId": self.grant_id,
             "GranteePrincipal": self.grantee,
-            "Operations": sorted(op.split(":", 1)[1] for op in self.operations),
+            # As ListGrants spells them, so that the shape parses back (parse_grant).
+            "Operations": sorted(_SPELLED[op.split(":", 1)[1]] for op in self.operations),
         }
         constraints = {}
         if self.subset is not None:

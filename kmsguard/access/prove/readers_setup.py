@@ -1,0 +1,187 @@
+"""The inputs of the `readers` question: a table, its key, and who may be asking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kmsguard.access.arn import account_of, is_account_id, parse_arn
+from kmsguard.access.dynamodb_reads import BACKUP, INDEX, READ_PATHS, STREAM, TABLE, ReadPath
+from kmsguard.access.errors import PolicyDocumentError
+from kmsguard.access.evaluate import PolicyLike
+from kmsguard.access.grants import Grant, parse_grant
+from kmsguard.access.policy import Policy, parse_policy
+from kmsguard.access.prove.questions import KEY_ID
+
+DECRYPT = "kms:Decrypt"
+# A backup's id as DynamoDB writes it (14 digits, a dash, 8 characters): any one stands for all.
+SAMPLE_BACKUP = "backup/01234567890123-abcdefgh"
+
+
+def via_dynamodb(region: str) -> str:
+    """The `kms:ViaService` value DynamoDB presents when it decrypts for a caller in `region`."""
+    return f"dynamodb.{region}.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything that decides who reads one table: its policies and the caller-side layers."""
+
+    table_arn: str
+    key_arn: str  # the table's customer managed key; a stand-in when `key_policy` is None
+    key_policy: Policy | None  # None: an AWS owned or AWS managed key (only DynamoDB decides)
+    table_policy: Policy | None
+    stream_arn: str | None
+    stream_policy: Policy | None
+    indexes: tuple[str, ...]
+    identities: Mapping[str, Sequence[Policy]]
+    closed_accounts: frozenset[str]
+    boundaries: Mapping[str, Policy]
+    scps: tuple[Policy, ...]
+    scp_accounts: frozenset[str]
+    rcps: tuple[Policy, ...]
+    grants: tuple[Grant, ...]
+    declared: tuple[str, ...] = ()
+    trusted_accounts: tuple[str, ...] = ()
+    trusted_orgs: tuple[str, ...] = ()
+
+    @property
+    def account(self) -> str:
+        found = parse_arn(self.table_arn)
+        return found.account if found is not None else ""
+
+    @property
+    def region(self) -> str:
+        found = parse_arn(self.table_arn)
+        return found.region if found is not None else ""
+
+    @property
+    def table_name(self) -> str:
+        return self.table_arn.split(":table/", 1)[1]
+
+    def resources(self, path: ReadPath) -> list[tuple[str, Policy | None]]:
+        """The ARNs a path's request may name, each with the resource policy that governs it."""
+        if path.resource == TABLE:
+            return [(self.table_arn, self.table_policy)]
+        if path.resource == INDEX:
+            return [(f"{self.table_arn}/index/{i}", self.table_policy) for i in self.indexes]
+        if path.resource == STREAM:
+            return [] if self.stream_arn is None else [(self.stream_arn, self.stream_policy)]
+        assert path.resource == BACKUP
+        return [(f"{self.table_arn}/{SAMPLE_BACKUP}", None)]
+
+    @property
+    def restore_target(self) -> str:
+        """The table a restore creates, in the table's account: the caller's to control."""
+        return f"{self.table_arn}-restored"
+
+    def decrypt_context(self, caller_account: str) -> dict[str, str]:
+        """The request context DynamoDB adds when it calls kms:Decrypt for the caller."""
+        out = {
+            "kms:ViaService": via_dynamodb(self.region),
+            "kms:EncryptionContext:aws:dynamodb:tableName": self.table_name,
+        }
+        if caller_account:
+            out["kms:CallerAccount"] = caller_account
+            out["kms:EncryptionContext:aws:dynamodb:subscriberId"] = caller_account
+        return out
+
+    def all_policies(self) -> list[Policy]:
+        out = [p for p in (self.key_policy, self.table_policy, self.stream_policy) if p]
+        out += [p for docs in self.identities.values() for p in docs]
+        return [*out, *self.boundaries.values(), *self.scps, *self.rcps]
+
+
+def reading_paths() -> list[ReadPath]:
+    """The paths that return item data (DescribeStream and GetShardIterator reach none)."""
+    return [p for p in READ_PATHS if p.returns_items]
+
+
+def build_setup(
+    table_arn: str,
+    key_policy: PolicyLike | None,
+    key_arn: str | None,
+    table_policy: PolicyLike | None,
+    stream_arn: str | None,
+    stream_policy: PolicyLike | None,
+    indexes: Sequence[str],
+    identities: Mapping[str, Sequence[PolicyLike]],
+    closed_accounts: Sequence[str],
+    boundaries: Mapping[str, PolicyLike],
+    scps: Sequence[PolicyLike],
+    scp_accounts: Sequence[str] | None,
+    rcps: Sequence[PolicyLike],
+    grants: Sequence[Mapping[str, Any] | Grant],
+    declared: Sequence[str],
+    trusted_accounts: Sequence[str],
+    trusted_orgs: Sequence[str],
+) -> Setup:
+    table = parse_arn(table_arn)
+    if table is None or table.service != "dynamodb" or not _is_table(table.resource):
+        raise ValueError(
+            f"table {table_arn!r} is not a DynamoDB table ARN "
+            "(arn:<partition>:dynamodb:<region>:<account>:table/<name>)"
+        )
+    account = table.account
+    if key_arn is None:
+        key_arn = f"arn:{table.partition}:kms:{table.region}:{account}:key/{KEY_ID}"
+    elif account_of(key_arn) != account or ":key/" not in key_arn:
+        raise ValueError(
+            f"key {key_arn!r}: a table's key is a KMS key ARN of the table's account {account}"
+        )
+    if (stream_arn is None) != (stream_policy is None) and stream_policy is not None:
+        raise ValueError("stream_policy without stream_arn: give the stream's ARN too")
+    if stream_arn is not None and not stream_arn.startswith(f"{table_arn}/stream/"):
+        raise ValueError(f"stream {stream_arn!r} is not a stream of {table_arn}")
+    for i in indexes:
+        if not i or "/" in i:
+            raise ValueError(f"index name {i!r}: a name without '/'")
+    for a in [*closed_accounts, *trusted_accounts, *(scp_accounts or ())]:
+        if not is_account_id(a):
+            raise ValueError(f"{a!r} is not a 12-digit AWS account id")
+    return Setup(
+        table_arn=table_arn,
+        key_arn=key_arn,
+        key_policy=None if key_policy is None else _resource(key_policy, "key_policy"),
+        table_policy=None if table_policy is None else _resource(table_policy, "table_policy"),
+        stream_arn=stream_arn,
+        stream_policy=None if stream_policy is None else _resource(stream_policy, "stream_policy"),
+        indexes=tuple(indexes),
+        identities={
+            arn: [_identity(d, f"identities[{arn}][{i}]") for i, d in enumerate(docs)]
+            for arn, docs in identities.items()
+        },
+        closed_accounts=frozenset(closed_accounts),
+        boundaries={arn: _identity(d, f"boundaries[{arn}]") for arn, d in boundaries.items()},
+        scps=tuple(_identity(d, f"scps[{i}]") for i, d in enumerate(scps)),
+        scp_accounts=frozenset(scp_accounts if scp_accounts is not None else (account,)),
+        rcps=tuple(_resource(d, f"rcps[{i}]") for i, d in enumerate(rcps)),
+        grants=tuple(parse_grant(g, f"grants[{i}]") for i, g in enumerate(grants)),
+        declared=tuple(declared),
+        trusted_accounts=tuple(trusted_accounts),
+        trusted_orgs=tuple(trusted_orgs),
+    )
+
+
+def _is_table(resource: str) -> bool:
+    parts = resource.split("/")
+    return len(parts) == 2 and parts[0] == "table" and bool(parts[1])
+
+
+def _resource(doc: PolicyLike, label: str) -> Policy:
+    if isinstance(doc, Policy) and doc.kind == "resource":
+        return doc
+    try:
+        return parse_policy(doc, kind="resource")
+    except PolicyDocumentError as exc:
+        raise exc.within(label) from None
+
+
+def _identity(doc: PolicyLike, label: str) -> Policy:
+    if isinstance(doc, Policy) and doc.kind == "identity":
+        return doc
+    try:
+        return parse_policy(doc, kind="identity")
+    except PolicyDocumentError as exc:
+        raise exc.within(label) from None
