@@ -164,7 +164,7 @@ def evaluator_reads(
     return False
 
 
-@settings(max_examples=examples(1), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     table_policies(),
     st.one_of(st.none(), table_policies()),
