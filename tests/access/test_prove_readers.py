@@ -8,6 +8,7 @@ import pytest
 
 from kmsguard.access import decide
 from kmsguard.access.prove import ReadersVerdict, ReaderWitness, readers
+from tests.access.docs import row
 
 A = "111122223333"
 B = "444455556666"
@@ -81,6 +82,7 @@ def test_the_declared_stack_has_exactly_its_readers() -> None:
 
 
 def test_an_undeclared_reader_of_the_stack_is_the_witness_with_both_requests() -> None:
+    row("readers-decrypt-request")
     v = ask(declared=(ROOT_A,))
     assert v.status == "fail"
     w = v.witness
@@ -93,6 +95,7 @@ def test_an_undeclared_reader_of_the_stack_is_the_witness_with_both_requests() -
 
 
 def test_a_declared_reader_that_cannot_read_is_reported_missing() -> None:
+    row("readers-declared")
     bob = f"arn:aws:iam::{A}:user/bob"
     v = ask(declared=(*DECLARED, bob))
     assert v.status == "pass"
@@ -209,6 +212,7 @@ OPEN_KEY = doc(stmt({"AWS": ROOT_A}, "kms:*"))
 
 
 def test_an_open_account_reads_through_iam_unless_an_scp_stops_it() -> None:
+    row("readers-scope")
     v = ask(key_policy=OPEN_KEY, closed_accounts=[])
     assert v.status == "fail"
     assert any(":role/" in p or ":user/" in p for p in outsiders(v))
@@ -318,6 +322,7 @@ def test_policy_variables_in_a_resource_are_unknown() -> None:
 def test_a_candidate_the_evaluator_refuses_is_never_reported_and_never_a_pass(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    row("readers-unknown")
     from kmsguard.access.prove import readers_request
 
     monkeypatch.setattr(
