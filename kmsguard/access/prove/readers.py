@@ -20,7 +20,7 @@ from kmsguard.access.prove.questions import DEFAULT_TIMEOUT_S, RequestTime, _blo
 from kmsguard.access.prove.questions import _steer as steer
 from kmsguard.access.prove.readers_model import Model
 from kmsguard.access.prove.readers_request import pin_decrypt_keys, recheck, request_of
-from kmsguard.access.prove.readers_setup import DECRYPT, Setup, build_setup, reading_paths
+from kmsguard.access.prove.readers_setup import DECRYPT, Setup, build_setup
 
 __all__ = ["ReaderWitness", "ReadersVerdict", "readers"]
 
@@ -114,6 +114,7 @@ def readers(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     limit: int = 1,
     request_time: RequestTime = None,
+    paths: Sequence[ReadPath] = (),
 ) -> ReadersVerdict:
     """pass when nobody outside `declared` (principal ARNs; a role covers its sessions),
     `trusted_accounts` and `trusted_orgs` can read the table's items by any read path.
@@ -126,7 +127,8 @@ def readers(
     else is assumed allowed by its own IAM policies. `boundaries` maps a principal ARN to its
     permissions boundary; `scps` bind the principals of `scp_accounts` (default: the table's
     account), `rcps` the table and the key; `grants` are the key's grants in ListGrants shape.
-    Raises PolicyDocumentError (or ValueError) naming the input that is wrong.
+    `paths` narrows or widens the question (default: every path of READ_PATHS that returns
+    items). Raises PolicyDocumentError (or ValueError) naming the input that is wrong.
     """
     setup = build_setup(
         table_arn,
@@ -146,6 +148,7 @@ def readers(
         declared,
         trusted_accounts,
         trusted_orgs,
+        paths,
     )
     verdict = _solve(setup, timeout_s, max(1, limit), request_time)
     missing = tuple(p for p in setup.declared if not _reads(setup, p, request_time))
@@ -279,7 +282,7 @@ def _reads(setup: Setup, principal: str, when: RequestTime) -> bool:
             "aws:EpochTime": int(t.timestamp()),
         }
     try:
-        for path in reading_paths():
+        for path in setup.read_paths:
             for resource, pol in setup.resources(path):
                 if recheck(setup, path, resource, pol, principal, ctx, assumed) is not None:
                     return True

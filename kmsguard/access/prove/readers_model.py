@@ -11,7 +11,7 @@ from kmsguard.access.grants import Grant
 from kmsguard.access.matching import principal_info
 from kmsguard.access.policy import Policy, Statement
 from kmsguard.access.prove.encode import ROLE, ROOT, SERVICE, SESSION, USER, Encoder, Unsupported
-from kmsguard.access.prove.readers_setup import DECRYPT, Setup, reading_paths
+from kmsguard.access.prove.readers_setup import DECRYPT, Setup
 
 
 @dataclass
@@ -241,7 +241,7 @@ class Model:
         decrypt = self.decrypt_allows() if self.setup.key_policy is not None else e.t()
         seen: dict[tuple[tuple[str, ...], str, bool], z3.BoolRef] = {}
         rows = []
-        for path in reading_paths():
+        for path in self.setup.read_paths:
             for resource, pol in self.setup.resources(path):
                 k = (path.actions, resource, path.cross_account)
                 if k not in seen:

@@ -45,6 +45,11 @@ class Setup:
     declared: tuple[str, ...] = ()
     trusted_accounts: tuple[str, ...] = ()
     trusted_orgs: tuple[str, ...] = ()
+    paths: tuple[ReadPath, ...] = ()  # empty: every path that returns items
+
+    @property
+    def read_paths(self) -> tuple[ReadPath, ...]:
+        return self.paths or tuple(reading_paths())
 
     @property
     def account(self) -> str:
@@ -116,6 +121,7 @@ def build_setup(
     declared: Sequence[str],
     trusted_accounts: Sequence[str],
     trusted_orgs: Sequence[str],
+    paths: Sequence[ReadPath] = (),
 ) -> Setup:
     table = parse_arn(table_arn)
     if table is None or table.service != "dynamodb" or not _is_table(table.resource):
@@ -161,6 +167,7 @@ def build_setup(
         declared=tuple(declared),
         trusted_accounts=tuple(trusted_accounts),
         trusted_orgs=tuple(trusted_orgs),
+        paths=tuple(paths),
     )
 
 
