@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsguard.access.arn import account_of, parse_arn
+from kmsguard.contract import Output
 from policies.stack import Node, StackView
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
 RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
 TABLE_EXPORT = "aws:dynamodb/tableExport:TableExport"
+# The export's property naming its table: the word the stack's table output uses too.
+EXPORT_TABLE = Output.TABLE_ARN
 # Where a resource-based policy applies. Until deployment its resourceArn may be unknown: it
 # depends on the table, and a table's stream ARN comes from the table too.
 ON_TABLE, ON_STREAM, ON_EITHER = "table", "stream", "table or stream"
@@ -115,6 +118,6 @@ def table_facts(view: StackView, table: Node) -> TableFacts:
     facts.exports = [
         node
         for node in view.of_type(TABLE_EXPORT)
-        if _target(node.props.get("tableArn"), node, facts, "tableArn") is not None
+        if _target(node.props.get(EXPORT_TABLE), node, facts, EXPORT_TABLE) is not None
     ]
     return facts
