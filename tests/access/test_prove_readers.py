@@ -312,11 +312,26 @@ def test_a_solver_timeout_is_unknown_never_a_pass() -> None:
 
 
 def test_policy_variables_in_a_resource_are_unknown() -> None:
-    ids = {
-        ALICE: [doc(stmt(None, "dynamodb:GetItem", "arn:aws:dynamodb:*:*:table/${aws:username}"))]
-    }
-    v = ask(identities=ids)
+    bob = f"arn:aws:iam::{A}:user/bob"
+    by_name = doc(stmt(None, "dynamodb:GetItem", "arn:aws:dynamodb:*:*:table/${aws:username}"))
+    v = ask(identities={**ALICE_IAM, bob: [by_name]})
     assert v.status == "unknown" and "not modelled" in v.reason
+    # A declared reader's policy does not matter: without a table policy nobody else reaches.
+    v = ask(identities={ALICE: [by_name]})
+    assert v.status == "pass" and "no undeclared principal" in v.reason
+
+
+def test_the_shortcut_needs_the_root_declared_and_no_undeclared_identity_reaching() -> None:
+    # Without the solver only when the root is declared and nobody undeclared is reached.
+    assert ask().reason.startswith("no undeclared principal")
+    assert ask(declared=(ALICE,)).reason == ""  # the root reads: the solver decides
+    bob = f"arn:aws:iam::{A}:user/bob"
+    elsewhere = {**ALICE_IAM, bob: [doc(stmt(None, "dynamodb:GetItem", f"{TABLE}-other"))]}
+    assert ask(identities=elsewhere).reason.startswith("no undeclared principal")
+    reads = doc(stmt(None, "dynamodb:Get*", f"{TABLE}*"), stmt(None, "kms:Decrypt", KEY))
+    reaching = {**ALICE_IAM, bob: [reads]}
+    v = ask(identities=reaching, key_policy=doc(stmt({"AWS": ROOT_A}, "kms:*")))
+    assert v.status == "fail" and v.witness is not None and v.witness.principal == bob
 
 
 def test_a_candidate_the_evaluator_refuses_is_never_reported_and_never_a_pass(

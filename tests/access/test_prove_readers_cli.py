@@ -70,7 +70,7 @@ def test_trusting_the_account_the_table_is_shared_with_exits_0(in_tmp: Path) -> 
 
 def test_exit_3_when_undecided(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ids = {
-        ALICE: [
+        f"arn:aws:iam::{A}:user/bob": [
             {
                 "Version": "2012-10-17",
                 "Statement": [

@@ -150,7 +150,12 @@ def readers(
         trusted_orgs,
         paths,
     )
-    verdict = _solve(setup, timeout_s, max(1, limit), request_time)
+    if setup.only_declared_reach():
+        verdict = ReadersVerdict(
+            "pass", reason="no undeclared principal's policy reaches the table"
+        )
+    else:
+        verdict = _solve(setup, timeout_s, max(1, limit), request_time)
     missing = tuple(p for p in setup.declared if not _reads(setup, p, request_time))
     return ReadersVerdict(
         verdict.status, verdict.witnesses, verdict.reason, verdict.complete, missing

@@ -11,6 +11,7 @@ from kmsguard.access.dynamodb_reads import BACKUP, INDEX, READ_PATHS, STREAM, TA
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.evaluate import PolicyLike
 from kmsguard.access.grants import Grant, parse_grant
+from kmsguard.access.names import fold_principal
 from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.questions import KEY_ID
 
@@ -91,6 +92,40 @@ class Setup:
             out["kms:CallerAccount"] = caller_account
             out["kms:EncryptionContext:aws:dynamodb:subscriberId"] = caller_account
         return out
+
+    def only_declared_reach(self) -> bool:
+        """Without a table or stream policy, in a closed account, DynamoDB allows a read only to
+        the account's root and to principals whose identity policies allow it: when no such
+        policy of an undeclared principal covers a read path (conditions aside), nobody else
+        reads, and the solver is not needed (the common case of a stack's table)."""
+        if self.table_policy is not None or self.stream_policy is not None:
+            return False
+        if self.account not in self.closed_accounts:
+            return False
+        declared = {fold_principal(p) for p in self.declared}
+        partition = self.table_arn.split(":")[1]
+        if f"arn:{partition}:iam::{self.account}:root" not in declared:
+            return False  # the account's root reads its own table unless the key stops it
+        requests = [
+            (a.lower(), resource)
+            for path in self.read_paths
+            for resource, _ in self.resources(path)
+            for a in path.actions
+        ]
+        for arn, docs in self.identities.items():
+            if fold_principal(arn) in declared or account_of(arn) in self.trusted_accounts:
+                continue
+            for pol in docs:
+                for st in pol.statements:
+                    if st.is_deny:
+                        continue
+                    if st.dynamic_resources:
+                        return False  # the resource depends on the request: ask the solver
+                    if any(
+                        st.action_matches(a) and st.resource_matches(r, {}) for a, r in requests
+                    ):
+                        return False
+        return True
 
     def all_policies(self) -> list[Policy]:
         out = [p for p in (self.key_policy, self.table_policy, self.stream_policy) if p]
