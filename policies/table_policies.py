@@ -91,7 +91,50 @@ def _target(value: Any, node: Node, facts: TableFacts, prop: str) -> str | None:
     return ON_TABLE if len(parts) == 2 else ON_STREAM if parts[2:3] == ["stream"] else None
 
 
-def table_facts(view: StackView, table: Node) -> TableFacts:
+class Referrers:
+    """Resources of one type that may name a table through `prop`, indexed once per stack by
+    the table they depend on and the table name their ARN holds (linear in the stack)."""
+
+    def __init__(self, view: StackView, type_: str, prop: str) -> None:
+        self.prop = prop
+        self._by_urn: dict[str, list[Node]] = {}
+        self._by_name: dict[str, list[Node]] = {}
+        for node in view.of_type(type_):
+            for urn in node.dep_urns(prop):
+                self._by_urn.setdefault(urn, []).append(node)
+            arn = parse_arn(_text(node.props.get(prop)))
+            parts = arn.resource.split("/") if arn is not None else []
+            if len(parts) >= 2 and parts[0] == "table":
+                self._by_name.setdefault(parts[1], []).append(node)
+
+    def of(self, facts: TableFacts) -> list[Node]:
+        found = {id(n): n for n in self._by_urn.get(facts.node.urn, [])}
+        for n in self._by_name.get(facts.name or "", []):
+            found[id(n)] = n
+        return [
+            n
+            for n in found.values()
+            if _target(n.props.get(self.prop), n, facts, self.prop) is not None
+        ]
+
+
+@dataclass
+class TableIndex:
+    """The stack's resource policies and exports, indexed once for every table."""
+
+    policies: Referrers
+    exports: Referrers
+
+    @staticmethod
+    def of(view: StackView) -> TableIndex:
+        return TableIndex(
+            Referrers(view, RESOURCE_POLICY, "resourceArn"),
+            Referrers(view, TABLE_EXPORT, EXPORT_TABLE),
+        )
+
+
+def table_facts(view: StackView, table: Node, index: TableIndex | None = None) -> TableFacts:
+    index = index or TableIndex.of(view)
     props = table.props
     enabled = props.get("streamEnabled")
     indexes, indexes_unknown = _index_names(props)
@@ -104,7 +147,7 @@ def table_facts(view: StackView, table: Node) -> TableFacts:
         indexes=indexes,
         indexes_unknown=indexes_unknown,
     )
-    for node in view.of_type(RESOURCE_POLICY):
+    for node in index.policies.of(facts):
         target = _target(node.props.get("resourceArn"), node, facts, "resourceArn")
         if target is None:
             continue
@@ -115,9 +158,5 @@ def table_facts(view: StackView, table: Node) -> TableFacts:
             facts.policies.append(AttachedPolicy(node, target, load_document(raw)))
         except DocumentError as exc:
             facts.policies.append(AttachedPolicy(node, target, None, str(exc)))
-    facts.exports = [
-        node
-        for node in view.of_type(TABLE_EXPORT)
-        if _target(node.props.get(EXPORT_TABLE), node, facts, EXPORT_TABLE) is not None
-    ]
+    facts.exports = index.exports.of(facts)
     return facts

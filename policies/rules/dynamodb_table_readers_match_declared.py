@@ -7,19 +7,21 @@ from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
+from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.contract import AwsType, account_root_arn
-from policies.document import is_account_root, statements
-from policies.grants import key_grants
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
-from policies.rules.stack_key_access_matches_declared import (
-    Org,
-    _default_policy,
-    _org,
-    decrypt_grantees,
+from policies.rules._table_readers import KeySide, identities, key_sides
+from policies.rules.stack_key_access_matches_declared import Org, _org
+from policies.stack import Node, PrincipalReach, StackView
+from policies.table_policies import (
+    ON_EITHER,
+    ON_STREAM,
+    ON_TABLE,
+    TableFacts,
+    TableIndex,
+    table_facts,
 )
-from policies.stack import Node, StackView
-from policies.table_policies import ON_EITHER, ON_STREAM, ON_TABLE, TableFacts, table_facts
 from policies.values import Unknown, is_unknown
 
 if TYPE_CHECKING:
@@ -113,9 +115,11 @@ def _witness(w: ReaderWitness) -> str:
 class _Table:
     """One table's question, in the stack's words: facts, stand-in ARNs, findings."""
 
-    def __init__(self, view: StackView, table: Node, config: dict[str, Any], org: Org) -> None:
+    def __init__(
+        self, view: StackView, table: Node, config: dict[str, Any], org: Org, index: TableIndex
+    ) -> None:
         self.view, self.config, self.org = view, config, org
-        self.facts: TableFacts = table_facts(view, table)
+        self.facts: TableFacts = table_facts(view, table, index)
         self.where = f"Table {table.name!r}"
         self.account = self.facts.account or view.account_id
         name = self.facts.name or table.name
@@ -182,12 +186,22 @@ class _Table:
         table_policy: Any,
         stream_policy: Any,
         principals: tuple[dict[str, list[Any]], dict[str, Any]],
+        reaches: list[PrincipalReach],
         findings: Findings,
     ) -> None:
         from kmsguard.access import PolicyDocumentError
         from kmsguard.access.prove import readers
 
-        ids, bounds = principals
+        every_id, every_bound = principals
+        reaching = _reaching(self, (table_policy, stream_policy), reaches[1:])
+        decrypting = key.may_decrypt(reaches[0])
+        if reaching is None or decrypting is None:
+            reaching = decrypting if reaching is None else reaching
+        else:
+            # A reader needs both sides: whoever the key cannot serve never reads.
+            reaching &= decrypting
+        ids = every_id if reaching is None else {a: every_id[a] for a in reaching if a in every_id}
+        bounds = {a: b for a, b in every_bound.items() if a in ids}
         extra = str_list(self.config["extraDeclaredReaders"])
         declared = [*key.users, *extra, account_root_arn(self.account)]
         try:
@@ -210,6 +224,7 @@ class _Table:
                 trusted_orgs=self.orgs,
                 timeout_s=self.timeout,
                 limit=3,
+                find_missing=False,  # a key user who cannot read is not this rule's finding
             )
         except (PolicyDocumentError, ValueError) as exc:
             findings.defer(f"{self.where}: cannot prove who can read it: {exc}")
@@ -238,69 +253,31 @@ class _Table:
                 )
 
 
-class KeySide:
-    """The table's key as the proof takes it: policy, ARN, grants, declared key users."""
+def _reaching(t: _Table, docs: tuple[Any, Any], reaches: list[PrincipalReach]) -> set[str] | None:
+    """The stack principals whose identity policies matter for the table: those an Allow for a
+    read action may let at its resources, and those its policies name; None: all of them (a
+    policy naming everyone lets in principals whose own policies never mention the table)."""
+    from kmsguard.access import PolicyDocumentError, parse_policy
 
-    def __init__(self, policy: Any, arn: str | None, users: list[str], note: str = "") -> None:
-        self.policy, self.arn, self.users, self.note = policy, arn, users, note
-        self.grants: list[dict[str, Any]] = []
-
-
-def _key_sides(view: StackView, t: _Table, findings: Findings) -> list[KeySide] | None:
-    """Each policy the table's key may end up with; None: deferred. An AWS managed or owned
-    key (or one outside the stack, whose policy the stack does not show) lets DynamoDB's
-    side decide alone, which never finds fewer readers."""
-    ref = view.table_key(t.facts.node)
-    if ref.node is None:
-        if is_unknown(ref.value):
-            findings.defer(f"{t.where}: its key is unknown during preview")
-            return None
-        note = (
-            " (its key's policy is not in the stack: DynamoDB's side decides)" if ref.value else ""
-        )
-        return [KeySide(None, None, [], note)]
-    key: Node = ref.node
-    account = view.key_account(key)
-    out: list[KeySide] = []
-    for doc, origin in view.key_policies(key):
-        if isinstance(doc, Unknown):
-            findings.defer(f"{t.where}: the key policy ({origin}) is unknown during preview")
-            return None
+    named: set[str] = set()
+    for doc in docs:
         if doc is None:
-            if not account:
-                findings.defer(f"{t.where}: default key policy but the account id is unknown")
-                return None
-            doc = _default_policy(account)
-        users = sorted(
-            p for p in decrypt_grantees(statements(doc)) if p != "*" and not is_account_root(p)
-        )
-        side = KeySide(doc, view.key_arn(key), users)
-        for sg in key_grants(view, key):
-            if sg.grant is None:
-                findings.defer(f"{t.where}: {sg.label}: {sg.problem}")
-            else:
-                side.grants.append(sg.grant)
-        out.append(side)
-    return out
-
-
-def _identities(view: StackView, findings: Findings) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """The stack's principals' identity policies and boundaries, as the proof takes them."""
-    ids: dict[str, list[Any]] = {}
-    bounds: dict[str, Any] = {}
-    for p in view.principals():
-        if p.arn is None:
-            findings.defer(f"the ARN of {p.kind} {p.node.name!r} is unknown during preview")
             continue
-        docs = [d.document for d in p.policies if isinstance(d.document, dict)]
-        unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
-        if unknown:
-            reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
-            findings.defer(f"what {p.arn} can read depends on policies unknown now ({reasons})")
-        ids[p.arn] = docs
-        if p.boundary is not None and isinstance(p.boundary.document, dict):
-            bounds[p.arn] = p.boundary.document
-    return ids, bounds
+        try:
+            policy = parse_policy(doc, kind="resource")
+        except PolicyDocumentError:
+            return None
+        for st in policy.statements:
+            spec = st.principal
+            if st.not_principal or spec is None or spec.everyone:
+                return None
+            named |= set(spec.arns)
+    idents = {t.arn, *(f"{t.arn}/index/{i}" for i in t.indexes())}
+    if t.stream_arn is not None:
+        idents.add(t.stream_arn)
+    return {
+        p.arn for reach in reaches for p in reach.for_resource(idents, named) if p.arn is not None
+    }
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -313,9 +290,16 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         findings.finish()
         return
     tables = view.of_type(AwsType.DYNAMODB_TABLE)
-    principals = _identities(view, findings) if tables else ({}, {})
+    principals = identities(view, findings) if tables else ({}, {})
+    # Indexed once: each table is offered only the principals that may reach it.
+    actions = sorted({a for path in READ_PATHS if path.returns_items for a in path.actions})
+    # The first: who may decrypt (an identity Allow for kms:Decrypt); then one per read action.
+    reaches = (
+        [PrincipalReach(view.principals(), a) for a in ["kms:Decrypt", *actions]] if tables else []
+    )
+    index = TableIndex.of(view)
     for table in tables:
-        t = _Table(view, table, config, org)
+        t = _Table(view, table, config, org, index)
         if not t.account:
             findings.defer(
                 f"{t.where}: who can read it depends on its account, unknown until its ARN is; "
@@ -324,13 +308,13 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             continue
         t.check_exports(findings)
         pairs = t.placements(findings)
-        keys = _key_sides(view, t, findings)
+        keys = key_sides(view, t.facts, t.where, findings)
         if pairs is None:
             continue
         for table_policy, stream_policy in pairs:
             t.check_outside(table_policy, stream_policy, findings)
             for key in keys or []:
-                t.check_readers(key, table_policy, stream_policy, principals, findings)
+                t.check_readers(key, table_policy, stream_policy, principals, reaches, findings)
     findings.finish()
 
 

@@ -115,6 +115,7 @@ def readers(
     limit: int = 1,
     request_time: RequestTime = None,
     paths: Sequence[ReadPath] = (),
+    find_missing: bool = True,
 ) -> ReadersVerdict:
     """pass when nobody outside `declared` (principal ARNs; a role covers its sessions),
     `trusted_accounts` and `trusted_orgs` can read the table's items by any read path.
@@ -128,7 +129,9 @@ def readers(
     permissions boundary; `scps` bind the principals of `scp_accounts` (default: the table's
     account), `rcps` the table and the key; `grants` are the key's grants in ListGrants shape.
     `paths` narrows or widens the question (default: every path of READ_PATHS that returns
-    items). Raises PolicyDocumentError (or ValueError) naming the input that is wrong.
+    items). With `find_missing`, the declared principals no path lets in are listed (the
+    evaluator asked for each). Raises PolicyDocumentError (or ValueError) naming the input
+    that is wrong.
     """
     setup = build_setup(
         table_arn,
@@ -156,7 +159,9 @@ def readers(
         )
     else:
         verdict = _solve(setup, timeout_s, max(1, limit), request_time)
-    missing = tuple(p for p in setup.declared if not _reads(setup, p, request_time))
+    missing = tuple(
+        p for p in setup.declared if find_missing and not _reads(setup, p, request_time)
+    )
     return ReadersVerdict(
         verdict.status, verdict.witnesses, verdict.reason, verdict.complete, missing
     )
