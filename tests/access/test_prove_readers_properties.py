@@ -120,6 +120,9 @@ def evaluator_reads(
     policies: dict[str, Any],
     key_policy: dict[str, Any] | None,
     closed: bool,
+    identities: dict[str, list[dict[str, Any]]] = ALICE_IAM,
+    boundaries: dict[str, dict[str, Any]] | None = None,
+    scps: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Whether the evaluator lets `principal` read by some path: every action of the path on
     its resource, the restore's on a table it creates, and kms:Decrypt through DynamoDB."""
@@ -135,10 +138,18 @@ def evaluator_reads(
                 "Action": [*path.actions, *path.target_actions, "kms:Decrypt"],
                 "Resource": "*",
             }
-            ids = ALICE_IAM.get(principal) or (
-                [{"Version": "2012-10-17", "Statement": [iam]}] if open_account else []
-            )
-            base = {"principal": principal, "identity_policies": ids, "context": ctx}
+            ids = identities.get(principal)
+            if ids is None:
+                ids = [{"Version": "2012-10-17", "Statement": [iam]}] if open_account else []
+            base: dict[str, Any] = {
+                "principal": principal,
+                "identity_policies": ids,
+                "context": ctx,
+            }
+            if boundaries and principal in boundaries:
+                base["permissions_boundary"] = boundaries[principal]
+            if scps and acct == A:
+                base["scps"] = scps
             requests = [
                 {**base, "action": a, "resource": resource, "resource_policy": policies.get(holder)}
                 for a in path.actions
@@ -226,3 +237,69 @@ def _kind(principal: str, named: set[str]) -> tuple[str, str]:
         return "service", principal
     account, resource = principal.split(":")[4], principal.split(":", 5)[5]
     return resource.split("/")[0], account if account in named else "other"
+
+
+CAROL = f"arn:aws:iam::{A}:user/carol"
+CAROL_ACTIONS = [*TABLE_ACTIONS, "kms:Decrypt", "kms:*", "dynamodb:RestoreTableToPointInTime"]
+CAROL_RESOURCES = [*RESOURCES, KEY, f"{TABLE_ARN}-*"]
+
+
+@st.composite
+def identity_policies(draw: st.DrawFn) -> dict[str, Any]:
+    n = draw(st.integers(1, 3))
+    sts = []
+    for _ in range(n):
+        s = _statement(draw, CAROL_ACTIONS, TABLE_CONDITIONS, CAROL_RESOURCES)
+        del s["Principal"]
+        sts.append(s)
+    return {"Version": "2012-10-17", "Statement": sts}
+
+
+def _with_allow_all(doc: dict[str, Any]) -> dict[str, Any]:
+    """A boundary or SCP that allows everything but what its other statements deny."""
+    everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    return {**doc, "Statement": [*doc["Statement"], everything]}
+
+
+caps = st.one_of(st.none(), identity_policies(), identity_policies().map(_with_allow_all))
+
+
+@settings(max_examples=examples(0.6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.none(), table_policies()), key_policies(), identity_policies(), caps, caps)
+def test_readers_agrees_with_the_evaluator_on_identity_boundary_and_scp(
+    table: dict[str, Any] | None,
+    key: dict[str, Any],
+    carol: dict[str, Any],
+    boundary: dict[str, Any] | None,
+    scp: dict[str, Any] | None,
+) -> None:
+    ids = {**ALICE_IAM, CAROL: [carol]}
+    bounds = {CAROL: boundary} if boundary is not None else {}
+    scps = [scp] if scp is not None else []
+    v = readers(
+        TABLE_ARN,
+        key_policy=key,
+        key_arn=KEY,
+        table_policy=table,
+        indexes=["byDate"],
+        identities=ids,
+        boundaries=bounds,
+        scps=scps,
+        closed_accounts=[A],
+        declared=[ALICE, ROOT_A],
+        limit=LIMIT,
+    )
+    for w in v.witnesses:
+        data = w.to_json()
+        assert decide(data["read"]).allowed and decide(data["decrypt"]).allowed
+        assert w.principal not in (ALICE, ROOT_A)
+    if v.status == "unknown" or not v.complete:
+        return
+    named = {A} | ({B} if B in json.dumps([table, key]) else set())
+    found = {_kind(w.principal, named) for w in v.witnesses}
+    policies = {"table": table} if table is not None else {}
+    for principal in [CAROL, *SAMPLED]:
+        for ctx in CONTEXTS:
+            reads = evaluator_reads(principal, ctx, policies, key, True, ids, bounds, scps)
+            if reads:
+                assert _kind(principal, named) in found, (principal, ctx, table, key, carol)
