@@ -198,3 +198,26 @@ def test_without_the_account_the_rule_defers() -> None:
     )
     r = run_rule(rule, args)
     assert r.texts == [] and any("depends on its account" in d for d in r.deferred)
+
+
+def test_a_policy_on_another_table_is_not_this_tables() -> None:
+    public = doc(allow("*", "dynamodb:GetItem", "*"))
+    other_table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders-archive"
+    same_name_elsewhere = f"arn:aws:dynamodb:us-east-1:{OTHER}:table/orders"
+    for arn in (other_table, same_name_elsewhere, "orders", "arn:aws:s3:::orders"):
+        r = run(*baseline(), table_policy(public, arn))
+        assert r.texts == [] and r.deferred == [], arn
+
+
+def test_a_policy_of_unknown_target_is_the_tables_when_it_has_no_stream() -> None:
+    t = table(streamEnabled=False)
+    public = table_policy(doc(allow("*", "dynamodb:GetItem", "*")), UNKNOWN, resourceArn=[t.urn])
+    (text,) = run(key(), t, *user(USER, READS), public).texts
+    assert f"GetItem on {TABLE_ARN})" in text  # the table, not a stream
+
+
+def test_a_table_known_by_name_only_finds_its_policy_by_that_name() -> None:
+    t = table(arn=UNKNOWN)
+    public = table_policy(doc(allow("*", "dynamodb:Scan", "*")), TABLE_ARN)
+    r = run(key(), t, *user(USER, READS), public)
+    assert any("Scan" in m for m in r.texts)
