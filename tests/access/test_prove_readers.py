@@ -371,3 +371,15 @@ def test_bad_inputs_are_named() -> None:
             key_policy=None,
             stream_arn="arn:aws:dynamodb:us-east-1:111122223333:table/X/stream/1",
         )
+
+
+def test_a_name_that_is_not_a_principal_is_refused_with_what_is_allowed() -> None:
+    for field, value in (
+        ("declared", ("alice",)),
+        ("identities", {"alice": []}),
+        ("boundaries", {"arn:aws:iam::1:user/x": {}}),
+    ):
+        with pytest.raises(
+            ValueError, match=f"{field}: .* is not a principal; allowed: an IAM ARN"
+        ):
+            ask(**{field: value})

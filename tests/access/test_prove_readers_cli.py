@@ -99,6 +99,8 @@ def test_exit_3_when_undecided(in_tmp: Path, capsys: pytest.CaptureFixture[str])
         (["--table-policy", "bad.json"], "Statement"),
         (["--timeout", "0"], "--timeout 0.0: must be a positive number"),
         (["--index", "a/b"], "index name 'a/b'"),
+        (["--reader", "alice"], "declared: 'alice' is not a principal"),
+        (["--stream", f"{TABLE}-x/stream/1"], "is not a stream of"),
     ],
 )
 def test_bad_input_is_one_message_and_exit_2(

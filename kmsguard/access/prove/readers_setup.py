@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.questions import KEY_ID
 
 DECRYPT = "kms:Decrypt"
+# An IAM or STS principal's ARN (12-digit account) or a service principal, as a request names
+# its caller.
+_PRINCIPAL = re.compile(r"^(arn:[\w-]+:(iam|sts)::\d{12}:\S+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?)$")
 # A backup's id as DynamoDB writes it (14 digits, a dash, 8 characters): any one stands for all.
 SAMPLE_BACKUP = "backup/01234567890123-abcdefgh"
 
@@ -181,6 +185,19 @@ def build_setup(
     for a in [*closed_accounts, *trusted_accounts, *(scp_accounts or ())]:
         if not is_account_id(a):
             raise ValueError(f"{a!r} is not a 12-digit AWS account id")
+    for what, names in (
+        ("declared", declared),
+        ("identities", identities),
+        ("boundaries", boundaries),
+    ):
+        for name in names:
+            if not isinstance(name, str) or not _PRINCIPAL.match(name):
+                raise ValueError(
+                    f"{what}: {name!r} is not a principal; allowed: an IAM ARN with a 12-digit "
+                    "account (arn:aws:iam::<account>:user/<name>, :role/<name>, :root, "
+                    "arn:aws:sts::<account>:assumed-role/<role>/<session>) or a service "
+                    "principal (<service>.amazonaws.com)"
+                )
     return Setup(
         table_arn=table_arn,
         key_arn=key_arn,
