@@ -38,6 +38,9 @@ class TableFacts:
     name: str | None
     stream: bool | None  # streamEnabled; None: unknown now
     stream_arn: str | None
+    # streamViewType: every view carries item data (KEYS_ONLY the key attributes), so each
+    # counts as a read path; it is kept to say which data a stream reader gets.
+    stream_view: str | None
     indexes: list[str]
     indexes_unknown: bool
     policies: list[AttachedPolicy] = field(default_factory=list)
@@ -144,6 +147,7 @@ def table_facts(view: StackView, table: Node, index: TableIndex | None = None) -
         name=_text(props.get("name")),
         stream=None if is_unknown(enabled) else bool(enabled),
         stream_arn=_text(props.get("streamArn")),
+        stream_view=_text(props.get("streamViewType")),
         indexes=indexes,
         indexes_unknown=indexes_unknown,
     )

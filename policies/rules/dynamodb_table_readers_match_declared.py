@@ -100,9 +100,11 @@ def _ops(w: ReaderWitness) -> str:
     return ", ".join(ops[:SHOWN_OPERATIONS]) + more
 
 
-def _witness(w: ReaderWitness) -> str:
+def _witness(w: ReaderWitness, stream_view: str | None = None) -> str:
     ctx = {k: v for k, v in (w.read.get("context") or {}).items() if v is not None}
     text = f"{w.principal} ({_ops(w)} on {w.read['resource']}"
+    if stream_view and "/stream/" in str(w.read["resource"]):
+        text += f", whose records carry {stream_view}"
     if w.decrypt is not None:
         text += "; kms:Decrypt through DynamoDB allowed"
     if ctx:
@@ -236,7 +238,7 @@ class _Table:
             findings.defer(f"{self.where}: who can read it is unanswered: {v.reason}")
         elif v.status == "fail":
             more = "" if v.complete else "; more kinds may exist"
-            shown = "; ".join(_witness(w) for w in v.witnesses)
+            shown = "; ".join(_witness(w, self.facts.stream_view) for w in v.witnesses)
             findings.violation(f"{self.where}: {what}: {shown}{more}", self.facts.node.urn)
 
     def check_exports(self, findings: Findings) -> None:
