@@ -282,7 +282,7 @@ def _reads(setup: Setup, principal: str, when: RequestTime) -> bool:
     optional context; an account id, or anything the evaluator cannot take, is skipped."""
     if is_account_id(principal) or account_of(principal) is None:
         return True
-    assumed = principal.split(":")[4] not in setup.closed_accounts
+    assumed = account_of(principal) not in setup.closed_accounts
     ctx: dict[str, Any] = {}
     if when is not None:
         t = when[0] if isinstance(when, tuple) else when

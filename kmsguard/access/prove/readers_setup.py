@@ -68,7 +68,8 @@ class Setup:
 
     @property
     def table_name(self) -> str:
-        return self.table_arn.split(":table/", 1)[1]
+        found = parse_arn(self.table_arn)
+        return found.resource.split("/", 1)[1] if found is not None else ""
 
     def resources(self, path: ReadPath) -> list[tuple[str, Policy | None]]:
         """The ARNs a path's request may name, each with the resource policy that governs it."""
@@ -107,7 +108,8 @@ class Setup:
         if self.account not in self.closed_accounts:
             return False
         declared = {fold_principal(p) for p in self.declared}
-        partition = self.table_arn.split(":")[1]
+        found = parse_arn(self.table_arn)
+        partition = found.partition if found is not None else "aws"
         if f"arn:{partition}:iam::{self.account}:root" not in declared:
             return False  # the account's root reads its own table unless the key stops it
         requests = [

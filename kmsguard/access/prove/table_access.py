@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kmsguard.access.arn import account_of
 from kmsguard.access.catalog import catalog
 from kmsguard.access.dynamodb_reads import INDEX, PARTIQL_ACTIONS, STREAM, TABLE, ReadPath
 from kmsguard.access.evaluate import PolicyLike
@@ -38,7 +39,8 @@ def policy_paths(*policies: Policy | None) -> list[ReadPath]:
         kinds = [STREAM] if low in _STREAM_ACTIONS else [TABLE]
         if low in _INDEX_ACTIONS:
             kinds.append(INDEX)
-        out += [ReadPath(action.split(":", 1)[1], (action,), k, False, across) for k in kinds]
+        name = action[len("dynamodb:") :]
+        out += [ReadPath(name, (action,), k, False, across) for k in kinds]
     return out
 
 
@@ -63,7 +65,7 @@ def outside_access(
     paths = policy_paths(tp, sp)
     if not paths:
         return ReadersVerdict("pass", reason="no statement allows a DynamoDB action")
-    account = table_arn.split(":")[4] if table_arn.count(":") >= 5 else ""
+    account = account_of(table_arn) or ""
     return readers(
         table_arn,
         key_policy=None,
