@@ -383,3 +383,24 @@ def test_a_name_that_is_not_a_principal_is_refused_with_what_is_allowed() -> Non
             ValueError, match=f"{field}: .* is not a principal; allowed: an IAM ARN"
         ):
             ask(**{field: value})
+
+
+def test_confirmed_readers_stay_a_failure_when_the_solver_gives_up_on_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import z3
+
+    real = z3.Solver.check
+    calls = {"plain": 0}
+
+    def check(self: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
+        if not assumptions:  # the enumeration's own checks (steering passes assumptions)
+            calls["plain"] += 1
+            if calls["plain"] > 1:
+                return z3.unknown
+        return real(self, *assumptions)
+
+    monkeypatch.setattr(z3.Solver, "check", check)
+    v = ask(table_policy=PUBLIC_TABLE, key_policy=KEY_FOR_ANYONE_VIA_DYNAMODB)
+    assert v.status == "fail" and not v.complete and len(v.witnesses) == 1
+    assert "gave up" in v.reason and reconfirmed(v.witnesses[0])

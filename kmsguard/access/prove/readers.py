@@ -210,8 +210,9 @@ def _solve(setup: Setup, timeout_s: float, limit: int, when: RequestTime) -> Rea
     while len(found) < limit:
         result = solver.check()
         if result == z3.unknown:
+            # Readers already confirmed are a definite answer; only their completeness is not.
             return ReadersVerdict(
-                "unknown",
+                "fail" if found else "unknown",
                 tuple(found),
                 reason=f"the solver gave up after {timeout_s:g} s ({solver.reason_unknown()})",
                 complete=False,
