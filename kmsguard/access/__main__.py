@@ -153,14 +153,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p_expand.add_argument("pattern")
     from kmsguard.access.prove import cli as prove_cli
+    from kmsguard.access.prove import readers_cli
 
     prove_cli.add_commands(sub)
+    readers_cli.add_command(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "decide":
             return _cmd_decide(args.explain)
         if args.command in ("diff", "public"):
             return prove_cli.run(args)
+        if args.command == "readers":
+            return readers_cli.run(args)
         return _cmd_expand(args.pattern)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly; devnull absorbs the final flush.

@@ -42,6 +42,7 @@ _GRANT_KEYS = (
     "Name",
     "CreationDate",
 )
+_SPELLED = {op.lower(): op for op in GRANT_OPERATIONS}
 _CONSTRAINT_KEYS = ("EncryptionContextSubset", "EncryptionContextEquals")
 
 # How a grant's grantee relates to the caller.
@@ -113,7 +114,8 @@ class Grant:
         out: dict[str, Any] = {
             "GrantId": self.grant_id,
             "GranteePrincipal": self.grantee,
-            "Operations": sorted(op.split(":", 1)[1] for op in self.operations),
+            # As ListGrants spells them, so that the shape parses back (parse_grant).
+            "Operations": sorted(_SPELLED[op.split(":", 1)[1]] for op in self.operations),
         }
         constraints = {}
         if self.subset is not None:

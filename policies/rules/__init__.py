@@ -11,6 +11,7 @@ from policies.rules import (
     dynamodb_table_customer_managed_key,
     dynamodb_table_deletion_protection,
     dynamodb_table_point_in_time_recovery,
+    dynamodb_table_readers_match_declared,
     iam_policy_no_kms_decrypt_on_all_keys,
     kms_key_deletion_window,
     kms_key_policy_declared,
@@ -41,6 +42,7 @@ MODULES: tuple[ModuleType, ...] = (
     kms_key_policy_no_new_access,
     iam_policy_no_kms_decrypt_on_all_keys,
     stack_key_access_matches_declared,
+    dynamodb_table_readers_match_declared,
     dynamodb_table_point_in_time_recovery,
     dynamodb_table_deletion_protection,
 )

@@ -837,3 +837,12 @@ def test_explicit_denials_use_aws_words_in_the_message() -> None:
     assert other.message().endswith(
         "because no service control policy allows the kms:Decrypt action"
     )
+
+
+def test_a_grant_as_json_parses_back_as_listgrants_spells_its_operations() -> None:
+    from kmsguard.access.grants import parse_grant
+
+    raw = {"GrantId": "g-1", "GranteePrincipal": ALICE, "Operations": ["Decrypt", "ReEncryptFrom"]}
+    grant = parse_grant(raw)
+    assert grant.to_json()["Operations"] == ["Decrypt", "ReEncryptFrom"]
+    assert parse_grant(grant.to_json()) == grant

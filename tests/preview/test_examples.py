@@ -21,6 +21,8 @@ from tests.preview.sarif_check import validated
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DEFERRED_KEY_ACCESS = ("stack-key-access-matches-declared", "advisory", "")
+# Without the account pinned, who reads a table (same- or cross-account) waits for it.
+DEFERRED_READERS = ("dynamodb-table-readers-match-declared", "advisory", "")
 
 # example -> (exit code, {(policy, level, resource name or "" for the stack)})
 EXPECTED: dict[str, tuple[int, set[tuple[str, str, str]]]] = {
@@ -33,10 +35,20 @@ EXPECTED: dict[str, tuple[int, set[tuple[str, str, str]]]] = {
             ("stack-key-access-matches-declared", "mandatory", ""),
         },
     ),
-    "aws-managed-key": (1, {("dynamodb-table-customer-managed-key", "mandatory", "sessions")}),
+    "aws-managed-key": (
+        1,
+        {
+            ("dynamodb-table-customer-managed-key", "mandatory", "sessions"),
+            DEFERRED_READERS,
+        },
+    ),
     "unrecognised-invoke": (
         0,
-        {("kms-key-policy-declared", "advisory", "inventory-key"), DEFERRED_KEY_ACCESS},
+        {
+            ("kms-key-policy-declared", "advisory", "inventory-key"),
+            DEFERRED_KEY_ACCESS,
+            DEFERRED_READERS,
+        },
     ),
     "own-component": (
         1,
@@ -45,6 +57,7 @@ EXPECTED: dict[str, tuple[int, set[tuple[str, str, str]]]] = {
             ("kms-key-policy-declared", "advisory", "payments-key"),
             ("kms-key-policy-declared", "advisory", "audit-key"),
             DEFERRED_KEY_ACCESS,
+            DEFERRED_READERS,
         },
     ),
 }
@@ -134,7 +147,8 @@ def test_location_is_the_line_that_registered_the_resource(tmp_path):
 
 def test_table_on_aws_managed_key_points_at_its_line_in_the_program(tmp_path):
     _, _, sarif_path = _run(tmp_path, "aws-managed-key")
-    (result,) = validated(sarif_path).runs[0].results
+    results = validated(sarif_path).runs[0].results or []
+    (result,) = [r for r in results if r.rule_id == "dynamodb-table-customer-managed-key"]
     main_py = (EXAMPLES / "aws-managed-key" / "__main__.py").read_text().splitlines()
     assert result.locations[0].physical_location.region.start_line == (
         main_py.index("table = aws.dynamodb.Table(") + 1

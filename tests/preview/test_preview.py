@@ -18,6 +18,7 @@ from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import UNKNOWN, run_program
 from kmsguard.preview.pack_dir import in_repo_pack_env
 from kmsguard.preview.report import run_all
+from policies.rules import METAS
 from tests.pulumi_cli import needs_pulumi_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def test_recorder_update_mode_knows_outputs():
 def test_analyzer_info_carries_metadata():
     with PolicyPackClient() as client:
         info = client.info()
-    assert info.name == "kmsguard-policies" and len(info.policies) == 16
+    assert info.name == "kmsguard-policies" and len(info.policies) == len(METAS)
     for p in info.policies:
         assert p.description and p.remediation_steps and p.severity, p.name
     rotation = next(p for p in info.policies if p.name == "kms-key-rotation-enabled")

@@ -14,12 +14,15 @@ from kmsguard.access.prove.questions import (
     no_new_access,
     no_public_access,
 )
+from kmsguard.access.prove.readers import ReadersVerdict, ReaderWitness, readers
 
 __all__ = [
     "CONTEXT_KEYS",
     "DEFAULT_TIMEOUT_S",
     "Key",
     "KeySource",
+    "ReaderWitness",
+    "ReadersVerdict",
     "Verdict",
     "Witness",
     "WitnessNotConfirmed",
@@ -28,4 +31,5 @@ __all__ = [
     "key_source",
     "no_new_access",
     "no_public_access",
+    "readers",
 ]

@@ -1,0 +1,107 @@
+"""The key side and the principals of dynamodb-table-readers-match-declared, from the stack."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from policies.document import is_account_root, statements
+from policies.grants import key_grants
+from policies.meta import Findings
+from policies.rules.stack_key_access_matches_declared import _default_policy, decrypt_grantees
+from policies.stack import Node, PrincipalReach, StackView
+from policies.values import Unknown, is_unknown
+
+if TYPE_CHECKING:
+    from policies.table_policies import TableFacts
+
+
+class KeySide:
+    """The table's key as the proof takes it: policy, ARN, grants, declared key users."""
+
+    def __init__(self, policy: Any, arn: str | None, users: list[str], note: str = "") -> None:
+        self.policy, self.arn, self.users, self.note = policy, arn, users, note
+        self.grants: list[dict[str, Any]] = []
+        self.identifiers: set[str] = set()  # the key's ARN, id and aliases
+
+    def may_decrypt(self, reach: PrincipalReach) -> set[str] | None:
+        """The stack principals that may decrypt with the key: named by its policy or a grant,
+        or an identity Allow for kms:Decrypt may reach it; None: anyone may (an AWS managed
+        key, a policy naming everyone, or one that cannot be read here)."""
+        from kmsguard.access import PolicyDocumentError, parse_policy
+
+        if self.policy is None:
+            return None
+        try:
+            policy = parse_policy(self.policy, kind="resource")
+        except PolicyDocumentError:
+            return None
+        named = {str(g.get("GranteePrincipal")) for g in self.grants}
+        for st in policy.statements:
+            spec = st.principal
+            if st.is_deny:
+                continue
+            if st.not_principal or spec is None or spec.everyone:
+                return None
+            named |= set(spec.arns)
+        found = reach.for_resource(self.identifiers, named)
+        return {p.arn for p in found if p.arn is not None}
+
+
+def key_sides(
+    view: StackView, facts: TableFacts, where: str, findings: Findings
+) -> list[KeySide] | None:
+    """Each policy the table's key may end up with; None: deferred. An AWS managed or owned
+    key (or one outside the stack, whose policy the stack does not show) lets DynamoDB's
+    side decide alone, which never finds fewer readers."""
+    ref = view.table_key(facts.node)
+    if ref.node is None:
+        if is_unknown(ref.value):
+            findings.defer(f"{where}: its key is unknown during preview")
+            return None
+        note = (
+            " (its key's policy is not in the stack: DynamoDB's side decides)" if ref.value else ""
+        )
+        return [KeySide(None, None, [], note)]
+    key: Node = ref.node
+    account = view.key_account(key)
+    out: list[KeySide] = []
+    for doc, origin in view.key_policies(key):
+        if isinstance(doc, Unknown):
+            findings.defer(f"{where}: the key policy ({origin}) is unknown during preview")
+            return None
+        if doc is None:
+            if not account:
+                findings.defer(f"{where}: default key policy but the account id is unknown")
+                return None
+            doc = _default_policy(account)
+        users = sorted(
+            p for p in decrypt_grantees(statements(doc)) if p != "*" and not is_account_root(p)
+        )
+        side = KeySide(doc, view.key_arn(key), users)
+        side.identifiers = view.key_identifiers(key) | {view.key_arn(key)}
+        for sg in key_grants(view, key):
+            if sg.grant is None:
+                findings.defer(f"{where}: {sg.label}: {sg.problem}")
+            else:
+                side.grants.append(sg.grant)
+        out.append(side)
+    return out
+
+
+def identities(view: StackView, findings: Findings) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """The stack's principals' identity policies and boundaries, as the proof takes them."""
+    ids: dict[str, list[Any]] = {}
+    bounds: dict[str, Any] = {}
+    for p in view.principals():
+        if p.arn is None:
+            findings.defer(f"the ARN of {p.kind} {p.node.name!r} is unknown during preview")
+            continue
+        docs = [d.document for d in p.policies if isinstance(d.document, dict)]
+        unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
+        if unknown:
+            reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+            findings.defer(f"what {p.arn} can read depends on policies unknown now ({reasons})")
+        ids[p.arn] = docs
+        if p.boundary is not None and isinstance(p.boundary.document, dict):
+            bounds[p.arn] = p.boundary.document
+    return ids, bounds

@@ -1,0 +1,323 @@
+"""dynamodb-table-readers-match-declared: who can read a table's items is who was declared."""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import TYPE_CHECKING, Any
+
+from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
+
+from kmsguard.access.dynamodb_reads import READ_PATHS
+from kmsguard.contract import AwsType, account_root_arn
+from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
+from policies.rules._common import PROVER_TIMEOUT, prover_timeout
+from policies.rules._table_readers import KeySide, identities, key_sides
+from policies.rules.stack_key_access_matches_declared import Org, _org
+from policies.stack import Node, PrincipalReach, StackView
+from policies.table_policies import (
+    ON_EITHER,
+    ON_STREAM,
+    ON_TABLE,
+    TableFacts,
+    TableIndex,
+    table_facts,
+)
+from policies.values import Unknown, is_unknown
+
+if TYPE_CHECKING:
+    from kmsguard.access.prove import ReadersVerdict, ReaderWitness
+
+META = RuleMeta(
+    name="dynamodb-table-readers-match-declared",
+    description=(
+        "Whoever can read a table's items, by any read path (items, queries and scans of the "
+        "table and its indexes, PartiQL, the stream, exports and restores), is a declared "
+        "reader: DynamoDB's side (identity policies and the table's or stream's resource-based "
+        "policy) and the key's (kms:Decrypt through DynamoDB) proved together over every "
+        "principal, account and condition value. The declared readers are the key users, the "
+        "account's root, extraDeclaredReaders and the trusted accounts and organizations. A "
+        "table or stream policy that opens any DynamoDB action to another account is a "
+        "violation whatever the key says, and so is an export to another account's bucket."
+    ),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    remediation=(
+        "Narrow the table's or stream's resource-based policy (name the principals, or pin "
+        "statements with aws:PrincipalAccount or aws:PrincipalOrgID), the key policy or the "
+        "identity policy that lets the witness read, or declare the reader (a key user, "
+        "extraDeclaredReaders, trustedAccounts, trustedOrganizations)."
+    ),
+    no_remediation=(
+        "who is meant to read the data is the author's decision; narrowing a policy by guess "
+        "could cut off a legitimate reader or keep the wrong one"
+    ),
+    config={
+        "trustedAccounts": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "default": [],
+            "description": "Accounts whose principals may read the stack's tables.",
+        },
+        "trustedOrganizations": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^o-[a-z0-9]{10,32}$"},
+            "default": [],
+            "description": "Organization ids whose principals may read the stack's tables.",
+        },
+        "extraDeclaredReaders": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Principal ARNs allowed to read besides the key users.",
+        },
+        "serviceControlPolicies": {
+            "type": "array",
+            "items": {"type": "object"},
+            "default": [],
+            "description": "The organization's SCP documents, one per level: each must allow.",
+        },
+        "resourceControlPolicies": {
+            "type": "array",
+            "items": {"type": "object"},
+            "default": [],
+            "description": "The organization's RCP documents, one per level: each must allow.",
+        },
+        "accountId": {
+            "type": "string",
+            "default": "",
+            "description": "The stack's account id; inferred from the stack's ARNs when empty.",
+        },
+        **PROVER_TIMEOUT,
+    },
+)
+
+SHOWN_OPERATIONS = 6  # a witness's operations beyond it are counted, not listed
+
+
+def _ops(w: ReaderWitness) -> str:
+    ops = list(w.operations or (w.operation,))
+    more = f" and {len(ops) - SHOWN_OPERATIONS} more" if len(ops) > SHOWN_OPERATIONS else ""
+    return ", ".join(ops[:SHOWN_OPERATIONS]) + more
+
+
+def _witness(w: ReaderWitness, stream_view: str | None = None) -> str:
+    ctx = {k: v for k, v in (w.read.get("context") or {}).items() if v is not None}
+    text = f"{w.principal} ({_ops(w)} on {w.read['resource']}"
+    if stream_view and "/stream/" in str(w.read["resource"]):
+        text += f", whose records carry {stream_view}"
+    if w.decrypt is not None:
+        text += "; kms:Decrypt through DynamoDB allowed"
+    if ctx:
+        text += "; with " + ", ".join(f"{k}={v}" for k, v in ctx.items())
+    if w.identity_assumed:
+        text += "; if its own IAM policies allow it"
+    return text + ")"
+
+
+class _Table:
+    """One table's question, in the stack's words: facts, stand-in ARNs, findings."""
+
+    def __init__(
+        self, view: StackView, table: Node, config: dict[str, Any], org: Org, index: TableIndex
+    ) -> None:
+        self.view, self.config, self.org = view, config, org
+        self.facts: TableFacts = table_facts(view, table, index)
+        self.where = f"Table {table.name!r}"
+        self.account = self.facts.account or view.account_id
+        name = self.facts.name or table.name
+        self.arn = self.facts.arn or f"arn:aws:dynamodb:{view.region()}:{self.account}:table/{name}"
+        # A stream that may exist counts: streamEnabled unknown now is a stream to judge.
+        self.stream_arn = None
+        if self.facts.stream is not False:
+            self.stream_arn = self.facts.stream_arn or f"{self.arn}/stream/any"
+        self.trusted = str_list(config["trustedAccounts"])
+        self.orgs = str_list(config["trustedOrganizations"])
+        self.timeout = prover_timeout(config)
+
+    def placements(self, findings: Findings) -> list[tuple[Any, Any]] | None:
+        """Each (table policy, stream policy) pair AWS may end up with; None: deferred."""
+        tables: list[Any] = []
+        streams: list[Any] = []
+        for p in self.facts.policies:
+            what = f"{self.where}: ResourcePolicy {p.node.name!r}"
+            if isinstance(p.document, Unknown):
+                findings.defer(f"{what}: the policy is unknown during preview")
+                return None
+            if p.document is None:
+                # Never a silent pass: a policy nobody can read cannot be shown to be closed.
+                problem = p.problem or "the policy document is missing"
+                findings.violation(f"{what}: cannot tell who it lets in: {problem}", p.node.urn)
+                return None
+            if p.target in (ON_TABLE, ON_EITHER):
+                tables.append(p.document)
+            if p.target in (ON_STREAM, ON_EITHER) and self.stream_arn is not None:
+                streams.append(p.document)
+        return list(product(tables or [None], streams or [None]))
+
+    def indexes(self) -> list[str]:
+        from kmsguard.access.prove.table_access import SAMPLE_INDEX
+
+        names = list(self.facts.indexes)
+        return [*names, SAMPLE_INDEX] if self.facts.indexes_unknown else names
+
+    def check_outside(self, table_policy: Any, stream_policy: Any, findings: Findings) -> None:
+        from kmsguard.access import PolicyDocumentError
+        from kmsguard.access.prove.table_access import outside_access
+
+        if table_policy is None and stream_policy is None:
+            return
+        try:
+            v = outside_access(
+                self.arn,
+                table_policy=table_policy,
+                stream_arn=self.stream_arn,
+                stream_policy=stream_policy,
+                indexes=self.indexes(),
+                trusted_accounts=self.trusted,
+                trusted_orgs=self.orgs,
+                timeout_s=self.timeout,
+            )
+        except (PolicyDocumentError, ValueError) as exc:
+            findings.violation(f"{self.where}: cannot tell who its resource policy lets in: {exc}")
+            return
+        self.report(v, "open to a principal outside the account and the trusted ones", findings)
+
+    def check_readers(
+        self,
+        key: KeySide,
+        table_policy: Any,
+        stream_policy: Any,
+        principals: tuple[dict[str, list[Any]], dict[str, Any]],
+        reaches: list[PrincipalReach],
+        findings: Findings,
+    ) -> None:
+        from kmsguard.access import PolicyDocumentError
+        from kmsguard.access.prove import readers
+
+        every_id, every_bound = principals
+        reaching = _reaching(self, (table_policy, stream_policy), reaches[1:])
+        decrypting = key.may_decrypt(reaches[0])
+        if reaching is None or decrypting is None:
+            reaching = decrypting if reaching is None else reaching
+        else:
+            # A reader needs both sides: whoever the key cannot serve never reads.
+            reaching &= decrypting
+        ids = every_id if reaching is None else {a: every_id[a] for a in reaching if a in every_id}
+        bounds = {a: b for a, b in every_bound.items() if a in ids}
+        extra = str_list(self.config["extraDeclaredReaders"])
+        declared = [*key.users, *extra, account_root_arn(self.account)]
+        try:
+            v = readers(
+                self.arn,
+                key_policy=key.policy,
+                key_arn=key.arn,
+                table_policy=table_policy,
+                stream_arn=self.stream_arn,
+                stream_policy=stream_policy,
+                indexes=self.indexes(),
+                identities=ids,
+                closed_accounts=[self.account],
+                boundaries=bounds,
+                scps=self.org.scps,
+                rcps=self.org.rcps,
+                grants=key.grants,
+                declared=declared,
+                trusted_accounts=self.trusted,
+                trusted_orgs=self.orgs,
+                timeout_s=self.timeout,
+                limit=3,
+                find_missing=False,  # a key user who cannot read is not this rule's finding
+            )
+        except (PolicyDocumentError, ValueError) as exc:
+            findings.defer(f"{self.where}: cannot prove who can read it: {exc}")
+            return
+        self.report(v, f"readable by principals that are not declared readers{key.note}", findings)
+
+    def report(self, v: ReadersVerdict, what: str, findings: Findings) -> None:
+        if v.status == "unknown":
+            findings.defer(f"{self.where}: who can read it is unanswered: {v.reason}")
+        elif v.status == "fail":
+            more = "" if v.complete else "; more kinds may exist"
+            shown = "; ".join(_witness(w, self.facts.stream_view) for w in v.witnesses)
+            findings.violation(f"{self.where}: {what}: {shown}{more}", self.facts.node.urn)
+
+    def check_exports(self, findings: Findings) -> None:
+        allowed = {self.account, *self.trusted}
+        for node in self.facts.exports:
+            owner = node.props.get("s3BucketOwner")
+            if is_unknown(owner):
+                findings.defer(f"{self.where}: the bucket owner of export {node.name!r} is unknown")
+            elif isinstance(owner, str) and owner and owner not in allowed:
+                findings.violation(
+                    f"{self.where}: export {node.name!r} writes its items to a bucket of account "
+                    f"{owner}, which is not a trusted account",
+                    node.urn,
+                )
+
+
+def _reaching(t: _Table, docs: tuple[Any, Any], reaches: list[PrincipalReach]) -> set[str] | None:
+    """The stack principals whose identity policies matter for the table: those an Allow for a
+    read action may let at its resources, and those its policies name; None: all of them (a
+    policy naming everyone lets in principals whose own policies never mention the table)."""
+    from kmsguard.access import PolicyDocumentError, parse_policy
+
+    named: set[str] = set()
+    for doc in docs:
+        if doc is None:
+            continue
+        try:
+            policy = parse_policy(doc, kind="resource")
+        except PolicyDocumentError:
+            return None
+        for st in policy.statements:
+            spec = st.principal
+            if st.not_principal or spec is None or spec.everyone:
+                return None
+            named |= set(spec.arns)
+    idents = {t.arn, *(f"{t.arn}/index/{i}" for i in t.indexes())}
+    if t.stream_arn is not None:
+        idents.add(t.stream_arn)
+    return {
+        p.arn for reach in reaches for p in reach.for_resource(idents, named) if p.arn is not None
+    }
+
+
+def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    findings = Findings(report)
+    config = config_of(META, args)
+    account = config["accountId"] if isinstance(config["accountId"], str) else ""
+    view = StackView(args.resources, account)
+    org = _org(config, findings)
+    if org is None:
+        findings.finish()
+        return
+    tables = view.of_type(AwsType.DYNAMODB_TABLE)
+    principals = identities(view, findings) if tables else ({}, {})
+    # Indexed once: each table is offered only the principals that may reach it.
+    actions = sorted({a for path in READ_PATHS if path.returns_items for a in path.actions})
+    # The first: who may decrypt (an identity Allow for kms:Decrypt); then one per read action.
+    reaches = (
+        [PrincipalReach(view.principals(), a) for a in ["kms:Decrypt", *actions]] if tables else []
+    )
+    index = TableIndex.of(view)
+    for table in tables:
+        t = _Table(view, table, config, org, index)
+        if not t.account:
+            findings.defer(
+                f"{t.where}: who can read it depends on its account, unknown until its ARN is; "
+                "set aws:allowedAccountIds in the stack config to judge it during preview"
+            )
+            continue
+        t.check_exports(findings)
+        pairs = t.placements(findings)
+        keys = key_sides(view, t.facts, t.where, findings)
+        if pairs is None:
+            continue
+        for table_policy, stream_policy in pairs:
+            t.check_outside(table_policy, stream_policy, findings)
+            for key in keys or []:
+                t.check_readers(key, table_policy, stream_policy, principals, reaches, findings)
+    findings.finish()
+
+
+POLICY = stack_policy(META, validate)
