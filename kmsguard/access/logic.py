@@ -317,7 +317,13 @@ def _main(
     strict: bool,
     res_label: str,
 ) -> Decision:
-    cross = info.account is not None and rinfo.account is not None and info.account != rinfo.account
+    # An AWS managed policy belongs to no other customer: identity policies alone decide.
+    cross = (
+        info.account is not None
+        and rinfo.account is not None
+        and info.account != rinfo.account
+        and not rinfo.aws_owned
+    )
     owner = (
         "the role's trust policy"
         if res_label == "trust" or (strict and not rinfo.is_kms_key)

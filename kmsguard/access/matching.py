@@ -379,6 +379,11 @@ class ResourceInfo:
     # An alias is a resource of its own, authorized by IAM policies only (it has no key policy).
     is_kms_alias: bool = False
 
+    @property
+    def aws_owned(self) -> bool:
+        """AWS owns it for every account (`arn:aws:iam::aws:policy/...`): never cross-account."""
+        return self.account == "aws"
+
 
 @lru_cache(maxsize=8192)
 def resource_info(resource: str) -> ResourceInfo:

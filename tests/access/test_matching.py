@@ -18,7 +18,7 @@ from kmsguard.access.matching import (
     glob,
     substituted_glob,
 )
-from tests.access.docs import ACCT, ALICE
+from tests.access.docs import ACCT, ALICE, row
 from tests.budgets import examples
 
 SETTINGS = settings(max_examples=examples(6))
@@ -232,3 +232,35 @@ def test_compiled_pattern_sets_are_immutable_glob_sets() -> None:
     assert not got.matches("kms:describekey")
     with pytest.raises(dataclasses.FrozenInstanceError):
         got.any = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("identity", "effect"),
+    [
+        ([{"Effect": "Allow", "Action": "iam:GetPolicy", "Resource": "*"}], "allow"),
+        ([], "implicit_deny"),
+        (
+            [
+                {"Effect": "Allow", "Action": "iam:GetPolicy", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:GetPolicy", "Resource": "arn:aws:iam::aws:*"},
+            ],
+            "explicit_deny",
+        ),
+    ],
+)
+def test_an_aws_managed_policy_is_read_on_identity_policies_alone(
+    identity: list[dict[str, Any]], effect: str
+) -> None:
+    row_name = row("aws-managed-policy-resource")
+    d = decide(
+        {
+            "principal": "arn:aws:iam::123456789012:user/auditor",
+            "action": "iam:GetPolicy",
+            "resource": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "identity_policies": [{"Version": "2012-10-17", "Statement": identity}]
+            if identity
+            else [],
+        }
+    )
+    assert d.effect == effect, (row_name, d)
+    assert "resource-based" not in d.reason, d
