@@ -342,3 +342,16 @@ def test_a_bad_org_policies_dir_is_one_line_exit_2(tmp_path: Path) -> None:
     assert done.stderr.startswith("python -m sandbox: error: --org-policies: ")
     assert "scp-1.json: Statement[0]: needs Resource or NotResource" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_an_aws_managed_policy_is_read_with_identity_permissions_alone(sb: SandboxInfo) -> None:
+    reader = make_user(sb, inline=allow(["iam:GetPolicy", "iam:GetPolicyVersion"]))
+    iam = reader.client(sb, "iam")
+    policy = iam.get_policy(PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN)["Policy"]
+    assert policy["Arn"] == DYNAMODB_FULL_ACCESS_POLICY_ARN
+    version = iam.get_policy_version(
+        PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN, VersionId=policy["DefaultVersionId"]
+    )
+    assert version["PolicyVersion"]["Document"]
+    nobody = make_user(sb)
+    denied(lambda: nobody.client(sb, "iam").get_policy(PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN))
