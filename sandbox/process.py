@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import selectors
 import subprocess
@@ -47,12 +48,16 @@ class SandboxInfo:
     ) -> Any:
         """A boto3 Session with the given credentials (default: the admin)."""
         import boto3
+        import botocore.session
 
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())
         return boto3.session.Session(
             aws_access_key_id=access_key_id or self.admin_access_key_id,
             aws_secret_access_key=secret_access_key or self.admin_secret_access_key,
             aws_session_token=session_token,
             region_name=self.region,
+            botocore_session=core,
         )
 
     def client(
@@ -80,6 +85,27 @@ class SandboxInfo:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
+
+
+class _SearchPaths(list[str]):
+    """A loader's search paths; boto3 appends its own to the loader of every new session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    """botocore's reader of service models and endpoints, shared by every session made here.
+
+    Each new session would read and parse the same JSON files again: most of the cost of a
+    client (about 0.1 s), paid by every test that asks for one. The files never change, and
+    clients of one session share its loader the same way.
+    """
+    from botocore.loaders import Loader
+
+    return Loader(extra_search_paths=_SearchPaths())
 
 
 def _child_environment() -> dict[str, str]:
