@@ -51,7 +51,9 @@ class SandboxInfo:
         import botocore.session
 
         core = botocore.session.get_session()
-        core.register_component("data_loader", _shared_loader())
+        core.register_component(
+            "data_loader", _shared_loader(core.get_config_variable("data_path"))
+        )
         return boto3.session.Session(
             aws_access_key_id=access_key_id or self.admin_access_key_id,
             aws_secret_access_key=secret_access_key or self.admin_secret_access_key,
@@ -96,16 +98,20 @@ class _SearchPaths(list[str]):
 
 
 @functools.cache
-def _shared_loader() -> Any:
+def _shared_loader(data_path: str | None) -> Any:
     """botocore's reader of service models and endpoints, shared by every session made here.
 
     Each new session would read and parse the same JSON files again: most of the cost of a
     client (about 0.1 s), paid by every test that asks for one. The files never change, and
-    clients of one session share its loader the same way.
+    clients of one session share its loader the same way. Extra model directories
+    (`AWS_DATA_PATH`) are searched first, as botocore does.
     """
     from botocore.loaders import Loader
 
-    return Loader(extra_search_paths=_SearchPaths())
+    paths = _SearchPaths(
+        os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep) if p
+    )
+    return Loader(extra_search_paths=paths)
 
 
 def _child_environment() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -29,13 +30,17 @@ class _SearchPaths(list[str]):
 
 
 @functools.cache
-def _shared_loader() -> Loader:
+def _shared_loader(data_path: str | None) -> Loader:
     """botocore's reader of service models and endpoints, shared by every session made here.
 
     A run makes a session per client and set of credentials; each would read and parse the same
     JSON files again, most of the cost of a client. Clients of one session share it the same way.
+    Extra model directories (`AWS_DATA_PATH`) are searched first, as botocore does.
     """
-    return Loader(extra_search_paths=_SearchPaths())
+    paths = _SearchPaths(
+        os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep) if p
+    )
+    return Loader(extra_search_paths=paths)
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,9 @@ class Aws:
 
     def session(self, credentials: Credentials | None = None) -> boto3.Session:
         core = botocore.session.get_session()
-        core.register_component("data_loader", _shared_loader())
+        core.register_component(
+            "data_loader", _shared_loader(core.get_config_variable("data_path"))
+        )
         if credentials is None:
             return boto3.Session(region_name=self.region, botocore_session=core)
         return boto3.Session(

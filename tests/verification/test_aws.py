@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from botocore.loaders import JSONFileLoader
 
@@ -49,3 +51,11 @@ def test_the_shared_models_search_each_path_once() -> None:
         AWS.session(ROLE)
     paths = AWS.session()._session.get_component("data_loader").search_paths
     assert len(paths) == len(set(paths)) and any(p.endswith("boto3/data") for p in paths)
+
+
+def test_extra_model_directories_are_searched_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    paths = AWS.session(ROLE)._session.get_component("data_loader").search_paths
+    assert paths[0] == str(tmp_path)
