@@ -33,16 +33,22 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
 
+# The tests start hundreds of Python processes (CLIs, policy packs, sandboxes, clean
+# virtualenvs): each reuses the bytecode the first one wrote (in git-ignored __pycache__/)
+# rather than compiling every module it imports again, as PYTHONDONTWRITEBYTECODE in the caller's
+# environment would have it. On a fresh clone that is a third of the tests' CPU time.
+TEST_ENV := PYTHONDONTWRITEBYTECODE=
+
 # The gate runs the property tests with CI's hypothesis budgets (tests/budgets.py), here as there.
 pytest: venv
-	HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n $(WORKERS) --dist loadgroup
+	$(TEST_ENV) HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 test: lint typecheck pytest
 
 # The inner loop: lint, types and every test but the slow end-to-end ones, with the dev profile's
 # hypothesis budgets (CI runs `make test`).
 test-fast: lint typecheck
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -n $(WORKERS) --dist loadgroup -m "not slow"
+	$(TEST_ENV) HYPOTHESIS_PROFILE=dev $(BIN)/pytest -n $(WORKERS) --dist loadgroup -m "not slow"
 
 demo: venv
 	@$(BIN)/python -m demo $(ARGS)

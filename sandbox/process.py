@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Iterator
@@ -44,12 +45,18 @@ class SandboxInfo:
     ) -> Any:
         """A boto3 Session with the given credentials (default: the admin)."""
         import boto3
+        import botocore.session
 
+        core = botocore.session.get_session()
+        core.register_component(
+            "data_loader", _shared_loader(core.get_config_variable("data_path"))
+        )
         return boto3.session.Session(
             aws_access_key_id=access_key_id or self.admin_access_key_id,
             aws_secret_access_key=secret_access_key or self.admin_secret_access_key,
             aws_session_token=session_token,
             region_name=self.region,
+            botocore_session=core,
         )
 
     def client(
@@ -77,6 +84,31 @@ class SandboxInfo:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint_url,
         }
+
+
+class _SearchPaths(list[str]):
+    """A loader's search paths; boto3 appends its own to the loader of every new session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(data_path: str | None) -> Any:
+    """botocore's reader of service models and endpoints, shared by every session made here.
+
+    Each new session would read and parse the same JSON files again: most of the cost of a
+    client (about 0.1 s), paid by every test that asks for one. The files never change, and
+    clients of one session share its loader the same way. Extra model directories
+    (`AWS_DATA_PATH`) are searched first, as botocore does.
+    """
+    from botocore.loaders import Loader
+
+    paths = _SearchPaths(
+        os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep) if p
+    )
+    return Loader(extra_search_paths=paths)
 
 
 def _child_environment() -> dict[str, str]:

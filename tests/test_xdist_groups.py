@@ -68,3 +68,20 @@ def test_a_group_runs_on_one_worker(tmp_path: Path) -> None:
         line.split()[1] for line in proc.stdout.splitlines() if line.startswith("WORKER ")
     )
     assert sum(workers.values()) == 7 and len(workers) == 1, (workers, proc.stdout[-3000:])
+
+
+def test_grouped_modules_collect_without_xdist() -> None:
+    """`-p no:xdist` (one process, for plain durations) still knows the marker."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    options = ["-p", "no:xdist", "-p", "no:cacheprovider", "--collect-only", "-q"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *options, "tests/component/test_provider.py"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "xdist_group" in (REPO / "tests/component/test_provider.py").read_text()

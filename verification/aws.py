@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.loaders import Loader
 
 
 def is_loopback(endpoint_url: str | None) -> bool:
@@ -15,6 +19,28 @@ def is_loopback(endpoint_url: str | None) -> bool:
         return False
     host = urlparse(endpoint_url).hostname or ""
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+class _SearchPaths(list[str]):
+    """A loader's search paths; boto3 appends its own to the loader of every new session."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@functools.cache
+def _shared_loader(data_path: str | None) -> Loader:
+    """botocore's reader of service models and endpoints, shared by every session made here.
+
+    A run makes a session per client and set of credentials; each would read and parse the same
+    JSON files again, most of the cost of a client. Clients of one session share it the same way.
+    Extra model directories (`AWS_DATA_PATH`) are searched first, as botocore does.
+    """
+    paths = _SearchPaths(
+        os.path.expanduser(os.path.expandvars(p)) for p in (data_path or "").split(os.pathsep) if p
+    )
+    return Loader(extra_search_paths=paths)
 
 
 @dataclass(frozen=True)
@@ -48,13 +74,18 @@ class Aws:
         )
 
     def session(self, credentials: Credentials | None = None) -> boto3.Session:
+        core = botocore.session.get_session()
+        core.register_component(
+            "data_loader", _shared_loader(core.get_config_variable("data_path"))
+        )
         if credentials is None:
-            return boto3.Session(region_name=self.region)
+            return boto3.Session(region_name=self.region, botocore_session=core)
         return boto3.Session(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
             region_name=self.region,
+            botocore_session=core,
         )
 
     def client(self, service: str, credentials: Credentials | None = None) -> Any:

@@ -14,6 +14,11 @@ TIMEOUT = 900
 # Set by the test runner or a parent make, never by a user's shell.
 _NOT_A_USERS = ("VIRTUAL_ENV", "PYTHONPATH", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PYTHONHOME")
 
+# Installs without byte-compiling the thousands of SDK modules (each process compiles what it
+# imports); the commands themselves are unchanged. pip reads `PIP_<option>` as the option's
+# value: PIP_NO_COMPILE=1 would set `--no-compile`'s destination, `compile`, to true.
+PIP_SETTINGS = {"PIP_COMPILE": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
 
 def user_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment as a user's shell has it: no virtualenv activated (the repository's
@@ -27,10 +32,7 @@ def user_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PATH"] = os.pathsep.join(
         p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != venv_bin
     )
-    # Installs from the wheels at hand without byte-compiling thousands of SDK modules; the
-    # commands themselves are unchanged.
-    env["PIP_NO_COMPILE"] = "1"
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env.update(PIP_SETTINGS)
     env.update(extra or {})
     return env
 

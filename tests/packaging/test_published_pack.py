@@ -25,6 +25,7 @@ from kmsguard.preview.collect import run_program
 from kmsguard.preview.diagnostics import Violation
 from kmsguard.preview.pack import build_archive, unpack
 from kmsguard.preview.pack_dir import PACK_DIR, REPO
+from tests.journeys.shell import PIP_SETTINGS
 from tests.packaging.dist import GROUP, Dist
 from tests.packaging.fixtures import FIXTURES, RULES_FIRED
 
@@ -34,10 +35,8 @@ TIMEOUT = 900
 def _env() -> dict[str, str]:
     """The caller's environment without anything pointing back into this checkout."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     # Byte-compiling every installed module costs more than the imports that compile lazily.
-    env["PIP_NO_COMPILE"] = "1"
-    return env
+    return env | PIP_SETTINGS
 
 
 def _run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
