@@ -15,6 +15,7 @@ from sandbox import (
     data_paths,
     errors,
     identifiers,
+    keys,
     limits,
     partiql,
     principals,
@@ -26,11 +27,11 @@ from sandbox import (
     user_boundaries,
     validation,
 )
+from sandbox.check import Check, base_context
 from sandbox.engine import Engine, PolicyInvalid, Verdict
 from sandbox.errors import ErrorResponse
 from sandbox.kms_rotation import RotationPeriods
 from sandbox.principals import Principal
-from sandbox.resources import KMS_CRYPTO_ACTIONS, Check
 from sandbox.settings import ACCOUNT_ID, SERVICES
 from sandbox.wire import ApiRequest, parse_request, signing_service
 
@@ -341,7 +342,7 @@ class AuthorizingApp:
             return None
         if not verdict.allowed:
             return errors.access_denied(request, verdict.message)
-        if check.action in KMS_CRYPTO_ACTIONS and check.key_state in _UNUSABLE_STATES:
+        if check.action in keys.KMS_CRYPTO_ACTIONS and check.key_state in _UNUSABLE_STATES:
             code, text = _UNUSABLE_STATES[check.key_state]
             return errors.json_error("kms", code, text.format(arn=check.resource))
         return None
@@ -354,11 +355,11 @@ class AuthorizingApp:
         if not isinstance(policy, str) or request.params.get("BypassPolicyLockoutSafetyCheck"):
             return None
         if request.action == "PutKeyPolicy":
-            key = resources.find_key(request.region, request.params.get("KeyId"))
+            key = keys.find_key(request.region, request.params.get("KeyId"))
             key_arn = key.arn if key is not None else "*"
         else:
             key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
-        context = {**resources.base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
+        context = {**base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
         return Check("kms:PutKeyPolicy", key_arn, policy, context)
 
     def _validate_new_key_policy(

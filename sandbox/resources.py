@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.iam.models import iam_backends
 from moto.kms.models import kms_backends
 
-from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias, parse_arn
+from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
 from sandbox import errors, partiql, table_policies
 from sandbox.canonical import Refused
+from sandbox.check import Check, base_context
+from sandbox.keys import (
+    KMS_DECRYPT,
+    find_key,
+    key_from_ciphertext,
+    key_grants,
+    key_policy,
+    kms_refusal,
+)
 from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
+from sandbox.tables import table_arn, table_key, table_name_of
 from sandbox.wire import ApiRequest
 
 # Item operations: DynamoDB decrypts (or encrypts) with the table key on the caller's behalf.
@@ -70,166 +77,10 @@ KMS_KEYLESS = frozenset(
     {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom", "ListRetirableGrants"}
 )
 ALIAS_ACTIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
-KMS_DECRYPT = "kms:Decrypt"
-# Cryptographic operations: refused by KMS unless the key is enabled.
-KMS_CRYPTO_ACTIONS = frozenset(
-    f"kms:{name}"
-    for name in (
-        "Encrypt",
-        "Decrypt",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "Sign",
-        "Verify",
-        "GenerateMac",
-        "VerifyMac",
-    )
-)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One authorization question: may the principal do `action` on `resource`?"""
-
-    action: str
-    resource: str
-    resource_policy: str | None = None
-    context: Mapping[str, Any] = field(default_factory=dict)
-    # Set when the check is a KMS call DynamoDB makes on the caller's behalf.
-    via_table: str | None = None
-    key_state: str = "Enabled"
-    # "trust": `resource_policy` is the trust policy of the role `resource` names (None when
-    # there is no such role, which then cannot be assumed).
-    policy_kind: str = "resource"
-    # The key's grants (ListGrants shape) when `resource` is a KMS key.
-    grants: tuple[Mapping[str, Any], ...] = ()
-
-
-def base_context(principal: Principal, request: ApiRequest) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "aws:PrincipalArn": principal.role_arn or principal.arn,
-        "aws:PrincipalAccount": principal.account_id,
-        "aws:RequestedRegion": request.region,
-        "aws:SecureTransport": "false",
-    }
-    if principal.kind == "user":
-        context["aws:username"] = principal.arn.rsplit("/", 1)[-1]
-    return context
-
-
-# ---------------------------------------------------------------- KMS
-
-
-def aws_managed_key_policy(region: str) -> str:
-    """The key policy AWS attaches to `alias/aws/dynamodb`: any account principal, via DynamoDB."""
-    usage = {
-        "Sid": "Allow access through Amazon DynamoDB for all principals in the account",
-        "Effect": "Allow",
-        "Principal": {"AWS": "*"},
-        "Action": [
-            "kms:Encrypt",
-            "kms:Decrypt",
-            "kms:ReEncrypt*",
-            "kms:GenerateDataKey*",
-            "kms:CreateGrant",
-            "kms:DescribeKey",
-        ],
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {
-                CALLER_ACCOUNT: ACCOUNT_ID,
-                VIA_SERVICE: dynamodb_service_endpoint(region),
-            }
-        },
-    }
-    metadata = {
-        "Sid": "Allow direct access to key metadata to the account",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-        "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
-        "Resource": "*",
-    }
-    return json.dumps({"Version": "2012-10-17", "Statement": [usage, metadata]})
-
-
-def find_key(region: str, any_id: str | None) -> Any | None:
-    """moto's key for a key id, key ARN, alias name or alias ARN; None when unknown."""
-    if not any_id or not isinstance(any_id, str):
-        return None
-    if any_id.startswith("arn:"):
-        arn = parse_arn(any_id)
-        here = ("aws", "kms", region, ACCOUNT_ID)
-        if arn is None or (arn.partition, arn.service, arn.region, arn.account) != here:
-            return None  # another region's or account's key (or no ARN at all) is not here
-    kms = kms_backends[ACCOUNT_ID][region]
-    name = kms.get_alias_name(any_id)
-    if name.startswith("alias/"):
-        for key in kms.keys.values():
-            if name in key.aliases:
-                return key
-        return None
-    return kms.keys.get(kms.get_key_id(any_id))
-
-
-def key_policy(key: Any, region: str) -> str:
-    """The key's own policy document: never derived from its alias names."""
-    return str(key.policy or "")
-
-
-def mark_aws_managed_keys() -> None:
-    """The key moto creates for `alias/aws/dynamodb` is AWS managed, with AWS's policy."""
-    from moto.dynamodb.models.table import Table
-
-    default_key = Table._get_default_encryption_key
-
-    def aws_managed(self: Any, account_id: str, region: str) -> str:
-        arn = str(default_key(self, account_id, region))
-        parsed = parse_arn(arn)
-        key_id = parsed.resource_path if parsed is not None and parsed.is_key else arn
-        key = kms_backends[account_id][region].keys.get(key_id)
-        if key is not None and key.key_manager != "AWS":
-            key.key_manager = "AWS"
-            key.policy = aws_managed_key_policy(region)
-        return arn
-
-    Table._get_default_encryption_key = aws_managed  # type: ignore[method-assign]
-
-
-def _kms_refusal(code: str, message: str) -> Refused:
-    return Refused(errors.json_error("kms", code, message))
-
-
-def key_from_ciphertext(region: str, blob: Any) -> Any:
-    """The key that encrypted a ciphertext, read from the ciphertext as moto reads it."""
-    from moto.kms.utils import _deserialize_ciphertext_blob
-
-    if not isinstance(blob, str):
-        raise _kms_refusal("SerializationException", "CiphertextBlob must be a base64 string.")
-    try:
-        raw = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        raise _kms_refusal(
-            "SerializationException", "CiphertextBlob is not valid base64."
-        ) from None
-    try:
-        key_id = _deserialize_ciphertext_blob(raw).key_id
-    except Exception:  # struct and UTF-8 errors: not a ciphertext of this KMS
-        key_id = None
-    key = kms_backends[ACCOUNT_ID][region].keys.get(key_id) if key_id else None
-    if key is None:
-        raise _kms_refusal(
-            "InvalidCiphertextException",
-            "The ciphertext is invalid, or not encrypted under a key of this account and region.",
-        )
-    return key
 
 
 def _incorrect_key(name: str) -> Refused:
-    return _kms_refusal(
+    return kms_refusal(
         "IncorrectKeyException",
         f"The key in {name} is not the KMS key the ciphertext was encrypted under.",
     )
@@ -239,8 +90,6 @@ def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) ->
     """AWS: a grant's retiring principal, its grantee when it lists RetireGrant, and the account
     it was created in (the sandbox's one account, whose root the admin is) may retire it without
     any policy (RetireGrant by GrantToken or by KeyId + GrantId)."""
-    from moto.kms.models import kms_backends
-
     token, gid = params.get("GrantToken"), params.get("GrantId")
     me = {principal.arn.lower(), (principal.role_arn or principal.arn).lower()}
     for key in kms_backends[ACCOUNT_ID][region].keys.values():
@@ -252,15 +101,6 @@ def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) ->
                     return True
                 return retiring in me or (grantee in me and "RetireGrant" in grant.operations)
     return False
-
-
-def key_grants(key: Any) -> tuple[dict[str, Any], ...]:
-    """The key's grants as ListGrants shows them."""
-    out = []
-    for grant in getattr(key, "grants", {}).values():
-        doc = {k: v for k, v in grant.to_json().items() if v not in (None, {}, "")}
-        out.append(doc)
-    return tuple(out)
 
 
 def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
@@ -294,7 +134,7 @@ def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
             return [on_key("kms:Decrypt", source)]
         destination = find_key(region, params.get("DestinationKeyId"))
         if destination is None:
-            raise _kms_refusal("ValidationException", "ReEncrypt needs a DestinationKeyId.")
+            raise kms_refusal("ValidationException", "ReEncrypt needs a DestinationKeyId.")
         return [on_key("kms:ReEncryptFrom", source), on_key("kms:ReEncryptTo", destination)]
     if action in ALIAS_ACTIONS:
         return _alias_checks(principal, request, context, on_key)
@@ -305,7 +145,7 @@ def kms_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         return [on_key(f"kms:{action}", key)]
     if action in KMS_KEYLESS or (action == "RetireGrant" and not params.get("KeyId")):
         return [Check(f"kms:{action}", "*", None, context)]
-    raise _kms_refusal("ValidationException", f"{action} needs the KeyId of a key of this account.")
+    raise kms_refusal("ValidationException", f"{action} needs the KeyId of a key of this account.")
 
 
 def _alias_checks(
@@ -315,9 +155,9 @@ def _alias_checks(
     params, region, action = request.params, request.region, request.action
     name = params.get("AliasName")
     if not isinstance(name, str) or not name.startswith("alias/") or name == "alias/":
-        raise _kms_refusal("ValidationException", "AliasName must be an alias name: alias/<name>.")
+        raise kms_refusal("ValidationException", "AliasName must be an alias name: alias/<name>.")
     if is_reserved_alias(name):
-        raise _kms_refusal(
+        raise kms_refusal(
             "NotAuthorizedException",
             f"Alias names beginning with {RESERVED_ALIAS_PREFIX} are reserved for AWS managed "
             "keys: nobody creates, updates or deletes them.",
@@ -327,39 +167,17 @@ def _alias_checks(
     if action != "CreateAlias":
         current = find_key(region, name)
         if current is None:
-            raise _kms_refusal("NotFoundException", f"Alias {arn} is not found.")
+            raise kms_refusal("NotFoundException", f"Alias {arn} is not found.")
         checks.append(on_key(f"kms:{action}", current))
     if action != "DeleteAlias":
         target = find_key(region, params.get("TargetKeyId"))
         if target is None:
-            raise _kms_refusal("ValidationException", f"{action} needs a TargetKeyId.")
+            raise kms_refusal("ValidationException", f"{action} needs a TargetKeyId.")
         checks.append(on_key(f"kms:{action}", target))
     return checks
 
 
 # ---------------------------------------------------------------- DynamoDB
-
-
-def table_name_of(name_or_arn: str) -> str:
-    arn = parse_arn(name_or_arn)
-    if arn is not None and arn.service == "dynamodb" and arn.resource_type == "table":
-        return arn.resource_path.split("/", 1)[0]
-    return name_or_arn
-
-
-def table_arn(region: str, name_or_arn: str) -> str:
-    if name_or_arn.startswith("arn:"):
-        return name_or_arn
-    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name_or_arn}"
-
-
-def table_key(region: str, name_or_arn: str) -> Any | None:
-    """The KMS key protecting a table, or None for an AWS-owned key (or no such table)."""
-    table = dynamodb_backends[ACCOUNT_ID][region].tables.get(table_name_of(name_or_arn))
-    sse = getattr(table, "sse_specification", None) or {}
-    if not sse.get("Enabled"):
-        return None
-    return find_key(region, sse.get("KMSMasterKeyId"))
 
 
 def partiql_statements(

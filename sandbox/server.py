@@ -20,7 +20,7 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits, partiql, resources, streams, table_policies
+from sandbox import keys, limits, partiql, resources, streams, table_policies
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
 from sandbox.settings import (
@@ -68,7 +68,7 @@ def build_app(
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
     limits.enforce_item_limit_in_moto()
     partiql.install()
-    resources.mark_aws_managed_keys()
+    keys.mark_aws_managed_keys()
     table_policies.drop_policies_with_tables()
     streams.serve_stream_policies()
 
