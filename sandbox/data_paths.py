@@ -68,7 +68,7 @@ def _chosen_key(spec: Any, region: str) -> tuple[bool, Any | None]:
 
 
 def checks(principal: Principal, request: ApiRequest) -> list[Check]:
-    """What a data path needs beyond its own dynamodb action (which resources.py checks)."""
+    """What a data path needs beyond its own dynamodb action (services.dynamodb checks that)."""
     if request.service != "dynamodb" or request.action not in HANDLED:
         return []
     region, params = request.region, request.params

@@ -206,20 +206,6 @@ def _transact_entry(region: str, entry: Any) -> Any:
     return renamed
 
 
-def canonical(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse | None]:
-    """Parameters as moto resolves them (None when unchanged), or the refusal."""
-    if request.protocol != "json":
-        return None, None
-    try:
-        if request.service == "kms":
-            return canonical_kms(request)
-        if request.service == "dynamodb":
-            return canonical_dynamodb(request), None
-    except Refused as exc:
-        return None, exc.response
-    return None, None
-
-
 # IAM operations that, without UserName, act on the user who signed the request ("If you do
 # not specify a user name, IAM determines the user name implicitly based on the Amazon Web
 # Services access key ID signing the request"). moto instead looks the user up from the
