@@ -15,10 +15,11 @@ from kmsguard.contract import (
     VIA_SERVICE,
     dynamodb_service_endpoint,
 )
-from sandbox import resources
+from sandbox.check import Check, base_context
+from sandbox.keys import find_key, key_policy
 from sandbox.principals import Principal
-from sandbox.resources import Check
 from sandbox.settings import ACCOUNT_ID
+from sandbox.tables import table_arn, table_name_of
 from sandbox.wire import ApiRequest
 
 # The restore paths of kmsguard's read-path table: read and write actions on the target table.
@@ -46,7 +47,7 @@ def source_table(request: ApiRequest) -> Any | None:
     for name in ("SourceTableArn", "SourceTableName", "TableArn", "TableName"):
         value = params.get(name)
         if isinstance(value, str) and value:
-            return backend.tables.get(resources.table_name_of(value))
+            return backend.tables.get(table_name_of(value))
     return None
 
 
@@ -54,7 +55,7 @@ def _key_of(table: Any, region: str) -> Any | None:
     sse = getattr(table, "sse_specification", None) or {}
     if not isinstance(sse, Mapping) or not sse.get("Enabled"):
         return None
-    return resources.find_key(region, sse.get("KMSMasterKeyId"))
+    return find_key(region, sse.get("KMSMasterKeyId"))
 
 
 def _chosen_key(spec: Any, region: str) -> tuple[bool, Any | None]:
@@ -63,15 +64,15 @@ def _chosen_key(spec: Any, region: str) -> tuple[bool, Any | None]:
         return False, None
     if not spec.get("Enabled", True) or not spec.get("KMSMasterKeyId"):
         return True, None  # AWS owned key, or the AWS managed key: nothing asked of the caller
-    return True, resources.find_key(region, spec.get("KMSMasterKeyId"))
+    return True, find_key(region, spec.get("KMSMasterKeyId"))
 
 
 def checks(principal: Principal, request: ApiRequest) -> list[Check]:
-    """What a data path needs beyond its own dynamodb action (which resources.py checks)."""
+    """What a data path needs beyond its own dynamodb action (services.dynamodb checks that)."""
     if request.service != "dynamodb" or request.action not in HANDLED:
         return []
     region, params = request.region, request.params
-    context = resources.base_context(principal, request)
+    context = base_context(principal, request)
     via = {
         **context,
         VIA_SERVICE: dynamodb_service_endpoint(region),
@@ -89,7 +90,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     found: list[Check] = []
     target = params.get("TargetTableName")
     if request.action in RESTORES and isinstance(target, str) and target:
-        arn = resources.table_arn(region, target)
+        arn = table_arn(region, target)
         found.extend(
             Check(f"dynamodb:{action}", arn, None, context) for action in RESTORE_TARGET_ACTIONS
         )
@@ -116,7 +117,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
 
 
 def _key_check(action: str, key: Any, via: Mapping[str, Any], table: str, region: str) -> Check:
-    policy = resources.key_policy(key, region)
+    policy = key_policy(key, region)
     return Check(action, key.arn, policy, via, table, str(key.key_state))
 
 
@@ -133,7 +134,7 @@ def _encryption(spec: Any, table: Any, region: str) -> dict[str, Any] | None:
     if not isinstance(spec, Mapping) or not spec.get("Enabled", True):
         return None
     key = spec.get("KMSMasterKeyId")
-    found = resources.find_key(region, key) if key else None
+    found = find_key(region, key) if key else None
     arn = found.arn if found is not None else table._get_default_encryption_key(ACCOUNT_ID, region)
     return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": arn}
 
@@ -145,7 +146,7 @@ def after(request: ApiRequest) -> None:
     region, params = request.region, request.params
     tables = _backend(region).tables
     if request.action == "UpdateTable":
-        table = tables.get(resources.table_name_of(str(params.get("TableName") or "")))
+        table = tables.get(table_name_of(str(params.get("TableName") or "")))
         if table is not None and "SSESpecification" in params:
             table.sse_specification = _encryption(params["SSESpecification"], table, region)
         return

@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
-from sandbox import errors, resources, streams
+from sandbox import errors, streams
 from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
+from sandbox.keys import find_key
 from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
@@ -55,21 +56,21 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
         if is_alias_reference(value) and request.action not in ALIAS_ACCEPTING:
             return None, _not_found(f"Invalid keyId {value}")
         if value.startswith("arn:"):
-            key = resources.find_key(request.region, value)
+            key = find_key(request.region, value)
             if key is None:
                 kind = "Alias" if is_alias_reference(value) else "Key"
                 tail = "is not found." if kind == "Alias" else "does not exist"
                 return None, _not_found(f"{kind} '{value}' {tail}")
             replacement = str(key.id)
         elif is_alias_reference(value):
-            key = resources.find_key(request.region, value)
+            key = find_key(request.region, value)
             if key is None:
                 arn = alias_arn(ACCOUNT_ID, value, request.region)
                 return None, _not_found(f"Alias {arn} is not found.")
             replacement = str(key.id)
         elif not _KEY_ID.match(value):
             return None, _not_found(f"Invalid keyId {value}")
-        elif resources.find_key(request.region, value) is None:
+        elif find_key(request.region, value) is None:
             # Deny by default: a key the authorizer cannot find is not handed to moto.
             arn = key_arn(ACCOUNT_ID, value, request.region)
             return None, _not_found(f"Key '{arn}' does not exist")
@@ -127,7 +128,7 @@ def _sse(region: str, spec: Any) -> Any:
     if not isinstance(spec, dict) or spec.get("KMSMasterKeyId") in (None, ""):
         return spec
     value = spec["KMSMasterKeyId"]
-    key = resources.find_key(region, value) if isinstance(value, str) else None
+    key = find_key(region, value) if isinstance(value, str) else None
     if key is None:
         raise _ddb_refusal(
             "ValidationException", f"KMSMasterKeyId {str(value)[:128]!r}: no such KMS key."
@@ -203,20 +204,6 @@ def _transact_entry(region: str, entry: Any) -> Any:
             op = {**op, "TableName": table_name(region, op["TableName"], "TableName")}
         renamed[kind] = op
     return renamed
-
-
-def canonical(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResponse | None]:
-    """Parameters as moto resolves them (None when unchanged), or the refusal."""
-    if request.protocol != "json":
-        return None, None
-    try:
-        if request.service == "kms":
-            return canonical_kms(request)
-        if request.service == "dynamodb":
-            return canonical_dynamodb(request), None
-    except Refused as exc:
-        return None, exc.response
-    return None, None
 
 
 # IAM operations that, without UserName, act on the user who signed the request ("If you do

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from sandbox import errors, resources
+from sandbox import errors
 from sandbox.errors import ErrorResponse
+from sandbox.keys import find_key
 from sandbox.wire import ApiRequest
 
 DEFAULT_PERIOD_DAYS = 365
@@ -41,7 +42,7 @@ class RotationPeriods:
 
     def after(self, request: ApiRequest, body: bytes) -> bytes:
         """Record a successful EnableKeyRotation; complete a GetKeyRotationStatus answer."""
-        key = resources.find_key(request.region, request.params.get("KeyId"))
+        key = find_key(request.region, request.params.get("KeyId"))
         if key is None:
             return body
         if request.action == "EnableKeyRotation":

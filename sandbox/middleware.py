@@ -5,40 +5,25 @@ from __future__ import annotations
 import io
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sandbox import (
-    canonical,
-    data_paths,
-    errors,
-    identifiers,
-    limits,
-    partiql,
-    principals,
-    resources,
-    served,
-    sigv4,
-    streams,
-    table_grants,
-    user_boundaries,
-    validation,
-)
-from sandbox.engine import Engine, PolicyInvalid, Verdict
+from sandbox import canonical, errors, limits, principals, served, services, sigv4, validation
+from sandbox.check import Check
+from sandbox.engine import Engine, Verdict
 from sandbox.errors import ErrorResponse
+from sandbox.keys import KMS_CRYPTO_ACTIONS
 from sandbox.kms_rotation import RotationPeriods
 from sandbox.principals import Principal
-from sandbox.resources import KMS_CRYPTO_ACTIONS, Check
-from sandbox.settings import ACCOUNT_ID, SERVICES
+from sandbox.settings import SERVICES
 from sandbox.wire import ApiRequest, parse_request, signing_service
 
 log = logging.getLogger("sandbox")
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-LOCKOUT_MESSAGE = "The new key policy will not allow you to update the key policy in the future."
 # A refused oversized body is read and dropped up to this much, so the client can read the
 # refusal instead of a reset connection; past it the connection is simply closed.
 DRAIN_BYTES = 1024 * 1024 * 1024
@@ -70,9 +55,11 @@ class _Plan:
 class AuthorizingApp:
     """Wraps moto's WSGI application; every request is authenticated and authorized first.
 
-    moto's in-memory backends are not safe for concurrent use, so reading what a decision
-    needs and the wrapped call each hold one lock briefly; signature checks and policy
-    evaluation run outside it, so one slow decision never holds up other requests.
+    What differs between services is in their hooks (sandbox.services); the order they are
+    called in and every decision are here. moto's in-memory backends are not safe for
+    concurrent use, so reading what a decision needs and the wrapped call each hold one lock
+    briefly; signature checks and policy evaluation run outside it, so one slow decision never
+    holds up other requests.
     """
 
     def __init__(
@@ -89,6 +76,15 @@ class AuthorizingApp:
     def rotation(self) -> RotationPeriods:
         """What the layer remembers beside moto (persisted with it)."""
         return self._rotation
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def lock(self) -> AbstractContextManager[bool]:
+        """Held while moto's state is read or changed."""
+        return self._lock
 
     def keep_state(self, state: StateHook) -> None:
         self._state = state
@@ -126,11 +122,7 @@ class AuthorizingApp:
     # ------------------------------------------------------------ authentication
 
     def _authenticate_and_authorize(
-        self,
-        request: ApiRequest,
-        signed: sigv4.SignedRequest,
-        body: bytes,
-        environ: dict[str, Any],
+        self, request: ApiRequest, signed: sigv4.SignedRequest, body: bytes, environ: dict[str, Any]
     ) -> tuple[ApiRequest, ErrorResponse | None]:
         """The request as moto will see it (identifiers rewritten), or why it is refused."""
         if request.access_key_id is None:
@@ -161,16 +153,15 @@ class AuthorizingApp:
         except canonical.Refused as exc:
             log.debug("refused %s:%s: %s", request.service, request.action, exc.response.message)
             return request, exc.response
-        if not (
-            served.is_served(request.service, request.action) or user_boundaries.handles(request)
-        ):
+        service = services.of(request.service)
+        if not (served.is_served(request.service, request.action) or service.serves(request)):
             return request, errors.unknown_operation(request)
         # Bounded before anything reads the parameters' content (PartiQL parsing included).
         too_long = validation.refuse(request)
         if too_long is not None:
             return request, too_long
         with self._lock:
-            plan = self._plan(principal, request)
+            plan = self._plan(service, principal, request)
         if plan.refusal is not None:
             return request, plan.refusal
         if plan.params is not None:
@@ -178,32 +169,26 @@ class AuthorizingApp:
         refusal = (
             limits.oversized_item(request)
             or limits.oversized_key_policy(request)
-            or self._authorize(principal, request, plan)
+            or self._authorize(service, principal, request, plan)
         )
         return request, refusal
 
-    def _plan(self, principal: Principal, request: ApiRequest) -> _Plan:
+    def _plan(self, service: services.Service, principal: Principal, request: ApiRequest) -> _Plan:
         """Under the lock: every check the authenticated request must pass, made on the
         parameters moto will run (identifiers resolved), or the refusal."""
-        params, refusal = identifiers.canonical(request)
-        if refusal is not None:
-            return _Plan(refusal=refusal)
         try:
-            if request.service == "iam":
-                params = identifiers.canonical_iam(request, principal)
+            params = service.resolve(request, principal)
             if params is not None:
                 request = replace(request, params=params)
-            on_stream = request.service == streams.SERVICE
-            checks = (streams.checks if on_stream else resources.checks_for)(principal, request)
-            checks.extend(data_paths.checks(principal, request))
+            checks = service.checks(principal, request)
         except canonical.Refused as exc:
             return _Plan(refusal=exc.response)
-        return _Plan(checks, self._lockout_check(principal, request), params)
+        return _Plan(checks, service.lockout(principal, request), params)
 
     # ------------------------------------------------------------ authorization
 
     def _authorize(
-        self, principal: Principal, request: ApiRequest, plan: _Plan
+        self, service: services.Service, principal: Principal, request: ApiRequest, plan: _Plan
     ) -> ErrorResponse | None:
         for check in plan.checks:
             if (
@@ -224,72 +209,9 @@ class AuthorizingApp:
             refusal = self._check(principal, request, check)
             if refusal is not None:
                 return refusal
-        if request.service == "kms":
-            return (
-                self._validate_new_key_policy(principal, request, plan.lockout)
-                or self._validate_grant(request)
-                or self._rotation.refuse(request)
-            )
-        if request.service == "sts" and request.action == "AssumeRole":
-            return self._validate_session_policies(request)
-        if request.service == "dynamodb":
-            return self._validate_table_policy(request)
-        return None
+        return service.validate(self, principal, request, plan.lockout)
 
-    def _validate_table_policy(self, request: ApiRequest) -> ErrorResponse | None:
-        """A table's policy must be one the authorizer reads: a Deny it could not read would
-        otherwise be silently ignored."""
-        if request.action == "CreateTable" and "ResourcePolicy" in request.params:
-            message = (
-                "ResourcePolicy at CreateTable is not served by the sandbox: create the table, "
-                "then attach its policy with PutResourcePolicy."
-            )
-            return errors.json_error("dynamodb", "ValidationException", message)
-        if request.action != "PutResourcePolicy":
-            return None
-        policy = request.params.get("Policy")
-        if not isinstance(policy, str):
-            return errors.json_error(
-                "dynamodb", "ValidationException", "Policy must be a policy document (a string)."
-            )
-        try:
-            self._engine.validate_resource_policy(policy)
-        except PolicyInvalid as exc:
-            return errors.json_error(
-                "dynamodb", "ValidationException", f"Invalid policy document: {exc.message}"
-            )
-        return None
-
-    def _validate_grant(self, request: ApiRequest) -> ErrorResponse | None:
-        """CreateGrant: AWS refuses unknown operations and malformed constraints up front."""
-        if request.action != "CreateGrant":
-            return None
-        try:
-            self._engine.validate_grant(request.params)
-        except PolicyInvalid as exc:
-            return errors.json_error("kms", "ValidationException", exc.message)
-        return None
-
-    def _validate_session_policies(self, request: ApiRequest) -> ErrorResponse | None:
-        """AssumeRole's Policy must be a valid policy; its PolicyArns must exist."""
-        policy = request.params.get("Policy")
-        if isinstance(policy, str):
-            try:
-                self._engine.validate_identity_policy(policy)
-            except PolicyInvalid as exc:
-                return errors.query_error(
-                    "sts", "MalformedPolicyDocument", f"Policy: {exc.message}", status=400
-                )
-        for arn in _policy_arns(request.params):
-            with self._lock:
-                known = principals.managed_policy_exists(arn)
-            if not known:
-                return errors.query_error(
-                    "sts", "InvalidParameterValue", f"PolicyArns: no policy {arn}", status=400
-                )
-        return None
-
-    def _decide(self, principal: Principal, check: Check) -> Verdict:
+    def decide(self, principal: Principal, check: Check) -> Verdict:
         trust = check.policy_kind == "trust"
         verdict = self._engine.decide(
             principal.arn,
@@ -323,7 +245,7 @@ class AuthorizingApp:
     def _check(
         self, principal: Principal, request: ApiRequest, check: Check
     ) -> ErrorResponse | None:
-        verdict = self._decide(principal, check)
+        verdict = self.decide(principal, check)
         if check.via_table is not None:
             if not verdict.allowed:
                 message = (
@@ -346,61 +268,23 @@ class AuthorizingApp:
             return errors.json_error("kms", code, text.format(arn=check.resource))
         return None
 
-    def _lockout_check(self, principal: Principal, request: ApiRequest) -> Check | None:
-        """CreateKey / PutKeyPolicy: the new policy must keep the caller able to change it."""
-        if request.service != "kms" or request.action not in ("CreateKey", "PutKeyPolicy"):
-            return None
-        policy = request.params.get("Policy")
-        if not isinstance(policy, str) or request.params.get("BypassPolicyLockoutSafetyCheck"):
-            return None
-        if request.action == "PutKeyPolicy":
-            key = resources.find_key(request.region, request.params.get("KeyId"))
-            key_arn = key.arn if key is not None else "*"
-        else:
-            key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
-        context = {**resources.base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
-        return Check("kms:PutKeyPolicy", key_arn, policy, context)
-
-    def _validate_new_key_policy(
-        self, principal: Principal, request: ApiRequest, lockout: Check | None
-    ) -> ErrorResponse | None:
-        """CreateKey / PutKeyPolicy: AWS validates the document and applies the lockout check."""
-        if request.action not in ("CreateKey", "PutKeyPolicy"):
-            return None
-        policy = request.params.get("Policy")
-        if policy is None:
-            return None  # CreateKey without a policy gets the default (root) policy
-        if not isinstance(policy, str):
-            return errors.malformed_policy("The key policy must be a JSON string.")
-        try:
-            self._engine.validate_key_policy(policy)
-        except PolicyInvalid as exc:
-            return errors.malformed_policy(exc.message)
-        if lockout is not None and not self._decide(principal, lockout).allowed:
-            return errors.malformed_policy(LOCKOUT_MESSAGE)
-        return None
-
     # ------------------------------------------------------------ forwarding
 
     def _forward(
         self, request: ApiRequest, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> list[bytes]:
-        if request.service == "sts" and request.action == "GetCallerIdentity":
-            principal = principals.resolve(request.access_key_id or "")
-            if principal is not None and principal.is_admin:
-                return _caller_identity_of_root(principal, start_response)
-        if user_boundaries.handles(request):
-            with self._lock:
-                done = user_boundaries.apply(request)
-                if not isinstance(done, ErrorResponse) and self._state is not None:
-                    self._state.after(request, done[0])
-            if isinstance(done, ErrorResponse):
-                return _send(done, start_response)
-            start_response(
-                "200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(done[1])))]
-            )
-            return [done[1]]
-        with self._lock, partiql.confined(*resources.partiql_scope(request)):
+        service = services.of(request.service)
+        with self._lock:
+            answer = service.answer(request)
+            if isinstance(answer, tuple) and self._state is not None:
+                self._state.after(request, answer[0])
+        if isinstance(answer, ErrorResponse):
+            return _send(answer, start_response)
+        if answer is not None:
+            headers = [("Content-Type", "text/xml"), ("Content-Length", str(len(answer[1])))]
+            start_response("200 OK", headers)
+            return [answer[1]]
+        with self._lock, service.confine(request):
             try:
                 status, headers, chunks = self._call_moto(canonical.moto_environ(environ, request))
             except Exception as exc:  # moto's handlers assume well-formed input
@@ -417,18 +301,8 @@ class AuthorizingApp:
                 )
                 return _send(refusal, start_response)
             if code < 300:
-                data_paths.after(request)
-                table_grants.after(request)
-                user_boundaries.after(request)
-                if request.service == "sts" and request.action == "AssumeRole":
-                    _remember_policy_arns(request, b"".join(chunks))
-                if request.service in ("kms", "iam"):
-                    body = b"".join(chunks)
-                    body = (
-                        self._rotation.after(request, body)
-                        if request.service == "kms"
-                        else user_boundaries.shown(request, body)
-                    )
+                body = service.after(self, request, chunks)
+                if body is not None:
                     headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
                     headers.append(("Content-Length", str(len(body))))
                     chunks = [body]
@@ -455,29 +329,6 @@ class AuthorizingApp:
         return str(captured["status"]), list(captured["headers"]), chunks
 
 
-def _policy_arns(params: dict[str, Any]) -> list[str]:
-    """AssumeRole's PolicyArns (query form: PolicyArns.member.N.arn)."""
-    arns = [
-        str(v)
-        for k, v in sorted(params.items())
-        if k.startswith("PolicyArns.member.") and k.endswith(".arn")
-    ]
-    listed = params.get("PolicyArns")
-    if isinstance(listed, list):
-        arns += [str(i.get("arn")) for i in listed if isinstance(i, dict) and i.get("arn")]
-    return arns
-
-
-def _remember_policy_arns(request: ApiRequest, body: bytes) -> None:
-    arns = _policy_arns(request.params)
-    if not arns:
-        return
-    text = body.decode("utf-8", "replace")
-    start, end = text.find("<AccessKeyId>"), text.find("</AccessKeyId>")
-    if start >= 0 and end > start:
-        principals.remember_policy_arns(text[start + len("<AccessKeyId>") : end], arns)
-
-
 def _status_code(status: str) -> int:
     head = status.split(" ", 1)[0]
     return int(head) if head.isdigit() else 500
@@ -491,19 +342,3 @@ def _send(
         headers.append(("Connection", "close"))
     start_response(response.status_line, headers)
     return [response.body]
-
-
-def _caller_identity_of_root(
-    principal: Principal, start_response: Callable[..., Any]
-) -> list[bytes]:
-    # moto answers unknown keys with a made-up user; AWS answers the root's keys with the root.
-    body = (
-        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-        f"<GetCallerIdentityResult><Arn>{principal.arn}</Arn>"
-        f"<UserId>{principal.account_id}</UserId><Account>{principal.account_id}</Account>"
-        "</GetCallerIdentityResult>"
-        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
-        "</GetCallerIdentityResponse>"
-    ).encode()
-    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(body)))])
-    return [body]

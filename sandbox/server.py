@@ -20,9 +20,10 @@ from werkzeug.serving import (
 from werkzeug.serving import make_server as werkzeug_make_server
 
 from kmsguard.org_policies import OrgPolicies
-from sandbox import limits, partiql, resources, streams, table_policies
+from sandbox import keys, limits, partiql, streams, table_policies
 from sandbox.engine import Engine
 from sandbox.middleware import AuthorizingApp
+from sandbox.services import iam
 from sandbox.settings import (
     ACCOUNT_ID,
     ADMIN_ACCESS_KEY_ID,
@@ -68,7 +69,7 @@ def build_app(
     moto.kms.responses.validate_policy = _no_moto_key_policy_check
     limits.enforce_item_limit_in_moto()
     partiql.install()
-    resources.mark_aws_managed_keys()
+    keys.mark_aws_managed_keys()
     table_policies.drop_policies_with_tables()
     streams.serve_stream_policies()
 
@@ -76,7 +77,7 @@ def build_app(
 
     for service in (*SERVICES, streams.SERVICE):
         served.operations(service)  # load the models now, not during the first request
-    resources.iam_resource_kinds("GetUser")  # and the IAM catalog
+    iam.iam_resource_kinds("GetUser")  # and the IAM catalog
     moto_app = DomainDispatcherApplication(create_backend_app)
     if engine is None:
         org = org_policies or OrgPolicies()

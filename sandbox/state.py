@@ -112,7 +112,7 @@ def _apply(backend: Any, service: str, state: dict[str, Any]) -> None:
 def _adopt_aws_managed_key(kms: Any, region: str) -> None:
     """A snapshot written before keys carried their managed-by: the key holding
     `alias/aws/dynamodb` (reserved, so only DynamoDB ever created it) is AWS managed."""
-    from sandbox.resources import aws_managed_key_policy
+    from sandbox.keys import aws_managed_key_policy
 
     for key in kms.keys.values():
         if "alias/aws/dynamodb" in key.aliases and key.key_manager != "AWS":

@@ -11,11 +11,13 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from kmsguard.access import dynamodb_reads
 from kmsguard.access.arn import parse_arn
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
-from sandbox import errors, resources, table_policies
+from sandbox import errors, table_policies
 from sandbox.canonical import Refused
+from sandbox.check import Check, base_context
+from sandbox.keys import KMS_DECRYPT, key_grants, key_policy
 from sandbox.principals import Principal
-from sandbox.resources import Check
 from sandbox.settings import ACCOUNT_ID
+from sandbox.tables import table_key
 from sandbox.wire import ApiRequest
 
 # The API's name in requests (signed as `dynamodb`, told apart by its X-Amz-Target prefix:
@@ -157,7 +159,7 @@ def _stream_of(request: ApiRequest) -> Any:
 def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     """The stream operation's actions on the stream moto will read (its own resource-based
     policy, not the table's), and kms:Decrypt on the table key where it returns items."""
-    context = resources.base_context(principal, request)
+    context = base_context(principal, request)
     if request.action == "ListStreams":
         name = request.params.get("TableName")
         if name is not None and not (isinstance(name, str) and _TABLE_NAME.fullmatch(name)):
@@ -172,7 +174,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     arn = current_arn(table)
     policy = table_policies.policy_for(region, arn)
     found = [Check(action, arn, policy, context) for action in path.actions]
-    key = resources.table_key(region, table.name) if path.decrypts else None
+    key = table_key(region, table.name) if path.decrypts else None
     if key is not None:
         via = {
             **context,
@@ -183,13 +185,13 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
         }
         found.append(
             Check(
-                resources.KMS_DECRYPT,
+                KMS_DECRYPT,
                 key.arn,
-                resources.key_policy(key, region),
+                key_policy(key, region),
                 via,
                 table.name,
                 str(key.key_state),
-                grants=resources.key_grants(key),
+                grants=key_grants(key),
             )
         )
     return found

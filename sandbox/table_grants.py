@@ -7,8 +7,8 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 
 from kmsguard.contract import dynamodb_service_endpoint
-from sandbox import resources
 from sandbox.settings import ACCOUNT_ID
+from sandbox.tables import table_key, table_name_of
 from sandbox.wire import ApiRequest
 
 # What DynamoDB's grant allows it (AWS: "How Amazon DynamoDB uses AWS KMS").
@@ -36,7 +36,7 @@ def after(request: ApiRequest) -> None:
         return
     params = request.params
     name = str(params.get("TargetTableName") or params.get("TableName") or "")
-    table_name = resources.table_name_of(name)
+    table_name = table_name_of(name)
     region = request.region
     service = dynamodb_service_endpoint(region)
     for key in _keys(region):
@@ -46,7 +46,7 @@ def after(request: ApiRequest) -> None:
     if request.action == "DeleteTable":
         return
     table = dynamodb_backends[ACCOUNT_ID][region].tables.get(table_name)
-    key = resources.table_key(region, table_name) if table is not None else None
+    key = table_key(region, table_name) if table is not None else None
     if key is None:
         return
     key.add_grant(

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from sandbox import SandboxInfo, served
-from sandbox.resources import DYNAMODB_RESOURCELESS, KMS_KEYLESS
+from sandbox.services.dynamodb import DYNAMODB_RESOURCELESS
+from sandbox.services.kms import KMS_KEYLESS
 from tests.access.docs import row
 from tests.sandbox.helpers import RawAnswer, User, item, make_user, raw_call, unique
 

@@ -158,14 +158,18 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from werkzeug.test import Client
 from sandbox import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY, DEFAULT_REGION
-from sandbox import resources
+from dataclasses import replace
+from sandbox import services
 from sandbox.server import build_app
 
 app = build_app(DEFAULT_REGION)
 planned = []
-checks_for = resources.checks_for
-resources.checks_for = lambda principal, request: planned.append(request.action) or checks_for(
-    principal, request
+dynamodb = services.REGISTRY["dynamodb"]
+services.REGISTRY["dynamodb"] = replace(
+    dynamodb,
+    checks=lambda principal, request: planned.append(request.action) or dynamodb.checks(
+        principal, request
+    ),
 )
 
 def describe_table(secret):
