@@ -19,7 +19,7 @@ from kmsguard.preview.diagnostics import Violation
 from sandbox import SandboxInfo
 from verification import Report
 from verification import run as verify
-from verification.read_paths import resource_policy
+from verification.read_paths import describe
 from verification.readers import CHECK as READERS
 
 MANDATORY = ("mandatory", "remediate")
@@ -256,7 +256,7 @@ class Demo:
 
     def deployed_protection(self) -> dict[str, Any]:
         """What an attacker would want changed: the key policy, rotation, the table's SSE and
-        its resource-based policy."""
+        the resource-based policies of the table and its stream (GetResourcePolicy)."""
         key = next((d for d in self.state.resources.values() if d.type == AwsType.KMS_KEY), None)
         table = next(
             (d for d in self.state.resources.values() if d.type == AwsType.DYNAMODB_TABLE), None
@@ -264,6 +264,7 @@ class Demo:
         if key is None or table is None:
             return {}
         kms, ddb = self.client("kms"), self.client("dynamodb")
+        reads = describe(ddb, table.id, str(table.outputs["arn"]))
         return {
             "policy": json.loads(kms.get_key_policy(KeyId=key.id, PolicyName="default")["Policy"]),
             "rotation": {
@@ -272,5 +273,7 @@ class Demo:
                 if k != "ResponseMetadata"
             },
             "sse": ddb.describe_table(TableName=table.id)["Table"].get("SSEDescription"),
-            "table policy": resource_policy(ddb, str(table.outputs["arn"])),
+            "table policy": reads.table_policy,
+            "stream": reads.stream_arn,
+            "stream policy": reads.stream_policy,
         }
