@@ -96,6 +96,12 @@ def render(console: Console, result: DemoResult, engine_label: str) -> None:
             markup=False,
             highlight=False,
         )
+        for line in phase.readers or ["not verified"]:
+            console.print(
+                f"who can read the table's items in phase {phase.name!r}: {line}",
+                markup=False,
+                highlight=False,
+            )
         for label, found in (
             ("preview", phase.preview_violations),
             ("update", phase.update_violations),
@@ -113,17 +119,29 @@ def render(console: Console, result: DemoResult, engine_label: str) -> None:
         highlight=False,
     )
     guard = Table(title="guardrails: weakening changes tried after phase 'granted'")
-    for col in ("change", "expected rule", "blocked by", "deployed state unchanged", "verdict"):
+    # The change's words wrap; a rule's name, what a reader searches the pack for, gets the room
+    # to stay whole where the console allows it.
+    guard.add_column("change", overflow="fold", max_width=28)
+    guard.add_column("expected rule", overflow="fold")
+    guard.add_column("blocked by", overflow="fold")
+    for col in ("deployed state unchanged", "verdict"):
         guard.add_column(col, overflow="fold")
     for a in result.attempts:
         guard.add_row(
             a.title,
             a.expected_rule,
-            ", ".join(a.blocking_rules) or "NOT BLOCKED",
+            "\n".join(a.blocking_rules) or "NOT BLOCKED",
             "yes" if a.unchanged else "NO",
             "pass" if a.ok else "FAIL",
         )
     console.print(guard)
+    for a in result.attempts:
+        for witness in a.witness:
+            console.print(
+                f"why {a.expected_rule} refused to {a.title}: {witness}",
+                markup=False,
+                highlight=False,
+            )
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     for phase in result.phases:
         timings += f"; {phase.name}: " + ", ".join(

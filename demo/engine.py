@@ -79,6 +79,7 @@ class SandboxEngine(pulumi.runtime.Mocks):
         AwsType.KMS_KEY,
         AwsType.KMS_ALIAS,
         AwsType.DYNAMODB_TABLE,
+        AwsType.DYNAMODB_RESOURCE_POLICY,
     )
 
     def __init__(
@@ -244,6 +245,22 @@ class SandboxEngine(pulumi.runtime.Mocks):
         arn = ddb.describe_table(TableName=name)["Table"]["TableArn"]
         return name, {"arn": arn, "name": name}
 
+    def _apply_resourcepolicy(
+        self, inputs: dict[str, Any], old: Deployed | None
+    ) -> tuple[str, dict]:
+        ddb = self.client("dynamodb")
+        arn = inputs["resourceArn"]
+        if old is not None and old.id != arn:
+            # A policy moved to another table or stream: the provider replaces the resource.
+            ddb.delete_resource_policy(ResourceArn=old.id)
+        put = ddb.put_resource_policy(
+            ResourceArn=arn,
+            Policy=inputs["policy"],
+            ConfirmRemoveSelfResourceAccess=bool(inputs.get("confirmRemoveSelfResourceAccess")),
+        )
+        # The provider's id for the resource is the ARN of the table or stream it is attached to.
+        return arn, {"revisionId": put.get("RevisionId", "")}
+
     # -- destroy -------------------------------------------------------------------------------
     def destroy(self) -> list[str]:
         """Delete everything in reverse creation order (`pulumi destroy`); returns what was done."""
@@ -251,7 +268,9 @@ class SandboxEngine(pulumi.runtime.Mocks):
         iam, kms, ddb = self.client("iam"), self.client("kms"), self.client("dynamodb")
         for item in reversed(list(self.state.resources.values())):
             out = item.outputs
-            if item.type == AwsType.DYNAMODB_TABLE:
+            if item.type == AwsType.DYNAMODB_RESOURCE_POLICY:
+                ddb.delete_resource_policy(ResourceArn=item.id)
+            elif item.type == AwsType.DYNAMODB_TABLE:
                 if out.get("deletionProtectionEnabled"):
                     ddb.update_table(TableName=item.id, DeletionProtectionEnabled=False)
                 ddb.delete_table(TableName=item.id)

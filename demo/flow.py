@@ -10,8 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
-
+from demo.attempts import ATTEMPTS
 from demo.engine import SandboxEngine, StackState
 from kmsguard.contract import AwsType, ConfigKey
 from kmsguard.preview.analyzer import PolicyPackClient
@@ -20,6 +19,8 @@ from kmsguard.preview.diagnostics import Violation
 from sandbox import SandboxInfo
 from verification import Report
 from verification import run as verify
+from verification.read_paths import describe
+from verification.readers import CHECK as READERS
 
 MANDATORY = ("mandatory", "remediate")
 Say = Callable[[str], None]
@@ -43,6 +44,16 @@ class Phase:
         return any(v.enforcement_level in MANDATORY for v in self.preview_violations)
 
     @property
+    def readers(self) -> list[str]:
+        """Who can read the table's items, as the verifier's `table.readers` rows say it."""
+        rows = self.report.config_rows if self.report else []
+        return [
+            f"{r.observed} ({r.verdict}" + (f": {r.detail})" if r.detail else ")")
+            for r in rows
+            if r.check == READERS or r.check.startswith(READERS + "[")
+        ]
+
+    @property
     def ok(self) -> bool:
         mandatory = [
             v
@@ -64,6 +75,15 @@ class Attempt:
     @property
     def blocking_rules(self) -> list[str]:
         return sorted({v.policy_name for v in self.violations if v.enforcement_level in MANDATORY})
+
+    @property
+    def witness(self) -> list[str]:
+        """What the expected rule said: the principal and request that made it refuse."""
+        return [
+            v.detail
+            for v in self.violations
+            if v.policy_name == self.expected_rule and v.enforcement_level in MANDATORY
+        ]
 
     @property
     def ok(self) -> bool:
@@ -93,9 +113,6 @@ class DemoResult:
         )
 
 
-# -- weakening changes: a teammate's edits, expressed as stack transformations ----------------
-
-
 def stack_outputs(value: Any) -> Any:
     """Outputs as `pulumi stack output --json` prints them: protobuf Structs carry every number
     as a double, the CLI prints whole numbers as integers."""
@@ -106,69 +123,6 @@ def stack_outputs(value: Any) -> Any:
     if isinstance(value, list):
         return [stack_outputs(v) for v in value]
     return value
-
-
-def _public_principal(args: pulumi.ResourceTransformationArgs) -> Any:
-    if args.type_ != AwsType.KMS_KEY:
-        return None
-    policy = json.loads(str(args.props["policy"]))
-    policy["Statement"].append(
-        {
-            "Sid": "LetEveryoneDecrypt",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": "kms:Decrypt",
-            "Resource": "*",
-        }
-    )
-    return pulumi.ResourceTransformationResult(
-        {**args.props, "policy": json.dumps(policy)}, args.opts
-    )
-
-
-def _aws_managed_key(args: pulumi.ResourceTransformationArgs) -> Any:
-    if args.type_ != AwsType.DYNAMODB_TABLE:
-        return None
-    # enabled without a key ARN: DynamoDB falls back to the AWS managed alias/aws/dynamodb key.
-    sse = {"enabled": True}
-    return pulumi.ResourceTransformationResult(
-        {**args.props, "server_side_encryption": sse}, args.opts
-    )
-
-
-def _with_transformation(
-    transformation: Callable[[pulumi.ResourceTransformationArgs], Any],
-) -> Callable[[], None]:
-    def program() -> None:
-        from kmsguard.program import main
-
-        pulumi.runtime.register_stack_transformation(transformation)
-        main()
-
-    return program
-
-
-# (title, config change, program change, the rule expected to block it)
-ATTEMPTS: list[tuple[str, dict[str, Any], Callable[[], None] | None, str]] = [
-    (
-        "rotate the key only every 730 days (config)",
-        {ConfigKey.KEY_ROTATION_PERIOD_DAYS: 730},
-        None,
-        "kms-key-rotation-enabled",
-    ),
-    (
-        "let anyone decrypt: Principal {'AWS': '*'} (code)",
-        {},
-        _with_transformation(_public_principal),
-        "kms-key-policy-no-public-principal",
-    ),
-    (
-        "encrypt the table with the AWS managed key alias/aws/dynamodb (code)",
-        {},
-        _with_transformation(_aws_managed_key),
-        "dynamodb-table-customer-managed-key",
-    ),
-]
 
 
 @contextlib.contextmanager
@@ -301,7 +255,8 @@ class Demo:
         return attempt
 
     def deployed_protection(self) -> dict[str, Any]:
-        """What an attacker would want changed: the key policy, rotation and the table's SSE."""
+        """What an attacker would want changed: the key policy, rotation, the table's SSE and
+        the resource-based policies of the table and its stream (GetResourcePolicy)."""
         key = next((d for d in self.state.resources.values() if d.type == AwsType.KMS_KEY), None)
         table = next(
             (d for d in self.state.resources.values() if d.type == AwsType.DYNAMODB_TABLE), None
@@ -309,6 +264,7 @@ class Demo:
         if key is None or table is None:
             return {}
         kms, ddb = self.client("kms"), self.client("dynamodb")
+        reads = describe(ddb, table.id, str(table.outputs["arn"]))
         return {
             "policy": json.loads(kms.get_key_policy(KeyId=key.id, PolicyName="default")["Policy"]),
             "rotation": {
@@ -317,4 +273,7 @@ class Demo:
                 if k != "ResponseMetadata"
             },
             "sse": ddb.describe_table(TableName=table.id)["Table"].get("SSEDescription"),
+            "table policy": reads.table_policy,
+            "stream": reads.stream_arn,
+            "stream policy": reads.stream_policy,
         }

@@ -92,6 +92,7 @@ class AwsType:
     KMS_GRANT: Final = "aws:kms/grant:Grant"
     DYNAMODB_TABLE: Final = "aws:dynamodb/table:Table"
     DYNAMODB_TABLE_REPLICA: Final = "aws:dynamodb/tableReplica:TableReplica"
+    DYNAMODB_RESOURCE_POLICY: Final = "aws:dynamodb/resourcePolicy:ResourcePolicy"
     IAM_USER: Final = "aws:iam/user:User"
     IAM_USER_POLICY: Final = "aws:iam/userPolicy:UserPolicy"
     IAM_USER_POLICY_ATTACHMENT: Final = "aws:iam/userPolicyAttachment:UserPolicyAttachment"

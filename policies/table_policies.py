@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsguard.access.arn import account_of, parse_arn
-from kmsguard.contract import Output
+from kmsguard.contract import AwsType, Output
 from policies.stack import Node, StackView
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
-RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
+RESOURCE_POLICY = AwsType.DYNAMODB_RESOURCE_POLICY
 TABLE_EXPORT = "aws:dynamodb/tableExport:TableExport"
 # The export's property naming its table: the word the stack's table output uses too.
 EXPORT_TABLE = Output.TABLE_ARN

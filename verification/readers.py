@@ -243,6 +243,7 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
     rows: list[ConfigRow] = []
     readers: list[tuple[Identity, Chain]] = []
     judged = 0
+    declared_readers: list[str] = []
     for who in found:
         own = who.arn.lower() in declared
         judged += not own
@@ -256,6 +257,8 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
             continue
         if witness is None:
             continue
+        if own:
+            declared_readers.append(short_principal(who.arn))
         readers.append((who, Chain.start(f"as {short_principal(who.arn)}: {witness}")))
         if not own:
             rows.append(
@@ -268,9 +271,11 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
             )
     rows += _becoming(found, readers, declared, judge)
     if not rows:
-        rows.append(
-            ConfigRow(CHECK, EXPECTED, f"{judged} other users and roles: none can read", PASS)
-        )
+        # The readers themselves, named: "nobody else" means little without who can.
+        can = ", ".join(declared_readers) or "none"
+        others = f"{judged} other users and roles: none can read"
+        observed = f"declared key users that can read: {can}; {others}"
+        rows.append(ConfigRow(CHECK, EXPECTED, observed, PASS))
     return rows
 
 

@@ -14,7 +14,6 @@ from kmsguard.contract import AwsType
 from kmsguard.preview.collect import UNKNOWN, RegisteredResource
 
 PROJECT = "kmsguard-audit"
-DYNAMODB_RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
 KMS_EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
 
 
@@ -219,7 +218,8 @@ def build(inv: Inventory) -> list[Stack]:
                 policy = {"resourceArn": t.arn, "policy": t.resource_policy}
                 name = f"{t.name}/policy"
                 stack.add(
-                    _resource(inv.account, DYNAMODB_RESOURCE_POLICY, name, policy, ref), t.arn
+                    _resource(inv.account, AwsType.DYNAMODB_RESOURCE_POLICY, name, policy, ref),
+                    t.arn,
                 )
         for type_, name, props, arn in iam:
             stack.add(_resource(inv.account, type_, name, props, ref), arn)

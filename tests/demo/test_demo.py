@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pulumi
 import pytest
+from rich.console import Console
 
+from demo.__main__ import render
+from demo.attempts import OTHER_ACCOUNT
 from demo.engine import SandboxEngine, StackState, UnsupportedResourceError
 from demo.flow import Demo, DemoResult, stack_outputs
 from kmsguard.contract import AwsType
@@ -92,11 +97,45 @@ def test_weakening_changes_are_blocked_by_the_named_rule_before_deploying(demo_r
         "kms-key-rotation-enabled",
         "kms-key-policy-no-public-principal",
         "dynamodb-table-customer-managed-key",
+        "dynamodb-table-readers-match-declared",
     }
     for rule, attempt in by_rule.items():
         assert rule in attempt.blocking_rules, attempt.blocking_rules
         assert attempt.unchanged, f"{rule}: deployed state changed"
     assert result.ok
+
+
+def test_sharing_the_table_with_another_account_is_refused_with_the_witness(demo_run) -> None:
+    result, _, _ = demo_run
+    [attempt] = [a for a in result.attempts if a.title.startswith("share the table")]
+    assert attempt.expected_rule == "dynamodb-table-readers-match-declared"
+    assert attempt.expected_rule in attempt.blocking_rules and attempt.unchanged
+    [witness] = attempt.witness
+    # The principal and the request that reads: the other account's root, on this table.
+    assert f"arn:aws:iam::{OTHER_ACCOUNT}:root (" in witness, witness
+    assert "GetItem" in witness and ":table/kms-protected-table)" in witness, witness
+
+
+def test_who_can_read_is_shown_per_phase_and_grows_by_the_test_user(demo_run) -> None:
+    result, _, _ = demo_run
+    denied, granted = (phase.readers for phase in result.phases)
+    assert denied == [
+        "declared key users that can read: none; 1 other users and roles: none can read (pass)"
+    ]
+    assert granted == [
+        "declared key users that can read: user/kms-test-user; "
+        "0 other users and roles: none can read (pass)"
+    ]
+    out = io.StringIO()
+    render(Console(file=out, width=150, highlight=False), result, "simulation")
+    flat = " ".join(re.sub(r"[│┃]", " ", out.getvalue()).split())
+    for phase, line in (("denied", denied[0]), ("granted", granted[0])):
+        assert f"who can read the table's items in phase {phase!r}: {line}" in flat
+    witness = " ".join(next(a for a in result.attempts if a.title.startswith("share")).witness)
+    assert (
+        f"why dynamodb-table-readers-match-declared refused to share the table with account "
+        f"{OTHER_ACCOUNT} in a table policy (code): {witness}"
+    ) in flat
 
 
 def test_nothing_is_left_running_or_deployed(demo_run) -> None:

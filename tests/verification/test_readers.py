@@ -119,14 +119,19 @@ def test_a_group_policy_with_root_delegation_makes_an_undeclared_reader() -> Non
 def test_without_root_delegation_identity_policies_give_no_read() -> None:
     [row] = rows_for(group_details(), judge=Judge(FACTS, REGION, key_policy(root=False)))
     assert (row.check, row.verdict) == ("table.readers", PASS)
-    assert row.observed == "1 other users and roles: none can read"
+    assert row.observed == (
+        "declared key users that can read: none; 1 other users and roles: none can read"
+    )
 
 
 def test_declared_key_users_are_not_findings() -> None:
     details = group_details()
     details["UserDetailList"][0]["Arn"] = DECLARED.upper().replace("ARN:AWS:IAM", "arn:aws:iam")
     [row] = rows_for(details)
-    assert row.verdict == PASS and row.observed == "0 other users and roles: none can read"
+    assert row.verdict == PASS
+    assert row.observed == (
+        "declared key users that can read: USER/APP; 0 other users and roles: none can read"
+    )
 
 
 @pytest.mark.parametrize(
