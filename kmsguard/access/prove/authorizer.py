@@ -13,6 +13,7 @@ class Encoder(Principals):
     """Builds formulas over one `Request` in one z3 context: the policy layers' decisions."""
 
     def action_match(self, st: Statement) -> z3.BoolRef:
+        """The request's action is one the statement's Action (or NotAction) matches."""
         hits = [i for i, a in enumerate(self.u.actions) if st.action_matches(a.lower())]
         if len(hits) == len(self.u.actions):
             return self.t()

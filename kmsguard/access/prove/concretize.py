@@ -28,6 +28,7 @@ from kmsguard.access.prove.verdict import Witness
 
 
 def model_value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
+    """A model's value for `expr` as Python: text, int, a number, a bool."""
     v = model.eval(expr, model_completion=True)
     if z3.is_string_value(v):
         return text_of(v)
@@ -44,6 +45,7 @@ def model_value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
 def witness_of(
     enc: Encoder, model: z3.ModelRef, allowed: list[z3.BoolRef], sides: Sequence[Side]
 ) -> Witness:
+    """The model as a concrete request, decided by the evaluator on every side."""
     r, u = enc.req, enc.u
     kind = model_value(model, r.kind)
     # A variable the query never mentions is any value: the listed sample stands for it.
@@ -91,6 +93,7 @@ def witness_of(
 
 
 def render_value(family: str, v: Any) -> Any:
+    """A slot's value as a policy writes it (an IPv4 address as dotted text)."""
     if family == "ip":
         return str(ipaddress.IPv4Address(v))
     return v

@@ -45,6 +45,7 @@ class Conditions(PrincipalArns):
     """A clause holds of the symbolic request, read as the evaluator reads it."""
 
     def clause(self, cl: ConditionClause) -> z3.BoolRef:
+        """A condition clause holds of the request, qualifier, IfExists and negation included."""
         op = cl.operator
         qualifier, base, if_exists = op.qualifier, op.base, op.if_exists
         if cl.key in ACCOUNT_KEYS:

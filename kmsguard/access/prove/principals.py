@@ -55,6 +55,7 @@ class Principals(Conditions):
         return z3.And(self._folded(self.req.path, path), self._folded(self.req.name, name))
 
     def role_is(self, name: str) -> z3.BoolRef:
+        """The request's role (or its session's role) is named `name`."""
         return self._folded(self.req.name, name)
 
     def _folded(self, x: z3.SeqRef, text: str) -> z3.BoolRef:

@@ -19,8 +19,9 @@ from kmsguard.access.prove.authorizer import Encoder
 from kmsguard.access.prove.readers_model import Model
 from kmsguard.access.prove.readers_request import pin_decrypt_keys, recheck, request_of
 from kmsguard.access.prove.readers_setup import DECRYPT, Setup, build_setup
+from kmsguard.access.prove.request import constants
 from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S, RequestTime, block_kind, steer
-from kmsguard.access.prove.universe import Side, Unsupported, constants, make_universe
+from kmsguard.access.prove.universe import Side, Unsupported, make_universe
 
 __all__ = ["ReaderWitness", "ReadersVerdict", "readers"]
 

@@ -13,6 +13,7 @@ class Patterns(SymbolicRequest):
     """Regular expressions over the request's strings, each linear in its pattern."""
 
     def re_lit(self, text: str) -> z3.ReRef:
+        """A z3 regex matching exactly `text`."""
         return z3.Re(self.s(text))
 
     def _seq(self, parts: list[z3.ReRef]) -> z3.ReRef:
@@ -25,6 +26,7 @@ class Patterns(SymbolicRequest):
         return self.arn_part(pattern, z3.Star(self.any_char), last=True)
 
     def fold(self, text: str, *, ascii_only: bool = False) -> z3.ReRef:
+        """A z3 regex for `text` compared case-blind, as StringEqualsIgnoreCase does."""
         self.s(text)  # refuses characters beyond the model
         return fold_re(text, self.ctx, ascii_only=ascii_only)
 
@@ -42,6 +44,7 @@ class Patterns(SymbolicRequest):
         return self._seq(segs)
 
     def arn_part(self, part: str, star: z3.ReRef, *, last: bool) -> z3.ReRef:
+        """One ARN part's glob: `star` for `*`, one character (not `:` unless `last`) for `?`."""
         one = self.any_char if last else self.not_colon
         out: list[z3.ReRef] = []
         text = ""
@@ -58,6 +61,7 @@ class Patterns(SymbolicRequest):
         return self._seq(out)
 
     def text_test(self, x: z3.SeqRef, text: str, pos: str) -> z3.BoolRef:
+        """`x` passes a positive string or ARN operator against one policy value."""
         if pos in ("StringEquals", "BinaryEquals"):
             return x == self.s(text)
         if pos == "StringEqualsIgnoreCase":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,6 @@ from kmsguard.access.prove.universe import (
     Side,
     Universe,
     Unsupported,
-    family,
 )
 
 
@@ -34,6 +34,27 @@ def is_multi_valued(key: str, qualified: bool) -> bool:
     typed = kms_key_is_set(key) if key.startswith("kms:") else None
     # A key the catalog does not type may be a set: AWS decides, not the operator.
     return True if typed is None else typed
+
+
+def constants(expr: z3.ExprRef, names: Iterable[str]) -> set[str]:
+    """Which of `names` (free constants) `expr` may mention: read off its printed form, which
+    z3 writes in C (a walk over the formula in Python costs more than the query). A name
+    inside a string literal counts too: that only adds facts, never drops one."""
+    text = expr.sexpr()
+    return {n for n in names if re.search(rf"(?<![\w!.]){re.escape(n)}(?![\w!.])", text)}
+
+
+def family(base: str) -> str | None:
+    """The sort of the values an operator compares: a string, a number, a date or an IPv4."""
+    if base == "Null":
+        return None
+    if base.startswith("Numeric"):
+        return "num"
+    if base.startswith("Date"):
+        return "date"
+    if base.endswith("IpAddress"):
+        return "ip"
+    return "str"
 
 
 @dataclass

@@ -11,6 +11,7 @@ import z3
 
 from kmsguard.access.prove.authorizer import Encoder
 from kmsguard.access.prove.concretize import model_value, widen, witness_of
+from kmsguard.access.prove.request import constants
 from kmsguard.access.prove.universe import (
     ROOT,
     SERVICE,
@@ -18,7 +19,6 @@ from kmsguard.access.prove.universe import (
     Key,
     Side,
     Unsupported,
-    constants,
     make_universe,
 )
 from kmsguard.access.prove.verdict import Verdict, Witness, WitnessNotConfirmed
@@ -30,6 +30,8 @@ RequestTime = datetime | tuple[datetime, datetime] | None
 
 @dataclass
 class Query:
+    """One question asked of one key: its sides, the actions, the names to add, the time."""
+
     question: str
     key: Key
     sides: list[Side]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import z3
 
 from kmsguard.access.arn import account_of, is_key_arn, key_arn, named_accounts
 from kmsguard.access.catalog import catalog, expand_actions
@@ -29,13 +26,12 @@ FINITE_KEYS = frozenset(
 )
 # Keys AWS sets from the request's time: one clock for the request, stated as a window.
 CLOCK_KEYS = frozenset({"aws:currenttime", "aws:epochtime"})
+# Keys read off the principal's own variables (its ARN, its name), never a slot of values.
 STRING_KEYS = frozenset({"aws:principalarn", "aws:username"})
-
+# Finite keys holding an account id: tested on the symbolic account id (wildcards exactly).
 ACCOUNT_KEYS = frozenset(
     {"kms:calleraccount", "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"}
 )
-
-
 DEFAULT_REGION = "us-east-1"
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"  # AWS's documentation example key id
 
@@ -113,14 +109,6 @@ def make_universe(
     )
 
 
-def constants(expr: z3.ExprRef, names: Iterable[str]) -> set[str]:
-    """Which of `names` (free constants) `expr` may mention: read off its printed form, which
-    z3 writes in C (a walk over the formula in Python costs more than the query). A name
-    inside a string literal counts too: that only adds facts, never drops one."""
-    text = expr.sexpr()
-    return {n for n in names if re.search(rf"(?<![\w!.]){re.escape(n)}(?![\w!.])", text)}
-
-
 def _is_service(text: str) -> bool:
     return text.endswith(".amazonaws.com") or text.endswith(".amazonaws.com.cn")
 
@@ -160,6 +148,7 @@ class Key:
 
 
 def sample_principal(kind: int, account: str, name: str, session: str, service: str) -> str:
+    """The principal of `kind` as the evaluator sees it: an ARN, or a service's name."""
     if kind == ROOT:
         return f"arn:aws:iam::{account}:root"
     if kind == USER:
@@ -169,15 +158,3 @@ def sample_principal(kind: int, account: str, name: str, session: str, service: 
     if kind == SESSION:
         return f"arn:aws:sts::{account}:assumed-role/{name}/{session}"
     return service
-
-
-def family(base: str) -> str | None:
-    if base == "Null":
-        return None
-    if base.startswith("Numeric"):
-        return "num"
-    if base.startswith("Date"):
-        return "date"
-    if base.endswith("IpAddress"):
-        return "ip"
-    return "str"
