@@ -34,8 +34,6 @@ LARGE = frozenset(
         "kmsguard/access/logic.py",
         "kmsguard/access/matching.py",
         "kmsguard/access/policy.py",
-        "kmsguard/access/prove/encode.py",
-        "kmsguard/access/prove/questions.py",
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",

@@ -370,7 +370,7 @@ def _outsiders(
     """
     from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
     from kmsguard.access.prove import Key, access_not_granted
-    from kmsguard.access.prove.questions import assumed_identity_policy
+    from kmsguard.access.prove.concretize import assumed_identity_policy
 
     try:
         parsed = parse_policy(doc, kind="resource")

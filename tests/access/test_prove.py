@@ -16,12 +16,13 @@ from kmsguard.access.prove import (
     Key,
     WitnessNotConfirmed,
     access_not_granted,
+    concretize,
     equivalent,
     no_new_access,
     no_public_access,
     questions,
 )
-from kmsguard.access.prove.questions import assumed_identity_policy
+from kmsguard.access.prove.concretize import assumed_identity_policy
 from tests.access.docs import row
 from tests.budgets import examples
 
@@ -240,7 +241,7 @@ def test_a_witness_the_evaluator_does_not_confirm_raises(monkeypatch: pytest.Mon
     class Denied:
         allowed = False
 
-    monkeypatch.setattr(questions, "evaluate", lambda *a, **k: Denied())
+    monkeypatch.setattr(concretize, "evaluate", lambda *a, **k: Denied())
     with pytest.raises(WitnessNotConfirmed):
         no_public_access(doc(allow("*")), [A], key=KEY)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kmsguard.access import evaluate
 from kmsguard.access.prove import Key, no_new_access, no_public_access
-from kmsguard.access.prove.questions import assumed_identity_policy
+from kmsguard.access.prove.concretize import assumed_identity_policy
 from tests.access.docs import row
 from tests.budgets import examples
 

@@ -8,7 +8,7 @@ import pytest
 
 from kmsguard.access import evaluate
 from kmsguard.access.prove import Key, no_new_access, no_public_access
-from kmsguard.access.prove.questions import assumed_identity_policy
+from kmsguard.access.prove.concretize import assumed_identity_policy
 from tests.access.docs import row
 
 A = "111122223333"

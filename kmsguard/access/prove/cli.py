@@ -21,18 +21,14 @@ from kmsguard.access.catalog import (
 )
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
-from kmsguard.access.prove.questions import (
-    DEFAULT_TIMEOUT_S,
-    Key,
-    Verdict,
-    Witness,
-    no_new_access,
-    no_public_access,
-)
+from kmsguard.access.prove.questions import no_new_access, no_public_access
+from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S
+from kmsguard.access.prove.universe import Key
+from kmsguard.access.prove.verdict import Verdict, Witness
 
 EXIT_NONE, EXIT_FOUND, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
 MAX_ROWS = 25
-_ORG = re.compile(r"o-[a-z0-9]{10,32}")
+ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
 
 
 class BadInput(Exception):
@@ -54,7 +50,7 @@ def add_commands(sub: Any) -> None:
         "--account",
         help="the key's account (default: unknown, every account that may own the key is checked)",
     )
-    _common(d)
+    add_common_options(d)
     p = sub.add_parser(
         "public",
         help="requests a key policy allows to principals outside the trusted accounts/orgs",
@@ -70,10 +66,10 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--action", action="append", default=[], help="only these actions (wildcards allowed)"
     )
-    _common(p)
+    add_common_options(p)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument(
         "--sarif",
@@ -263,7 +259,7 @@ def _actions(patterns: list[str]) -> list[str] | None:
     return out or None
 
 
-def _timeout(value: float) -> float:
+def checked_timeout(value: float) -> float:
     if not value > 0:
         raise BadInput(f"--timeout {value!r}: must be a positive number of seconds")
     return value
@@ -284,7 +280,7 @@ def _diff(args: argparse.Namespace) -> Verdict:
         new,
         key=key,
         actions=_actions(args.action),
-        timeout_s=_timeout(args.timeout),
+        timeout_s=checked_timeout(args.timeout),
         limit=MAX_ROWS,
     )
 
@@ -293,7 +289,7 @@ def _public(args: argparse.Namespace) -> Verdict:
     policy = _load(args.policy)
     accounts = [_account(a) for a in args.account]
     for org in args.org:
-        if not _ORG.fullmatch(org):
+        if not ORG_ID.fullmatch(org):
             raise BadInput(f"--org {org!r}: must be an organization id like o-a1b2c3d4e5")
     return no_public_access(
         policy,
@@ -301,7 +297,7 @@ def _public(args: argparse.Namespace) -> Verdict:
         args.org,
         key=Key.in_account(accounts[0]),
         actions=_actions(args.action),
-        timeout_s=_timeout(args.timeout),
+        timeout_s=checked_timeout(args.timeout),
         limit=MAX_ROWS,
     )
 

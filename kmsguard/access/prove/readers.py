@@ -15,12 +15,13 @@ from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.evaluate import PolicyLike
 from kmsguard.access.grants import Grant
 from kmsguard.access.policy import Policy
-from kmsguard.access.prove.encode import Encoder, Side, Unsupported, constants, make_universe
-from kmsguard.access.prove.questions import DEFAULT_TIMEOUT_S, RequestTime, _block_kind
-from kmsguard.access.prove.questions import _steer as steer
+from kmsguard.access.prove.authorizer import Encoder
 from kmsguard.access.prove.readers_model import Model
 from kmsguard.access.prove.readers_request import pin_decrypt_keys, recheck, request_of
 from kmsguard.access.prove.readers_setup import DECRYPT, Setup, build_setup
+from kmsguard.access.prove.request import constants
+from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S, RequestTime, block_kind, steer
+from kmsguard.access.prove.universe import Side, Unsupported, make_universe
 
 __all__ = ["ReaderWitness", "ReadersVerdict", "readers"]
 
@@ -228,7 +229,7 @@ def _solve(setup: Setup, timeout_s: float, limit: int, when: RequestTime) -> Rea
             solver.add(_block_exact(enc, m))
             continue
         found.append(w)
-        solver.add(_block_kind(enc, m))
+        solver.add(block_kind(enc, m))
     if found:
         return ReadersVerdict("fail", tuple(found), complete=len(found) < limit)
     if refused:

@@ -13,15 +13,15 @@ from kmsguard import extras
 from kmsguard.access.arn import is_account_id
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.prove.cli import (
-    _ORG,
     EXIT_BAD,
     EXIT_FOUND,
     EXIT_NONE,
     EXIT_UNKNOWN,
     MAX_ROWS,
+    ORG_ID,
     BadInput,
-    _common,
-    _timeout,
+    add_common_options,
+    checked_timeout,
 )
 from kmsguard.access.prove.readers import ReadersVerdict, readers
 
@@ -89,7 +89,7 @@ def add_command(sub: Any) -> None:
         "--account", action="append", default=[], metavar="ACCOUNT", help="a trusted account"
     )
     p.add_argument("--org", action="append", default=[], help="a trusted organization id")
-    _common(p)
+    add_common_options(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,7 +137,7 @@ def _ask(args: argparse.Namespace) -> ReadersVerdict:
             if not is_account_id(a):
                 raise BadInput(f"{flag} {a!r}: must be a 12-digit AWS account id")
     for org in args.org:
-        if not _ORG.fullmatch(org):
+        if not ORG_ID.fullmatch(org):
             raise BadInput(f"--org {org!r}: must be an organization id like o-a1b2c3d4e5")
     if (args.stream is None) != (args.stream_policy is None) and args.stream_policy:
         raise BadInput("--stream-policy needs --stream (the stream's ARN)")
@@ -164,7 +164,7 @@ def _ask(args: argparse.Namespace) -> ReadersVerdict:
             declared=args.reader,
             trusted_accounts=args.account,
             trusted_orgs=args.org,
-            timeout_s=_timeout(args.timeout),
+            timeout_s=checked_timeout(args.timeout),
             limit=MAX_ROWS,
         )
     except PolicyDocumentError as exc:

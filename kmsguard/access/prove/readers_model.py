@@ -10,8 +10,9 @@ from kmsguard.access.dynamodb_reads import ReadPath
 from kmsguard.access.grants import Grant
 from kmsguard.access.matching import principal_info
 from kmsguard.access.policy import Policy, Statement
-from kmsguard.access.prove.encode import ROLE, ROOT, SERVICE, SESSION, USER, Encoder, Unsupported
+from kmsguard.access.prove.authorizer import Encoder
 from kmsguard.access.prove.readers_setup import DECRYPT, Setup
+from kmsguard.access.prove.universe import ROLE, ROOT, SERVICE, SESSION, USER, Unsupported
 
 
 @dataclass
@@ -215,14 +216,14 @@ class Model:
                     continue
                 in_acct = e.t() if acct == "*" else e.account_is(acct)
                 if info.kind == "role":
-                    direct.append(z3.And(in_acct, e._arn_exact(g.grantee)))
+                    direct.append(z3.And(in_acct, e.arn_exact(g.grantee)))
                     assert info.role_key is not None
                     role.append(
                         z3.And(
                             in_acct,
                             r.kind == SESSION,
                             e.account_is(info.role_key[0]),
-                            e._role_is(info.role_key[1]),
+                            e.role_is(info.role_key[1]),
                         )
                     )
                 elif info.kind == "root":

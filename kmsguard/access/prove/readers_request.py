@@ -14,16 +14,10 @@ from kmsguard.access.evaluate import decide
 from kmsguard.access.matching import principal_info
 from kmsguard.access.names import fold_principal
 from kmsguard.access.policy import Policy
-from kmsguard.access.prove.encode import (
-    CLOCK_KEYS,
-    ROOT,
-    SERVICE,
-    SESSION,
-    Encoder,
-    sample_principal,
-)
-from kmsguard.access.prove.questions import _render, _value
+from kmsguard.access.prove.authorizer import Encoder
+from kmsguard.access.prove.concretize import model_value, render_value
 from kmsguard.access.prove.readers_setup import DECRYPT, Setup
+from kmsguard.access.prove.universe import CLOCK_KEYS, ROOT, SERVICE, SESSION, sample_principal
 
 T = TypeVar("T")
 _EC = "kms:encryptioncontext:"
@@ -89,36 +83,40 @@ def _endpoint(setup: Setup) -> str:
 def request_of(enc: Encoder, model: z3.ModelRef, setup: Setup) -> tuple[str, dict[str, Any], bool]:
     """(principal, request context, identity assumed) as the model has them."""
     r, u = enc.req, enc.u
-    kind = _value(model, r.kind)
+    kind = model_value(model, r.kind)
     used = enc.used
-    account = _value(model, r.acct) if "acct" in used else u.accounts[_value(model, r.account)]
-    service = _value(model, r.svc) if "svc" in used else u.services[_value(model, r.service)]
-    path = _value(model, r.path) if "path" in used else ""
-    name, session = _value(model, r.name), _value(model, r.session)
+    account = (
+        model_value(model, r.acct) if "acct" in used else u.accounts[model_value(model, r.account)]
+    )
+    service = (
+        model_value(model, r.svc) if "svc" in used else u.services[model_value(model, r.service)]
+    )
+    path = model_value(model, r.path) if "path" in used else ""
+    name, session = model_value(model, r.name), model_value(model, r.session)
     full = name if kind == SESSION else path + name
     principal = _spelled(sample_principal(kind, account, full, session, service), setup)
     context: dict[str, Any] = {}
-    if kind == SERVICE and _value(model, r.source):
+    if kind == SERVICE and model_value(model, r.source):
         context["aws:SourceAccount"] = account
     if "aws:principalarn" in enc.keys_seen:
         if kind == SESSION and path:
             context["aws:PrincipalArn"] = f"arn:aws:iam::{account}:role/{path}{name}"
-        if kind == SERVICE and not _value(model, r.svc_arn):
+        if kind == SERVICE and not model_value(model, r.svc_arn):
             context["aws:PrincipalArn"] = None
     for key, slot in r.slots.items():
         if key in CLOCK_KEYS:
-            now = _value(model, r.now)
+            now = model_value(model, r.now)
             context["aws:CurrentTime"] = datetime.fromtimestamp(now, UTC).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"
             )
             context["aws:EpochTime"] = now
             continue
-        n = _value(model, slot.count)
+        n = model_value(model, slot.count)
         if not n:
             continue
-        vals = [_render(slot.family, _value(model, v)) for v in slot.values[:n]]
+        vals = [render_value(slot.family, model_value(model, v)) for v in slot.values[:n]]
         context[slot.name] = vals if slot.multi else vals[0]
-    assumed = bool(_value(model, r.identity_allows)) and kind not in (ROOT, SERVICE)
+    assumed = bool(model_value(model, r.identity_allows)) and kind not in (ROOT, SERVICE)
     return principal, context, assumed
 
 

@@ -14,7 +14,7 @@ from kmsguard.access.evaluate import PolicyLike
 from kmsguard.access.grants import Grant, parse_grant
 from kmsguard.access.names import fold_principal
 from kmsguard.access.policy import Policy, parse_policy
-from kmsguard.access.prove.questions import KEY_ID
+from kmsguard.access.prove.universe import KEY_ID
 
 DECRYPT = "kms:Decrypt"
 # An IAM or STS principal's ARN (12-digit account) or a service principal, as a request names

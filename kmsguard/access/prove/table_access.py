@@ -9,8 +9,8 @@ from kmsguard.access.catalog import catalog
 from kmsguard.access.dynamodb_reads import INDEX, PARTIQL_ACTIONS, STREAM, TABLE, ReadPath
 from kmsguard.access.evaluate import PolicyLike
 from kmsguard.access.policy import Policy, parse_policy
-from kmsguard.access.prove.questions import DEFAULT_TIMEOUT_S
 from kmsguard.access.prove.readers import ReadersVerdict, readers
+from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S
 
 __all__ = ["SAMPLE_INDEX", "outside_access", "policy_paths"]
 
