@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pulumi_policy import ResourceValidationArgs
+from pulumi_policy.proxy import _DictProxy
 
 from kmsguard.contract import AwsType
 from policies.meta import Control
@@ -26,6 +28,13 @@ def cis(control: str) -> Control:
 def props_of(args: ResourceValidationArgs) -> dict[str, Any]:
     props = plain(args.props)
     return props if isinstance(props, dict) else {}
+
+
+def prop_of(args: ResourceValidationArgs, name: str) -> Any:
+    """One property, as `props_of(args).get(name)` reads it, without unwrapping the others."""
+    props = args.props
+    target = props["__target"] if isinstance(props, _DictProxy) else props
+    return plain(target.get(name)) if isinstance(target, Mapping) else None
 
 
 def label(args: ResourceValidationArgs) -> str:
@@ -68,7 +77,7 @@ class KeyPolicyInput:
         self.raw: Any = None
         if not self.applies:
             return
-        self.raw = props_of(args).get("policy")
+        self.raw = prop_of(args, "policy")
         try:
             self.document = load_document(self.raw)
         except DocumentError as exc:

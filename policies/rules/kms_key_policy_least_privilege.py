@@ -130,6 +130,7 @@ def _root_only(st: Statement) -> bool:
     return bool(names) and all(is_account_root(p) for p in names)
 
 
+@lru_cache(maxsize=1024)  # the same few patterns recur in every key policy
 def _is_wide(pattern: str) -> bool:
     """A pattern covering every KMS action (`*`, `kms:*`, `KMS:*`, `kms:*?*`...)."""
     from kmsguard.access.matching import compile_globs
