@@ -12,7 +12,7 @@ from policies.rules._common import (
     KeyPolicyInput,
     hub,
     label,
-    props_of,
+    props_named,
     prover_timeout,
 )
 from policies.values import Unknown
@@ -71,7 +71,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         planned = parse_policy(policy.document, kind="resource")
     except PolicyDocumentError:
         return  # kms-key-policy-valid reports it
-    props = props_of(args)
+    props = props_named(args, "arn", "keyId")
     arn = props.get("arn")
     account = key_account_of(props, args)
     # Unknown account: no key, so the prover asks about every account that may own it.

@@ -14,7 +14,7 @@ from policies.rules._common import (
     KeyPolicyInput,
     hub,
     label,
-    props_of,
+    props_named,
     prover_timeout,
 )
 from policies.values import Unknown
@@ -91,7 +91,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config = config_of(META, args)
     trusted = str_list(config["trustedAccounts"])
     orgs = str_list(config["trustedOrganizations"])
-    props = props_of(args)
+    props = props_named(args, "arn", "keyId")
     account = key_account_of(props, args)
     arn = props.get("arn")
     named: list[str] = []
