@@ -147,6 +147,7 @@ def stack_seconds(
 def scaling() -> None:
     print(f"AnalyzeStack scaling, independent copies of {PER_COPY} resources (best of {REPEAT}):")
     per: dict[int, float] = {}
+    per_cpu: dict[int, float] = {}
     with (
         PolicyPackClient(PACK_DIR) as client,
         PolicyPackClient(ROOT / "benchmarks" / "trivial_pack") as trivial,
@@ -156,6 +157,8 @@ def scaling() -> None:
             wall, cpu = stack_seconds(client, resources)
             base, _ = stack_seconds(trivial, resources)
             per[n] = wall
+            if cpu is not None:
+                per_cpu[n] = cpu / len(resources)
             pack_cpu = f"pack CPU {cpu:6.2f}s" if cpu is not None else "pack CPU n/a"
             print(
                 f"  {len(resources):6d} resources: {wall:7.2f}s  "
@@ -164,6 +167,10 @@ def scaling() -> None:
             )
     small, large = SCALING[0], SCALING[1]
     print(f"  AnalyzeStack time {large}/{small}: {per[large] / per[small]:.1f}x")
+    if len(per_cpu) == len(SCALING):
+        # Linear: the same pack CPU per resource at every size (wall time follows the load).
+        steps = ", ".join(f"{n}: {per_cpu[n] * 1e3:.3f}" for n in SCALING)
+        print(f"  pack CPU per resource (ms) by stack size: {steps}")
 
 
 def _ms(seconds: float, n: int) -> str:
@@ -189,15 +196,18 @@ def main() -> None:
             f"AnalyzeStack: {m.stack:6.2f}s  diagnostics: {m.found}"
         )
     full, trivial = med["kmsguard pack"], med["trivial pack"]
-    ratio = full.cpu / trivial.cpu
-    rounds = ", ".join(
-        f"{f.cpu / t.cpu:.2f}"
-        for f, t in zip(runs["kmsguard pack"], runs["trivial pack"], strict=True)
-    )
+    pairs = list(zip(runs["kmsguard pack"], runs["trivial pack"], strict=True))
+
+    def paired(field: str) -> float:
+        """Median over rounds of the ratio within a round (both packs measured back to back)."""
+        return median(getattr(f, field) / getattr(t, field) for f, t in pairs)
+
+    ratio = paired("cpu")
+    rounds = ", ".join(f"{f.cpu / t.cpu:.2f}" for f, t in pairs)
     print(
-        f"ratio (kmsguard / trivial), Analyze per resource: CPU of both processes {ratio:.2f}x "
-        f"(rounds: {rounds}); wall {full.analyze / trivial.analyze:.2f}x; "
-        f"pack process alone {full.pack_cpu / trivial.pack_cpu:.2f}x"
+        f"ratio (kmsguard / trivial), Analyze per resource, median of rounds: CPU of both "
+        f"processes {ratio:.2f}x (rounds: {rounds}); wall {paired('analyze'):.2f}x; "
+        f"pack process alone {paired('pack_cpu'):.2f}x"
     )
     print(
         f"target: Analyze CPU per resource at most {TARGET}x the trivial pack's: "

@@ -45,14 +45,16 @@ MAX_WITNESSES = 5
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    policy = KeyPolicyInput(args)
+    if not policy.applies:
+        return
+    config = config_of(META, args)
+    text = config["baselineKeyPolicy"]
+    if not isinstance(text, str) or not text.strip():
+        return
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_new_access
 
-    policy = KeyPolicyInput(args)
-    config = config_of(META, args)
-    text = config["baselineKeyPolicy"]
-    if not policy.applies or not isinstance(text, str) or not text.strip():
-        return
     findings = Findings(report)
     try:
         baseline = parse_policy(text, kind="resource")
