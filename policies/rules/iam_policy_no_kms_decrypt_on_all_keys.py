@@ -12,7 +12,7 @@ from policies.document import decrypt_on_all_keys
 from policies.document import label as statement_label
 from policies.managed import known_decrypt_on_all_keys, managed_policy_document, managed_policy_name
 from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import hub, label, props_of, unknown_action_notes
+from policies.rules._common import hub, label, props_named, unknown_action_notes
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
 META = RuleMeta(
@@ -99,7 +99,8 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
-    props = props_of(args)
+    # Only the properties this rule reads: most resources are none of its types.
+    props = props_named(args, "policy", "policyArn", "inlinePolicies", "managedPolicyArns")
     where = label(args)
     if args.resource_type in _DOC_TYPES:
         _check_doc(props.get("policy"), where, findings)
