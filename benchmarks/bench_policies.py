@@ -7,6 +7,8 @@ import os
 import sys
 import time
 from pathlib import Path
+from statistics import median
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -20,6 +22,8 @@ from kmsguard.preview.pack_dir import PACK_DIR  # noqa: E402
 N = 3000
 SCALING = (300, 3000, 10000)
 REPEAT = 3
+SAMPLES = 5  # Analyze rounds per pack, alternating, so both see the same load
+TARGET = 1.5  # the pack's Analyze CPU per resource over the trivial pack's, at most
 ACCOUNT = "123456789012"
 PER_COPY = 6
 
@@ -84,21 +88,35 @@ def synthetic_stack(n: int = N) -> list[RegisteredResource]:
     return out
 
 
-def measure(pack: Path, resources: list[RegisteredResource]) -> tuple[float, float, float, int]:
-    """Analyze of each resource, then AnalyzeStack: wall seconds of each, CPU seconds of the
-    Analyze loop (this process + the pack's), diagnostics."""
+class Run(NamedTuple):
+    """One pack's measurement: seconds (wall or CPU) for the whole Analyze loop unless noted."""
+
+    start: float  # wall seconds until the pack serves
+    start_cpu: float  # the pack's CPU seconds until then (imports, catalogs)
+    analyze: float  # wall
+    cpu: float  # this process + the pack's
+    pack_cpu: float  # the pack's alone
+    stack: float  # AnalyzeStack wall
+    found: int  # diagnostics
+
+
+def measure(pack: Path, resources: list[RegisteredResource]) -> Run:
+    """Start the pack, Analyze each resource, then AnalyzeStack."""
+    start = time.perf_counter()
     with PolicyPackClient(pack) as client:
+        started = time.perf_counter() - start
         by_urn = {r.urn: r for r in resources}
         pack_cpu = _cpu_seconds(client.pid) or 0.0
         own_cpu = time.process_time()
         start = time.perf_counter()
         found = sum(len(client.analyze(r, by_urn)) for r in resources)
         analyze = time.perf_counter() - start
-        cpu = time.process_time() - own_cpu + (_cpu_seconds(client.pid) or 0.0) - pack_cpu
+        own = time.process_time() - own_cpu
+        served = (_cpu_seconds(client.pid) or 0.0) - pack_cpu
         start = time.perf_counter()
         found += len(client.analyze_stack(resources))
         stack = time.perf_counter() - start
-    return analyze, stack, cpu, found
+    return Run(started, pack_cpu, analyze, own + served, served, stack, found)
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -129,6 +147,7 @@ def stack_seconds(
 def scaling() -> None:
     print(f"AnalyzeStack scaling, independent copies of {PER_COPY} resources (best of {REPEAT}):")
     per: dict[int, float] = {}
+    per_cpu: dict[int, float] = {}
     with (
         PolicyPackClient(PACK_DIR) as client,
         PolicyPackClient(ROOT / "benchmarks" / "trivial_pack") as trivial,
@@ -138,6 +157,8 @@ def scaling() -> None:
             wall, cpu = stack_seconds(client, resources)
             base, _ = stack_seconds(trivial, resources)
             per[n] = wall
+            if cpu is not None:
+                per_cpu[n] = cpu / len(resources)
             pack_cpu = f"pack CPU {cpu:6.2f}s" if cpu is not None else "pack CPU n/a"
             print(
                 f"  {len(resources):6d} resources: {wall:7.2f}s  "
@@ -146,24 +167,55 @@ def scaling() -> None:
             )
     small, large = SCALING[0], SCALING[1]
     print(f"  AnalyzeStack time {large}/{small}: {per[large] / per[small]:.1f}x")
+    if len(per_cpu) == len(SCALING):
+        # Linear: the same pack CPU per resource at every size (wall time follows the load).
+        steps = ", ".join(f"{n}: {per_cpu[n] * 1e3:.3f}" for n in SCALING)
+        print(f"  pack CPU per resource (ms) by stack size: {steps}")
+
+
+def _ms(seconds: float, n: int) -> str:
+    return f"{seconds / n * 1e3:5.2f}"
 
 
 def main() -> None:
     resources = synthetic_stack()
-    full = measure(PACK_DIR, resources)
-    trivial = measure(ROOT / "benchmarks" / "trivial_pack", resources)
-    print(f"resources: {len(resources)}")
-    for label, (a, s, c, f) in (("kmsguard pack", full), ("trivial pack", trivial)):
+    n = len(resources)
+    runs: dict[str, list[Run]] = {"kmsguard pack": [], "trivial pack": []}
+    for _ in range(SAMPLES):
+        runs["kmsguard pack"].append(measure(PACK_DIR, resources))
+        runs["trivial pack"].append(measure(ROOT / "benchmarks" / "trivial_pack", resources))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"resources: {n}; medians of {SAMPLES} alternating rounds; load average {load:.1f}")
+    med: dict[str, Run] = {}
+    for label, rs in runs.items():
+        m = med[label] = Run(*(median(getattr(r, f) for r in rs) for f in Run._fields))
         print(
-            f"{label:14s} Analyze x{len(resources)}: {a:7.2f}s (CPU {c:6.2f}s, "
-            f"{c / len(resources) * 1e3:5.2f} ms/resource)  AnalyzeStack: {s:7.2f}s  "
-            f"total: {a + s:7.2f}s  diagnostics: {f}"
+            f"{label:14s} start {m.start:5.2f}s (pack CPU {m.start_cpu:5.2f}s)  "
+            f"Analyze x{n}: {m.analyze:6.2f}s = {_ms(m.analyze, n)} ms/resource, CPU "
+            f"{_ms(m.cpu, n)} ms/resource (pack {_ms(m.pack_cpu, n)})  "
+            f"AnalyzeStack: {m.stack:6.2f}s  diagnostics: {m.found}"
         )
+    full, trivial = med["kmsguard pack"], med["trivial pack"]
+    pairs = list(zip(runs["kmsguard pack"], runs["trivial pack"], strict=True))
+
+    def paired(field: str) -> float:
+        """Median over rounds of the ratio within a round (both packs measured back to back)."""
+        return median(getattr(f, field) / getattr(t, field) for f, t in pairs)
+
+    ratio = paired("cpu")
+    rounds = ", ".join(f"{f.cpu / t.cpu:.2f}" for f, t in pairs)
     print(
-        f"ratio (kmsguard / trivial): Analyze {full[0] / trivial[0]:.1f}x "
-        f"(CPU {full[2] / trivial[2]:.1f}x)  "
-        f"AnalyzeStack {full[1] / max(trivial[1], 1e-9):.1f}x  "
-        f"total {(full[0] + full[1]) / (trivial[0] + trivial[1]):.1f}x"
+        f"ratio (kmsguard / trivial), Analyze per resource, median of rounds: CPU of both "
+        f"processes {ratio:.2f}x (rounds: {rounds}); wall {paired('analyze'):.2f}x; "
+        f"pack process alone {paired('pack_cpu'):.2f}x"
+    )
+    print(
+        f"target: Analyze CPU per resource at most {TARGET}x the trivial pack's: "
+        f"{'met' if ratio <= TARGET else 'NOT met'} ({ratio:.2f}x)"
+    )
+    print(
+        f"AnalyzeStack: {full.stack:.2f}s vs {trivial.stack:.2f}s "
+        f"({full.stack / max(trivial.stack, 1e-9):.1f}x)"
     )
     scaling()
 

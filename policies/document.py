@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from kmsguard.access.arn import arn_fields, is_account_id, key_arn, parse_arn
@@ -50,6 +51,7 @@ def covers_any(st: Statement, actions: Iterable[str]) -> list[str]:
     return [a for a in actions if st.covers(a)]
 
 
+@lru_cache(maxsize=4096)  # the same few principals recur in every policy of a stack
 def is_account_root(principal: str) -> bool:
     arn = parse_arn(principal)
     return is_account_id(principal) or (arn is not None and arn.is_account_root)

@@ -125,8 +125,21 @@ class DocumentError(ValueError):
     """A policy document that is not JSON or not an object."""
 
 
+# JSON documents by their text: every rule reading a resource's policy (and each Analyze call
+# of the same document) shares one parse, and the domain's parse cache then finds the mapping
+# by identity. Bounded in entries and in the size of a kept text, so a program full of large or
+# distinct documents costs a parse each, never unbounded memory.
+_LOADED: dict[str, dict[str, Any]] = {}
+_LOADED_ENTRIES = 1024
+_LOADED_MAX_TEXT = 64 * 1024  # twice the largest key policy AWS accepts (32 KiB)
+
+
 def load_document(value: Any) -> dict[str, Any] | Unknown | None:
-    """A policy document given as a JSON string or an object; None when absent."""
+    """A policy document given as a JSON string or an object; None when absent.
+
+    A document read from text may be shared with other readers of the same text: read it,
+    never modify it.
+    """
     if value is None or value == "":
         return None
     if is_unknown(value):
@@ -137,6 +150,9 @@ def load_document(value: Any) -> dict[str, Any] | Unknown | None:
         return value
     if not isinstance(value, str):
         raise DocumentError(f"policy must be a JSON string, got {type(value).__name__}")
+    known = _LOADED.get(value)
+    if known is not None:
+        return known
     if any(s in value for s in UNKNOWN_SENTINELS):
         return UNKNOWN
     try:
@@ -145,4 +161,8 @@ def load_document(value: Any) -> dict[str, Any] | Unknown | None:
         raise DocumentError(f"policy is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise DocumentError(f"policy must be a JSON object, got {type(doc).__name__}")
+    if len(value) <= _LOADED_MAX_TEXT:
+        if len(_LOADED) >= _LOADED_ENTRIES:
+            _LOADED.clear()
+        _LOADED[value] = doc
     return doc

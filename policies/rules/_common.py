@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pulumi_policy import ResourceValidationArgs
+from pulumi_policy.proxy import _DictProxy
 
 from kmsguard.contract import AwsType
 from policies.meta import Control
-from policies.values import plain
+from policies.values import DocumentError, load_document, plain
 
 SECURITY_HUB = "AWS Foundational Security Best Practices (Security Hub)"
 CIS = "CIS AWS Foundations Benchmark"
@@ -26,6 +28,19 @@ def cis(control: str) -> Control:
 def props_of(args: ResourceValidationArgs) -> dict[str, Any]:
     props = plain(args.props)
     return props if isinstance(props, dict) else {}
+
+
+def prop_of(args: ResourceValidationArgs, name: str) -> Any:
+    """One property, as `props_of(args).get(name)` reads it, without unwrapping the others."""
+    props = args.props
+    target = props["__target"] if isinstance(props, _DictProxy) else props
+    return plain(target.get(name)) if isinstance(target, Mapping) else None
+
+
+def props_named(args: ResourceValidationArgs, *names: str) -> dict[str, Any]:
+    """Just the named properties, as `props_of(args)` has them: the rules reading a key's ARN
+    and id need not unwrap its whole policy document."""
+    return {name: prop_of(args, name) for name in names}
 
 
 def label(args: ResourceValidationArgs) -> str:
@@ -60,15 +75,13 @@ class KeyPolicyInput:
     """The key policy a Key or KeyPolicy resource declares (document, unknown, absent or bad)."""
 
     def __init__(self, args: ResourceValidationArgs) -> None:
-        from policies.values import DocumentError, load_document
-
         self.applies = args.resource_type in KEY_POLICY_TYPES
         self.document: Any = None
         self.error = ""
         self.raw: Any = None
         if not self.applies:
             return
-        self.raw = props_of(args).get("policy")
+        self.raw = prop_of(args, "policy")
         try:
             self.document = load_document(self.raw)
         except DocumentError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
@@ -11,7 +12,7 @@ from policies.document import decrypt_on_all_keys
 from policies.document import label as statement_label
 from policies.managed import known_decrypt_on_all_keys, managed_policy_document, managed_policy_name
 from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import hub, label, props_of, unknown_action_notes
+from policies.rules._common import hub, label, props_named, unknown_action_notes
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
 META = RuleMeta(
@@ -64,6 +65,18 @@ def _check_doc(raw: Any, where: str, findings: Findings) -> None:
         )
 
 
+@lru_cache(maxsize=1024)  # the catalog's documents never change; a few are attached everywhere
+def _managed_decrypts_on_all_keys(arn: str) -> bool | None:
+    """Whether the AWS managed policy allows decrypting with every key; None: not catalogued."""
+    name = managed_policy_name(arn)
+    doc = managed_policy_document(arn)
+    if name in known_decrypt_on_all_keys():
+        return True
+    if doc is None:
+        return None
+    return bool(decrypt_on_all_keys(doc))
+
+
 def _check_managed(arn: Any, where: str, findings: Findings) -> None:
     if is_unknown(arn):
         findings.defer(f"{where}: policyArn is unknown during preview")
@@ -73,12 +86,12 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
     name = managed_policy_name(arn)
     if name is None:
         return  # customer managed policies are judged where they are declared
-    doc = managed_policy_document(arn)
-    if doc is None and name not in known_decrypt_on_all_keys():
+    decrypts = _managed_decrypts_on_all_keys(arn)
+    if decrypts is None:
         # Never a silent pass: an AWS managed policy we cannot read may grant anything.
         findings.defer(f"{where}: AWS managed policy {name} is not in the managed policy catalog")
         return
-    if name in known_decrypt_on_all_keys() or (doc is not None and decrypt_on_all_keys(doc)):
+    if decrypts:
         findings.violation(
             f"{where}: attaches AWS managed policy {name}, which allows kms:Decrypt on all keys"
         )
@@ -86,7 +99,8 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
-    props = props_of(args)
+    # Only the properties this rule reads: most resources are none of its types.
+    props = props_named(args, "policy", "policyArn", "inlinePolicies", "managedPolicyArns")
     where = label(args)
     if args.resource_type in _DOC_TYPES:
         _check_doc(props.get("policy"), where, findings)

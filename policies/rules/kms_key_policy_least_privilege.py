@@ -21,7 +21,7 @@ from policies.document import (
     label as statement_label,
 )
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
-from policies.rules._common import KeyPolicyInput, label, props_of
+from policies.rules._common import KeyPolicyInput, label, props_named
 from policies.values import Unknown
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ def _root_only(st: Statement) -> bool:
     return bool(names) and all(is_account_root(p) for p in names)
 
 
+@lru_cache(maxsize=1024)  # the same few patterns recur in every key policy
 def _is_wide(pattern: str) -> bool:
     """A pattern covering every KMS action (`*`, `kms:*`, `KMS:*`, `kms:*?*`...)."""
     from kmsguard.access.matching import compile_globs
@@ -153,7 +154,8 @@ def _check(
         findings.violation(f"{where}: {statement_label(st)} grants {wide[0]} to {who}")
         return
     crypto = [a for a in CRYPTO_ACTIONS if st.covers(a)]
-    admin = [a for a in admin_only_actions() if st.covers(a)]
+    # The administration actions matter only beside cryptographic ones (and are many).
+    admin = [a for a in admin_only_actions() if st.covers(a)] if crypto and not admin_crypto else []
     if crypto and admin and not admin_crypto:
         findings.violation(
             f"{where}: {statement_label(st)} gives {who} both key administration "
@@ -187,7 +189,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed_users = str_list(config["allowedKeyUsers"])
     admin_crypto = config["adminCryptoActionsAllowed"] is True
     sts = statements(policy.document)
-    account = key_account_of(props_of(args), args)
+    account = key_account_of(props_named(args, "arn", "keyId"), args)
     for st in sts:
         if not allows(st) or _is_root_delegation(st, account):
             continue

@@ -9,7 +9,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from kmsguard.access.arn import is_account_id, is_key_arn, key_arn, parse_arn
 from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, resource_policy
-from policies.rules._common import KeyPolicyInput, label, props_of
+from policies.rules._common import KeyPolicyInput, label, props_named
 from policies.values import Unknown, as_bool
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if not policy.applies:
         return
     findings = Findings(report)
-    props = props_of(args)
+    props = props_named(args, "arn", "keyId", "bypassPolicyLockoutSafetyCheck")
     bypass = as_bool(props.get("bypassPolicyLockoutSafetyCheck"))
     if isinstance(bypass, Unknown):
         findings.defer(f"{label(args)}: bypassPolicyLockoutSafetyCheck is unknown during preview")

@@ -12,7 +12,7 @@ from policies.rules._common import (
     KeyPolicyInput,
     hub,
     label,
-    props_of,
+    props_named,
     prover_timeout,
 )
 from policies.values import Unknown
@@ -45,14 +45,16 @@ MAX_WITNESSES = 5
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    policy = KeyPolicyInput(args)
+    if not policy.applies:
+        return
+    config = config_of(META, args)
+    text = config["baselineKeyPolicy"]
+    if not isinstance(text, str) or not text.strip():
+        return
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_new_access
 
-    policy = KeyPolicyInput(args)
-    config = config_of(META, args)
-    text = config["baselineKeyPolicy"]
-    if not policy.applies or not isinstance(text, str) or not text.strip():
-        return
     findings = Findings(report)
     try:
         baseline = parse_policy(text, kind="resource")
@@ -71,7 +73,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         planned = parse_policy(policy.document, kind="resource")
     except PolicyDocumentError:
         return  # kms-key-policy-valid reports it
-    props = props_of(args)
+    props = props_named(args, "arn", "keyId")
     arn = props.get("arn")
     account = key_account_of(props, args)
     # Unknown account: no key, so the prover asks about every account that may own it.

@@ -14,7 +14,7 @@ from policies.rules._common import (
     KeyPolicyInput,
     hub,
     label,
-    props_of,
+    props_named,
     prover_timeout,
 )
 from policies.values import Unknown
@@ -67,13 +67,13 @@ def _describe(w: Witness) -> str:
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    policy = KeyPolicyInput(args)
+    if not policy.applies or policy.error or policy.document is None:
+        return  # absent or unreadable policies are kms-key-policy-valid's concern
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_public_access
     from kmsguard.access.prove.questions import spare_account
 
-    policy = KeyPolicyInput(args)
-    if not policy.applies or policy.error or policy.document is None:
-        return  # absent or unreadable policies are kms-key-policy-valid's concern
     findings = Findings(report)
     if isinstance(policy.document, Unknown):
         findings.defer(f"{label(args)}: the key policy is unknown during preview")
@@ -91,7 +91,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     config = config_of(META, args)
     trusted = str_list(config["trustedAccounts"])
     orgs = str_list(config["trustedOrganizations"])
-    props = props_of(args)
+    props = props_named(args, "arn", "keyId")
     account = key_account_of(props, args)
     arn = props.get("arn")
     named: list[str] = []

@@ -29,11 +29,11 @@ META = RuleMeta(
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    from kmsguard.access import parse_policy
-
     policy = KeyPolicyInput(args)
     if not policy.applies:
         return
+    from kmsguard.access import parse_policy
+
     findings = Findings(report)
     if policy.error:
         findings.violation(f"{label(args)}: {policy.error}")
