@@ -31,6 +31,16 @@ def test_the_read_only_policy_reads_everything(seeded: Seeded, tmp_path: Path, m
     assert code == 1  # the seeded account's mandatory findings, all of them readable
     rules = {f["rule"] for f in findings(out)}
     assert "kms-key-rotation-enabled" in rules
+    # GetResourcePolicy on every table and on the one stream, whose reader is then found.
+    data = json.loads(out.read_text())
+    assert data["calls"]["dynamodb:GetResourcePolicy"] == data["resources"]["tables"] + 1
+    a = seeded.arns
+    assert any(
+        f["rule"] == "table-readers"
+        and f["resource"] == a["streamed"]
+        and a["partner"] in f["message"]
+        for f in findings(out)
+    )
 
 
 def test_a_refused_read_is_named_with_its_action_and_the_rest_is_judged(
