@@ -190,6 +190,7 @@ def test_the_table_and_its_stream_each_bring_their_resource_policy() -> None:
 
 
 def test_an_unread_resource_policy_is_unknown_never_none() -> None:
+    row("audit-unread-unknown")
     assert _policies(_streamed(unread={"streamPolicy"})) == {STREAM: UNKNOWN}
     assert _policies(_streamed(unread={"resourcePolicy"})) == {_table(None).arn: UNKNOWN}
     assert _policies(_streamed()) == {}
