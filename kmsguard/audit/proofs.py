@@ -241,7 +241,7 @@ def prove_tables(
 ) -> tuple[list[Finding], list[Skipped]]:
     """The key-access and readers proofs of every table; `settings` are the readers rule's
     (trusted accounts and organizations, extra declared readers) from --policy-config."""
-    from kmsguard.audit.readers import ReadersSettings, table_readers
+    from kmsguard.audit.readers import Reach, ReadersSettings, table_readers
 
     if inv.iam is None:
         # Without the account's identities the account is not closed: no proof, and no pass.
@@ -250,6 +250,7 @@ def prove_tables(
     keys = {k.arn: k for k in inv.keys}
     principals = Principals(inv.iam, inv.aws_policies)
     wanted = ReadersSettings.of(settings or {})
+    reach = Reach(principals.readers)
     out: list[Finding] = []
     for i, t in enumerate(inv.tables):
         arn = str((t.description.get("SSEDescription") or {}).get("KMSMasterKeyArn") or "")
@@ -259,7 +260,7 @@ def prove_tables(
             if f is not None:
                 out.append(f)
         if wanted.skipped is None:
-            f = table_readers(inv, t, k, principals, org, wanted, timeout_s)
+            f = table_readers(inv, t, k, principals, reach, org, wanted, timeout_s)
             if f is not None:
                 out.append(f)
         progress("prove", i + 1, len(inv.tables))

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kmsguard.access import PolicyDocumentError, parse_policy
+from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.key_users import declared_readers, key_users
+from kmsguard.access.policy import Policy
 from kmsguard.access.prove import ReadersVerdict, readers
 from kmsguard.audit.findings import READERS, Finding
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
@@ -46,6 +48,45 @@ class ReadersSettings:
         )
 
 
+class Reach:
+    """Which principals an identity Allow for a read action may let at which table resources,
+    indexed once for the account: each table is offered only those that may reach it (and
+    those its policies name), so that the proof's cost does not grow with the account's size.
+    Leaving out the others is exact: in the closed account, a principal whose policies cannot
+    allow a read of the table is one with no identity policy for it."""
+
+    def __init__(self, identities: Mapping[str, list[Policy]]) -> None:
+        self.identities = identities
+        self.everywhere: set[str] = set()
+        self.by_resource: dict[str, set[str]] = {}
+        reads = [a.lower() for path in READ_PATHS if path.returns_items for a in path.actions]
+        for arn, docs in identities.items():
+            for st in (st for d in docs for st in d.statements if not st.is_deny):
+                if not any(st.action_matches(a) for a in reads):
+                    continue
+                patterns = st.resource_patterns
+                if st.not_resource or not patterns or any(c in r for r in patterns for c in "*?$"):
+                    self.everywhere.add(arn)
+                    break
+                for r in patterns:
+                    self.by_resource.setdefault(r.lower(), set()).add(arn)
+
+    def of(self, resources: list[str], policies: list[Policy]) -> dict[str, list[Policy]]:
+        found = set(self.everywhere)
+        lowered = {a.lower(): a for a in self.identities}  # IAM names compare case-insensitively
+        for r in resources:
+            found |= self.by_resource.get(r.lower(), set())
+        for pol in policies:
+            for st in pol.statements:
+                spec = st.principal
+                if st.not_principal or spec is None or spec.everyone or spec.accounts:
+                    return dict(self.identities)  # it may let in anyone: everyone is offered
+                if any(":assumed-role/" in a for a in spec.arns):
+                    return dict(self.identities)  # a session holds its role's policies
+                found |= {lowered[a.lower()] for a in spec.arns if a.lower() in lowered}
+        return {a: self.identities[a] for a in sorted(found)}
+
+
 def _unknown(table: TableData, why: str) -> Finding:
     return Finding(
         table.arn,
@@ -62,6 +103,7 @@ def table_readers(
     table: TableData,
     key: KeyData | None,
     principals: Principals,
+    reach: Reach,
     org: OrgPolicies,
     settings: ReadersSettings,
     timeout_s: float,
@@ -97,7 +139,17 @@ def table_readers(
         for i in d.get(kind) or []
         if i.get("IndexName")
     ]
-    ids = principals.readers
+    resources = [table.arn, *(f"{table.arn}/index/{i}" for i in indexes)]
+    resources += [stream_arn] if stream_arn else []
+    try:
+        docs = [
+            parse_policy(doc, kind="resource")
+            for doc in (table.resource_policy, table.stream_policy)
+            if doc
+        ]
+    except PolicyDocumentError as exc:
+        return _unknown(table, f"its resource-based policy: {exc}")
+    ids = reach.of(resources, docs)
     root = f"arn:{inv.partition}:iam::{inv.account}:root"
     try:
         verdict = readers(
