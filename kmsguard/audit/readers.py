@@ -87,6 +87,25 @@ class Reach:
         return {a: self.identities[a] for a in sorted(found)}
 
 
+def _decrypting(
+    key_policy: Policy, grants: list[dict[str, Any]] | None, principals: Principals
+) -> set[str] | None:
+    """The account's principals that may decrypt with the key (lower-cased): an identity Allow
+    for kms:Decrypt, or named by its policy or a grant; None: it may let in anyone."""
+    found = {a.lower() for a in principals.policies}
+    found |= {str(g.get("GranteePrincipal", "")).lower() for g in grants or []}
+    for st in key_policy.statements:
+        spec = st.principal
+        if st.is_deny:
+            continue
+        if st.not_principal or spec is None or spec.everyone:
+            return None
+        if any(":assumed-role/" in a for a in spec.arns):
+            return None  # a session holds its role's policies
+        found |= {a.lower() for a in spec.arns}
+    return found
+
+
 def _unknown(table: TableData, why: str) -> Finding:
     return Finding(
         table.arn,
@@ -150,6 +169,11 @@ def table_readers(
     except PolicyDocumentError as exc:
         return _unknown(table, f"its resource-based policy: {exc}")
     ids = reach.of(resources, docs)
+    if key_policy is not None:
+        may = _decrypting(key_policy, key.grants if key is not None else None, principals)
+        if may is not None:
+            # A reader needs both sides: whoever the key cannot serve never reads its items.
+            ids = {a: d for a, d in ids.items() if a.lower() in may}
     root = f"arn:{inv.partition}:iam::{inv.account}:root"
     try:
         verdict = readers(

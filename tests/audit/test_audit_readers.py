@@ -21,8 +21,8 @@ READS = ["dynamodb:GetItem", "dynamodb:Query"]
 
 @pytest.fixture(scope="module")
 def account() -> Iterator[tuple[SandboxInfo, dict[str, str]]]:
-    """A key user `reader`; `peeker`, allowed kms:Decrypt but no DynamoDB action; `inside` and
-    `quiet` on the key, `inside` with a table policy letting `peeker` read; `public` and
+    """A key user `reader`; `peeker`, allowed kms:Decrypt but no DynamoDB action; `inside`,
+    `quiet` and `lent` on the key, `inside` with a table policy letting `peeker` read; `public` and
     `partnered` on an AWS owned key, opened to everyone and to a partner account."""
     with running() as sb:
         iam, ddb = sb.client("iam"), sb.client("dynamodb")
@@ -36,8 +36,19 @@ def account() -> Iterator[tuple[SandboxInfo, dict[str, str]]]:
         key = sb.client("kms").create_key(Policy=key_policy_json(roles))["KeyMetadata"]
         a["key"] = key["Arn"]
         sse = {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]}
-        for name in ("inside", "quiet"):
+        for name in ("inside", "quiet", "lent"):
             a[name] = make_table(sb, name, sse)
+        # `borrower` may GetItem on `lent` and holds a grant on the key, nothing else.
+        a["borrower"] = iam.create_user(UserName="borrower")["User"]["Arn"]
+        get = {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": a["lent"]}
+        iam.put_user_policy(
+            UserName="borrower",
+            PolicyName="get",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [get]}),
+        )
+        sb.client("kms").create_grant(
+            KeyId=key["Arn"], GranteePrincipal=a["borrower"], Operations=["Decrypt"]
+        )
         owned = {"Enabled": False}
         for name in ("public", "partnered"):
             a[name] = make_table(sb, name, owned)
@@ -122,3 +133,16 @@ def test_a_disabled_readers_rule_skips_the_proof_and_says_why(
     assert [f for f in findings(out) if f["rule"] in (READERS, READERS_RULE)] == []
     skipped = {s["rule"]: s["reason"] for s in json.loads(out.read_text())["skipped"]}
     assert READERS_RULE in skipped[READERS]
+
+
+def test_a_grant_on_the_key_with_an_identity_read_makes_an_undeclared_reader(
+    account, report
+) -> None:
+    _, a = account
+    (proof,) = _of(report, READERS, a["lent"])
+    (w,) = proof["witnesses"]
+    assert w["principal"] == a["borrower"]
+    assert (w["read"]["action"], w["read"]["resource"]) == ("dynamodb:GetItem", a["lent"])
+    assert w["decrypt"]["grants"] and w["decrypt"]["resource"] == a["key"]
+    (pack,) = _of(report, READERS_RULE, a["lent"])
+    assert a["borrower"] in pack["message"]
