@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from kmsguard.access.arn import arn_fields, is_account_id, key_arn, parse_arn
+from kmsguard.access.arn import arn_fields, key_arn
+from kmsguard.access.key_users import is_account_root as is_account_root
 from kmsguard.access.matching import glob
 
 if TYPE_CHECKING:
@@ -49,12 +49,6 @@ def written_actions(st: Statement) -> tuple[str, ...]:
 
 def covers_any(st: Statement, actions: Iterable[str]) -> list[str]:
     return [a for a in actions if st.covers(a)]
-
-
-@lru_cache(maxsize=4096)  # the same few principals recur in every policy of a stack
-def is_account_root(principal: str) -> bool:
-    arn = parse_arn(principal)
-    return is_account_id(principal) or (arn is not None and arn.is_account_root)
 
 
 # Condition keys that narrow which keys (or which path) an identity statement reaches.

@@ -93,7 +93,7 @@ def audit(args: Any) -> Any:
     from kmsguard.audit.discover import discover
     from kmsguard.audit.findings import UNREADABLE, Finding
     from kmsguard.audit.inventory import Selection
-    from kmsguard.audit.judge import run_pack, start_pack
+    from kmsguard.audit.judge import READERS_RULE, run_pack, start_pack
     from kmsguard.audit.model import build
     from kmsguard.audit.progress import Progress
     from kmsguard.audit.proofs import prove_tables
@@ -129,7 +129,8 @@ def audit(args: Any) -> Any:
         findings, skipped = run_pack(client, info, stacks, progress)
         seconds["pack"] = time.perf_counter() - t
     t = time.perf_counter()
-    proved, more = prove_tables(inv, org or OrgPolicies(), args.prover_timeout, progress)
+    settings = policy_config.normalize(config or {}, [READERS_RULE]).get(READERS_RULE, {})
+    proved, more = prove_tables(inv, org or OrgPolicies(), args.prover_timeout, progress, settings)
     seconds["prove"] = time.perf_counter() - t
     unreadable = [
         Finding(

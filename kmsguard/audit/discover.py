@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kmsguard.access.arn import managed_policy_name
+from kmsguard.audit.discover_iam import discover_iam
 from kmsguard.audit.inventory import (
     Calls,
     Inventory,
@@ -20,9 +20,6 @@ from kmsguard.audit.inventory import (
 
 # Connections per client and threads per phase: botocore's pool is the bound on concurrency.
 POOL = 10
-# GetAccountAuthorizationDetails without AWS managed policies: the pack reads those from its
-# own catalog, and listing every one of them would dwarf a small account.
-IAM_FILTER = ("User", "Role", "Group", "LocalManagedPolicy")
 _GONE = ("ResourceNotFoundException", "NotFoundException", "TableNotFoundException")
 
 Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
@@ -80,16 +77,11 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
     t.backups = backups
     if not ok:
         t.unread.add("pointInTimeRecovery")
-    ok, policy = _call(
-        calls,
-        arn,
-        "dynamodb:GetResourcePolicy",
-        lambda: ddb.get_resource_policy(ResourceArn=arn)["Policy"],
-        ("PolicyNotFoundException", *_GONE),
-    )
-    t.resource_policy = policy
-    if not ok:
-        t.unread.add("resourcePolicy")
+    t.resource_policy = _policy(ddb, calls, t, arn, "resourcePolicy")
+    stream = str(description.get("LatestStreamArn") or "")
+    if stream and (description.get("StreamSpecification") or {}).get("StreamEnabled"):
+        # A stream has its own resource-based policy: its records are the table's items.
+        t.stream_policy = _policy(ddb, calls, t, stream, "streamPolicy")
     try:
         t.tags = _pages(
             ddb,
@@ -103,6 +95,20 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
         calls.refused(arn, "dynamodb:ListTagsOfResource", exc)
         t.unread.add("tags")
     return t
+
+
+def _policy(ddb: Any, calls: Calls, t: TableData, arn: str, prop: str) -> str | None:
+    """The resource-based policy on `arn` (None: it has none); a refusal marks `prop` unread."""
+    ok, policy = _call(
+        calls,
+        arn,
+        "dynamodb:GetResourcePolicy",
+        lambda: ddb.get_resource_policy(ResourceArn=arn)["Policy"],
+        ("PolicyNotFoundException", *_GONE),
+    )
+    if not ok:
+        t.unread.add(prop)
+    return str(policy) if policy is not None else None
 
 
 def _key(kms: Any, region: str, key_id: str, calls: Calls, account: str) -> KeyData | None:
@@ -258,77 +264,6 @@ def discover_region(
             )
         elif k.metadata.get("KeyState") not in _NOT_JUDGED:
             inv.keys.append(k)
-
-
-def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progress) -> None:
-    calls = Calls(inv)
-    iam = clients("iam", region)
-    progress("iam", 0, 1)
-    merged: dict[str, list[dict[str, Any]]] = {
-        "UserDetailList": [],
-        "GroupDetailList": [],
-        "RoleDetailList": [],
-        "Policies": [],
-    }
-    try:
-        for page in iam.get_paginator("get_account_authorization_details").paginate(
-            Filter=list(IAM_FILTER)
-        ):
-            calls.count("iam:GetAccountAuthorizationDetails")
-            for k, items in merged.items():
-                items.extend(page.get(k, []))
-    except (ClientError, BotoCoreError) as exc:
-        calls.refused(
-            f"arn:{inv.partition}:iam::{inv.account}:root",
-            "iam:GetAccountAuthorizationDetails",
-            exc,
-        )
-        progress("iam", 1, 1)
-        return
-    inv.iam = merged
-    _aws_policies(inv, iam, calls)
-    progress("iam", 1, 1)
-
-
-def _attached_aws_policies(details: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """AWS managed policies attached to an entity or used as a boundary, each once."""
-    arns: dict[str, None] = {}
-    for kind in ("UserDetailList", "GroupDetailList", "RoleDetailList"):
-        for e in details[kind]:
-            for mp in e.get("AttachedManagedPolicies") or []:
-                arns[str(mp.get("PolicyArn", ""))] = None
-            boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-            if boundary:
-                arns[str(boundary)] = None
-    return [a for a in arns if managed_policy_name(a)]
-
-
-def _aws_policies(inv: Inventory, iam: Any, calls: Calls) -> None:
-    """The documents of the AWS managed policies in use, for the per-table proof (the pack has
-    its own catalog): GetAccountAuthorizationDetails once more, for AWS managed policies only,
-    and only when one is in use."""
-    assert inv.iam is not None
-    wanted = set(_attached_aws_policies(inv.iam))
-    if not wanted:
-        return
-    try:
-        for page in iam.get_paginator("get_account_authorization_details").paginate(
-            Filter=["AWSManagedPolicy"]
-        ):
-            calls.count("iam:GetAccountAuthorizationDetails")
-            for p in page.get("Policies", []):
-                if p.get("Arn") in wanted:
-                    versions = p.get("PolicyVersionList") or []
-                    doc = next(
-                        (v.get("Document") for v in versions if v.get("IsDefaultVersion")), None
-                    )
-                    inv.aws_policies[str(p["Arn"])] = doc
-    except (ClientError, BotoCoreError) as exc:
-        calls.refused(
-            f"arn:{inv.partition}:iam::{inv.account}:root",
-            "iam:GetAccountAuthorizationDetails",
-            exc,
-        )
 
 
 def discover(

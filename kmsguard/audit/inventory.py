@@ -33,6 +33,7 @@ class TableData:
     backups: dict[str, Any] | None = None
     tags: list[dict[str, str]] | None = None
     resource_policy: str | None = None
+    stream_policy: str | None = None  # the resource-based policy on its latest stream
     unread: set[str] = field(default_factory=set)  # properties whose call was refused
 
 

@@ -20,6 +20,9 @@ from kmsguard.preview.pack_dir import PACK_DIR
 from kmsguard.preview.report import present
 
 KEY_ACCESS_RULE = "stack-key-access-matches-declared"
+READERS_RULE = "dynamodb-table-readers-match-declared"
+# The rules that take the organization's SCPs and RCPs (--org-policies) as settings.
+ORG_RULES = (KEY_ACCESS_RULE, READERS_RULE)
 Progress = Callable[[str, int, int], None]
 # A stack rule's finding without a URN names its resource first: "Key 'id': ..."
 _LABEL = re.compile(r"^(Key|Table|TableReplica) '([^']+)'")
@@ -32,15 +35,16 @@ def pack_config(
     the plan-only rules disabled."""
     out = policy_config.normalize(given, names)
     if org is not None and (org.scps or org.rcps):
-        mine = out.setdefault(KEY_ACCESS_RULE, {})
-        for setting in ("serviceControlPolicies", "resourceControlPolicies"):
-            if setting in mine:
-                raise ValueError(
-                    f"--policy-config sets {KEY_ACCESS_RULE}.{setting} and --org-policies is "
-                    "given: give the organization's policies one way"
-                )
-        mine["serviceControlPolicies"] = [json.loads(p.source) for p in org.scps]
-        mine["resourceControlPolicies"] = [json.loads(p.source) for p in org.rcps]
+        for rule in (r for r in ORG_RULES if r in names):
+            mine = out.setdefault(rule, {})
+            for setting in ("serviceControlPolicies", "resourceControlPolicies"):
+                if setting in mine:
+                    raise ValueError(
+                        f"--policy-config sets {rule}.{setting} and --org-policies is "
+                        "given: give the organization's policies one way"
+                    )
+            mine["serviceControlPolicies"] = [json.loads(p.source) for p in org.scps]
+            mine["resourceControlPolicies"] = [json.loads(p.source) for p in org.rcps]
     for name in PLAN_ONLY:
         if name in names:
             out.setdefault(name, {})["enforcementLevel"] = "disabled"

@@ -122,6 +122,25 @@ def table_props(t: TableData, aws_managed: Mapping[str, str]) -> dict[str, Any]:
     return props
 
 
+def resource_policies(t: TableData) -> list[tuple[str, dict[str, Any]]]:
+    """The table's and its stream's resource-based policies as pulumi-aws ResourcePolicy
+    resources; one that could not be read is there with an unknown document, so that the pack
+    defers rather than judges the table as if it had none."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    stream = str(t.description.get("LatestStreamArn") or "")
+    for arn, doc, prop, name in (
+        (t.arn, t.resource_policy, "resourcePolicy", f"{t.name}/policy"),
+        (stream, t.stream_policy, "streamPolicy", f"{t.name}/stream/policy"),
+    ):
+        if not arn or "*" in t.unread:
+            continue
+        if prop in t.unread:
+            out.append((name, {"resourceArn": arn, "policy": UNKNOWN}))
+        elif doc:
+            out.append((name, {"resourceArn": arn, "policy": doc}))
+    return out
+
+
 def _index(i: Mapping[str, Any]) -> dict[str, Any]:
     keys = {s["KeyType"]: s["AttributeName"] for s in i.get("KeySchema", [])}
     out = {
@@ -214,11 +233,9 @@ def build(inv: Inventory) -> list[Stack]:
         for t in (t for t in inv.tables if t.region == region):
             props = table_props(t, inv.aws_managed)
             stack.add(_resource(inv.account, AwsType.DYNAMODB_TABLE, t.name, props, ref), t.arn)
-            if t.resource_policy:
-                policy = {"resourceArn": t.arn, "policy": t.resource_policy}
-                name = f"{t.name}/policy"
+            for name, props in resource_policies(t):
                 stack.add(
-                    _resource(inv.account, AwsType.DYNAMODB_RESOURCE_POLICY, name, policy, ref),
+                    _resource(inv.account, AwsType.DYNAMODB_RESOURCE_POLICY, name, props, ref),
                     t.arn,
                 )
         for type_, name, props, arn in iam:

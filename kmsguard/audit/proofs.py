@@ -1,12 +1,13 @@
-"""Per table: who, beyond the key users its key policy names, can decrypt it (the prover)."""
+"""Per table: who beyond the key users decrypts it, and who beyond the declared readers reads it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
 from kmsguard.access.arn import account_of, is_key_arn, parse_arn
+from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
@@ -16,6 +17,12 @@ from kmsguard.contract import AwsType, dynamodb_service_endpoint
 from kmsguard.org_policies import OrgPolicies
 
 ACTION = "kms:Decrypt"
+RELEVANT = sorted(
+    {
+        ACTION.lower(),
+        *(a.lower() for path in READ_PATHS if path.returns_items for a in path.actions),
+    }
+)
 WITNESSES = 8
 Progress = Callable[[str, int, int], None]
 
@@ -33,6 +40,9 @@ class Principals:
         aws_policies: Mapping[str, Any] | None = None,
     ) -> None:
         self.policies: dict[str, list[Policy]] = {}
+        # Those whose policies speak of a read action or kms:Decrypt (Allow or Deny): the
+        # readers proof's identities; the account is closed, nobody else holds such a policy.
+        self.readers: dict[str, list[Policy]] = {}
         self.boundaries: dict[str, Policy] = {}
         self.problems: list[str] = []
         if iam is None:
@@ -80,6 +90,10 @@ class Principals:
                     for st in d.statements
                 ):
                     self.policies[arn] = known
+                if any(
+                    st.action_matches(a) for d in known for st in d.statements for a in RELEVANT
+                ):
+                    self.readers[arn] = known
                 boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
                 if boundary in managed:
                     self.boundaries[arn] = managed[boundary]
@@ -218,32 +232,37 @@ def _confirmed(w: Any, key: KeyData, policy: Policy, org: OrgPolicies) -> bool:
     return decision.allowed
 
 
-def readers_skipped() -> Skipped:
-    """The seam for the table readers proof (every path to the table's items, not only the key):
-    it runs here, per table, once kmsguard.access.prove offers it."""
-    return Skipped(READERS, "the table readers proof is not part of this kmsguard version")
-
-
 def prove_tables(
-    inv: Inventory, org: OrgPolicies, timeout_s: float, progress: Progress
+    inv: Inventory,
+    org: OrgPolicies,
+    timeout_s: float,
+    progress: Progress,
+    settings: Mapping[str, Any] | None = None,
 ) -> tuple[list[Finding], list[Skipped]]:
+    """The key-access and readers proofs of every table; `settings` are the readers rule's
+    (trusted accounts and organizations, extra declared readers) from --policy-config."""
+    from kmsguard.audit.readers import Reach, ReadersSettings, table_readers
+
     if inv.iam is None:
         # Without the account's identities the account is not closed: no proof, and no pass.
         why = "the account's IAM could not be read (iam:GetAccountAuthorizationDetails)"
-        return [], [Skipped(KEY_ACCESS, why), readers_skipped()]
+        return [], [Skipped(KEY_ACCESS, why), Skipped(READERS, why)]
     keys = {k.arn: k for k in inv.keys}
     principals = Principals(inv.iam, inv.aws_policies)
-    todo: list[tuple[TableData, KeyData]] = []
-    for t in inv.tables:
+    wanted = ReadersSettings.of(settings or {})
+    reach = Reach(principals.readers)
+    out: list[Finding] = []
+    for i, t in enumerate(inv.tables):
         arn = str((t.description.get("SSEDescription") or {}).get("KMSMasterKeyArn") or "")
         k = keys.get(arn)
         if is_key_arn(arn) and k is not None and k.policy and not k.unread:
-            todo.append((t, k))
-    out: list[Finding] = []
-    for i, (t, k) in enumerate(todo):
-        f = key_access(t, k, principals, org, timeout_s)
-        if f is not None:
-            out.append(f)
-        progress("prove", i + 1, len(todo))
-    skipped: Sequence[Skipped] = [readers_skipped()]
-    return out, list(skipped)
+            f = key_access(t, k, principals, org, timeout_s)
+            if f is not None:
+                out.append(f)
+        if wanted.skipped is None:
+            f = table_readers(inv, t, k, principals, reach, org, wanted, timeout_s)
+            if f is not None:
+                out.append(f)
+        progress("prove", i + 1, len(inv.tables))
+    skipped = [] if wanted.skipped is None else [Skipped(READERS, wanted.skipped)]
+    return out, skipped

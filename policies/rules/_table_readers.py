@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from policies.document import is_account_root, statements
+from kmsguard.access.key_users import key_users
+from policies.document import statements
 from policies.grants import key_grants
 from policies.meta import Findings
-from policies.rules.stack_key_access_matches_declared import _default_policy, decrypt_grantees
+from policies.rules.stack_key_access_matches_declared import _default_policy
 from policies.stack import Node, PrincipalReach, StackView
 from policies.values import Unknown, is_unknown
 
@@ -74,10 +75,7 @@ def key_sides(
                 findings.defer(f"{where}: default key policy but the account id is unknown")
                 return None
             doc = _default_policy(account)
-        users = sorted(
-            p for p in decrypt_grantees(statements(doc)) if p != "*" and not is_account_root(p)
-        )
-        side = KeySide(doc, view.key_arn(key), users)
+        side = KeySide(doc, view.key_arn(key), key_users(statements(doc)))
         side.identifiers = view.key_identifiers(key) | {view.key_arn(key)}
         for sg in key_grants(view, key):
             if sg.grant is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
 from kmsguard.access.dynamodb_reads import READ_PATHS
+from kmsguard.access.key_users import declared_readers
 from kmsguard.contract import AwsType, account_root_arn
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
@@ -205,7 +206,7 @@ class _Table:
         ids = every_id if reaching is None else {a: every_id[a] for a in reaching if a in every_id}
         bounds = {a: b for a, b in every_bound.items() if a in ids}
         extra = str_list(self.config["extraDeclaredReaders"])
-        declared = [*key.users, *extra, account_root_arn(self.account)]
+        declared = declared_readers(key.users, extra, account_root_arn(self.account))
         try:
             v = readers(
                 self.arn,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
 from kmsguard.access.arn import account_of, parse_arn
+from kmsguard.access.key_users import decrypt_grantees
 from kmsguard.access.trust import Chain
 from kmsguard.contract import (
     AwsType,
@@ -23,9 +24,7 @@ from policies.stack import Node, Principal, PrincipalReach, StackView
 from policies.values import Unknown
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from kmsguard.access import PolicyKind, Statement
+    from kmsguard.access import PolicyKind
 
 META = RuleMeta(
     name="stack-key-access-matches-declared",
@@ -80,20 +79,6 @@ META = RuleMeta(
 
 ACTION = "kms:Decrypt"
 ASSUME = "sts:AssumeRole"
-
-
-def decrypt_grantees(sts: Sequence[Statement]) -> set[str]:
-    """Principals named in Allow statements granting kms:Decrypt (roots and `*` included).
-
-    Decrypt itself, not any usage action: an administrators' statement covers kms:DescribeKey
-    through kms:Describe*, and must not make administrators declared key users.
-    """
-    return {
-        p
-        for st in sts
-        if allows(st) and not st.not_principal and st.covers(ACTION)
-        for p in st.principal_names
-    }
 
 
 def _default_policy(account: str) -> dict[str, Any]:

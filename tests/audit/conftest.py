@@ -72,7 +72,39 @@ def seed(sb: SandboxInfo) -> Seeded:
     iam.attach_user_policy(UserName="admin", PolicyArn=ADMINISTRATOR)
     arns["admin"] = iam.get_user(UserName="admin")["User"]["Arn"]
     arns["reader"] = reader
+    # A stream whose own policy lets another account's role read its records: only
+    # GetResourcePolicy on the stream's ARN shows it.
+    arns["streamed"] = make_table(
+        sb,
+        "streamed",
+        {"Enabled": False},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    stream = sb.client("dynamodb").describe_table(TableName="streamed")["Table"]["LatestStreamArn"]
+    arns["stream"] = stream
+    arns["partner"] = f"arn:aws:iam::{PARTNER}:role/consumer"
+    sb.client("dynamodb").put_resource_policy(
+        ResourceArn=stream, Policy=json.dumps(table_policy(arns["partner"], stream, STREAM_READS))
+    )
     return Seeded(sb, arns)
+
+
+PARTNER = "444455556666"
+STREAM_READS = ["dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"]
+
+
+def table_policy(principal: str, resource: str, actions: list[str]) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": principal if principal == "*" else {"AWS": principal},
+                "Action": actions,
+                "Resource": resource,
+            }
+        ],
+    }
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kmsguard.audit.judge import READERS_RULE
 from kmsguard.keypolicy import KeyPolicyRoles, key_policy_json
 from tests.audit.conftest import Seeded, audit, findings, make_table, pairs
 
@@ -49,10 +50,15 @@ def test_compliant_resources_have_no_mandatory_finding(seeded: Seeded, report) -
     mandatory = {
         (f["rule"], f["resource"]) for f in findings(out / "a.json") if f["level"] == "mandatory"
     }
-    for name in ("good", "good-key", "reader"):
+    for name in ("good-key", "reader"):
         assert not [p for p in mandatory if p[1] == a[name]], name
+    # The table itself is as it should be; only the user holding AdministratorAccess, who
+    # reads every table of the account, is a reader nobody declared.
     mine = [f for f in findings(out / "a.json") if f["resource"] == a["good"]]
-    assert {f["rule"] for f in mine} <= {"table-key-access"}
+    assert {f["rule"] for f in mine} == {READERS_RULE, "table-key-access", "table-readers"}
+    pack = next(f for f in mine if f["rule"] == READERS_RULE)
+    assert a["admin"] in pack["message"]
+    assert a["reader"] not in pack["message"] and a["wide"] not in pack["message"]
 
 
 def test_the_key_access_proof_names_who_beyond_the_key_users_can_read_a_table(
@@ -69,14 +75,43 @@ def test_the_key_access_proof_names_who_beyond_the_key_users_can_read_a_table(
     assert witnesses == {seeded.arns["wide"], seeded.arns["admin"]}
 
 
-def test_plan_only_rules_and_the_readers_seam_are_reported_skipped(report) -> None:
+def test_the_readers_proof_gives_the_read_and_the_decrypt_of_each_undeclared_reader(
+    seeded: Seeded, report
+) -> None:
+    _, out = report
+    a = seeded.arns
+    proof = next(
+        f
+        for f in findings(out / "a.json")
+        if f["rule"] == "table-readers" and f["resource"] == a["good"]
+    )
+    assert proof["level"] == "advisory"
+    # `wide` may decrypt but reads nothing; `reader` is the key user, a declared reader.
+    assert [w["principal"] for w in proof["witnesses"]] == [a["admin"]]
+    w = proof["witnesses"][0]
+    assert (w["read"]["action"], w["read"]["resource"]) == ("dynamodb:GetItem", a["good"])
+    assert (w["decrypt"]["action"], w["decrypt"]["resource"]) == ("kms:Decrypt", a["good-key"])
+    assert w["decrypt"]["context"]["kms:ViaService"] == "dynamodb.us-east-1.amazonaws.com"
+
+
+def test_a_stream_policy_is_read_and_its_reader_found(seeded: Seeded, report) -> None:
+    _, out = report
+    a = seeded.arns
+    mine = [f for f in findings(out / "a.json") if f["resource"] == a["streamed"]]
+    pack = [f for f in mine if f["rule"] == READERS_RULE]
+    assert pack and all(f["level"] == "mandatory" for f in pack)
+    assert any(a["partner"] in f["message"] and a["stream"] in f["message"] for f in pack)
+    proof = next(f for f in mine if f["rule"] == "table-readers")
+    partner = next(w for w in proof["witnesses"] if w["principal"] == a["partner"])
+    assert partner["read"]["resource"] == a["stream"]
+    assert partner["read"]["action"] == "dynamodb:GetRecords"
+    assert partner["identity_policies_assumed"] and partner["decrypt"] is None
+
+
+def test_plan_only_rules_are_reported_skipped(report) -> None:
     _, out = report
     skipped = {s["rule"]: s["reason"] for s in json.loads((out / "a.json").read_text())["skipped"]}
-    assert set(skipped) == {
-        "kms-key-policy-no-new-access",
-        "kms-key-deletion-window",
-        "table-readers",
-    }
+    assert set(skipped) == {"kms-key-policy-no-new-access", "kms-key-deletion-window"}
     assert "deletion is scheduled" in skipped["kms-key-deletion-window"]
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from demo.engine import SandboxEngine, StackState
-from kmsguard.audit.findings import KEY_ACCESS, PLAN_ONLY, UNREADABLE
+from kmsguard.audit.findings import KEY_ACCESS, PLAN_ONLY, READERS, UNREADABLE
+from kmsguard.audit.judge import READERS_RULE
 from kmsguard.contract import AwsType
 from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import ProgramRun, RegisteredResource, run_program
@@ -44,6 +46,8 @@ def _preview(run: ProgramRun) -> set[tuple[str, str, str]]:
     return out
 
 
+SHARED = "shared-by-table-policy"
+PARTNER = "444455556666"
 CASES = {
     "denied": {"grantTestUserKeyAccess": False},
     "granted": {"grantTestUserKeyAccess": True},
@@ -58,7 +62,42 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+def _sharing(table_arn: str) -> Callable[[], None]:
+    """The reference program plus a table policy sharing its table with another account."""
+
+    def program() -> None:
+        import pulumi
+        import pulumi_aws as aws
+
+        from kmsguard.program import main
+
+        tables: list[Any] = []
+
+        def keep(args: pulumi.ResourceTransformationArgs) -> None:
+            if args.type_ == AwsType.DYNAMODB_TABLE:
+                tables.append(args.resource)
+
+        pulumi.runtime.register_stack_transformation(keep)
+        main()
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{PARTNER}:root"},
+                    "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                    "Resource": table_arn,
+                }
+            ],
+        }
+        # Through the table's output: the policy waits for the table, as the engine does.
+        arn = tables[0].arn
+        aws.dynamodb.ResourcePolicy("share", resource_arn=arn, policy=json.dumps(doc))
+
+    return program
+
+
+@pytest.mark.parametrize("case", [*sorted(CASES), SHARED])
 def test_the_audit_equals_the_preview_on_the_reference_program(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -71,23 +110,28 @@ def test_the_audit_equals_the_preview_on_the_reference_program(
         config = {
             "aws:region": sb.region,
             "aws:allowedAccountIds": json.dumps([sb.account_id]),
-            **CASES[case],
+            **CASES.get(case, {"grantTestUserKeyAccess": True}),
         }
+        table = f"arn:aws:dynamodb:{sb.region}:{sb.account_id}:table/kms-protected-table"
+        program = _sharing(table) if case == SHARED else None
         engine = SandboxEngine(client, sb.region, StackState(), preview=False)
-        run = run_program(config, preview=False, mocks=engine)
+        run = run_program(config, preview=False, mocks=engine, program=program)
         planned = _preview(run)
+        if case == SHARED:
+            shared = {p for p in planned if p[:2] == (READERS_RULE, table)}
+            assert shared == {(READERS_RULE, table, "mandatory")}
         mine = {a for r in run.resources if (a := _arn(r, run))}
         out = tmp_path / "audit.json"
         code = audit(sb, monkeypatch, "--json", str(out))
     audited = {
         (f["rule"], f["resource"], f["level"])
         for f in findings(out)
-        if f["resource"] in mine and f["rule"] not in (KEY_ACCESS, UNREADABLE)
+        if f["resource"] in mine and f["rule"] not in (KEY_ACCESS, READERS, UNREADABLE)
     }
     assert planned, "the reference program draws findings (deletion protection at least)"
     skipped = {p for p in planned if p[0] in PLAN_ONLY}
     assert bool(skipped) == (case == "weakened")
     assert audited == planned - skipped
     mandatory = any(level == "mandatory" for _, _, level in audited)
-    assert mandatory == (case == "weakened")
+    assert mandatory == (case in ("weakened", SHARED))
     assert code == (1 if mandatory else 0)

@@ -31,6 +31,16 @@ def test_the_read_only_policy_reads_everything(seeded: Seeded, tmp_path: Path, m
     assert code == 1  # the seeded account's mandatory findings, all of them readable
     rules = {f["rule"] for f in findings(out)}
     assert "kms-key-rotation-enabled" in rules
+    # GetResourcePolicy on every table and on the one stream, whose reader is then found.
+    data = json.loads(out.read_text())
+    assert data["calls"]["dynamodb:GetResourcePolicy"] == data["resources"]["tables"] + 1
+    a = seeded.arns
+    assert any(
+        f["rule"] == "table-readers"
+        and f["resource"] == a["streamed"]
+        and a["partner"] in f["message"]
+        for f in findings(out)
+    )
 
 
 def test_a_refused_read_is_named_with_its_action_and_the_rest_is_judged(
@@ -76,3 +86,31 @@ def test_the_docs_give_the_exact_policy() -> None:
     text = (ROOT / "docs" / "audit.md").read_text(encoding="utf-8")
     assert read_only_policy_json() in text
     assert len(set(ACTIONS)) == len(ACTIONS)
+
+
+def test_an_unread_stream_policy_defers_the_table_never_passes_it(
+    seeded: Seeded, tmp_path: Path, monkeypatch
+) -> None:
+    policy = read_only_policy()
+    policy["Statement"].append(
+        {
+            "Effect": "Deny",
+            "Action": "dynamodb:GetResourcePolicy",
+            "Resource": "arn:aws:dynamodb:*:*:table/*/stream/*",
+        }
+    )
+    creds = _auditor(seeded, "stream-blind", policy)
+    out = tmp_path / "a.json"
+    audit(seeded.sb, monkeypatch, "--include", "streamed", "--json", str(out), creds=creds)
+    a = seeded.arns
+    unreadable = [f for f in findings(out) if f["level"] == "unreadable"]
+    assert [(f["resource"], f["message"].split(" ")[0]) for f in unreadable] == [
+        (a["stream"], "dynamodb:GetResourcePolicy")
+    ]
+    mine = [f for f in findings(out) if f["resource"] == a["streamed"]]
+    proof = [f for f in mine if f["rule"] == "table-readers"]
+    assert [f["level"] for f in proof] == ["deferred"]
+    assert "stream's resource-based policy could not be read" in proof[0]["message"]
+    pack = [f for f in mine if f["rule"] == "dynamodb-table-readers-match-declared"]
+    assert pack and all(f["level"] == "deferred" for f in pack)
+    assert all(a["partner"] not in f["message"] for f in mine)

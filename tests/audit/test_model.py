@@ -158,3 +158,39 @@ def test_selection_globs_exclude_wins_and_are_case_sensitive() -> None:
     assert Selection().wants(["anything"])
     # A name of many wildcards and a long name: fnmatch's regex stays linear enough here.
     assert not Selection(("*a" * 50 + "b",)).wants(["a" * 5000])
+
+
+STREAM = f"arn:aws:dynamodb:us-east-1:{ACCT}:table/t/stream/2024-01-01T00:00:00.000"
+SPEC = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+def _streamed(**more) -> TableData:
+    t = _table(None, **more)
+    t.description.update(StreamSpecification=SPEC, LatestStreamArn=STREAM)
+    return t
+
+
+def _policies(t: TableData) -> dict[str, object]:
+    inv = Inventory(ACCT, "aws", ["us-east-1"], tables=[t])
+    (stack,) = build(inv)
+    return {
+        r.outputs["resourceArn"]: r.outputs["policy"]
+        for r in stack.resources
+        if r.type == "aws:dynamodb/resourcePolicy:ResourcePolicy"
+    }
+
+
+def test_the_table_and_its_stream_each_bring_their_resource_policy() -> None:
+    t = _streamed(stream_policy='{"stream": 1}')
+    t.resource_policy = '{"table": 1}'
+    assert _policies(t) == {t.arn: '{"table": 1}', STREAM: '{"stream": 1}'}
+    props = table_props(t, {})
+    assert (props["streamEnabled"], props["streamViewType"]) == (True, "NEW_IMAGE")
+    assert props["streamArn"] == STREAM
+
+
+def test_an_unread_resource_policy_is_unknown_never_none() -> None:
+    row("audit-unread-unknown")
+    assert _policies(_streamed(unread={"streamPolicy"})) == {STREAM: UNKNOWN}
+    assert _policies(_streamed(unread={"resourcePolicy"})) == {_table(None).arn: UNKNOWN}
+    assert _policies(_streamed()) == {}

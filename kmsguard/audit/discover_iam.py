@@ -1,0 +1,88 @@
+"""Read-only discovery of one account's IAM: users, groups, roles and the policies they use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kmsguard.access.arn import managed_policy_name
+from kmsguard.audit.inventory import Calls, Inventory
+
+# GetAccountAuthorizationDetails without AWS managed policies: the pack reads those from its
+# own catalog, and listing every one of them would dwarf a small account.
+IAM_FILTER = ("User", "Role", "Group", "LocalManagedPolicy")
+Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progress) -> None:
+    calls = Calls(inv)
+    iam = clients("iam", region)
+    progress("iam", 0, 1)
+    merged: dict[str, list[dict[str, Any]]] = {
+        "UserDetailList": [],
+        "GroupDetailList": [],
+        "RoleDetailList": [],
+        "Policies": [],
+    }
+    try:
+        for page in iam.get_paginator("get_account_authorization_details").paginate(
+            Filter=list(IAM_FILTER)
+        ):
+            calls.count("iam:GetAccountAuthorizationDetails")
+            for k, items in merged.items():
+                items.extend(page.get(k, []))
+    except (ClientError, BotoCoreError) as exc:
+        calls.refused(
+            f"arn:{inv.partition}:iam::{inv.account}:root",
+            "iam:GetAccountAuthorizationDetails",
+            exc,
+        )
+        progress("iam", 1, 1)
+        return
+    inv.iam = merged
+    _aws_policies(inv, iam, calls)
+    progress("iam", 1, 1)
+
+
+def _attached_aws_policies(details: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """AWS managed policies attached to an entity or used as a boundary, each once."""
+    arns: dict[str, None] = {}
+    for kind in ("UserDetailList", "GroupDetailList", "RoleDetailList"):
+        for e in details[kind]:
+            for mp in e.get("AttachedManagedPolicies") or []:
+                arns[str(mp.get("PolicyArn", ""))] = None
+            boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+            if boundary:
+                arns[str(boundary)] = None
+    return [a for a in arns if managed_policy_name(a)]
+
+
+def _aws_policies(inv: Inventory, iam: Any, calls: Calls) -> None:
+    """The documents of the AWS managed policies in use, for the per-table proof (the pack has
+    its own catalog): GetAccountAuthorizationDetails once more, for AWS managed policies only,
+    and only when one is in use."""
+    assert inv.iam is not None
+    wanted = set(_attached_aws_policies(inv.iam))
+    if not wanted:
+        return
+    try:
+        for page in iam.get_paginator("get_account_authorization_details").paginate(
+            Filter=["AWSManagedPolicy"]
+        ):
+            calls.count("iam:GetAccountAuthorizationDetails")
+            for p in page.get("Policies", []):
+                if p.get("Arn") in wanted:
+                    versions = p.get("PolicyVersionList") or []
+                    doc = next(
+                        (v.get("Document") for v in versions if v.get("IsDefaultVersion")), None
+                    )
+                    inv.aws_policies[str(p["Arn"])] = doc
+    except (ClientError, BotoCoreError) as exc:
+        calls.refused(
+            f"arn:{inv.partition}:iam::{inv.account}:root",
+            "iam:GetAccountAuthorizationDetails",
+            exc,
+        )
