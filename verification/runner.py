@@ -22,14 +22,9 @@ from verification import read_probes
 from verification.aws import Aws, is_loopback
 from verification.config_checks import run_config_checks
 from verification.explain import Explainer
+from verification.ledger import new_run_id, probe_item_value
 from verification.outputs import SUPPORTED_ACTIONS, Expectation, StackFacts, parse_outputs
-from verification.principals import (
-    Acting,
-    NotVerifiable,
-    PrincipalActor,
-    new_run_id,
-    probe_item_value,
-)
+from verification.principals import Acting, NotVerifiable, PrincipalActor
 from verification.probes import ALLOW, DENY, DENY_OTHER, Observation, ProbeTarget, probe
 from verification.readers import check_readers
 from verification.report import Report
