@@ -40,7 +40,6 @@ LARGE = frozenset(
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",
         "verification/readers.py",
-        "verification/runner.py",
     }
 )
 
