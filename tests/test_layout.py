@@ -39,7 +39,6 @@ LARGE = frozenset(
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",
-        "verification/readers.py",
     }
 )
 
