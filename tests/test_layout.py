@@ -37,9 +37,6 @@ LARGE = frozenset(
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",
-        "verification/principals.py",
-        "verification/readers.py",
-        "verification/runner.py",
     }
 )
 

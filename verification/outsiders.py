@@ -8,6 +8,7 @@ from typing import Any
 
 from kmsguard import access
 from kmsguard.access.arn import account_of, iam_identity, is_account_id, parse_arn
+from verification.account import Identity
 from verification.read_paths import DeployedTable
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, ConfigRow
 
@@ -61,7 +62,7 @@ def outsiders(table: DeployedTable, account: str) -> list[tuple[str, str]]:
 
 def outsider_rows(judge: Any, table: DeployedTable, account: str) -> list[ConfigRow]:
     """A MISMATCH row per undeclared outsider that reads through some path."""
-    from verification.readers import CHECK, EXPECTED, Identity
+    from verification.readers import CHECK, EXPECTED
 
     declared = {a.lower() for a in judge.facts.key_user_arns}
     rows = []

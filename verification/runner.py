@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import (
@@ -18,83 +17,32 @@ from botocore.exceptions import (
 
 from kmsguard.contract import Expect
 from kmsguard.org_policies import OrgPolicies
-from verification import read_probes
+from verification.access_rows import (
+    ENCRYPTION_CONTEXT,
+    KeySchema,
+    ProbeHook,
+    Prober,
+    delete_probe_items,
+    error_code,
+    read_key_schema,
+    unverifiable,
+)
 from verification.aws import Aws, is_loopback
 from verification.config_checks import run_config_checks
 from verification.explain import Explainer
 from verification.outputs import SUPPORTED_ACTIONS, Expectation, StackFacts, parse_outputs
-from verification.principals import (
-    Acting,
-    NotVerifiable,
-    PrincipalActor,
-    new_run_id,
-    probe_item_value,
-)
-from verification.probes import ALLOW, DENY, DENY_OTHER, Observation, ProbeTarget, probe
+from verification.principals import PrincipalActor
 from verification.readers import check_readers
 from verification.report import Report
-from verification.settle import AWS_BACKOFF, LOOPBACK_BACKOFF, Backoff, Clock, Settled, settle
-from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, AccessRow
+from verification.settle import AWS_BACKOFF, LOOPBACK_BACKOFF, Backoff, Clock
+from verification.verdicts import PASS, AccessRow
 
 AWS_SETTLE_TIMEOUT = 300.0
 LOOPBACK_SETTLE_TIMEOUT = 10.0
-ENCRYPTION_CONTEXT = {"kmsguard": "verify"}
-
-ProbeHook = Callable[[str, str, Observation], None]
 
 
 class VerificationUnavailable(Exception):
     """Nothing can be verified (no credentials, endpoint down); the message is one line."""
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
-
-
-@dataclass(frozen=True)
-class KeySchema:
-    """The table's primary key attributes and their types, to build the probe item's key."""
-
-    attributes: tuple[tuple[str, str], ...]
-
-    def key(self, value: str) -> dict[str, Any]:
-        key: dict[str, Any] = {}
-        for name, kind in self.attributes:
-            if kind == "N":
-                # Derived from the run id too, so a later run can find it; negative and huge,
-                # far from any counter-style id.
-                key[name] = {"N": "-" + str(int(value.rsplit("-", 1)[-1][:28], 16))}
-            elif kind == "B":
-                key[name] = {"B": value.encode()}
-            else:
-                key[name] = {"S": value}
-        return key
-
-
-def read_key_schema(dynamodb: Any, table_name: str) -> tuple[KeySchema, dict[str, Any]]:
-    """The table's key schema, and DescribeTable's `Table` (indexes, stream)."""
-    table = dynamodb.describe_table(TableName=table_name)["Table"]
-    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
-    ordered = sorted(table["KeySchema"], key=lambda k: k["KeyType"] != "HASH")
-    return KeySchema(tuple((k["AttributeName"], types[k["AttributeName"]]) for k in ordered)), table
-
-
-def _verdict(expected: str, observed: Settled[Observation], action: str) -> tuple[str, str]:
-    """(verdict, note). A deny proves a deny only when the key said no, or for DescribeTable."""
-    obs = observed.value
-    if not observed.stable:
-        return NOT_VERIFIABLE, "results did not settle before the deadline"
-    if obs.kind == ALLOW:
-        return (PASS, "") if expected == Expect.ALLOW else (MISMATCH, "")
-    if _matches(Expect.DENY, obs, action):
-        return (PASS, "") if expected == Expect.DENY else (MISMATCH, "")
-    if obs.kind == DENY_OTHER:
-        if expected == Expect.ALLOW:
-            return MISMATCH, ""
-        return NOT_VERIFIABLE, "denied, but not by the key: the key's protection is not proven"
-    return NOT_VERIFIABLE, "the call failed for a reason that is neither allow nor deny"
 
 
 class Runner:
@@ -142,34 +90,14 @@ class Runner:
             ) from None
         except ClientError as exc:
             raise VerificationUnavailable(
-                f"the admin credentials were refused ({_code(exc)}); check AWS_ACCESS_KEY_ID"
+                f"the admin credentials were refused ({error_code(exc)}); check AWS_ACCESS_KEY_ID"
             ) from None
         except BotoCoreError as exc:
             where = self.aws.endpoint_url or "AWS"
-            raise VerificationUnavailable(f"cannot reach {where}: {_code(exc)}") from None
+            raise VerificationUnavailable(f"cannot reach {where}: {error_code(exc)}") from None
 
     def remove_items(self, values: list[str], clients: list[Any]) -> list[str]:
-        """Delete probe items by their exact keys; try each client until one succeeds."""
-        if self.schema is None:
-            return []
-        problems = []
-        for value in values:
-            last = ""
-            for client in clients:
-                try:
-                    client.delete_item(TableName=self.facts.table_name, Key=self.schema.key(value))
-                    last = ""
-                    break
-                except ClientError as exc:
-                    if _code(exc) == "ResourceNotFoundException":
-                        last = ""
-                        break
-                    last = _code(exc)
-                except BotoCoreError as exc:
-                    last = _code(exc)
-            if last or not clients:
-                problems.append(f"could not delete probe item {value} ({last or 'no client'})")
-        return problems
+        return delete_probe_items(self.facts.table_name, self.schema, values, clients)
 
     def run(self) -> Report:
         start = self.clock.now()
@@ -192,10 +120,10 @@ class Runner:
         try:
             self.schema, self.table = read_key_schema(admin_ddb, self.facts.table_name)
         except (ClientError, BotoCoreError, KeyError) as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 target_problem = f"the table {self.facts.table_name} does not exist"
             else:
-                target_problem = f"cannot read the table's key schema ({_code(exc)})"
+                target_problem = f"cannot read the table's key schema ({error_code(exc)})"
         ciphertext: bytes | None = None
         try:
             ciphertext = admin_kms.encrypt(
@@ -204,17 +132,36 @@ class Runner:
                 EncryptionContext=ENCRYPTION_CONTEXT,
             )["CiphertextBlob"]
         except (ClientError, BotoCoreError) as exc:
-            self.notes.append(f"the admin could not encrypt a test blob ({_code(exc)})")
+            self.notes.append(f"the admin could not encrypt a test blob ({error_code(exc)})")
         actor = PrincipalActor(
             self.aws, self.aws.client("iam"), self.aws.client("sts"), self.remove_items
         )
         deadline = start + self.settle_timeout
         rows: list[AccessRow] = []
+        prober = (
+            Prober(
+                self.facts,
+                self.aws,
+                self.schema,
+                self.table,
+                self.stable_count,
+                self.clock,
+                self.backoff,
+                self.progress,
+                self.on_probe,
+            )
+            if self.schema is not None and not target_problem
+            else None
+        )
         for principal, expectations in _by_principal(self.facts.expectations).items():
-            if target_problem:
-                rows += [_unverifiable(e, target_problem) for e in expectations]
+            if prober is None:
+                rows += [unverifiable(e, target_problem) for e in expectations]
                 continue
-            rows += self._principal_rows(actor, principal, expectations, ciphertext, deadline)
+            principal_rows, notes = prober.principal_rows(
+                actor, principal, expectations, ciphertext, deadline
+            )
+            rows += principal_rows
+            self.notes += notes
         if self.explain:
             rows = self._explain(rows)
         return Report(
@@ -227,136 +174,6 @@ class Runner:
             config_rows=config_rows,
             access_rows=rows,
             notes=self.notes,
-        )
-
-    def _principal_rows(
-        self,
-        actor: PrincipalActor,
-        principal: str,
-        expectations: list[Expectation],
-        ciphertext: bytes | None,
-        deadline: float,
-    ) -> list[AccessRow]:
-        run_id = new_run_id()
-        assert self.schema is not None
-        target = ProbeTarget(
-            self.facts.table_name,
-            self.facts.key_arn,
-            self.schema.key(probe_item_value(run_id)),
-            ciphertext,
-            ENCRYPTION_CONTEXT,
-        )
-        rows: list[AccessRow] = []
-        notes: list[str] = []
-        try:
-            self.progress(f"acquiring credentials for {principal}")
-            with actor.act_as(principal, run_id, lambda sts: self._wait_usable(sts, deadline)) as a:
-                notes = a.notes
-                puts: list[Observation] = []
-                for expectation in expectations:
-                    rows.append(self._probe_row(a, expectation, target, deadline, puts))
-                rows += self._read_path_rows(a, expectations, run_id, target, deadline, puts)
-                a.item_may_exist = any(o.kind not in (DENY, DENY_OTHER) for o in puts)
-        except NotVerifiable as exc:
-            done = {(r.principal, r.action) for r in rows}
-            rows += [
-                _unverifiable(e, str(exc))
-                for e in expectations
-                if (e.principal, e.action) not in done
-            ]
-        self.notes += [f"{principal}: {n}" for n in notes]
-        return rows
-
-    def _wait_usable(self, sts: Any, deadline: float) -> None:
-        """New access keys take a few seconds to work on AWS: wait, within the deadline."""
-
-        def attempt() -> str:
-            try:
-                sts.get_caller_identity()
-                return "ok"
-            except (ClientError, BotoCoreError) as exc:
-                return _code(exc)
-
-        result = settle(
-            attempt,
-            deadline=deadline,
-            clock=self.clock,
-            stable_count=1,
-            backoff=self.backoff,
-            hoped=lambda r: r == "ok",
-        )
-        if result.value != "ok":
-            raise NotVerifiable(f"the temporary credentials never worked ({result.value})")
-
-    def _read_path_rows(
-        self,
-        acting: Acting,
-        expectations: list[Expectation],
-        run_id: str,
-        target: ProbeTarget,
-        deadline: float,
-        puts: list[Observation],
-    ) -> list[AccessRow]:
-        """Every read path on the table, its indexes and stream, expected as the principal's
-        GetItem: a read allowed or denied one way must be so every way. The stream's probe
-        writes the probe item (its writes join `puts`, for the cleanup)."""
-        read = next((e for e in expectations if e.action == "dynamodb:GetItem"), None)
-        if read is None or not self.table:
-            return []
-        value = probe_item_value(run_id)
-        probes = read_probes.matrix(
-            self.table,
-            lambda attrs: KeySchema(attrs).key(value),
-            written=puts,
-            admin=self.aws.client("dynamodb"),
-        )
-        streams = self.aws.client("dynamodbstreams", acting.credentials)
-        return [
-            self._probe_row(
-                acting,
-                Expectation(read.principal, p.name, read.expect),
-                target,
-                deadline,
-                [],
-                lambda p=p: read_probes.observe(p, acting.dynamodb, streams),  # type: ignore[misc]
-            )
-            for p in probes
-        ]
-
-    def _probe_row(
-        self,
-        acting: Acting,
-        expectation: Expectation,
-        target: ProbeTarget,
-        deadline: float,
-        puts: list[Observation],
-        call: Callable[[], Observation] | None = None,
-    ) -> AccessRow:
-        action = expectation.action
-        self.progress(f"probing {acting.ref.name}: {action}")
-        result = settle(
-            call or (lambda: probe(action, acting.dynamodb, acting.kms, target)),
-            deadline=deadline,
-            clock=self.clock,
-            stable_count=self.stable_count,
-            backoff=self.backoff,
-            hoped=lambda o: _matches(expectation.expect, o, action),
-        )
-        if action == "dynamodb:PutItem":
-            puts.extend(result.history)
-        if self.on_probe is not None:
-            self.on_probe(expectation.principal, action, result.value)
-        verdict, note = _verdict(expectation.expect, result, action)
-        detail = note or (result.value.detail if result.value.kind != ALLOW else "")
-        return AccessRow(
-            principal=expectation.principal,
-            action=action,
-            expected=expectation.expect,
-            observed=result.value.describe(),
-            verdict=verdict,
-            settle_seconds=round(result.seconds, 3),
-            attempts=result.attempts,
-            detail=detail,
         )
 
     def _explain(self, rows: list[AccessRow]) -> list[AccessRow]:
@@ -389,16 +206,6 @@ def _replace(row: AccessRow, **changes: Any) -> AccessRow:
     from dataclasses import replace
 
     return replace(row, **changes)
-
-
-def _matches(expect: str, obs: Observation, action: str) -> bool:
-    if expect == Expect.ALLOW:
-        return obs.kind == ALLOW
-    return obs.kind == DENY or (obs.kind == DENY_OTHER and action == "dynamodb:DescribeTable")
-
-
-def _unverifiable(e: Expectation, why: str) -> AccessRow:
-    return AccessRow(e.principal, e.action, e.expect, "not attempted", NOT_VERIFIABLE, detail=why)
 
 
 def _by_principal(expectations: tuple[Expectation, ...]) -> dict[str, list[Expectation]]:

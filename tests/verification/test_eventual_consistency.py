@@ -8,7 +8,7 @@ import pytest
 
 import verification
 from tests.verification.conftest import Deployed
-from verification import runner
+from verification import access_rows
 from verification.probes import DENY, Observation
 from verification.settle import Clock
 
@@ -30,7 +30,7 @@ class FakeClock:
 
 def lagging(fake: FakeClock, lag: float) -> Any:
     """Until `lag` fake seconds pass, data actions still see the old key policy (denied)."""
-    real = runner.probe
+    real = access_rows.probe
 
     def probe(action: str, dynamodb: Any, kms: Any, target: Any) -> Observation:
         if action.startswith("dynamodb:") and action != "dynamodb:DescribeTable" and fake.t < lag:
@@ -45,7 +45,7 @@ def test_late_grant_settles_within_the_deadline(
 ) -> None:
     stack.apply(grant=True)
     fake = FakeClock()
-    monkeypatch.setattr(runner, "probe", lagging(fake, 90.0))
+    monkeypatch.setattr(access_rows, "probe", lagging(fake, 90.0))
     report = verification.run(
         stack.outputs,
         endpoint_url=stack.sb.endpoint_url,
@@ -66,7 +66,7 @@ def test_grant_that_never_arrives_is_a_mismatch_after_the_deadline(
 ) -> None:
     stack.apply(grant=True)
     fake = FakeClock()
-    monkeypatch.setattr(runner, "probe", lagging(fake, float("inf")))
+    monkeypatch.setattr(access_rows, "probe", lagging(fake, float("inf")))
     report = verification.run(
         stack.outputs,
         endpoint_url=stack.sb.endpoint_url,

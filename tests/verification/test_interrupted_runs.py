@@ -15,7 +15,7 @@ import pytest
 import verification
 from kmsguard.contract import Output
 from tests.verification.conftest import TABLE, USER, Deployed
-from verification.principals import (
+from verification.ledger import (
     LEASE_SECONDS,
     TAG_PREFIX,
     Owner,

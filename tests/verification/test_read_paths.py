@@ -20,8 +20,9 @@ from tests.verification.test_readers import (
     group_details,
     key_policy,
 )
+from verification.account import identities
 from verification.read_paths import DeployedTable, targets
-from verification.readers import Judge, identities, reader_rows
+from verification.readers import Judge, reader_rows
 from verification.verdicts import MISMATCH, PASS
 
 STREAM = f"{TABLE}/stream/2026-01-01T00:00:00.000"

@@ -8,15 +8,9 @@ from typing import Any
 import pytest
 
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
+from verification.account import Identity, Unreadable, authorization_details, identities
 from verification.outputs import StackFacts
-from verification.readers import (
-    Identity,
-    Judge,
-    Unreadable,
-    authorization_details,
-    identities,
-    reader_rows,
-)
+from verification.readers import Judge, reader_rows
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS
 
 ACCT = "123456789012"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from verification.principals import (
+from verification.ledger import (
     LEASE_SECONDS,
     PENDING,
     Owner,
