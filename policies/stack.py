@@ -90,6 +90,10 @@ def _names(value: Any) -> list[str]:
     return [v for v in (value if isinstance(value, list) else [value]) if _str(v)]
 
 
+# (resource ids, account, the resources themselves, their view): see StackView.shared.
+_SHARED: list[tuple[tuple[int, ...], str, list[Any], StackView]] = []
+
+
 class StackView:
     """The stack indexed once; every lookup a rule makes is a dictionary access.
 
@@ -117,6 +121,24 @@ class StackView:
         self._policy_by_arn: dict[str, Node] | None = None
         self._region: str | None = None
         self._principals: list[Principal] | None = None
+
+    @classmethod
+    def shared(cls, resources: Iterable[Any], account_id: str = "") -> StackView:
+        """The view of these resource objects, built once for all the stack rules of a call.
+
+        The SDK hands each stack policy a new list of the same resource objects, so five rules
+        would index the stack five times. Entries hold their resources, so an id in a key can
+        never be reused by another object while the entry lives; views of other stacks are
+        dropped.
+        """
+        items = list(resources)
+        key = tuple(id(r) for r in items)
+        for held_key, held_account, _held, view in _SHARED:
+            if held_key == key and held_account == account_id:
+                return view
+        view = cls(items, account_id)
+        _SHARED[:] = [*[e for e in _SHARED if e[0] == key][-2:], (key, account_id, items, view)]
+        return view
 
     def of_type(self, *types: str) -> list[Node]:
         return [n for t in types for n in self._by_type.get(t, [])]
@@ -448,6 +470,8 @@ class PrincipalReach:
         self._by_resource: dict[str, list[Principal]] = {}
         self._by_arn: dict[str, list[Principal]] = {}
         self._by_account: dict[str, list[Principal]] = {}
+        # The principals' ARNs, lower-cased, read by every key's check: made once per stack.
+        self.arns: frozenset[str] = frozenset(p.arn.lower() for p in principals if p.arn)
         for p in principals:
             if p.arn is not None:
                 self._by_arn.setdefault(p.arn.lower(), []).append(p)

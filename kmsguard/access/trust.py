@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +100,9 @@ def entries(doc: str | bytes | Mapping[str, Any] | Policy) -> list[Entry]:
     return out
 
 
-def lets_in_undeclared(entry: Entry, account: str, judged: set[str], declared: set[str]) -> bool:
+def lets_in_undeclared(
+    entry: Entry, account: str, judged: AbstractSet[str], declared: AbstractSet[str]
+) -> bool:
     """Whether a way into a role of `account` lets in someone neither judged nor declared.
 
     `judged` (lower-cased ARNs) are the principals the caller evaluates one by one with the

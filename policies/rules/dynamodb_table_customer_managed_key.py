@@ -107,7 +107,7 @@ def _check_ref(
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
-    view = StackView(args.resources)
+    view = StackView.shared(args.resources)
     allowed = str_list(config_of(META, args)["allowedCrossAccountKeyArns"])
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
         where = f"Table {table.name!r}"

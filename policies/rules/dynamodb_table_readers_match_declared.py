@@ -287,7 +287,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
-    view = StackView(args.resources, account)
+    view = StackView.shared(args.resources, account)
     org = _org(config, findings)
     if org is None:
         findings.finish()

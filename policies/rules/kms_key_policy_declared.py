@@ -28,7 +28,7 @@ META = RuleMeta(
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
-    view = StackView(args.resources)
+    view = StackView.shared(args.resources)
     for key in view.of_type(AwsType.KMS_KEY):
         policies = view.key_policies(key)
         if all(doc is None for doc, _ in policies):

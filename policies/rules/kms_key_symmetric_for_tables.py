@@ -34,7 +34,7 @@ _EXPECTED = (
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
-    view = StackView(args.resources)
+    view = StackView.shared(args.resources)
     seen: set[str] = set()
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
         key = view.table_key(table).node

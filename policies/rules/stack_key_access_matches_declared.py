@@ -444,7 +444,7 @@ def _assumers(
     from kmsguard.access.trust import ALL_BUT, ANYONE, PRINCIPAL, entries, lets_in_undeclared
 
     folded = {d.lower() for d in declared}
-    stack = {p.arn.lower() for p in assume.principals if p.arn}
+    stack = assume.arns
     known = {id(p) for p, _ in decrypters}
     queue = deque(decrypters)
     while queue:
@@ -585,7 +585,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
-    view = StackView(args.resources, account)
+    view = StackView.shared(args.resources, account)
     principals = view.principals()
     extra = str_list(config["extraDeclaredKeyUsers"])
     reach = PrincipalReach(principals, ACTION)
