@@ -22,6 +22,10 @@ META = RuleMeta(
         "enforcementLevel 'remediate' to let the pack turn it on."
     ),
     controls=(hub("DynamoDB.2"),),
+    codes={
+        "pitr-unknown": "pointInTimeRecovery.enabled is unknown during preview (deferred)",
+        "pitr-disabled": "point-in-time recovery is not enabled (false or absent)",
+    },
 )
 
 
@@ -31,9 +35,20 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report)
     enabled = as_bool(get(props_of(args), "pointInTimeRecovery", "enabled"))
     if isinstance(enabled, Unknown):
-        findings.defer(f"{label(args)}: pointInTimeRecovery.enabled is unknown during preview")
+        findings.defer(
+            META.finding(
+                "pitr-unknown", label(args), "pointInTimeRecovery.enabled is unknown during preview"
+            )
+        )
     elif not enabled:
-        findings.violation(f"{label(args)}: point-in-time recovery is not enabled")
+        findings.violation(
+            META.finding(
+                "pitr-disabled",
+                label(args),
+                "point-in-time recovery is not enabled",
+                {"enabled": enabled},
+            )
+        )
     findings.finish()
 
 
