@@ -23,6 +23,9 @@ META = RuleMeta(
         "for it) naming its administrators and users; kmsguard.keypolicy.build_key_policy "
         "builds one."
     ),
+    codes={
+        "key-policy-not-declared": "a key has no policy in the stack, so AWS's default applies",
+    },
 )
 
 
@@ -33,9 +36,13 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         policies = view.key_policies(key)
         if all(doc is None for doc, _ in policies):
             findings.violation(
-                f"Key {key.name!r}: no key policy is declared, so AWS applies its default key "
-                "policy (the account root gets kms:*; access is decided by IAM policies alone)",
-                key.urn,
+                META.finding(
+                    "key-policy-not-declared",
+                    f"Key {key.name!r}",
+                    "no key policy is declared, so AWS applies its default key policy (the "
+                    "account root gets kms:*; access is decided by IAM policies alone)",
+                    urn=key.urn,
+                )
             )
     findings.finish()
 
