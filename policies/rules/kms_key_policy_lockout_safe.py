@@ -35,7 +35,7 @@ META = RuleMeta(
         "bypass-unknown": "bypassPolicyLockoutSafetyCheck is unknown (deferred)",
         "bypass-lockout-safety-check": "bypassPolicyLockoutSafetyCheck is true",
         "key-policy-unknown": "the key policy is unknown during preview (deferred)",
-        "too-many-principals-to-ask": "none of the principals asked about may (deferred)",
+        "too-many-principals-to-ask": "too many named principals to ask each (deferred)",
         "key-policy-lockout": "nobody the rule asked about may call kms:PutKeyPolicy",
     },
 )
