@@ -123,33 +123,25 @@ def recording() -> Iterator[Recorded]:
 class Findings:
     """Collects violations and deferrals of one rule run; `finish` raises Deferred if any."""
 
-    def __init__(self, report: ReportViolation) -> None:
+    def __init__(self, report: ReportViolation, meta: RuleMeta) -> None:
         self._report = report
+        self.meta = meta  # the rule reporting: shared helpers make its findings with it
         self._recorded = _RECORDING.get()
         self.deferred: list[str] = []
         self.advice: list[str] = []
 
-    def violation(self, finding: Finding | str, urn: str | None = None) -> None:
-        if isinstance(finding, str):
-            self._report(finding, urn)
-            return
+    def violation(self, finding: Finding) -> None:
         if self._recorded is not None:
             self._recorded.violations.append(finding)
         self._report(message(finding), finding.urn)
 
-    def defer(self, finding: Finding | str) -> None:
-        if isinstance(finding, str):
-            self.deferred.append(finding)
-            return
+    def defer(self, finding: Finding) -> None:
         if self._recorded is not None:
             self._recorded.deferred.append(finding)
         self.deferred.append(message(finding))
 
-    def advise(self, finding: Finding | str) -> None:
+    def advise(self, finding: Finding) -> None:
         """A finding worth a warning whatever the rule's level (the SDK reports it advisory)."""
-        if isinstance(finding, str):
-            self.advice.append(finding)
-            return
         if self._recorded is not None:
             self._recorded.advice.append(finding)
         self.advice.append(message(finding))

@@ -167,7 +167,7 @@ def _check_ref(
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView(args.resources)
     allowed = str_list(config_of(META, args)["allowedCrossAccountKeyArns"])
     for table in view.of_type(AwsType.DYNAMODB_TABLE):

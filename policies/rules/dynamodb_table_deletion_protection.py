@@ -32,7 +32,7 @@ META = RuleMeta(
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.DYNAMODB_TABLE:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     enabled = as_bool(props_of(args).get("deletionProtectionEnabled"))
     if isinstance(enabled, Unknown):
         findings.defer(

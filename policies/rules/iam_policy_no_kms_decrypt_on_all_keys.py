@@ -145,7 +145,7 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     # Only the properties this rule reads: most resources are none of its types.
     props = props_named(args, "policy", "policyArn", "inlinePolicies", "managedPolicyArns")
     where = label(args)

@@ -51,7 +51,7 @@ def _minimum(args: ResourceValidationArgs) -> int:
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     minimum = _minimum(args)
     raw = props_of(args).get("deletionWindowInDays")
     window = AWS_DEFAULT_WINDOW if raw is None else as_int(raw)

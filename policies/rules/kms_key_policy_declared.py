@@ -30,7 +30,7 @@ META = RuleMeta(
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView(args.resources)
     for key in view.of_type(AwsType.KMS_KEY):
         policies = view.key_policies(key)

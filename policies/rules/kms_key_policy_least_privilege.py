@@ -217,7 +217,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     policy = KeyPolicyInput(args)
     if not policy.applies or policy.error or policy.document is None:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     if isinstance(policy.document, Unknown):
         findings.defer(
             META.finding(

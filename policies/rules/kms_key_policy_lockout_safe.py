@@ -187,7 +187,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     policy = KeyPolicyInput(args)
     if not policy.applies:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     where = label(args)
     props = props_named(args, "arn", "keyId", "bypassPolicyLockoutSafetyCheck")
     bypass = as_bool(props.get("bypassPolicyLockoutSafetyCheck"))

@@ -61,7 +61,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_new_access
 
-    findings = Findings(report)
+    findings = Findings(report, META)
     try:
         baseline = parse_policy(text, kind="resource")
     except PolicyDocumentError as exc:

@@ -81,7 +81,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access.prove import Key, no_public_access
     from kmsguard.access.prove.questions import spare_account
 
-    findings = Findings(report)
+    findings = Findings(report, META)
     where = label(args)
     if isinstance(policy.document, Unknown):
         findings.defer(

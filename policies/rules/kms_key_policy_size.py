@@ -36,7 +36,7 @@ META = RuleMeta(
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in KEY_POLICY_TYPES:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     raw = props_of(args).get("policy")
     if raw is None:
         return

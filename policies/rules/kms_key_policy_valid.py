@@ -41,7 +41,7 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     from kmsguard.access import parse_policy
 
-    findings = Findings(report)
+    findings = Findings(report, META)
     where = label(args)
     if policy.error:
         findings.violation(META.finding("key-policy-unreadable", where, policy.error))

@@ -62,7 +62,7 @@ def _maximum(args: ResourceValidationArgs) -> int:
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     where = label(args)
     props = props_of(args)
     symmetric = _symmetric(props)

@@ -38,7 +38,7 @@ META = RuleMeta(
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     props = props_of(args)
     enabled = as_bool(props.get("enableKeyRotation"))
     if enabled is not True:

@@ -39,7 +39,7 @@ _EXPECTED = (
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView(args.resources)
     seen: set[str] = set()
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
