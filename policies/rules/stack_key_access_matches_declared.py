@@ -139,20 +139,20 @@ def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
     sts = {st.index: st for st in statements(doc)} if doc is not None else {}
     via: list[str] = []
     for ref in decision.statements:
-        if ref.policy == "trust":
+        if ref.layer == "trust":
             via.append(f"trust policy {ref.label()}")
-        elif ref.policy == "resource":
+        elif ref.layer == "resource":
             st = sts.get(ref.index)
             names = st.principal_names if st is not None else ()
             if names and all(is_account_root(x) for x in names):
                 via.append(f"root delegation ({ref.label()})")
             else:
                 via.append(f"key policy {ref.label()}")
-        elif ref.policy.startswith("identity["):
-            i = int(ref.policy[len("identity[") : -1])
+        elif ref.layer == "identity" and ref.position is not None:
+            i = ref.position
             origin = p.policies[i].origin if i < len(p.policies) else ref.policy
             via.append(f"identity policy {origin} ({ref.label()})")
-        elif ref.policy == "permissions_boundary" and p.boundary is not None:
+        elif ref.layer == "permissions_boundary" and p.boundary is not None:
             via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
         else:
             via.append(ref.label())
@@ -729,7 +729,7 @@ def _check_grant(
             )
         )
         return
-    if decision.allowed and any(r.policy.startswith("grants[") for r in decision.statements):
+    if decision.allowed and any(r.layer == "grants" for r in decision.statements):
         findings.violation(
             META.finding(
                 "undeclared-grantee",
