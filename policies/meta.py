@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -20,9 +22,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from kmsguard.findings import Finding, deferral, message
+
 PACK_NAME = "kmsguard-policies"
-DEFERRED = "deferred to verification"
-ADVISORY = "advisory"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,21 @@ class RuleMeta:
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Why the rule has no remediation function (level `remediate` cannot fix it), if it has none.
     no_remediation: str = ""
+    # Every kind of finding the rule reports: stable kebab-case code -> one-line description.
+    codes: Mapping[str, str] = field(default_factory=dict)
+
+    def finding(
+        self,
+        code: str,
+        resource: str,
+        detail: str,
+        witness: Mapping[str, Any] | None = None,
+        urn: str | None = None,
+    ) -> Finding:
+        """A finding of this rule; the code must be one the rule declares."""
+        if code not in self.codes:
+            raise ValueError(f"rule {self.name} declares no finding code {code!r}")
+        return Finding(self.name, code, resource, detail, dict(witness or {}), urn)
 
     def defaults(self) -> dict[str, Any]:
         return {k: v.get("default") for k, v in self.config.items()}
@@ -75,29 +92,59 @@ class Deferred(UnknownValueError):
         super().__init__(UNKNOWN_STRING_VALUE, [])
         self.reasons = reasons
         self.advice = advice or []
-        parts = [f"{ADVISORY}: " + "; ".join(self.advice)] if self.advice else []
-        if reasons:
-            parts.append(f"{DEFERRED}: " + "; ".join(reasons))
-        self.message = "; ".join(parts)
+        self.message = deferral(self.reasons, self.advice)
+
+
+@dataclass
+class Recorded:
+    """The findings of the rule runs inside `recording()`, as data."""
+
+    violations: list[Finding] = field(default_factory=list)
+    deferred: list[Finding] = field(default_factory=list)
+    advice: list[Finding] = field(default_factory=list)
+
+
+# The analyzer protocol carries a diagnostic's message only; a caller running the pack in its
+# own process (the tests, a library user) gets the findings themselves through this.
+_RECORDING: ContextVar[Recorded | None] = ContextVar("kmsguard_findings", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[Recorded]:
+    """Collect, as data, every finding the rules report in this context."""
+    rec = Recorded()
+    token = _RECORDING.set(rec)
+    try:
+        yield rec
+    finally:
+        _RECORDING.reset(token)
 
 
 class Findings:
     """Collects violations and deferrals of one rule run; `finish` raises Deferred if any."""
 
-    def __init__(self, report: ReportViolation) -> None:
+    def __init__(self, report: ReportViolation, meta: RuleMeta) -> None:
         self._report = report
+        self.meta = meta  # the rule reporting: shared helpers make its findings with it
+        self._recorded = _RECORDING.get()
         self.deferred: list[str] = []
         self.advice: list[str] = []
 
-    def violation(self, message: str, urn: str | None = None) -> None:
-        self._report(message, urn)
+    def violation(self, finding: Finding) -> None:
+        if self._recorded is not None:
+            self._recorded.violations.append(finding)
+        self._report(message(finding), finding.urn)
 
-    def defer(self, reason: str) -> None:
-        self.deferred.append(reason)
+    def defer(self, finding: Finding) -> None:
+        if self._recorded is not None:
+            self._recorded.deferred.append(finding)
+        self.deferred.append(message(finding))
 
-    def advise(self, message: str) -> None:
+    def advise(self, finding: Finding) -> None:
         """A finding worth a warning whatever the rule's level (the SDK reports it advisory)."""
-        self.advice.append(message)
+        if self._recorded is not None:
+            self._recorded.advice.append(finding)
+        self.advice.append(message(finding))
 
     def finish(self) -> None:
         if self.deferred or self.advice:

@@ -53,6 +53,17 @@ class StatementRef:
     def to_json(self) -> dict[str, Any]:
         return {"policy": self.policy, "sid": self.sid, "index": self.index, "effect": self.effect}
 
+    @property
+    def layer(self) -> str:
+        """The kind of document: "identity", "resource", "grants", "scps"... (no position)."""
+        return self.policy.partition("[")[0]
+
+    @property
+    def position(self) -> int | None:
+        """Which document of its layer ("identity[3]" is 3); None where a layer has one."""
+        _, bracket, rest = self.policy.partition("[")
+        return int(rest.removesuffix("]")) if bracket else None
+
     def label(self) -> str:
         policy = self.policy
         if policy[0] == "i":  # identity[<i>], the common case

@@ -11,6 +11,7 @@ from typing import Any
 
 from kmsguard.audit.findings import PLAN_ONLY, Finding, Skipped
 from kmsguard.audit.model import PROJECT, Stack
+from kmsguard.findings import DEFERRED_PREFIX
 from kmsguard.org_policies import OrgPolicies
 from kmsguard.preview import policy_config
 from kmsguard.preview.analyzer import PolicyPackClient
@@ -65,7 +66,7 @@ class _Index:
         """(ARN, pulumi type) of the resource a diagnostic names; the account's otherwise."""
         r = self.by_urn.get(v.urn)
         if r is None:
-            m = _LABEL.match(v.detail.removeprefix("deferred to verification: "))
+            m = _LABEL.match(v.detail.removeprefix(DEFERRED_PREFIX))
             if m:
                 r = self.by_label.get((m.group(1), m.group(2)))
         if r is None:

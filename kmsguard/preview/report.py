@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.contract import ConfigKey
+from kmsguard.findings import ADVISORY_PREFIX, DEFERRED_PREFIX
 from kmsguard.preview.analyzer import PolicyPackClient
 from kmsguard.preview.collect import (
     ANSWERED_AS_UNKNOWN,
@@ -96,8 +97,6 @@ def judge(
 _CANT_RUN = re.compile(
     r"can't run (?:policy|remediation) '[^']*' from policy pack '[^']*' during preview: "
 )
-_DEFERRED = "deferred to verification: "
-_ADVISORY = "advisory: "
 _PIN = re.compile(r"set ((?:aws|[A-Za-z0-9_-]+):[A-Za-z0-9_]+) in the stack config")
 
 
@@ -122,9 +121,9 @@ def present(v: Violation, packs: Sequence[PackInfo]) -> Violation:
     if m is None:
         return v
     rest = detail[m.end() :]
-    if not rest.startswith(_DEFERRED):
+    if not rest.startswith(DEFERRED_PREFIX):
         # The pack's advisory findings from a stronger rule travel the same way.
-        return dataclasses.replace(v, message=rest.removeprefix(_ADVISORY))
+        return dataclasses.replace(v, message=rest.removeprefix(ADVISORY_PREFIX))
     pins = tuple(dict.fromkeys(_PIN.findall(rest)))
     return dataclasses.replace(v, message=rest, deferred=True, decided_by=pins)
 

@@ -13,6 +13,7 @@ from policies.stack import Node, PrincipalReach, StackView
 from policies.values import Unknown, is_unknown
 
 if TYPE_CHECKING:
+    from kmsguard.access.prove import ReaderWitness
     from policies.table_policies import TableFacts
 
 
@@ -57,7 +58,9 @@ def key_sides(
     ref = view.table_key(facts.node)
     if ref.node is None:
         if is_unknown(ref.value):
-            findings.defer(f"{where}: its key is unknown during preview")
+            findings.defer(
+                findings.meta.finding("key-unknown", where, "its key is unknown during preview")
+            )
             return None
         note = (
             " (its key's policy is not in the stack: DynamoDB's side decides)" if ref.value else ""
@@ -68,18 +71,38 @@ def key_sides(
     out: list[KeySide] = []
     for doc, origin in view.key_policies(key):
         if isinstance(doc, Unknown):
-            findings.defer(f"{where}: the key policy ({origin}) is unknown during preview")
+            findings.defer(
+                findings.meta.finding(
+                    "key-policy-unknown",
+                    where,
+                    f"the key policy ({origin}) is unknown during preview",
+                    {"origin": origin},
+                )
+            )
             return None
         if doc is None:
             if not account:
-                findings.defer(f"{where}: default key policy but the account id is unknown")
+                findings.defer(
+                    findings.meta.finding(
+                        "key-account-unknown",
+                        where,
+                        "default key policy but the account id is unknown",
+                    )
+                )
                 return None
             doc = _default_policy(account)
         side = KeySide(doc, view.key_arn(key), key_users(statements(doc)))
         side.identifiers = view.key_identifiers(key) | {view.key_arn(key)}
         for sg in key_grants(view, key):
             if sg.grant is None:
-                findings.defer(f"{where}: {sg.label}: {sg.problem}")
+                findings.defer(
+                    findings.meta.finding(
+                        "grant-unknown",
+                        where,
+                        f"{sg.label}: {sg.problem}",
+                        {"grant": sg.label, "problem": sg.problem},
+                    )
+                )
             else:
                 side.grants.append(sg.grant)
         out.append(side)
@@ -92,14 +115,103 @@ def identities(view: StackView, findings: Findings) -> tuple[dict[str, list[Any]
     bounds: dict[str, Any] = {}
     for p in view.principals():
         if p.arn is None:
-            findings.defer(f"the ARN of {p.kind} {p.node.name!r} is unknown during preview")
+            findings.defer(
+                findings.meta.finding(
+                    "principal-arn-unknown",
+                    "",
+                    f"the ARN of {p.kind} {p.node.name!r} is unknown during preview",
+                    {"kind": p.kind, "name": p.node.name},
+                )
+            )
             continue
         docs = [d.document for d in p.policies if isinstance(d.document, dict)]
         unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
         if unknown:
             reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
-            findings.defer(f"what {p.arn} can read depends on policies unknown now ({reasons})")
+            findings.defer(
+                findings.meta.finding(
+                    "principal-policies-unknown",
+                    "",
+                    f"what {p.arn} can read depends on policies unknown now ({reasons})",
+                    {"principal": p.arn},
+                )
+            )
         ids[p.arn] = docs
         if p.boundary is not None and isinstance(p.boundary.document, dict):
             bounds[p.arn] = p.boundary.document
     return ids, bounds
+
+
+SHOWN_OPERATIONS = 6  # a witness's operations beyond it are counted, not listed
+
+
+def _ops(w: ReaderWitness) -> str:
+    ops = list(w.operations or (w.operation,))
+    more = f" and {len(ops) - SHOWN_OPERATIONS} more" if len(ops) > SHOWN_OPERATIONS else ""
+    return ", ".join(ops[:SHOWN_OPERATIONS]) + more
+
+
+def said(w: ReaderWitness, stream_view: str | None = None) -> str:
+    ctx = {k: v for k, v in (w.read.get("context") or {}).items() if v is not None}
+    text = f"{w.principal} ({_ops(w)} on {w.read['resource']}"
+    if stream_view and "/stream/" in str(w.read["resource"]):
+        text += f", whose records carry {stream_view}"
+    if w.decrypt is not None:
+        text += "; kms:Decrypt through DynamoDB allowed"
+    if ctx:
+        text += "; with " + ", ".join(f"{k}={v}" for k, v in ctx.items())
+    if w.identity_assumed:
+        text += "; if its own IAM policies allow it"
+    return text + ")"
+
+
+def reaching(
+    idents: set[str], docs: tuple[Any, Any], reaches: list[PrincipalReach]
+) -> set[str] | None:
+    """The stack principals whose identity policies matter for the table: those an Allow for a
+    read action may let at its resources, and those its policies name; None: all of them (a
+    policy naming everyone lets in principals whose own policies never mention the table)."""
+    from kmsguard.access import PolicyDocumentError, parse_policy
+
+    named: set[str] = set()
+    for doc in docs:
+        if doc is None:
+            continue
+        try:
+            policy = parse_policy(doc, kind="resource")
+        except PolicyDocumentError:
+            return None
+        for st in policy.statements:
+            spec = st.principal
+            if st.not_principal or spec is None or spec.everyone:
+                return None
+            named |= set(spec.arns)
+    return {
+        p.arn for reach in reaches for p in reach.for_resource(idents, named) if p.arn is not None
+    }
+
+
+def check_exports(facts: TableFacts, where: str, allowed: set[str], findings: Findings) -> None:
+    """Each export of the table writes its items to a bucket of a trusted account."""
+    for node in facts.exports:
+        owner = node.props.get("s3BucketOwner")
+        if is_unknown(owner):
+            findings.defer(
+                findings.meta.finding(
+                    "export-owner-unknown",
+                    where,
+                    f"the bucket owner of export {node.name!r} is unknown",
+                    {"export": node.name},
+                )
+            )
+        elif isinstance(owner, str) and owner and owner not in allowed:
+            findings.violation(
+                findings.meta.finding(
+                    "export-to-untrusted-account",
+                    where,
+                    f"export {node.name!r} writes its items to a bucket of account {owner}, "
+                    "which is not a trusted account",
+                    {"export": node.name, "bucketOwner": owner},
+                    urn=node.urn,
+                )
+            )

@@ -41,6 +41,15 @@ META = RuleMeta(
             "description": "Key ARNs of other accounts that tables may use.",
         }
     },
+    codes={
+        "sse-unknown": "serverSideEncryption.enabled is unknown during preview (deferred)",
+        "sse-disabled": "server-side encryption is off, so an AWS owned key is used",
+        "replicas-unknown": "a table's replicas are unknown during preview (deferred)",
+        "key-unknown": "the key is unknown and depends on no key in the stack (deferred)",
+        "aws-managed-key": "no kmsKeyArn, or an alias/aws/ key: the AWS managed key",
+        "cross-account-key": "another account's key, not in allowedCrossAccountKeyArns",
+        "key-outside-stack": "a key not declared in the stack, checked when deployed (deferred)",
+    },
 )
 
 _AWS_ALIAS = re.compile(r"(^|:)alias/aws/", re.I)
@@ -50,7 +59,9 @@ def _check_replicas(table: Node, where: str, findings: Findings) -> None:
     """Each replica names its own key; without one it uses alias/aws/dynamodb in its region."""
     replicas = get(table.props, "replicas")
     if isinstance(replicas, Unknown):
-        findings.defer(f"{where}: replicas are unknown during preview")
+        findings.defer(
+            META.finding("replicas-unknown", where, "replicas are unknown during preview")
+        )
         return
     for i, replica in enumerate(replicas if isinstance(replicas, list) else []):
         if not isinstance(replica, dict):
@@ -58,16 +69,34 @@ def _check_replicas(table: Node, where: str, findings: Findings) -> None:
         region = replica.get("regionName") or f"#{i}"
         arn = replica.get("kmsKeyArn")
         if is_unknown(arn):
-            findings.defer(f"{where}: kmsKeyArn of the replica in {region} is unknown")
+            findings.defer(
+                META.finding(
+                    "key-unknown",
+                    where,
+                    f"kmsKeyArn of the replica in {region} is unknown",
+                    {"replica": region},
+                )
+            )
         elif not isinstance(arn, str) or not arn:
             findings.violation(
-                f"{where}: replica in {region} has no kmsKeyArn, so it uses the AWS managed key "
-                "alias/aws/dynamodb",
-                table.urn,
+                META.finding(
+                    "aws-managed-key",
+                    where,
+                    f"replica in {region} has no kmsKeyArn, so it uses the AWS managed key "
+                    "alias/aws/dynamodb",
+                    {"replica": region, "kmsKeyArn": None},
+                    urn=table.urn,
+                )
             )
         elif _AWS_ALIAS.search(arn):
             findings.violation(
-                f"{where}: replica in {region} uses {arn!r}, an AWS managed key", table.urn
+                META.finding(
+                    "aws-managed-key",
+                    where,
+                    f"replica in {region} uses {arn!r}, an AWS managed key",
+                    {"replica": region, "kmsKeyArn": arn},
+                    urn=table.urn,
+                )
             )
 
 
@@ -77,49 +106,89 @@ def _check_ref(
     value = ref.value
     if isinstance(value, str) and _AWS_ALIAS.search(value):
         # Even when an alias of that name is declared in the stack: AWS reserves alias/aws/.
-        findings.violation(f"{where}: kmsKeyArn {value!r} is an AWS managed key", urn)
+        findings.violation(
+            META.finding(
+                "aws-managed-key",
+                where,
+                f"kmsKeyArn {value!r} is an AWS managed key",
+                {"kmsKeyArn": value},
+                urn=urn,
+            )
+        )
         return
     if ref.node is not None:
         return  # a key declared in this stack: customer managed by construction
     if isinstance(value, Unknown):
         findings.defer(
-            f"{where}: kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
-            "in the stack"
+            META.finding(
+                "key-unknown",
+                where,
+                "kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key in the "
+                "stack",
+            )
         )
     elif not value:
         findings.violation(
-            f"{where}: no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb", urn
+            META.finding(
+                "aws-managed-key",
+                where,
+                "no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb",
+                {"kmsKeyArn": None},
+                urn=urn,
+            )
         )
     elif value in allowed:
         return
     elif account_of(value) and view.account_id and account_of(value) != view.account_id:
         findings.violation(
-            f"{where}: kmsKeyArn {value!r} belongs to account {account_of(value)}, not "
-            f"{view.account_id}, and is not in allowedCrossAccountKeyArns",
-            urn,
+            META.finding(
+                "cross-account-key",
+                where,
+                f"kmsKeyArn {value!r} belongs to account {account_of(value)}, not "
+                f"{view.account_id}, and is not in allowedCrossAccountKeyArns",
+                {
+                    "kmsKeyArn": value,
+                    "keyAccount": account_of(value),
+                    "stackAccount": view.account_id,
+                },
+                urn=urn,
+            )
         )
     else:
         findings.defer(
-            f"{where}: key {value!r} is not declared in this stack; whether it is customer "
-            "managed is checked against the deployed key"
+            META.finding(
+                "key-outside-stack",
+                where,
+                f"key {value!r} is not declared in this stack; whether it is customer managed "
+                "is checked against the deployed key",
+                {"kmsKeyArn": value},
+            )
         )
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView.shared(args.resources)
     allowed = str_list(config_of(META, args)["allowedCrossAccountKeyArns"])
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
         where = f"Table {table.name!r}"
         enabled = as_bool(get(table.props, "serverSideEncryption", "enabled"))
         if isinstance(enabled, Unknown):
-            findings.defer(f"{where}: serverSideEncryption.enabled is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "sse-unknown", where, "serverSideEncryption.enabled is unknown during preview"
+                )
+            )
             continue
         if not enabled:
             findings.violation(
-                f"{where}: server-side encryption is not enabled, "
-                "so DynamoDB uses an AWS owned key",
-                table.urn,
+                META.finding(
+                    "sse-disabled",
+                    where,
+                    "server-side encryption is not enabled, so DynamoDB uses an AWS owned key",
+                    {"enabled": enabled},
+                    urn=table.urn,
+                )
             )
             continue
         _check_replicas(table, where, findings)

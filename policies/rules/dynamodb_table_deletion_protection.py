@@ -22,18 +22,35 @@ META = RuleMeta(
         "'remediate' to let the pack turn it on."
     ),
     controls=(hub("DynamoDB.6"),),
+    codes={
+        "deletion-protection-unknown": "deletionProtectionEnabled is unknown (deferred)",
+        "deletion-protection-disabled": "deletion protection is not enabled (false or absent)",
+    },
 )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.DYNAMODB_TABLE:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     enabled = as_bool(props_of(args).get("deletionProtectionEnabled"))
     if isinstance(enabled, Unknown):
-        findings.defer(f"{label(args)}: deletionProtectionEnabled is unknown during preview")
+        findings.defer(
+            META.finding(
+                "deletion-protection-unknown",
+                label(args),
+                "deletionProtectionEnabled is unknown during preview",
+            )
+        )
     elif not enabled:
-        findings.violation(f"{label(args)}: deletion protection is not enabled")
+        findings.violation(
+            META.finding(
+                "deletion-protection-disabled",
+                label(args),
+                "deletion protection is not enabled",
+                {"enabled": enabled},
+            )
+        )
     findings.finish()
 
 

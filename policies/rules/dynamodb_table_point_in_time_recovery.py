@@ -22,18 +22,33 @@ META = RuleMeta(
         "enforcementLevel 'remediate' to let the pack turn it on."
     ),
     controls=(hub("DynamoDB.2"),),
+    codes={
+        "pitr-unknown": "pointInTimeRecovery.enabled is unknown during preview (deferred)",
+        "pitr-disabled": "point-in-time recovery is not enabled (false or absent)",
+    },
 )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.DYNAMODB_TABLE:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     enabled = as_bool(get(props_of(args), "pointInTimeRecovery", "enabled"))
     if isinstance(enabled, Unknown):
-        findings.defer(f"{label(args)}: pointInTimeRecovery.enabled is unknown during preview")
+        findings.defer(
+            META.finding(
+                "pitr-unknown", label(args), "pointInTimeRecovery.enabled is unknown during preview"
+            )
+        )
     elif not enabled:
-        findings.violation(f"{label(args)}: point-in-time recovery is not enabled")
+        findings.violation(
+            META.finding(
+                "pitr-disabled",
+                label(args),
+                "point-in-time recovery is not enabled",
+                {"enabled": enabled},
+            )
+        )
     findings.finish()
 
 

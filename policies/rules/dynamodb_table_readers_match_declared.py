@@ -12,7 +12,8 @@ from kmsguard.access.key_users import declared_readers
 from kmsguard.contract import AwsType, account_root_arn
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
-from policies.rules._table_readers import KeySide, identities, key_sides
+from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
+from policies.rules._table_readers import reaching as _who
 from policies.rules.stack_key_access_matches_declared import Org, _org
 from policies.stack import Node, PrincipalReach, StackView
 from policies.table_policies import (
@@ -23,10 +24,10 @@ from policies.table_policies import (
     TableIndex,
     table_facts,
 )
-from policies.values import Unknown, is_unknown
+from policies.values import Unknown
 
 if TYPE_CHECKING:
-    from kmsguard.access.prove import ReadersVerdict, ReaderWitness
+    from kmsguard.access.prove import ReadersVerdict
 
 META = RuleMeta(
     name="dynamodb-table-readers-match-declared",
@@ -90,29 +91,24 @@ META = RuleMeta(
         },
         **PROVER_TIMEOUT,
     },
+    codes={
+        "org-policy-malformed": "an SCP or RCP in the policy config is not a valid policy",
+        "table-account-unknown": "the table's account is unknown during preview (deferred)",
+        "resource-policy-unknown": "a table or stream policy is unknown (deferred)",
+        "resource-policy-unreadable": "a table or stream policy cannot be read, so is not closed",
+        "outside-access": "a table or stream policy opens DynamoDB to an untrusted account",
+        "undeclared-reader": "a principal that is not a declared reader can read the items",
+        "prover-unanswered": "the prover could not answer in time or at all (deferred)",
+        "export-owner-unknown": "the bucket owner of an export is unknown (deferred)",
+        "export-to-untrusted-account": "an export writes items to an untrusted account's bucket",
+        "key-unknown": "the table's key is unknown during preview (deferred)",
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "key-account-unknown": "the key has AWS's default policy and no known account (deferred)",
+        "grant-unknown": "a grant on the key cannot be read during preview (deferred)",
+        "principal-arn-unknown": "a stack principal's ARN is unknown during preview (deferred)",
+        "principal-policies-unknown": "a principal's policies are unknown (deferred)",
+    },
 )
-
-SHOWN_OPERATIONS = 6  # a witness's operations beyond it are counted, not listed
-
-
-def _ops(w: ReaderWitness) -> str:
-    ops = list(w.operations or (w.operation,))
-    more = f" and {len(ops) - SHOWN_OPERATIONS} more" if len(ops) > SHOWN_OPERATIONS else ""
-    return ", ".join(ops[:SHOWN_OPERATIONS]) + more
-
-
-def _witness(w: ReaderWitness, stream_view: str | None = None) -> str:
-    ctx = {k: v for k, v in (w.read.get("context") or {}).items() if v is not None}
-    text = f"{w.principal} ({_ops(w)} on {w.read['resource']}"
-    if stream_view and "/stream/" in str(w.read["resource"]):
-        text += f", whose records carry {stream_view}"
-    if w.decrypt is not None:
-        text += "; kms:Decrypt through DynamoDB allowed"
-    if ctx:
-        text += "; with " + ", ".join(f"{k}={v}" for k, v in ctx.items())
-    if w.identity_assumed:
-        text += "; if its own IAM policies allow it"
-    return text + ")"
 
 
 class _Table:
@@ -142,12 +138,27 @@ class _Table:
         for p in self.facts.policies:
             what = f"{self.where}: ResourcePolicy {p.node.name!r}"
             if isinstance(p.document, Unknown):
-                findings.defer(f"{what}: the policy is unknown during preview")
+                findings.defer(
+                    META.finding(
+                        "resource-policy-unknown",
+                        what,
+                        "the policy is unknown during preview",
+                        {"policy": p.node.name},
+                    )
+                )
                 return None
             if p.document is None:
                 # Never a silent pass: a policy nobody can read cannot be shown to be closed.
                 problem = p.problem or "the policy document is missing"
-                findings.violation(f"{what}: cannot tell who it lets in: {problem}", p.node.urn)
+                findings.violation(
+                    META.finding(
+                        "resource-policy-unreadable",
+                        what,
+                        f"cannot tell who it lets in: {problem}",
+                        {"policy": p.node.name, "problem": problem},
+                        urn=p.node.urn,
+                    )
+                )
                 return None
             if p.target in (ON_TABLE, ON_EITHER):
                 tables.append(p.document)
@@ -179,9 +190,27 @@ class _Table:
                 timeout_s=self.timeout,
             )
         except (PolicyDocumentError, ValueError) as exc:
-            findings.violation(f"{self.where}: cannot tell who its resource policy lets in: {exc}")
+            findings.violation(
+                META.finding(
+                    "resource-policy-unreadable",
+                    self.where,
+                    f"cannot tell who its resource policy lets in: {exc}",
+                    {"problem": str(exc)},
+                )
+            )
             return
-        self.report(v, "open to a principal outside the account and the trusted ones", findings)
+        found = self.found(v, findings)
+        if found is not None:
+            shown, witness = found
+            findings.violation(
+                META.finding(
+                    "outside-access",
+                    self.where,
+                    f"open to a principal outside the account and the trusted ones: {shown}",
+                    witness,
+                    urn=self.facts.node.urn,
+                )
+            )
 
     def check_readers(
         self,
@@ -196,7 +225,10 @@ class _Table:
         from kmsguard.access.prove import readers
 
         every_id, every_bound = principals
-        reaching = _reaching(self, (table_policy, stream_policy), reaches[1:])
+        idents = {self.arn, *(f"{self.arn}/index/{i}" for i in self.indexes())}
+        if self.stream_arn is not None:
+            idents.add(self.stream_arn)
+        reaching = _who(idents, (table_policy, stream_policy), reaches[1:])
         decrypting = key.may_decrypt(reaches[0])
         if reaching is None or decrypting is None:
             reaching = decrypting if reaching is None else reaching
@@ -230,61 +262,49 @@ class _Table:
                 find_missing=False,  # a key user who cannot read is not this rule's finding
             )
         except (PolicyDocumentError, ValueError) as exc:
-            findings.defer(f"{self.where}: cannot prove who can read it: {exc}")
+            findings.defer(
+                META.finding(
+                    "prover-unanswered",
+                    self.where,
+                    f"cannot prove who can read it: {exc}",
+                    {"reason": str(exc)},
+                )
+            )
             return
-        self.report(v, f"readable by principals that are not declared readers{key.note}", findings)
+        found = self.found(v, findings)
+        if found is not None:
+            shown, witness = found
+            findings.violation(
+                META.finding(
+                    "undeclared-reader",
+                    self.where,
+                    f"readable by principals that are not declared readers{key.note}: {shown}",
+                    witness,
+                    urn=self.facts.node.urn,
+                )
+            )
 
-    def report(self, v: ReadersVerdict, what: str, findings: Findings) -> None:
+    def found(self, v: ReadersVerdict, findings: Findings) -> tuple[str, dict[str, Any]] | None:
+        """(the witnesses as said, as data) when the verdict fails; an unanswered one defers."""
         if v.status == "unknown":
-            findings.defer(f"{self.where}: who can read it is unanswered: {v.reason}")
+            findings.defer(
+                META.finding(
+                    "prover-unanswered",
+                    self.where,
+                    f"who can read it is unanswered: {v.reason}",
+                    {"reason": v.reason},
+                )
+            )
         elif v.status == "fail":
             more = "" if v.complete else "; more kinds may exist"
-            shown = "; ".join(_witness(w, self.facts.stream_view) for w in v.witnesses)
-            findings.violation(f"{self.where}: {what}: {shown}{more}", self.facts.node.urn)
-
-    def check_exports(self, findings: Findings) -> None:
-        allowed = {self.account, *self.trusted}
-        for node in self.facts.exports:
-            owner = node.props.get("s3BucketOwner")
-            if is_unknown(owner):
-                findings.defer(f"{self.where}: the bucket owner of export {node.name!r} is unknown")
-            elif isinstance(owner, str) and owner and owner not in allowed:
-                findings.violation(
-                    f"{self.where}: export {node.name!r} writes its items to a bucket of account "
-                    f"{owner}, which is not a trusted account",
-                    node.urn,
-                )
-
-
-def _reaching(t: _Table, docs: tuple[Any, Any], reaches: list[PrincipalReach]) -> set[str] | None:
-    """The stack principals whose identity policies matter for the table: those an Allow for a
-    read action may let at its resources, and those its policies name; None: all of them (a
-    policy naming everyone lets in principals whose own policies never mention the table)."""
-    from kmsguard.access import PolicyDocumentError, parse_policy
-
-    named: set[str] = set()
-    for doc in docs:
-        if doc is None:
-            continue
-        try:
-            policy = parse_policy(doc, kind="resource")
-        except PolicyDocumentError:
-            return None
-        for st in policy.statements:
-            spec = st.principal
-            if st.not_principal or spec is None or spec.everyone:
-                return None
-            named |= set(spec.arns)
-    idents = {t.arn, *(f"{t.arn}/index/{i}" for i in t.indexes())}
-    if t.stream_arn is not None:
-        idents.add(t.stream_arn)
-    return {
-        p.arn for reach in reaches for p in reach.for_resource(idents, named) if p.arn is not None
-    }
+            shown = "; ".join(said(w, self.facts.stream_view) for w in v.witnesses)
+            witness = {"witnesses": [w.to_json() for w in v.witnesses], "complete": v.complete}
+            return f"{shown}{more}", witness
+        return None
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
     view = StackView.shared(args.resources, account)
@@ -305,11 +325,15 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         t = _Table(view, table, config, org, index)
         if not t.account:
             findings.defer(
-                f"{t.where}: who can read it depends on its account, unknown until its ARN is; "
-                "set aws:allowedAccountIds in the stack config to judge it during preview"
+                META.finding(
+                    "table-account-unknown",
+                    t.where,
+                    "who can read it depends on its account, unknown until its ARN is; set "
+                    "aws:allowedAccountIds in the stack config to judge it during preview",
+                )
             )
             continue
-        t.check_exports(findings)
+        check_exports(t.facts, t.where, {t.account, *t.trusted}, findings)
         pairs = t.placements(findings)
         keys = key_sides(view, t.facts, t.where, findings)
         if pairs is None:

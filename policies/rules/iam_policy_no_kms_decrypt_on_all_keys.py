@@ -30,6 +30,14 @@ META = RuleMeta(
     ),
     no_remediation=("which keys a principal needs is not known to the pack"),
     controls=(hub("KMS.1"), hub("KMS.2")),
+    codes={
+        "policy-unreadable": "an unreadable policy document, left to the verifier (deferred)",
+        "policy-unknown": "a policy or its ARN is unknown during preview (deferred)",
+        "unknown-action": "an action matches nothing in the IAM catalog (advisory)",
+        "decrypt-on-all-keys": "a statement allows kms:Decrypt or ReEncryptFrom on every key",
+        "managed-policy-uncatalogued": "an AWS managed policy outside the catalog (deferred)",
+        "managed-policy-decrypts-all-keys": "an AWS managed policy decrypting with every key",
+    },
 )
 
 _DOC_TYPES = (
@@ -50,18 +58,38 @@ def _check_doc(raw: Any, where: str, findings: Findings) -> None:
     try:
         doc = load_document(raw)
     except DocumentError as exc:
-        findings.defer(f"{where}: {exc}; checked by the verifier")
+        findings.defer(
+            META.finding(
+                "policy-unreadable", where, f"{exc}; checked by the verifier", {"problem": str(exc)}
+            )
+        )
         return
     if isinstance(doc, Unknown):
-        findings.defer(f"{where}: the policy document is unknown during preview")
+        findings.defer(
+            META.finding(
+                "policy-unknown",
+                where,
+                "the policy document is unknown during preview",
+                {"property": "policy"},
+            )
+        )
         return
     if isinstance(doc, dict):
         for message in unknown_action_notes(doc, "identity"):
-            findings.advise(f"{where}: {message}")
+            findings.advise(META.finding("unknown-action", where, message))
     for st, actions in decrypt_on_all_keys(doc):
         findings.violation(
-            f"{where}: {statement_label(st)} allows {' and '.join(actions)} on all KMS keys "
-            f"(Resource {', '.join(st.resource_patterns) or '*'})"
+            META.finding(
+                "decrypt-on-all-keys",
+                where,
+                f"{statement_label(st)} allows {' and '.join(actions)} on all KMS keys "
+                f"(Resource {', '.join(st.resource_patterns) or '*'})",
+                {
+                    "statement": statement_label(st),
+                    "actions": list(actions),
+                    "resources": list(st.resource_patterns),
+                },
+            )
         )
 
 
@@ -79,7 +107,14 @@ def _managed_decrypts_on_all_keys(arn: str) -> bool | None:
 
 def _check_managed(arn: Any, where: str, findings: Findings) -> None:
     if is_unknown(arn):
-        findings.defer(f"{where}: policyArn is unknown during preview")
+        findings.defer(
+            META.finding(
+                "policy-unknown",
+                where,
+                "policyArn is unknown during preview",
+                {"property": "policyArn"},
+            )
+        )
         return
     if not isinstance(arn, str):
         return
@@ -89,16 +124,28 @@ def _check_managed(arn: Any, where: str, findings: Findings) -> None:
     decrypts = _managed_decrypts_on_all_keys(arn)
     if decrypts is None:
         # Never a silent pass: an AWS managed policy we cannot read may grant anything.
-        findings.defer(f"{where}: AWS managed policy {name} is not in the managed policy catalog")
+        findings.defer(
+            META.finding(
+                "managed-policy-uncatalogued",
+                where,
+                f"AWS managed policy {name} is not in the managed policy catalog",
+                {"policy": name, "policyArn": arn},
+            )
+        )
         return
     if decrypts:
         findings.violation(
-            f"{where}: attaches AWS managed policy {name}, which allows kms:Decrypt on all keys"
+            META.finding(
+                "managed-policy-decrypts-all-keys",
+                where,
+                f"attaches AWS managed policy {name}, which allows kms:Decrypt on all keys",
+                {"policy": name, "policyArn": arn},
+            )
         )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     # Only the properties this rule reads: most resources are none of its types.
     props = props_named(args, "policy", "policyArn", "inlinePolicies", "managedPolicyArns")
     where = label(args)
@@ -109,15 +156,36 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     elif args.resource_type in (AwsType.IAM_ROLE, AwsType.IAM_USER, AwsType.IAM_GROUP):
         inline = props.get("inlinePolicies")
         if is_unknown(inline):
-            findings.defer(f"{where}: inlinePolicies is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "policy-unknown",
+                    where,
+                    "inlinePolicies is unknown during preview",
+                    {"property": "inlinePolicies"},
+                )
+            )
         for i, item in enumerate(inline if isinstance(inline, list) else []):
             if is_unknown(item):
-                findings.defer(f"{where}: inline policy #{i} is unknown during preview")
+                findings.defer(
+                    META.finding(
+                        "policy-unknown",
+                        where,
+                        f"inline policy #{i} is unknown during preview",
+                        {"property": f"inlinePolicies[{i}]"},
+                    )
+                )
             elif isinstance(item, dict):
                 _check_doc(item.get("policy"), f"{where} inline policy #{i}", findings)
         arns = props.get("managedPolicyArns")
         if is_unknown(arns):
-            findings.defer(f"{where}: managedPolicyArns is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "policy-unknown",
+                    where,
+                    "managedPolicyArns is unknown during preview",
+                    {"property": "managedPolicyArns"},
+                )
+            )
         for arn in arns if isinstance(arns, list) else []:
             _check_managed(arn, where, findings)
     findings.finish()

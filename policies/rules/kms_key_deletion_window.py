@@ -34,6 +34,12 @@ META = RuleMeta(
             "description": "Smallest acceptable deletion window in days.",
         }
     },
+    codes={
+        "deletion-window-unknown": "deletionWindowInDays is unknown during preview (deferred)",
+        "deletion-window-not-a-number": "deletionWindowInDays is not a number of days",
+        "deletion-window-below-minimum": "the window is shorter than minDeletionWindowDays",
+        "deletion-window-outside-aws-range": "the window is outside AWS's 7-30 days",
+    },
 )
 
 
@@ -45,20 +51,44 @@ def _minimum(args: ResourceValidationArgs) -> int:
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     minimum = _minimum(args)
     raw = props_of(args).get("deletionWindowInDays")
     window = AWS_DEFAULT_WINDOW if raw is None else as_int(raw)
+    where = label(args)
     if isinstance(window, Unknown):
-        findings.defer(f"{label(args)}: deletionWindowInDays is unknown during preview")
+        findings.defer(
+            META.finding(
+                "deletion-window-unknown", where, "deletionWindowInDays is unknown during preview"
+            )
+        )
     elif window is None:
-        findings.violation(f"{label(args)}: deletionWindowInDays {raw!r} is not a number of days")
+        findings.violation(
+            META.finding(
+                "deletion-window-not-a-number",
+                where,
+                f"deletionWindowInDays {raw!r} is not a number of days",
+                {"value": repr(raw)},
+            )
+        )
     elif window < minimum:
         findings.violation(
-            f"{label(args)}: deletion window is {window} days, below the minimum of {minimum}"
+            META.finding(
+                "deletion-window-below-minimum",
+                where,
+                f"deletion window is {window} days, below the minimum of {minimum}",
+                {"days": window, "minimum": minimum},
+            )
         )
     elif not 7 <= window <= 30:
-        findings.violation(f"{label(args)}: deletion window {window} is outside AWS's 7-30 days")
+        findings.violation(
+            META.finding(
+                "deletion-window-outside-aws-range",
+                where,
+                f"deletion window {window} is outside AWS's 7-30 days",
+                {"days": window, "allowed": [7, 30]},
+            )
+        )
     findings.finish()
 
 

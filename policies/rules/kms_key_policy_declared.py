@@ -23,19 +23,26 @@ META = RuleMeta(
         "for it) naming its administrators and users; kmsguard.keypolicy.build_key_policy "
         "builds one."
     ),
+    codes={
+        "key-policy-not-declared": "a key has no policy in the stack, so AWS's default applies",
+    },
 )
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView.shared(args.resources)
     for key in view.of_type(AwsType.KMS_KEY):
         policies = view.key_policies(key)
         if all(doc is None for doc, _ in policies):
             findings.violation(
-                f"Key {key.name!r}: no key policy is declared, so AWS applies its default key "
-                "policy (the account root gets kms:*; access is decided by IAM policies alone)",
-                key.urn,
+                META.finding(
+                    "key-policy-not-declared",
+                    f"Key {key.name!r}",
+                    "no key policy is declared, so AWS applies its default key policy (the "
+                    "account root gets kms:*; access is decided by IAM policies alone)",
+                    urn=key.urn,
+                )
             )
     findings.finish()
 

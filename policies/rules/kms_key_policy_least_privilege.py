@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
@@ -58,6 +58,15 @@ META = RuleMeta(
             "default": False,
             "description": "Allow administrator statements to also grant cryptographic actions.",
         },
+    },
+    codes={
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "root-grant-account-unknown": "a grant to a root whose account may be the key's (deferred)",
+        "allow-not-action": "an Allow with NotAction beside the root delegation",
+        "wildcard-action": "an Allow of every KMS action beside the root delegation",
+        "admin-with-crypto": "one statement gives key administration and cryptographic use",
+        "create-grant-unconditioned": "kms:CreateGrant without kms:GrantIsForAWSResource=true",
+        "decrypt-outside-allowed-users": "a principal outside allowedKeyUsers may decrypt",
     },
 )
 
@@ -143,37 +152,64 @@ def _check(
     st: Statement, allowed_users: list[str], admin_crypto: bool, where: str, findings: Findings
 ) -> None:
     who = ", ".join(st.principal_names) or "(no principal)"
+    ref = statement_label(st)
+    facts: dict[str, Any] = {"statement": ref, "principals": list(st.principal_names)}
     if st.not_action:
         findings.violation(
-            f"{where}: {statement_label(st)} allows NotAction "
-            f"(everything but {', '.join(written_actions(st))}) to {who}"
+            META.finding(
+                "allow-not-action",
+                where,
+                f"{ref} allows NotAction (everything but {', '.join(written_actions(st))}) "
+                f"to {who}",
+                {**facts, "notAction": list(written_actions(st))},
+            )
         )
         return
     wide = [a for a in written_actions(st) if _is_wide(a)]
     if wide:
-        findings.violation(f"{where}: {statement_label(st)} grants {wide[0]} to {who}")
+        findings.violation(
+            META.finding(
+                "wildcard-action",
+                where,
+                f"{ref} grants {wide[0]} to {who}",
+                {**facts, "action": wide[0]},
+            )
+        )
         return
     crypto = [a for a in CRYPTO_ACTIONS if st.covers(a)]
     # The administration actions matter only beside cryptographic ones (and are many).
     admin = [a for a in admin_only_actions() if st.covers(a)] if crypto and not admin_crypto else []
     if crypto and admin and not admin_crypto:
         findings.violation(
-            f"{where}: {statement_label(st)} gives {who} both key administration "
-            f"({', '.join(admin[:3])}"
-            f"{', ...' if len(admin) > 3 else ''}) and cryptographic use ({', '.join(crypto[:3])}"
-            f"{', ...' if len(crypto) > 3 else ''}); administrators get no cryptographic actions"
+            META.finding(
+                "admin-with-crypto",
+                where,
+                f"{ref} gives {who} both key administration ({', '.join(admin[:3])}"
+                f"{', ...' if len(admin) > 3 else ''}) and cryptographic use "
+                f"({', '.join(crypto[:3])}{', ...' if len(crypto) > 3 else ''}); "
+                "administrators get no cryptographic actions",
+                {**facts, "administration": admin, "cryptographic": crypto},
+            )
         )
     if st.covers("kms:CreateGrant") and not requires_condition_true(st, GRANT_IS_FOR_AWS_RESOURCE):
         findings.violation(
-            f"{where}: {statement_label(st)} allows kms:CreateGrant to {who} without "
-            f"{GRANT_IS_FOR_AWS_RESOURCE}=true"
+            META.finding(
+                "create-grant-unconditioned",
+                where,
+                f"{ref} allows kms:CreateGrant to {who} without {GRANT_IS_FOR_AWS_RESOURCE}=true",
+                facts,
+            )
         )
     if allowed_users and any(st.covers(a) for a in DECRYPTING):
         extra = [p for p in st.principal_names if p not in allowed_users]
         if extra:
             findings.violation(
-                f"{where}: {statement_label(st)} lets {', '.join(extra)} decrypt, "
-                "outside allowedKeyUsers"
+                META.finding(
+                    "decrypt-outside-allowed-users",
+                    where,
+                    f"{ref} lets {', '.join(extra)} decrypt, outside allowedKeyUsers",
+                    {**facts, "outside": extra},
+                )
             )
 
 
@@ -181,9 +217,13 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     policy = KeyPolicyInput(args)
     if not policy.applies or policy.error or policy.document is None:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     if isinstance(policy.document, Unknown):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding(
+                "key-policy-unknown", label(args), "the key policy is unknown during preview"
+            )
+        )
         findings.finish()
     config = config_of(META, args)
     allowed_users = str_list(config["allowedKeyUsers"])
@@ -197,11 +237,15 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             # Delegation to the key's own account or a full grant to another one: which, only
             # the key's account can tell.
             findings.defer(
-                f"{label(args)}: {statement_label(st)} gives {', '.join(st.principal_names)} "
-                "access; whether "
-                "that is the key's own account (delegation to IAM) or another account is "
-                "unknown until the key's ARN is; set aws:allowedAccountIds in the stack "
-                "config to judge it during preview"
+                META.finding(
+                    "root-grant-account-unknown",
+                    label(args),
+                    f"{statement_label(st)} gives {', '.join(st.principal_names)} access; "
+                    "whether that is the key's own account (delegation to IAM) or another "
+                    "account is unknown until the key's ARN is; set aws:allowedAccountIds in "
+                    "the stack config to judge it during preview",
+                    {"statement": statement_label(st), "principals": list(st.principal_names)},
+                )
             )
             continue
         _check(st, allowed_users, admin_crypto, label(args), findings)

@@ -31,6 +31,13 @@ META = RuleMeta(
         "who should administer the key is the author's decision; switching "
         "bypassPolicyLockoutSafetyCheck off alone would still leave a policy nobody can change"
     ),
+    codes={
+        "bypass-unknown": "bypassPolicyLockoutSafetyCheck is unknown (deferred)",
+        "bypass-lockout-safety-check": "bypassPolicyLockoutSafetyCheck is true",
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "too-many-principals-to-ask": "too many named principals to ask each (deferred)",
+        "key-policy-lockout": "nobody the rule asked about may call kms:PutKeyPolicy",
+    },
 )
 
 PUT = "kms:PutKeyPolicy"
@@ -129,15 +136,15 @@ def _can_change(
     return decision
 
 
-def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]:
-    """(why nobody could change the policy again, what is left to verification); both "" when
-    the root or an administrator can."""
+def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str, dict[str, Any]]:
+    """(why nobody could change the policy again, what is left to verification, the facts);
+    both texts "" when the root or an administrator can."""
     from kmsguard.access import EXPLICIT_DENY, PolicyDocumentError, parse_policy
 
     try:
         policy = parse_policy(doc, kind="resource")
     except PolicyDocumentError:
-        return "", ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
+        return "", "", {}  # a policy the evaluator cannot read is kms-key-policy-valid's concern
     grants = [st for st in policy.statements if st.effect == "Allow" and st.covers(PUT)]
     # Each evaluation reads the whole policy: a bounded number of them keeps the rule linear.
     contexts = [{}, *(_context_meeting(st) for st in grants if st.clauses)]
@@ -147,45 +154,75 @@ def _lockout(doc: dict[str, Any], account: str, key_arn: str) -> tuple[str, str]
     try:
         decisions = [_can_change(doc, contexts, p, key_arn) for p in asked]
     except PolicyDocumentError:
-        return "", ""  # a policy the evaluator cannot read is kms-key-policy-valid's concern
+        return "", "", {}  # a policy the evaluator cannot read is kms-key-policy-valid's concern
     if any(d.allowed for d in decisions):
-        return "", ""
+        return "", "", {}
+    facts: dict[str, Any] = {"asked": list(asked), "named": len(candidates) - 1}
     if len(candidates) > len(asked):
-        return "", (
+        return (
+            "",
             f"the account root and {len(asked) - 1} of the {len(candidates) - 1} principals "
-            f"the policy names may not call {PUT}; the others are left to verification"
+            f"the policy names may not call {PUT}; the others are left to verification",
+            facts,
         )
     denials = [d for d in decisions if d.effect == EXPLICIT_DENY]
     if len(denials) == len(decisions):
         refs = dict.fromkeys(s.label() for d in denials for s in d.statements if s.effect == "Deny")
         return (
-            f"{' and '.join(refs) or 'a Deny statement'} denies {PUT} to the account root and "
-            "every principal the policy names"
-        ), ""
-    return f"neither the account root nor any principal the policy names may call {PUT}", ""
+            (
+                f"{' and '.join(refs) or 'a Deny statement'} denies {PUT} to the account root "
+                "and every principal the policy names"
+            ),
+            "",
+            {**facts, "deniedBy": list(refs)},
+        )
+    return (
+        f"neither the account root nor any principal the policy names may call {PUT}",
+        "",
+        facts,
+    )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     policy = KeyPolicyInput(args)
     if not policy.applies:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
+    where = label(args)
     props = props_named(args, "arn", "keyId", "bypassPolicyLockoutSafetyCheck")
     bypass = as_bool(props.get("bypassPolicyLockoutSafetyCheck"))
     if isinstance(bypass, Unknown):
-        findings.defer(f"{label(args)}: bypassPolicyLockoutSafetyCheck is unknown during preview")
+        findings.defer(
+            META.finding(
+                "bypass-unknown", where, "bypassPolicyLockoutSafetyCheck is unknown during preview"
+            )
+        )
     elif bypass:
-        findings.violation(f"{label(args)}: bypassPolicyLockoutSafetyCheck is true")
+        findings.violation(
+            META.finding(
+                "bypass-lockout-safety-check", where, "bypassPolicyLockoutSafetyCheck is true"
+            )
+        )
     doc = policy.document
     if isinstance(doc, Unknown):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding("key-policy-unknown", where, "the key policy is unknown during preview")
+        )
     elif isinstance(doc, dict):
         account = key_account_of(props, args)
-        why, later = _lockout(doc, account, _key_arn(props, account, args.name))
+        key_arn = _key_arn(props, account, args.name)
+        why, later, facts = _lockout(doc, account, key_arn)
         if later:
-            findings.defer(f"{label(args)}: {later}")
+            findings.defer(META.finding("too-many-principals-to-ask", where, later, facts))
         if why:
-            findings.violation(f"{label(args)}: {why}; the key policy could never be changed again")
+            findings.violation(
+                META.finding(
+                    "key-policy-lockout",
+                    where,
+                    f"{why}; the key policy could never be changed again",
+                    {**facts, "key": key_arn},
+                )
+            )
     findings.finish()
 
 

@@ -40,6 +40,12 @@ META = RuleMeta(
         },
         **PROVER_TIMEOUT,
     },
+    codes={
+        "baseline-unreadable": "the baselineKeyPolicy setting is not a key policy document",
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "prover-unanswered": "the prover could not answer in time or at all (deferred)",
+        "new-access": "the planned policy allows a request the baseline does not",
+    },
 )
 MAX_WITNESSES = 5
 
@@ -55,19 +61,27 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access import PolicyDocumentError, parse_policy
     from kmsguard.access.prove import Key, no_new_access
 
-    findings = Findings(report)
+    findings = Findings(report, META)
     try:
         baseline = parse_policy(text, kind="resource")
     except PolicyDocumentError as exc:
         findings.violation(
-            f"policy config baselineKeyPolicy: {exc}; it must be a key policy document as JSON text"
+            META.finding(
+                "baseline-unreadable",
+                "policy config baselineKeyPolicy",
+                f"{exc}; it must be a key policy document as JSON text",
+            )
         )
         findings.finish()
         return
     if policy.error or policy.document is None:
         return  # unreadable planned policies are kms-key-policy-valid's concern
     if isinstance(policy.document, Unknown):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding(
+                "key-policy-unknown", label(args), "the key policy is unknown during preview"
+            )
+        )
         findings.finish()
     try:
         planned = parse_policy(policy.document, kind="resource")
@@ -82,10 +96,22 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         baseline, planned, key=key, timeout_s=prover_timeout(config), limit=MAX_WITNESSES
     )
     if verdict.status == "unknown":
-        findings.defer(f"{label(args)}: prover query no_new_access unanswered: {verdict.reason}")
+        findings.defer(
+            META.finding(
+                "prover-unanswered",
+                label(args),
+                f"prover query no_new_access unanswered: {verdict.reason}",
+                {"reason": verdict.reason},
+            )
+        )
     for w in verdict.witnesses:
         findings.violation(
-            f"{label(args)}: grants what the baseline key policy does not: {w.describe()} ({w.why})"
+            META.finding(
+                "new-access",
+                label(args),
+                f"grants what the baseline key policy does not: {w.describe()} ({w.why})",
+                {**w.to_json(), "why": w.why},
+            )
         )
     findings.finish()
 

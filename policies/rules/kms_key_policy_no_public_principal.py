@@ -57,6 +57,13 @@ META = RuleMeta(
         },
         **PROVER_TIMEOUT,
     },
+    codes={
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "key-policy-malformed": "the policy cannot be read, so it cannot be shown private",
+        "prover-unanswered": "the prover could not answer in time or at all (deferred)",
+        "public-access": "a principal outside the trusted accounts can use the key",
+        "key-account-unknown": "access to named accounts, the key's own unknown (deferred)",
+    },
 )
 
 
@@ -74,17 +81,26 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     from kmsguard.access.prove import Key, no_public_access
     from kmsguard.access.prove.questions import spare_account
 
-    findings = Findings(report)
+    findings = Findings(report, META)
+    where = label(args)
     if isinstance(policy.document, Unknown):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding("key-policy-unknown", where, "the key policy is unknown during preview")
+        )
         findings.finish()
     try:
         parsed = parse_policy(policy.document, kind="resource")
     except PolicyDocumentError as exc:
         # Never a silent pass: a policy nobody can read cannot be shown to be private.
+        at = exc.path or "document"
         findings.violation(
-            f"{label(args)}: cannot prove the key policy is not public, it is malformed at "
-            f"{exc.path or 'document'}: {exc.message}"
+            META.finding(
+                "key-policy-malformed",
+                where,
+                f"cannot prove the key policy is not public, it is malformed at {at}: "
+                f"{exc.message}",
+                {"path": at, "problem": exc.message},
+            )
         )
         findings.finish()
         return
@@ -110,7 +126,14 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         parsed, [key.account, *trusted], orgs, key=key, timeout_s=prover_timeout(config)
     )
     if verdict.status == "unknown":
-        findings.defer(f"{label(args)}: prover query no_public_access unanswered: {verdict.reason}")
+        findings.defer(
+            META.finding(
+                "prover-unanswered",
+                where,
+                f"prover query no_public_access unanswered: {verdict.reason}",
+                {"reason": verdict.reason},
+            )
+        )
     elif verdict.witness is not None:
         w = verdict.witness
         # Never the stand-in account proved with: the reader cannot tell it from a real one.
@@ -123,15 +146,27 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             )
         else:
             outside = "outside the key's account (unknown until its ARN is known)"
+        request = {k: v for k, v in w.to_json().items() if k != "resource"}
         findings.violation(
-            f"{label(args)}: a principal {outside} and the trusted accounts/organizations can "
-            f"use the key: {_describe(w)} ({w.why})"
+            META.finding(
+                "public-access",
+                where,
+                f"a principal {outside} and the trusted accounts/organizations can use the "
+                f"key: {_describe(w)} ({w.why})",
+                # The key's account only when known: never the stand-in proved with.
+                {**request, "why": w.why, "keyAccount": account or None, "namedAccounts": named},
+            )
         )
     elif not account and named:
         findings.defer(
-            f"{label(args)}: the policy gives access to account(s) {', '.join(named)}; whether "
-            "that is the key's own account is unknown until the key's ARN is; set "
-            "aws:allowedAccountIds in the stack config to judge it during preview"
+            META.finding(
+                "key-account-unknown",
+                where,
+                f"the policy gives access to account(s) {', '.join(named)}; whether that is the "
+                "key's own account is unknown until the key's ARN is; set "
+                "aws:allowedAccountIds in the stack config to judge it during preview",
+                {"namedAccounts": named},
+            )
         )
     findings.finish()
 

@@ -26,26 +26,39 @@ META = RuleMeta(
         "principals once, and grant through IAM policies (root delegation) or grants instead."
     ),
     no_remediation=("which statements to drop or merge is a design decision"),
+    codes={
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "key-policy-too-large": "the key policy is over AWS's 32 KB limit",
+    },
 )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in KEY_POLICY_TYPES:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     raw = props_of(args).get("policy")
     if raw is None:
         return
     if contains_unknown(raw):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding(
+                "key-policy-unknown", label(args), "the key policy is unknown during preview"
+            )
+        )
         findings.finish()
     # The document as sent: the text given, or a structured value serialized compactly.
     text = raw if isinstance(raw, str) else json.dumps(raw, separators=(",", ":"))
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
         findings.violation(
-            f"{label(args)}: the key policy is {size:,} bytes, over AWS's limit of "
-            f"{MAX_BYTES:,} bytes (32 KB)"
+            META.finding(
+                "key-policy-too-large",
+                label(args),
+                f"the key policy is {size:,} bytes, over AWS's limit of "
+                f"{MAX_BYTES:,} bytes (32 KB)",
+                {"bytes": size, "limit": MAX_BYTES},
+            )
         )
 
 

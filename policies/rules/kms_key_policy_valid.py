@@ -25,6 +25,13 @@ META = RuleMeta(
     no_remediation=(
         "a malformed document or a misspelt action has no single meaning the pack could restore"
     ),
+    codes={
+        "key-policy-unreadable": "the policy is not a JSON object, or not text",
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "key-policy-malformed": "the policy breaks the policy grammar (first problem named)",
+        "unknown-action": "an action matches nothing in the IAM catalog",
+        "allow-with-not-principal": "an Allow statement uses NotPrincipal",
+    },
 )
 
 
@@ -34,29 +41,44 @@ def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     from kmsguard.access import parse_policy
 
-    findings = Findings(report)
+    findings = Findings(report, META)
+    where = label(args)
     if policy.error:
-        findings.violation(f"{label(args)}: {policy.error}")
+        findings.violation(META.finding("key-policy-unreadable", where, policy.error))
     elif isinstance(policy.document, Unknown):
-        findings.defer(f"{label(args)}: the key policy is unknown during preview")
+        findings.defer(
+            META.finding("key-policy-unknown", where, "the key policy is unknown during preview")
+        )
     elif isinstance(policy.document, dict):
         doc = policy.document
         parsed = parse_policy(doc, kind="resource", tolerant=True)
         if parsed.problems:
             exc = parsed.problems[0]
+            at = exc.path or "document"
             findings.violation(
-                f"{label(args)}: malformed key policy at {exc.path or 'document'}: {exc.message}"
+                META.finding(
+                    "key-policy-malformed",
+                    where,
+                    f"malformed key policy at {at}: {exc.message}",
+                    {"path": at, "problem": exc.message},
+                )
             )
         else:
             notes = unknown_action_notes(doc, "resource")
             if notes:
-                findings.violation(f"{label(args)}: " + "; ".join(notes))
+                findings.violation(
+                    META.finding("unknown-action", where, "; ".join(notes), {"notes": notes})
+                )
         for st in parsed.statements:
             if allows(st) and st.not_principal:
                 findings.violation(
-                    f"{label(args)}: {statement_label(st)} is an Allow with NotPrincipal, "
-                    "which grants the key "
-                    "to everyone not listed"
+                    META.finding(
+                        "allow-with-not-principal",
+                        where,
+                        f"{statement_label(st)} is an Allow with NotPrincipal, which grants the "
+                        "key to everyone not listed",
+                        {"statement": statement_label(st)},
+                    )
                 )
     findings.finish()
 

@@ -34,6 +34,15 @@ META = RuleMeta(
             "description": "Longest acceptable automatic rotation period in days.",
         }
     },
+    codes={
+        "key-spec-unknown": "key spec or usage is unknown during preview (deferred)",
+        "rotation-unknown": "enableKeyRotation is unknown during preview (deferred)",
+        "rotation-disabled": "automatic rotation is off on a symmetric encryption key",
+        "rotation-period-unknown": "rotationPeriodInDays is unknown during preview (deferred)",
+        "rotation-period-not-a-number": "rotationPeriodInDays is not a number",
+        "rotation-period-above-maximum": "the period is longer than maxRotationPeriodDays",
+        "rotation-period-below-aws-minimum": "the period is shorter than AWS's 90 days",
+    },
 )
 
 
@@ -53,33 +62,70 @@ def _maximum(args: ResourceValidationArgs) -> int:
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
+    where = label(args)
     props = props_of(args)
     symmetric = _symmetric(props)
     if isinstance(symmetric, Unknown):
-        findings.defer(f"{label(args)}: key spec or usage is unknown during preview")
+        findings.defer(
+            META.finding("key-spec-unknown", where, "key spec or usage is unknown during preview")
+        )
         findings.finish()
     if not symmetric:
         return
     enabled = as_bool(props.get("enableKeyRotation"))
     maximum = _maximum(args)
     if isinstance(enabled, Unknown):
-        findings.defer(f"{label(args)}: enableKeyRotation is unknown during preview")
+        findings.defer(
+            META.finding("rotation-unknown", where, "enableKeyRotation is unknown during preview")
+        )
     elif not enabled:
-        findings.violation(f"{label(args)}: automatic key rotation is not enabled")
+        findings.violation(
+            META.finding(
+                "rotation-disabled",
+                where,
+                "automatic key rotation is not enabled",
+                {"enabled": enabled},
+            )
+        )
     else:
         raw = props.get("rotationPeriodInDays")
         period = AWS_DEFAULT_PERIOD if raw is None else as_int(raw)
         if isinstance(period, Unknown):
-            findings.defer(f"{label(args)}: rotationPeriodInDays is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "rotation-period-unknown",
+                    where,
+                    "rotationPeriodInDays is unknown during preview",
+                )
+            )
         elif period is None:
-            findings.violation(f"{label(args)}: rotationPeriodInDays {raw!r} is not a number")
+            findings.violation(
+                META.finding(
+                    "rotation-period-not-a-number",
+                    where,
+                    f"rotationPeriodInDays {raw!r} is not a number",
+                    {"value": repr(raw)},
+                )
+            )
         elif period > maximum:
             findings.violation(
-                f"{label(args)}: rotation period is {period} days, above the maximum of {maximum}"
+                META.finding(
+                    "rotation-period-above-maximum",
+                    where,
+                    f"rotation period is {period} days, above the maximum of {maximum}",
+                    {"days": period, "maximum": maximum},
+                )
             )
         elif period < PERIOD_RANGE[0]:
-            findings.violation(f"{label(args)}: rotation period {period} is below AWS's 90 days")
+            findings.violation(
+                META.finding(
+                    "rotation-period-below-aws-minimum",
+                    where,
+                    f"rotation period {period} is below AWS's 90 days",
+                    {"days": period, "minimum": PERIOD_RANGE[0]},
+                )
+            )
     findings.finish()
 
 

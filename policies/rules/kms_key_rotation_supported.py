@@ -26,34 +26,60 @@ META = RuleMeta(
         "only symmetric encryption keys rotate automatically; changing a key's spec replaces "
         "the key and loses what it encrypted"
     ),
+    codes={
+        "rotation-unknown": "enableKeyRotation is unknown during preview (deferred)",
+        "key-spec-unknown": "key spec, usage or key store is unknown during preview (deferred)",
+        "rotation-on-unsupported-key-spec": "rotation requested on an asymmetric or HMAC key",
+        "rotation-in-custom-key-store": "rotation requested on a key in a custom key store",
+    },
 )
 
 
 def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != AwsType.KMS_KEY:
         return
-    findings = Findings(report)
+    findings = Findings(report, META)
     props = props_of(args)
     enabled = as_bool(props.get("enableKeyRotation"))
     if enabled is not True:
         if isinstance(enabled, Unknown):
-            findings.defer(f"{label(args)}: enableKeyRotation is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "rotation-unknown", label(args), "enableKeyRotation is unknown during preview"
+                )
+            )
         findings.finish()
         return
     spec = props.get("customerMasterKeySpec", props.get("keySpec")) or "SYMMETRIC_DEFAULT"
     usage = props.get("keyUsage") or "ENCRYPT_DECRYPT"
     store = props.get("customKeyStoreId")
     if is_unknown(spec) or is_unknown(usage) or is_unknown(store):
-        findings.defer(f"{label(args)}: key spec, usage or key store is unknown during preview")
+        findings.defer(
+            META.finding(
+                "key-spec-unknown",
+                label(args),
+                "key spec, usage or key store is unknown during preview",
+            )
+        )
     elif spec != "SYMMETRIC_DEFAULT" or usage != "ENCRYPT_DECRYPT":
         findings.violation(
-            f"{label(args)}: enableKeyRotation is true on a {spec} key for {usage}; AWS rotates "
-            "only symmetric encryption keys and rejects this when applying"
+            META.finding(
+                "rotation-on-unsupported-key-spec",
+                label(args),
+                f"enableKeyRotation is true on a {spec} key for {usage}; AWS rotates "
+                "only symmetric encryption keys and rejects this when applying",
+                {"keySpec": spec, "keyUsage": usage},
+            )
         )
     elif store:
         findings.violation(
-            f"{label(args)}: enableKeyRotation is true on a key in custom key store {store!r}; "
-            "AWS does not rotate keys in custom key stores"
+            META.finding(
+                "rotation-in-custom-key-store",
+                label(args),
+                f"enableKeyRotation is true on a key in custom key store {store!r}; "
+                "AWS does not rotate keys in custom key stores",
+                {"customKeyStoreId": store},
+            )
         )
     findings.finish()
 

@@ -24,6 +24,12 @@ META = RuleMeta(
     no_remediation=(
         "changing a key's spec or usage replaces the key, and with it every table it encrypts"
     ),
+    codes={
+        "key-property-unknown": "the key's spec or usage is unknown during preview (deferred)",
+        "key-not-symmetric-encryption": "a table's key is not SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT",
+        "key-enabled-unknown": "isEnabled of a table's key is unknown during preview (deferred)",
+        "key-disabled": "a table's key is disabled",
+    },
 )
 
 _EXPECTED = (
@@ -33,7 +39,7 @@ _EXPECTED = (
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     view = StackView.shared(args.resources)
     seen: set[str] = set()
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
@@ -45,15 +51,43 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         for prop, alt, expected in _EXPECTED:
             value = key.props.get(prop, key.props.get(alt)) or expected
             if is_unknown(value):
-                findings.defer(f"{where}: {prop} is unknown during preview")
+                findings.defer(
+                    META.finding(
+                        "key-property-unknown",
+                        where,
+                        f"{prop} is unknown during preview",
+                        {"property": prop, "table": table.name},
+                    )
+                )
             elif value != expected:
-                findings.violation(f"{where}: {prop} is {value!r}, expected {expected}", key.urn)
+                findings.violation(
+                    META.finding(
+                        "key-not-symmetric-encryption",
+                        where,
+                        f"{prop} is {value!r}, expected {expected}",
+                        {"property": prop, "value": value, "expected": expected},
+                        urn=key.urn,
+                    )
+                )
         enabled = as_bool(key.props.get("isEnabled", True))
         if isinstance(enabled, Unknown):
-            findings.defer(f"{where}: isEnabled is unknown during preview")
+            findings.defer(
+                META.finding(
+                    "key-enabled-unknown",
+                    where,
+                    "isEnabled is unknown during preview",
+                    {"table": table.name},
+                )
+            )
         elif enabled is False:
             findings.violation(
-                f"{where}: the key is disabled, so the table is inaccessible", key.urn
+                META.finding(
+                    "key-disabled",
+                    where,
+                    "the key is disabled, so the table is inaccessible",
+                    {"table": table.name},
+                    urn=key.urn,
+                )
             )
     findings.finish()
 

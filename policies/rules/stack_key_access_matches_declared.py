@@ -75,6 +75,26 @@ META = RuleMeta(
         },
         **PROVER_TIMEOUT,
     },
+    codes={
+        "org-policy-malformed": "an SCP or RCP in the policy config is not a valid policy",
+        "key-policy-in-two-places": "an inline policy and an aws.kms.KeyPolicy (deferred)",
+        "key-policy-unknown": "the key policy is unknown during preview (deferred)",
+        "key-account-unknown": "the key has AWS's default policy and no known account (deferred)",
+        "principal-arn-unknown": "a stack principal's ARN is unknown during preview (deferred)",
+        "principal-policies-unknown": "a principal's policies are unknown (deferred)",
+        "evaluation-failed": "the evaluator cannot read a policy or grant involved (deferred)",
+        "undeclared-key-user": "a stack principal that is not a declared key user can decrypt",
+        "outsiders-account-unknown": "outsiders wait for the key's account (deferred)",
+        "prover-unanswered": "the prover could not answer in time or at all (deferred)",
+        "outsiders-stopped-by-scps": "outsiders found are all stopped by the SCPs (deferred)",
+        "undeclared-outsider": "a principal outside the stack can decrypt",
+        "trust-policy-unknown": "a decrypting role's trust policy is unknown (deferred)",
+        "trust-policy-unreadable": "a decrypting role's trust policy cannot be read (deferred)",
+        "role-assumable-by-undeclared": "undeclared principals can assume a role that can decrypt",
+        "grant-unknown": "a grant on the key cannot be read during preview (deferred)",
+        "grant-malformed": "a grant on the key is not a valid grant",
+        "undeclared-grantee": "a grant lets a principal that is not a declared key user decrypt",
+    },
 )
 
 ACTION = "kms:Decrypt"
@@ -119,20 +139,20 @@ def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
     sts = {st.index: st for st in statements(doc)} if doc is not None else {}
     via: list[str] = []
     for ref in decision.statements:
-        if ref.policy == "trust":
+        if ref.layer == "trust":
             via.append(f"trust policy {ref.label()}")
-        elif ref.policy == "resource":
+        elif ref.layer == "resource":
             st = sts.get(ref.index)
             names = st.principal_names if st is not None else ()
             if names and all(is_account_root(x) for x in names):
                 via.append(f"root delegation ({ref.label()})")
             else:
                 via.append(f"key policy {ref.label()}")
-        elif ref.policy.startswith("identity["):
-            i = int(ref.policy[len("identity[") : -1])
+        elif ref.layer == "identity" and ref.position is not None:
+            i = ref.position
             origin = p.policies[i].origin if i < len(p.policies) else ref.policy
             via.append(f"identity policy {origin} ({ref.label()})")
-        elif ref.policy == "permissions_boundary" and p.boundary is not None:
+        elif ref.layer == "permissions_boundary" and p.boundary is not None:
             via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
         else:
             via.append(ref.label())
@@ -164,8 +184,13 @@ def _org(config: dict[str, Any], findings: Findings) -> Org | None:
                 out.append(parse_policy(doc, kind=kind))
             except PolicyDocumentError as exc:
                 findings.violation(
-                    f"policy config {name}[{i}]: {exc}; a {name[:-8]} document must be a valid "
-                    "IAM policy (SCPs without Principal, RCPs with Principal)"
+                    findings.meta.finding(
+                        "org-policy-malformed",
+                        f"policy config {name}[{i}]",
+                        f"{exc}; a {name[:-8]} document must be a valid IAM policy (SCPs "
+                        "without Principal, RCPs with Principal)",
+                        {"setting": name, "index": i, "problem": str(exc)},
+                    )
                 )
                 return None
         parsed[name] = tuple(out)
@@ -188,8 +213,13 @@ def _check_key(
     where = f"Key {key.name!r}"
     if len(policies) > 1:
         findings.defer(
-            f"{where}: has both {' and '.join(o for _, o in policies)}; AWS keeps whichever "
-            "was applied last, so each is checked; declare the policy in one place"
+            META.finding(
+                "key-policy-in-two-places",
+                where,
+                f"has both {' and '.join(o for _, o in policies)}; AWS keeps whichever was "
+                "applied last, so each is checked; declare the policy in one place",
+                {"origins": [o for _, o in policies]},
+            )
         )
     for doc, origin in policies:
         _check_policy(
@@ -224,12 +254,23 @@ def _check_policy(
 ) -> None:
     where = f"Key {key.name!r}" + (f" ({origin})" if origin.startswith("KeyPolicy") else "")
     if isinstance(doc, Unknown):
-        findings.defer(f"{where}: the key policy ({origin}) is unknown during preview")
+        findings.defer(
+            META.finding(
+                "key-policy-unknown",
+                where,
+                f"the key policy ({origin}) is unknown during preview",
+                {"origin": origin},
+            )
+        )
         return
     key_account = view.key_account(key)
     if doc is None:
         if not key_account:
-            findings.defer(f"{where}: default key policy but the account id is unknown")
+            findings.defer(
+                META.finding(
+                    "key-account-unknown", where, "default key policy but the account id is unknown"
+                )
+            )
             return
         doc = _default_policy(key_account)
     from kmsguard.access import PolicyDocumentError, who_can
@@ -258,7 +299,12 @@ def _check_policy(
     for p in candidates:
         if p.arn is None:
             findings.defer(
-                f"{where}: the ARN of {p.kind} {p.node.name!r} is unknown during preview"
+                META.finding(
+                    "principal-arn-unknown",
+                    where,
+                    f"the ARN of {p.kind} {p.node.name!r} is unknown during preview",
+                    {"kind": p.kind, "name": p.node.name},
+                )
             )
             continue
         unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
@@ -284,21 +330,38 @@ def _check_policy(
                 for ctx in contexts
             ]
         except PolicyDocumentError as exc:
-            findings.defer(f"{where}: cannot evaluate access of {p.arn}: {exc}")
+            findings.defer(
+                META.finding(
+                    "evaluation-failed",
+                    where,
+                    f"cannot evaluate access of {p.arn}: {exc}",
+                    {"principal": p.arn, "problem": str(exc)},
+                )
+            )
             continue
         allowed = next((d for d in decisions if d.allowed), None)
         if allowed is not None and p.kind == "role":
             decrypters.append((p, Chain.start(f"{ACTION} as {p.arn}: {_path(allowed, doc, p)}")))
         if allowed is not None and p.arn not in declared:
             findings.violation(
-                f"{where}: {p.arn} can {ACTION} but is not a declared key user; path: "
-                f"{_path(allowed, doc, p)}",
-                p.node.urn,
+                META.finding(
+                    "undeclared-key-user",
+                    where,
+                    f"{p.arn} can {ACTION} but is not a declared key user; path: "
+                    f"{_path(allowed, doc, p)}",
+                    {"principal": p.arn, "action": ACTION, "path": _path(allowed, doc, p)},
+                    urn=p.node.urn,
+                )
             )
         elif allowed is None and unknown and p.arn not in declared:
             reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
             findings.defer(
-                f"{where}: access of {p.arn} depends on policies unknown now ({reasons})"
+                META.finding(
+                    "principal-policies-unknown",
+                    where,
+                    f"access of {p.arn} depends on policies unknown now ({reasons})",
+                    {"principal": p.arn},
+                )
             )
     _assumers(
         view,
@@ -322,12 +385,23 @@ def _check_policy(
         # Who is outside depends on the key's own account (its root delegates to that account's
         # IAM), and a placeholder account would make the own root look foreign.
         findings.defer(
-            f"{where}: who else can {ACTION} depends on the key's account, unknown until its "
-            "ARN is; set aws:allowedAccountIds in the stack config to judge it during preview"
+            META.finding(
+                "outsiders-account-unknown",
+                where,
+                f"who else can {ACTION} depends on the key's account, unknown until its ARN "
+                "is; set aws:allowedAccountIds in the stack config to judge it during preview",
+            )
         )
     for sg in key_grants(view, key):
         if sg.grant is None:
-            findings.defer(f"{where}: {sg.label}: {sg.problem}")
+            findings.defer(
+                META.finding(
+                    "grant-unknown",
+                    where,
+                    f"{sg.label}: {sg.problem}",
+                    {"grant": sg.label, "problem": sg.problem},
+                )
+            )
         else:
             _check_grant(where, key_arn, doc, sg, reach, declared, findings, org)
 
@@ -360,12 +434,26 @@ def _outsiders(
     try:
         parsed = parse_policy(doc, kind="resource")
     except PolicyDocumentError as exc:
-        findings.defer(f"{where}: cannot prove who else can {ACTION}: {exc}")
+        findings.defer(
+            META.finding(
+                "prover-unanswered",
+                where,
+                f"cannot prove who else can {ACTION}: {exc}",
+                {"reason": str(exc)},
+            )
+        )
         return
     try:
         key = Key(key_arn)
     except ValueError as exc:
-        findings.defer(f"{where}: cannot prove who else can {ACTION}: {exc}")
+        findings.defer(
+            META.finding(
+                "prover-unanswered",
+                where,
+                f"cannot prove who else can {ACTION}: {exc}",
+                {"reason": str(exc)},
+            )
+        )
         return
     account = key.account
     named = {
@@ -390,11 +478,17 @@ def _outsiders(
     )
     if verdict.status == "unknown":
         findings.defer(
-            f"{where}: prover query access_not_granted ({ACTION} outside the stack) "
-            f"unanswered: {verdict.reason}"
+            META.finding(
+                "prover-unanswered",
+                where,
+                f"prover query access_not_granted ({ACTION} outside the stack) unanswered: "
+                f"{verdict.reason}",
+                {"reason": verdict.reason},
+            )
         )
         return
     shown = []
+    requests = []
     for w in verdict.witnesses:
         if org.rcps or org.scps:
             ids = [assumed_identity_policy(ACTION, key_arn)] if w.identity_assumed else []
@@ -411,16 +505,27 @@ def _outsiders(
             if not d.allowed:
                 continue  # the account's SCPs stop this one (RCPs are part of the proof)
         shown.append(w.describe())
+        requests.append(w.to_json())
     if not shown and verdict.witnesses and not verdict.complete:
         findings.defer(
-            f"{where}: the {len(verdict.witnesses)} kinds of principal outside the stack found "
-            f"able to {ACTION} are all stopped by the configured SCPs; others may not be"
+            META.finding(
+                "outsiders-stopped-by-scps",
+                where,
+                f"the {len(verdict.witnesses)} kinds of principal outside the stack found able "
+                f"to {ACTION} are all stopped by the configured SCPs; others may not be",
+                {"found": len(verdict.witnesses)},
+            )
         )
     if shown:
         more = "" if verdict.complete else "; more kinds may exist"
         findings.violation(
-            f"{where}: principals outside the stack can {ACTION} and are not declared key "
-            f"users: {'; '.join(shown)}{more}"
+            META.finding(
+                "undeclared-outsider",
+                where,
+                f"principals outside the stack can {ACTION} and are not declared key users: "
+                f"{'; '.join(shown)}{more}",
+                {"witnesses": requests, "complete": verdict.complete},
+            )
         )
 
 
@@ -454,7 +559,12 @@ def _assumers(
         trust = view.trust_policy(role.node)
         if isinstance(trust, Unknown):
             findings.defer(
-                f"{where}: the trust policy of role {role.arn} is unknown during preview"
+                META.finding(
+                    "trust-policy-unknown",
+                    where,
+                    f"the trust policy of role {role.arn} is unknown during preview",
+                    {"role": role.arn},
+                )
             )
             continue
         try:
@@ -462,16 +572,32 @@ def _assumers(
                 raise PolicyDocumentError("assumeRolePolicy", "missing or not a JSON object")
             ways = entries(trust)
         except PolicyDocumentError as exc:
-            findings.defer(f"{where}: cannot tell who can become role {role.arn}: {exc}")
+            findings.defer(
+                META.finding(
+                    "trust-policy-unreadable",
+                    where,
+                    f"cannot tell who can become role {role.arn}: {exc}",
+                    {"role": role.arn, "problem": str(exc)},
+                )
+            )
             continue
         own = account_of(role.arn) or view.account_id
         outside = [e for e in ways if lets_in_undeclared(e, own, stack, folded)]
         if outside:
             findings.violation(
-                f"{where}: role {role.arn} can {ACTION} and principals that are not declared key "
-                f"users can assume it: {'; '.join(e.describe() for e in outside)}; path after "
-                f"assuming: {chain.text()}",
-                role.node.urn,
+                META.finding(
+                    "role-assumable-by-undeclared",
+                    where,
+                    f"role {role.arn} can {ACTION} and principals that are not declared key "
+                    f"users can assume it: {'; '.join(e.describe() for e in outside)}; path "
+                    f"after assuming: {chain.text()}",
+                    {
+                        "role": role.arn,
+                        "assumers": [e.describe() for e in outside],
+                        "path": chain.text(),
+                    },
+                    urn=role.node.urn,
+                )
             )
         if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
             continue  # everyone can become it: said above, no need to name each
@@ -499,7 +625,12 @@ def _assumers(
                 )
             except PolicyDocumentError as exc:
                 findings.defer(
-                    f"{where}: cannot evaluate whether {p.arn} can assume {role.arn}: {exc}"
+                    META.finding(
+                        "evaluation-failed",
+                        where,
+                        f"cannot evaluate whether {p.arn} can assume {role.arn}: {exc}",
+                        {"principal": p.arn, "role": role.arn, "problem": str(exc)},
+                    )
                 )
                 continue
             if not decision.allowed:
@@ -507,17 +638,27 @@ def _assumers(
                 if unknown and p.arn not in declared:
                     reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
                     findings.defer(
-                        f"{where}: whether {p.arn} can assume {role.arn} depends on policies "
-                        f"unknown now ({reasons})"
+                        META.finding(
+                            "principal-policies-unknown",
+                            where,
+                            f"whether {p.arn} can assume {role.arn} depends on policies "
+                            f"unknown now ({reasons})",
+                            {"principal": p.arn, "role": role.arn},
+                        )
                     )
                 continue
             known.add(id(p))
             step = chain.via(f"{ASSUME} {role.arn} ({_path(decision, None, p)})")
             if p.arn not in declared:
                 findings.violation(
-                    f"{where}: {p.arn} can {ACTION} by becoming a role but is not a declared "
-                    f"key user; path: {step.text()}",
-                    p.node.urn,
+                    META.finding(
+                        "undeclared-key-user",
+                        where,
+                        f"{p.arn} can {ACTION} by becoming a role but is not a declared key "
+                        f"user; path: {step.text()}",
+                        {"principal": p.arn, "action": ACTION, "path": step.text()},
+                        urn=p.node.urn,
+                    )
                 )
             queue.append((p, step))
 
@@ -548,7 +689,15 @@ def _check_grant(
     try:
         grant = parse_grant(sg.grant, sg.label)
     except PolicyDocumentError as exc:
-        findings.violation(f"{where}: {exc}", sg.node.urn)
+        findings.violation(
+            META.finding(
+                "grant-malformed",
+                where,
+                str(exc),
+                {"grant": sg.label, "problem": str(exc)},
+                urn=sg.node.urn,
+            )
+        )
         return
     if ACTION.lower() not in grant.operations or grant.for_aws_resource:
         return
@@ -571,18 +720,34 @@ def _check_grant(
             rcps=org.rcps,
         )
     except PolicyDocumentError as exc:
-        findings.defer(f"{where}: cannot evaluate {sg.label} for {grantee}: {exc}")
+        findings.defer(
+            META.finding(
+                "evaluation-failed",
+                where,
+                f"cannot evaluate {sg.label} for {grantee}: {exc}",
+                {"grant": sg.label, "principal": grantee, "problem": str(exc)},
+            )
+        )
         return
-    if decision.allowed and any(r.policy.startswith("grants[") for r in decision.statements):
+    if decision.allowed and any(r.layer == "grants" for r in decision.statements):
         findings.violation(
-            f"{where}: {sg.label} lets {grantee} {ACTION} but it is not a declared key user "
-            f"(constraints: {grant.constraints_text()})",
-            sg.node.urn,
+            META.finding(
+                "undeclared-grantee",
+                where,
+                f"{sg.label} lets {grantee} {ACTION} but it is not a declared key user "
+                f"(constraints: {grant.constraints_text()})",
+                {
+                    "grant": sg.label,
+                    "principal": grantee,
+                    "constraints": grant.constraints_text(),
+                },
+                urn=sg.node.urn,
+            )
         )
 
 
 def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-    findings = Findings(report)
+    findings = Findings(report, META)
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
     view = StackView.shared(args.resources, account)

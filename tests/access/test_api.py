@@ -143,6 +143,28 @@ def test_who_can_lists_paths_per_principal() -> None:
     )
     assert result[carol].effect == "implicit_deny"
     assert result[carol].reason == "no identity-based policy allows the kms:Decrypt action"
+    # Each statement says its layer, which document of it, its index and Sid as data.
+    assert [(s.layer, s.position, s.index, s.sid) for s in result[BOB].statements] == [
+        ("resource", None, 0, Sid.ROOT),
+        ("identity", 0, 0, None),
+        ("identity", 1, 0, "Reader"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "layer", "position"),
+    [
+        ("grants[12]", "grants", 12),
+        ("session_policies[0]", "session_policies", 0),
+        ("permissions_boundary", "permissions_boundary", None),
+        ("trust", "trust", None),
+    ],
+)
+def test_a_statement_ref_names_its_layer_and_position(
+    policy: str, layer: str, position: int | None
+) -> None:
+    ref = StatementRef(policy, None, 2, "Allow")
+    assert (ref.layer, ref.position) == (layer, position)
 
 
 def test_default_context_is_derived_and_caller_wins() -> None:

@@ -15,7 +15,7 @@ from pulumi_policy.policy import PolicyCustomTimeouts, PolicyProviderResource
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
-from policies.meta import Deferred
+from policies.meta import Deferred, Finding, recording
 
 ACCOUNT = "123456789012"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/key-admin"
@@ -88,6 +88,10 @@ class Result:
         self.messages: list[tuple[str, str | None]] = []
         self.deferred: list[str] = []
         self.advice: list[str] = []
+        # The same findings as data (from the rules already reporting them so).
+        self.found: list[Finding] = []
+        self.deferred_found: list[Finding] = []
+        self.advice_found: list[Finding] = []
 
     def report(self, message: str, urn: str | None = None) -> None:
         self.messages.append((message, urn))
@@ -96,14 +100,29 @@ class Result:
     def texts(self) -> list[str]:
         return [m for m, _ in self.messages]
 
+    @property
+    def codes(self) -> list[str]:
+        """The codes of the violations, in report order."""
+        return [f.code for f in self.found]
+
+    @property
+    def deferred_codes(self) -> list[str]:
+        return [f.code for f in self.deferred_found]
+
 
 def run_rule(module: Any, args: Any) -> Result:
     result = Result()
-    try:
-        module.validate(args, result.report)
-    except Deferred as d:
-        result.deferred = d.reasons
-        result.advice = d.advice
+    with recording() as rec:
+        try:
+            module.validate(args, result.report)
+        except Deferred as d:
+            result.deferred = d.reasons
+            result.advice = d.advice
+    result.found, result.deferred_found, result.advice_found = (
+        rec.violations,
+        rec.deferred,
+        rec.advice,
+    )
     return result
 
 

@@ -219,7 +219,7 @@ def _line_of(w: Witness, path: Path, lines: list[int]) -> int | None:
     except (OSError, UnicodeDecodeError, PolicyDocumentError):
         return None
     for ref in decision.statements:
-        if ref.policy == "resource" and ref.effect == "Allow" and ref.index < len(lines):
+        if ref.layer == "resource" and ref.effect == "Allow" and ref.index < len(lines):
             return lines[ref.index]
     return None
 

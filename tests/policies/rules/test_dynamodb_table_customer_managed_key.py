@@ -52,13 +52,28 @@ def test_a_known_absent_key_is_the_aws_managed_key_despite_a_dependency_on_the_k
     # The reported false pass: the serverSideEncryption block depends on the stack's key (for
     # instance through a conditional expression), yet names no key.
     k = _key(UNKNOWN)
-    r = _run(k, _table(sse, k))
-    assert len(r.texts) == 1 and expected in r.texts[0], r.texts
+    t = _table(sse, k)
+    r = _run(k, t)
+    [f] = r.found
+    assert (f.rule, f.code, f.resource, f.witness, f.urn) == (
+        "dynamodb-table-customer-managed-key",
+        "aws-managed-key",
+        "Table 'table'",
+        {"kmsKeyArn": None},
+        t.urn,
+    )
+    assert r.messages == [
+        (
+            "Table 'table': no kmsKeyArn, so DynamoDB uses the AWS managed key alias/aws/dynamodb",
+            t.urn,
+        )
+    ]
+    assert expected in f.detail
 
 
 def test_unknown_without_a_dependency_on_a_key_is_deferred() -> None:
     r = _run(_key(UNKNOWN), _table({"enabled": True, "kmsKeyArn": UNKNOWN}))
-    assert r.messages == [] and len(r.deferred) == 1
+    assert r.messages == [] and r.deferred_codes == ["key-unknown"]
 
 
 def test_unknown_through_an_alias_of_the_stack_key_passes() -> None:
@@ -77,7 +92,12 @@ def test_an_alias_name_of_the_stack_key_passes() -> None:
 def test_an_alias_outside_the_stack_is_deferred_not_passed() -> None:
     k = _key()
     r = _run(k, _table({"enabled": True, "kmsKeyArn": "alias/elsewhere"}, k))
-    assert r.messages == [] and len(r.deferred) == 1
+    assert r.messages == [] and r.deferred_codes == ["key-outside-stack"]
+    assert r.deferred_found[0].witness == {"kmsKeyArn": "alias/elsewhere"}
+    assert r.deferred == [
+        "Table 'table': key 'alias/elsewhere' is not declared in this stack; whether it is "
+        "customer managed is checked against the deployed key"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -91,14 +111,15 @@ def test_an_alias_outside_the_stack_is_deferred_not_passed() -> None:
 def test_an_aws_alias_fails_even_with_a_dependency_on_the_key(value: str) -> None:
     k = _key()
     r = _run(k, _table({"enabled": True, "kmsKeyArn": value}, k))
-    assert len(r.texts) == 1 and "is an AWS managed key" in r.texts[0], r.texts
+    assert r.codes == ["aws-managed-key"] and r.found[0].witness == {"kmsKeyArn": value}
+    assert r.texts == [f"Table 'table': kmsKeyArn {value!r} is an AWS managed key"]
 
 
 def test_an_aws_alias_declared_in_the_stack_is_still_an_aws_managed_key() -> None:
     k = _key()
     fake = _alias(k, name="alias/aws/dynamodb")
     r = _run(k, fake, _table({"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"}, fake))
-    assert len(r.texts) == 1 and "is an AWS managed key" in r.texts[0], r.texts
+    assert r.codes == ["aws-managed-key"], r.texts
 
 
 # --- aws.dynamodb.TableReplica ------------------------------------------------------------------
@@ -117,23 +138,32 @@ def test_replica_baseline_with_the_stack_key_passes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("props", "expected"),
+    ("props", "code", "expected"),
     [
-        ({}, "TableReplica 'replica': no kmsKeyArn"),
-        ({"kmsKeyArn": ""}, "TableReplica 'replica': no kmsKeyArn"),
-        ({"kmsKeyArn": "alias/aws/dynamodb"}, "is an AWS managed key"),
-        ({"kmsKeyArn": "arn:aws:kms:eu-west-1:999999999999:key/x"}, "belongs to account"),
+        ({}, "aws-managed-key", "TableReplica 'replica': no kmsKeyArn"),
+        ({"kmsKeyArn": ""}, "aws-managed-key", "TableReplica 'replica': no kmsKeyArn"),
+        ({"kmsKeyArn": "alias/aws/dynamodb"}, "aws-managed-key", "is an AWS managed key"),
+        (
+            {"kmsKeyArn": "arn:aws:kms:eu-west-1:999999999999:key/x"},
+            "cross-account-key",
+            "belongs to account",
+        ),
     ],
 )
-def test_replica_without_a_customer_managed_key_fails(props: dict[str, Any], expected: str) -> None:
+def test_replica_without_a_customer_managed_key_fails(
+    props: dict[str, Any], code: str, expected: str
+) -> None:
     k = _key(UNKNOWN)
-    r = _run(k, _replica(props, k))
-    assert len(r.texts) == 1 and expected in r.texts[0], r.texts
+    rep = _replica(props, k)
+    r = _run(k, rep)
+    [f] = r.found
+    assert (f.code, f.resource, f.urn) == (code, "TableReplica 'replica'", rep.urn)
+    assert r.texts == [f"TableReplica 'replica': {f.detail}"] and expected in r.texts[0]
 
 
 def test_replica_key_unknown_without_a_dependency_is_deferred() -> None:
     r = _run(_replica({"kmsKeyArn": UNKNOWN}))
-    assert r.messages == [] and len(r.deferred) == 1
+    assert r.messages == [] and r.deferred_codes == ["key-unknown"]
 
 
 def stack_key(**over):
@@ -177,24 +207,56 @@ def test_cmk_alias_in_stack_counts():
 
 
 def test_cmk_violations():
-    cases = {
-        "not enabled": {"enabled": False},
-        "no kmsKeyArn": {"enabled": True},
-        "is an AWS managed key": {"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"},
-        "is an AWS managed key ": {
-            "enabled": True,
-            "kmsKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
-        },
-        "belongs to account 999999999999": {
-            "enabled": True,
-            "kmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc",
-        },
-    }
-    for expected, sse in cases.items():
+    cases = [
+        ("sse-disabled", {"enabled": False}),
+        ("aws-managed-key", {"enabled": True}),
+        ("aws-managed-key", {"enabled": True, "kmsKeyArn": "alias/aws/dynamodb"}),
+        (
+            "aws-managed-key",
+            {
+                "enabled": True,
+                "kmsKeyArn": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
+            },
+        ),
+        (
+            "cross-account-key",
+            {"enabled": True, "kmsKeyArn": "arn:aws:kms:us-east-1:999999999999:key/abc"},
+        ),
+    ]
+    for code, sse in cases:
         r = run_rule(rule, stack_args([stack_key(), table(sse)]))
-        assert len(r.messages) == 1 and expected.strip() in r.messages[0][0], (expected, r.texts)
+        assert r.codes == [code], (code, r.texts)
+        assert r.texts == [f"Table 'table': {r.found[0].detail}"]
     r = run_rule(rule, stack_args([table(None)]))
-    assert "not enabled" in r.texts[0]
+    assert r.codes == ["sse-disabled"]
+    assert r.texts == [
+        "Table 'table': server-side encryption is not enabled, so DynamoDB uses an AWS owned key"
+    ]
+
+
+def test_cmk_cross_account_key_names_both_accounts():
+    other = "arn:aws:kms:us-east-1:999999999999:key/abc"
+    r = run_rule(rule, stack_args([stack_key(), table({"enabled": True, "kmsKeyArn": other})]))
+    [f] = r.found
+    assert f.witness == {"kmsKeyArn": other, "keyAccount": "999999999999", "stackAccount": ACCOUNT}
+    assert f.detail == (
+        f"kmsKeyArn {other!r} belongs to account 999999999999, not {ACCOUNT}, and is not in "
+        "allowedCrossAccountKeyArns"
+    )
+
+
+def test_cmk_unknown_sse_and_replicas_defer():
+    r = run_rule(rule, stack_args([table({"enabled": UNKNOWN})]))
+    assert r.messages == [] and r.deferred_codes == ["sse-unknown"]
+    assert r.deferred == ["Table 'table': serverSideEncryption.enabled is unknown during preview"]
+    t = Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {"serverSideEncryption": {"enabled": True, "kmsKeyArn": KEY_ARN}, "replicas": UNKNOWN},
+    )
+    r = run_rule(rule, stack_args([stack_key(), t]))
+    assert r.messages == [] and r.deferred_codes == ["replicas-unknown"]
+    assert r.deferred == ["Table 'table': replicas are unknown during preview"]
 
 
 def test_cmk_cross_account_allow_list():
@@ -211,7 +273,11 @@ def test_cmk_cross_account_allow_list():
 
 def test_cmk_unknown_without_dependency_is_deferred():
     r = run_rule(rule, stack_args([table({"enabled": True, "kmsKeyArn": UNKNOWN})]))
-    assert r.messages == [] and "depends on no aws:kms/key:Key" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["key-unknown"]
+    assert r.deferred == [
+        "Table 'table': kmsKeyArn is unknown during preview and depends on no aws:kms/key:Key "
+        "in the stack"
+    ]
 
 
 def test_cmk_replica_without_its_own_key():
@@ -224,7 +290,16 @@ def test_cmk_replica_without_its_own_key():
         },
     )
     r = run_rule(rule, stack_args([stack_key(), t]))
-    assert len(r.messages) == 1 and "replica in us-west-2 has no kmsKeyArn" in r.texts[0]
+    [f] = r.found
+    assert (f.code, f.witness, f.urn) == (
+        "aws-managed-key",
+        {"replica": "us-west-2", "kmsKeyArn": None},
+        t.urn,
+    )
+    assert r.texts == [
+        "Table 'table': replica in us-west-2 has no kmsKeyArn, so it uses the AWS managed key "
+        "alias/aws/dynamodb"
+    ]
     other = "arn:aws:kms:us-west-2:123456789012:key/2"
     t.props["replicas"][0]["kmsKeyArn"] = other
     assert run_rule(rule, stack_args([stack_key(), t])).messages == []

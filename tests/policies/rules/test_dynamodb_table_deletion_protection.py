@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE as UNKNOWN
 
 from kmsguard.contract import AwsType
 from policies.rules import dynamodb_table_deletion_protection as deletion_protection
@@ -24,4 +25,18 @@ def test_baseline_deletion_protection_enabled_passes():
     "props", [{"deletionProtectionEnabled": False}, {}], ids=["disabled", "absent"]
 )
 def test_deletion_protection_off_or_absent_is_reported(props):
-    assert _run(props).texts == ["Table 'r': deletion protection is not enabled"]
+    r = _run(props)
+    [f] = r.found
+    assert (f.code, f.resource, f.detail) == (
+        "deletion-protection-disabled",
+        "Table 'r'",
+        "deletion protection is not enabled",
+    )
+    assert f.witness == {"enabled": False if props else None}
+    assert r.texts == ["Table 'r': deletion protection is not enabled"]
+
+
+def test_unknown_setting_defers():
+    r = _run({"deletionProtectionEnabled": UNKNOWN})
+    assert r.found == [] and r.deferred_codes == ["deletion-protection-unknown"]
+    assert r.deferred == ["Table 'r': deletionProtectionEnabled is unknown during preview"]

@@ -81,7 +81,16 @@ def test_the_compliant_stack_passes() -> None:
 def test_a_public_table_policy_fails_with_the_witness_whatever_the_key_says() -> None:
     r = run(*baseline(), table_policy(doc(allow("*", "dynamodb:GetItem"))))
     (text,) = r.texts
-    assert "open to a principal outside the account" in text
+    [f] = r.found
+    assert (f.rule, f.code, f.resource) == (
+        "dynamodb-table-readers-match-declared",
+        "outside-access",
+        "Table 'orders'",
+    )
+    assert f.witness["complete"] in (True, False)
+    assert f.witness["witnesses"] and f"::{ACCOUNT}:" not in f.witness["witnesses"][0]["principal"]
+    assert text == f"Table 'orders': {f.detail}"
+    assert f.detail.startswith("open to a principal outside the account and the trusted ones: ")
     assert "GetItem" in text and f"::{ACCOUNT}:" not in text.split(": ", 2)[2].split(" ")[0]
 
 
@@ -121,6 +130,8 @@ def test_an_undeclared_stack_user_that_reads_and_decrypts_fails() -> None:
     )
     r = run(*baseline(), *user(dev, reads_and_decrypts))
     (text,) = r.texts
+    assert r.codes == ["undeclared-reader"]
+    assert [w["principal"] for w in r.found[0].witness["witnesses"]] == [dev]
     assert "not declared readers" in text and dev in text and "kms:Decrypt" in text
 
 
@@ -148,7 +159,10 @@ def test_an_index_read_through_the_table_policy_fails() -> None:
 
 def test_an_unknown_table_policy_defers_never_passes() -> None:
     r = run(*baseline(), table_policy(UNKNOWN))
-    assert r.texts == [] and any("unknown during preview" in d for d in r.deferred)
+    assert r.texts == [] and r.deferred_codes == ["resource-policy-unknown"]
+    assert r.deferred == [
+        "Table 'orders': ResourcePolicy 'tp': the policy is unknown during preview"
+    ]
 
 
 def test_a_policy_whose_target_is_unknown_is_judged_on_table_and_stream() -> None:
@@ -159,8 +173,17 @@ def test_a_policy_whose_target_is_unknown_is_judged_on_table_and_stream() -> Non
 
 
 def test_an_unreadable_table_policy_is_a_violation() -> None:
-    r = run(*baseline(), table_policy("{not json"))
-    assert any("cannot tell who it lets in" in t for t in r.texts)
+    tp = table_policy("{not json")
+    r = run(*baseline(), tp)
+    [f] = r.found
+    assert (f.code, f.resource, f.urn) == (
+        "resource-policy-unreadable",
+        "Table 'orders': ResourcePolicy 'tp'",
+        tp.urn,
+    )
+    assert r.texts == [
+        f"Table 'orders': ResourcePolicy 'tp': cannot tell who it lets in: {f.witness['problem']}"
+    ]
 
 
 def test_an_export_to_another_accounts_bucket_fails_and_an_unknown_owner_defers() -> None:
@@ -168,12 +191,23 @@ def test_an_export_to_another_accounts_bucket_fails_and_an_unknown_owner_defers(
     export = Res(
         TABLE_EXPORT, "exp", {"tableArn": TABLE_ARN, "s3Bucket": "b", "s3BucketOwner": OTHER}
     )
-    assert any("bucket of account" in m for m in run(key(), t, *user(USER, READS), export).texts)
+    r = run(key(), t, *user(USER, READS), export)
+    [f] = r.found
+    assert (f.code, f.witness, f.urn) == (
+        "export-to-untrusted-account",
+        {"export": "exp", "bucketOwner": OTHER},
+        export.urn,
+    )
+    assert r.texts == [
+        f"Table 'orders': export 'exp' writes its items to a bucket of account {OTHER}, which is "
+        "not a trusted account"
+    ]
     unknown = Res(
         TABLE_EXPORT, "exp", {"tableArn": UNKNOWN, "s3BucketOwner": UNKNOWN}, tableArn=[t.urn]
     )
     r = run(key(), t, *user(USER, READS), unknown)
-    assert r.texts == [] and any("bucket owner" in d for d in r.deferred)
+    assert r.texts == [] and r.deferred_codes == ["export-owner-unknown"]
+    assert r.deferred == ["Table 'orders': the bucket owner of export 'exp' is unknown"]
 
 
 def test_an_aws_managed_key_leaves_dynamodb_to_decide_alone() -> None:
@@ -190,7 +224,8 @@ def test_an_unknown_table_key_defers() -> None:
         table(serverSideEncryption={"enabled": True, "kmsKeyArn": UNKNOWN}),
         *user(USER, READS),
     )
-    assert r.texts == [] and any("its key is unknown" in d for d in r.deferred)
+    assert r.texts == [] and r.deferred_codes == ["key-unknown"]
+    assert r.deferred == ["Table 'orders': its key is unknown during preview"]
 
 
 def test_without_the_account_the_rule_defers() -> None:
@@ -199,7 +234,8 @@ def test_without_the_account_the_rule_defers() -> None:
         [key(arn=UNKNOWN), t, *user(USER, READS)], provider_props={"region": "us-east-1"}
     )
     r = run_rule(rule, args)
-    assert r.texts == [] and any("depends on its account" in d for d in r.deferred)
+    assert r.texts == [] and "table-account-unknown" in r.deferred_codes
+    assert any("depends on its account" in d for d in r.deferred)
 
 
 def test_a_policy_on_another_table_is_not_this_tables() -> None:
@@ -223,3 +259,73 @@ def test_a_table_known_by_name_only_finds_its_policy_by_that_name() -> None:
     public = table_policy(doc(allow("*", "dynamodb:Scan", "*")), TABLE_ARN)
     r = run(key(), t, *user(USER, READS), public)
     assert any("Scan" in m for m in r.texts)
+
+
+def test_a_malformed_scp_in_the_config_is_one_violation_naming_it() -> None:
+    bad = {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}
+    r = run(*baseline(), config={"serviceControlPolicies": [bad]})
+    [f] = r.found
+    assert (f.code, f.resource) == (
+        "org-policy-malformed",
+        "policy config serviceControlPolicies[0]",
+    )
+    assert (f.witness["setting"], f.witness["index"]) == ("serviceControlPolicies", 0)
+
+
+def test_an_unknown_key_policy_defers() -> None:
+    r = run(key(policy=UNKNOWN), table(), *user(USER, READS))
+    assert r.texts == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == [
+        "Table 'orders': the key policy (inline policy) is unknown during preview"
+    ]
+
+
+def test_the_default_key_policy_of_an_unknown_account_defers() -> None:
+    k = Res(AwsType.KMS_KEY, "key", {**key_props(policy=None), "arn": UNKNOWN})
+    t = table(serverSideEncryption={"enabled": True, "kmsKeyArn": UNKNOWN})
+    t.deps = {"serverSideEncryption": [k.urn]}
+    args = stack_args([k, t, *user(USER, READS)], provider_props={"region": "us-east-1"})
+    r = run_rule(rule, args)
+    assert r.texts == [] and "key-account-unknown" in r.deferred_codes
+
+
+def test_an_unknown_grant_defers() -> None:
+    k = key()
+    g = Res(
+        AwsType.KMS_GRANT,
+        "g",
+        {"keyId": KEY_ARN, "granteePrincipal": UNKNOWN, "operations": ["Decrypt"]},
+        keyId=[k.urn],
+    )
+    r = run(k, table(), *user(USER, READS), g)
+    assert r.texts == [] and r.deferred_codes == ["grant-unknown"]
+    assert r.deferred_found[0].witness["problem"] == (
+        "its grantee principal is unknown during preview"
+    )
+
+
+def test_principals_unknown_now_defer() -> None:
+    u = Res(AwsType.IAM_USER, "ghost", {"name": UNKNOWN, "arn": UNKNOWN})
+    r = run(*baseline(), u)
+    assert r.texts == [] and r.deferred_codes == ["principal-arn-unknown"]
+    assert r.deferred == ["the ARN of user 'ghost' is unknown during preview"]
+    r = run(key(), table(), *user(USER, UNKNOWN))
+    assert r.texts == [] and r.deferred_codes == ["principal-policies-unknown"]
+    assert r.deferred_found[0].witness == {"principal": USER}
+
+
+def test_a_proof_over_its_time_limit_defers() -> None:
+    many = doc(
+        *(
+            allow(
+                "*",
+                "dynamodb:GetItem",
+                Condition={"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/t{i}-*-x"}},
+            )
+            for i in range(40)
+        )
+    )
+    r = run(*baseline(), table_policy(many), config={"proverTimeoutSeconds": 0.001})
+    assert "prover-unanswered" in r.deferred_codes
+    f = next(f for f in r.deferred_found if f.code == "prover-unanswered")
+    assert f.detail == f"who can read it is unanswered: {f.witness['reason']}"

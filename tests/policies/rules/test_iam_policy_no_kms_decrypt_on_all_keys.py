@@ -34,6 +34,8 @@ def test_iam_policy_naming_an_unknown_action_is_an_advisory_naming_it():
         "Policy 'r': Statement[1].Action: 'kms:Frobnicate'",
     ]
     assert "(closest: kms:Decrypt" in r.advice[0]
+    assert [f.code for f in r.advice_found] == ["unknown-action", "unknown-action"]
+    assert r.advice == [f"Policy 'r': {f.detail}" for f in r.advice_found]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +62,14 @@ def test_iam_policy_naming_an_unknown_action_is_an_advisory_naming_it():
 )
 def test_iam_decrypt_on_all_keys(statement, rtype):
     r = run_rule(iam_decrypt, resource_args(rtype, {"policy": identity(statement)}))
-    assert len(r.messages) == 1 and "on all KMS keys" in r.texts[0]
+    [f] = r.found
+    assert (f.rule, f.code) == ("iam-policy-no-kms-decrypt-on-all-keys", "decrypt-on-all-keys")
+    assert f.witness["statement"] == "statement #0"
+    assert set(f.witness["actions"]) <= {"kms:Decrypt", "kms:ReEncryptFrom"}
+    assert r.texts == [
+        f"{f.resource}: statement #0 allows {' and '.join(f.witness['actions'])} on all KMS keys "
+        f"(Resource {', '.join(f.witness['resources']) or '*'})"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +111,16 @@ def test_iam_role_inline_policy_and_managed_arns():
         "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
     }
     r = run_rule(iam_decrypt, resource_args(AwsType.IAM_ROLE, props))
-    assert len(r.messages) == 2
+    assert r.codes == ["decrypt-on-all-keys", "managed-policy-decrypts-all-keys"]
+    assert r.found[0].resource == "Role 'r' inline policy #0"
+    assert r.found[1].witness == {
+        "policy": "AdministratorAccess",
+        "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+    }
+    assert r.texts[1] == (
+        "Role 'r': attaches AWS managed policy AdministratorAccess, which allows kms:Decrypt on "
+        "all keys"
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,7 +141,28 @@ def test_iam_managed_policy_attachment(arn, count):
 
 def test_iam_unknown_document_is_deferred():
     r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": UNKNOWN}))
-    assert r.messages == [] and "unknown during preview" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["policy-unknown"]
+    assert r.deferred == ["Policy 'r': the policy document is unknown during preview"]
+
+
+def test_iam_unreadable_document_is_left_to_the_verifier():
+    r = run_rule(iam_decrypt, resource_args(AwsType.IAM_POLICY, {"policy": "{not json"}))
+    assert r.messages == [] and r.deferred_codes == ["policy-unreadable"]
+    problem = r.deferred_found[0].witness["problem"]
+    assert r.deferred == [f"Policy 'r': {problem}; checked by the verifier"]
+
+
+def test_iam_unknown_inline_policies_and_attachments_are_deferred():
+    r = run_rule(
+        iam_decrypt, resource_args(AwsType.IAM_ROLE, {"inlinePolicies": [UNKNOWN], "name": "n"})
+    )
+    assert r.deferred_codes == ["policy-unknown"]
+    assert r.deferred_found[0].witness == {"property": "inlinePolicies[0]"}
+    r = run_rule(
+        iam_decrypt, resource_args(AwsType.IAM_ROLE_POLICY_ATTACHMENT, {"policyArn": UNKNOWN})
+    )
+    assert r.deferred_codes == ["policy-unknown"]
+    assert r.deferred == ["RolePolicyAttachment 'r': policyArn is unknown during preview"]
 
 
 def test_known_list_matches_the_managed_policy_data():
@@ -197,7 +236,8 @@ def test_a_set_negation_on_a_service_key_still_narrows_to_calls_through_a_servic
 
 def test_iam_unknown_managed_policy_arns_are_deferred():
     r = run_rule(iam_decrypt, resource_args(AwsType.IAM_ROLE, {"managedPolicyArns": UNKNOWN}))
-    assert r.messages == [] and "managedPolicyArns is unknown" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["policy-unknown"]
+    assert r.deferred == ["Role 'r': managedPolicyArns is unknown during preview"]
 
 
 def test_iam_managed_policy_outside_catalog_is_deferred():
@@ -206,7 +246,11 @@ def test_iam_managed_policy_outside_catalog_is_deferred():
         {"user": "u", "policyArn": "arn:aws:iam::aws:policy/NoSuchManagedPolicy"},
     )
     r = run_rule(iam_decrypt, args)
-    assert r.messages == [] and "not in the managed policy catalog" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["managed-policy-uncatalogued"]
+    assert r.deferred == [
+        "UserPolicyAttachment 'r': AWS managed policy NoSuchManagedPolicy is not in the managed "
+        "policy catalog"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -237,5 +281,6 @@ def test_iam_decrypt_cancelled_only_by_an_unconditional_deny_on_everything(deny,
     if not flagged:
         assert r.messages == []
     else:
-        assert len(r.messages) == 1
+        [f] = r.found
+        assert (f.code, f.witness["actions"]) == ("decrypt-on-all-keys", flagged)
         assert f"allows {' and '.join(flagged)} on all KMS keys" in r.texts[0]

@@ -21,8 +21,22 @@ def test_baseline_inline_policy_passes() -> None:
 
 
 def test_no_policy_anywhere_is_reported() -> None:
-    r = run_rule(rule, stack_args([_key(policy=None)]))
-    assert len(r.texts) == 1 and "AWS applies its default key policy" in r.texts[0]
+    k = _key(policy=None)
+    r = run_rule(rule, stack_args([k]))
+    [f] = r.found
+    assert (f.rule, f.code, f.resource, f.urn) == (
+        "kms-key-policy-declared",
+        "key-policy-not-declared",
+        "Key 'key'",
+        k.urn,
+    )
+    assert r.messages == [
+        (
+            "Key 'key': no key policy is declared, so AWS applies its default key policy (the "
+            "account root gets kms:*; access is decided by IAM policies alone)",
+            k.urn,
+        )
+    ]
 
 
 def test_a_key_policy_resource_counts_as_declared() -> None:

@@ -53,8 +53,8 @@ def test_a_key_user_in_another_account_does_not_move_the_key_there() -> None:
 
 def test_unknown_key_account_defers_the_root_statement_instead_of_guessing() -> None:
     r = _run(_policy_with_users([OTHER_ROLE]), provider_props=None)
-    assert r.messages == []
-    assert len(r.deferred) == 1
+    assert r.messages == [] and r.deferred_codes == ["root-grant-account-unknown"]
+    assert r.deferred_found[0].witness["principals"] == [ROOT]
     assert ROOT in r.deferred[0] and "aws:allowedAccountIds" in r.deferred[0]
 
 
@@ -64,7 +64,13 @@ def test_unknown_key_account_still_judges_the_other_statements() -> None:
         {"Effect": "Allow", "Principal": {"AWS": OTHER_ROLE}, "Action": "kms:*", "Resource": "*"}
     )
     r = _run(json.dumps(doc), provider_props=None)
-    assert any(f"grants kms:* to {OTHER_ROLE}" in t for t in r.texts)
+    [f] = r.found
+    assert (f.code, f.witness["action"], f.witness["principals"]) == (
+        "wildcard-action",
+        "kms:*",
+        [OTHER_ROLE],
+    )
+    assert r.texts == [f"Key 'r': {f.witness['statement']} grants kms:* to {OTHER_ROLE}"]
 
 
 def test_the_provider_deploying_elsewhere_makes_the_root_a_cross_account_grant() -> None:
@@ -134,22 +140,25 @@ def test_key_policy_resource_form_is_understood():
 
 
 @pytest.mark.parametrize(
-    ("statement", "config", "expected"),
+    ("statement", "config", "expected", "code"),
     [
         (
             {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "kms:*", "Resource": "*"},
             None,
             "grants kms:*",
+            "wildcard-action",
         ),
         (
             {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "*", "Resource": "*"},
             None,
             "grants *",
+            "wildcard-action",
         ),
         (
             {"Effect": "Allow", "Principal": {"AWS": ADMIN}, "Action": "KMS:*", "Resource": "*"},
             None,
             "grants KMS:*",
+            "wildcard-action",
         ),
         (
             {
@@ -160,6 +169,7 @@ def test_key_policy_resource_form_is_understood():
             },
             None,
             "NotAction",
+            "allow-not-action",
         ),
         (
             {
@@ -170,6 +180,7 @@ def test_key_policy_resource_form_is_understood():
             },
             None,
             "both key administration",
+            "admin-with-crypto",
         ),
         (
             {
@@ -180,6 +191,7 @@ def test_key_policy_resource_form_is_understood():
             },
             None,
             "cryptographic use (kms:Decrypt)",
+            "admin-with-crypto",
         ),
         (
             {
@@ -190,6 +202,7 @@ def test_key_policy_resource_form_is_understood():
             },
             None,
             "without kms:GrantIsForAWSResource",
+            "create-grant-unconditioned",
         ),
         (
             {
@@ -200,15 +213,20 @@ def test_key_policy_resource_form_is_understood():
             },
             {"allowedKeyUsers": [USER]},
             "outside allowedKeyUsers",
+            "decrypt-outside-allowed-users",
         ),
     ],
 )
-def test_least_privilege_violations(statement, config, expected):
+def test_least_privilege_violations(statement, config, expected, code):
     r = run_rule(
         least_privilege,
         resource_args(AwsType.KMS_KEY, key_props(policy=with_statement(statement)), config),
     )
-    assert any(expected in t for t in r.texts), r.texts
+    [f] = [f for f in r.found if f.code == code]
+    assert f.rule == "kms-key-policy-least-privilege" and f.resource == "Key 'r'"
+    assert expected in f.detail and f.detail.startswith(f"{f.witness['statement']} ")
+    assert f.witness["principals"] == [statement["Principal"]["AWS"]]
+    assert r.texts == [f"Key 'r': {g.detail}" for g in r.found]
 
 
 def test_admin_crypto_allowed_by_config():
@@ -297,3 +315,10 @@ def test_least_privilege_create_grant_condition_that_does_not_restrict(condition
         "Condition": condition,
     }
     assert any("without kms:GrantIsForAWSResource" in t for t in _least(st))
+
+
+def test_an_unknown_policy_is_deferred() -> None:
+    props = key_props(policy="04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+    r = run_rule(least_privilege, resource_args(AwsType.KMS_KEY, props))
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'r': the key policy is unknown during preview"]

@@ -22,6 +22,8 @@ from tests.policies.helpers import (
     run_rule,
 )
 
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
 
 def with_statement(extra: dict[str, Any]) -> str:
     doc = good_key_policy()
@@ -51,7 +53,18 @@ def test_lockout_bypass_flag():
     r = run_rule(
         lockout, resource_args(AwsType.KMS_KEY, key_props(bypassPolicyLockoutSafetyCheck=True))
     )
+    assert r.codes == ["bypass-lockout-safety-check"] and r.found[0].resource == "Key 'r'"
     assert r.texts == ["Key 'r': bypassPolicyLockoutSafetyCheck is true"]
+
+
+def test_unknown_bypass_and_policy_defer():
+    props = key_props(bypassPolicyLockoutSafetyCheck=UNKNOWN, policy=UNKNOWN)
+    r = run_rule(lockout, resource_args(AwsType.KMS_KEY, props))
+    assert r.messages == [] and r.deferred_codes == ["bypass-unknown", "key-policy-unknown"]
+    assert r.deferred == [
+        "Key 'r': bypassPolicyLockoutSafetyCheck is unknown during preview",
+        "Key 'r': the key policy is unknown during preview",
+    ]
 
 
 def test_lockout_nobody_keeps_put_key_policy():
@@ -60,6 +73,10 @@ def test_lockout_nobody_keeps_put_key_policy():
         if st.get("Sid") == "AllowKeyAdministration":
             st["Action"] = [a for a in st["Action"] if a != "kms:Put*"]
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
+    [f] = r.found
+    assert f.code == "key-policy-lockout" and "deniedBy" not in f.witness
+    assert f.witness["asked"] == [f"arn:aws:iam::{ACCOUNT}:root"]
+    assert f.witness["key"].startswith(f"arn:aws:kms:us-east-1:{ACCOUNT}:key/")
     assert r.texts == [
         "Key 'r': neither the account root nor any principal the policy names may call "
         "kms:PutKeyPolicy; the key policy could never be changed again"
@@ -71,6 +88,8 @@ def test_lockout_blanket_deny():
         {"Effect": "Deny", "Principal": "*", "Action": "kms:Put*", "Resource": "*"}
     )
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
+    [f] = r.found
+    assert (f.code, f.witness["deniedBy"]) == ("key-policy-lockout", ["statement 4"])
     assert r.texts == [
         "Key 'r': statement 4 denies kms:PutKeyPolicy to the account root and every principal "
         "the policy names; the key policy could never be changed again"
@@ -179,7 +198,9 @@ def test_lockout_asks_about_a_bounded_number_of_principals_and_defers_the_rest()
         ],
     }
     r = run_rule(lockout, resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc))))
-    assert r.messages == []
+    assert r.messages == [] and r.deferred_codes == ["too-many-principals-to-ask"]
+    assert r.deferred_found[0].witness["named"] == 300
+    assert len(r.deferred_found[0].witness["asked"]) == 100
     assert r.deferred == [
         "Key 'r': the account root and 99 of the 300 principals the policy names may not call "
         "kms:PutKeyPolicy; the others are left to verification"

@@ -51,7 +51,9 @@ def test_dropping_the_via_service_condition_is_new_access_with_a_witness() -> No
     for st in doc["Statement"]:
         st.pop("Condition", None)
     r = _run(doc)
-    assert r.messages and any(f"{USER} may" in t for t in r.texts)
+    assert r.codes and set(r.codes) == {"new-access"}
+    assert USER in {f.witness["principal"] for f in r.found}
+    assert r.texts == [f"Key 'r': {f.detail}" for f in r.found]
 
 
 def test_another_account_is_new_access() -> None:
@@ -66,15 +68,23 @@ def test_another_account_is_new_access() -> None:
             }
         )
     )
-    assert r.messages and "444455556666" in r.texts[0] and "kms:Decrypt" in r.texts[0]
+    f = r.found[0]
+    assert (f.rule, f.code, f.resource) == ("kms-key-policy-no-new-access", "new-access", "Key 'r'")
+    assert f.witness["principal"].startswith("arn:aws:iam::444455556666:")
+    assert "kms:Decrypt" in f.witness["actions"] and f.witness["why"]
+    assert f.detail.startswith(
+        f"grants what the baseline key policy does not: {f.witness['principal']} may"
+    )
 
 
 def test_bad_baseline_is_one_clear_message() -> None:
     r = _run(
         good_key_policy(), config={"baselineKeyPolicy": '{"Statement": [{"Effect": "Maybe"}]}'}
     )
-    assert len(r.messages) == 1
+    [f] = r.found
+    assert (f.code, f.resource) == ("baseline-unreadable", "policy config baselineKeyPolicy")
     assert r.texts[0].startswith("policy config baselineKeyPolicy: Statement[0].Effect")
+    assert r.texts[0].endswith("; it must be a key policy document as JSON text")
 
 
 def test_a_query_over_its_time_limit_is_an_advisory_naming_the_query() -> None:
@@ -90,4 +100,13 @@ def test_a_query_over_its_time_limit_is_an_advisory_naming_the_query() -> None:
         for i in range(40)
     ]
     r = _run(doc, config={"baselineKeyPolicy": BASELINE, "proverTimeoutSeconds": 0.001})
-    assert r.messages == [] and "no_new_access" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["prover-unanswered"]
+    reason = r.deferred_found[0].witness["reason"]
+    assert r.deferred == [f"Key 'r': prover query no_new_access unanswered: {reason}"]
+
+
+def test_an_unknown_policy_is_deferred() -> None:
+    props = key_props(policy="04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+    r = run_rule(rule, resource_args(AwsType.KMS_KEY, props, {"baselineKeyPolicy": BASELINE}))
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'r': the key policy is unknown during preview"]

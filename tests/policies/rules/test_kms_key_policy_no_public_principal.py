@@ -54,8 +54,16 @@ def test_compliant_key_policy_passes() -> None:
 @pytest.mark.parametrize("principal", ["*", {"AWS": "*"}, {"AWS": ["*", USER]}, {"AWS": ["*"]}])
 def test_everyone_is_public_and_the_witness_is_shown(principal: Any) -> None:
     r = _run(principal)
-    assert len(r.messages) == 1
-    assert "arn:aws:iam::999999999999:root may kms:Decrypt" in r.texts[0]
+    [f] = r.found
+    assert (f.rule, f.code, f.resource) == (
+        "kms-key-policy-no-public-principal",
+        "public-access",
+        "Key 'r'",
+    )
+    assert f.witness["principal"] == "arn:aws:iam::999999999999:root"
+    assert f.witness["keyAccount"] == ACCOUNT and "kms:Decrypt" in f.witness["actions"]
+    assert r.texts == [f"Key 'r': {f.detail}"]
+    assert "arn:aws:iam::999999999999:root may kms:Decrypt" in f.detail
 
 
 @pytest.mark.parametrize(
@@ -130,7 +138,12 @@ def test_public_deny_is_never_flagged() -> None:
 
 def test_wildcard_principal_arn_is_malformed_and_never_a_silent_pass() -> None:
     r = _run({"AWS": "arn:aws:iam::*:root"})
-    assert len(r.messages) == 1 and "wildcards are not allowed" in r.texts[0]
+    [f] = r.found
+    assert f.code == "key-policy-malformed" and "wildcards are not allowed" in f.witness["problem"]
+    assert r.texts == [
+        "Key 'r': cannot prove the key policy is not public, it is malformed at "
+        f"{f.witness['path']}: {f.witness['problem']}"
+    ]
 
 
 def test_a_query_over_the_time_limit_is_an_advisory_naming_the_query() -> None:
@@ -149,7 +162,16 @@ def test_a_query_over_the_time_limit_is_an_advisory_naming_the_query() -> None:
         AwsType.KMS_KEY, key_props(policy=json.dumps(many)), {"proverTimeoutSeconds": 0.001}
     )
     r = run_rule(public, args)
-    assert r.messages == [] and "no_public_access" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["prover-unanswered"]
+    reason = r.deferred_found[0].witness["reason"]
+    assert r.deferred == [f"Key 'r': prover query no_public_access unanswered: {reason}"]
+
+
+def test_an_unknown_policy_is_deferred() -> None:
+    props = key_props(policy="04da6b54-80e4-46f7-96ec-b56ff0331ba9")
+    r = run_rule(public, resource_args(AwsType.KMS_KEY, props))
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'r': the key policy is unknown during preview"]
 
 
 def test_unknown_key_account_still_finds_outsiders_and_defers_named_accounts() -> None:
@@ -159,10 +181,16 @@ def test_unknown_key_account_still_finds_outsiders_and_defers_named_accounts() -
     )
     args = resource_args(AwsType.KMS_KEY, key_props(policy=json.dumps(doc)), provider_props=None)
     r = run_rule(public, args)
-    assert len(r.messages) == 1 and "999999999999" in r.texts[0]
+    [f] = r.found
+    assert f.code == "public-access" and "999999999999" in f.detail
+    # The stand-in account the prover used for the key is in neither the words nor the data.
+    assert f.witness["keyAccount"] is None and "resource" not in f.witness
+    assert f.witness["namedAccounts"] == [ACCOUNT]
     args = resource_args(AwsType.KMS_KEY, key_props(), provider_props=None)
     r = run_rule(public, args)
-    assert r.messages == [] and ACCOUNT in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["key-account-unknown"]
+    assert r.deferred_found[0].witness == {"namedAccounts": [ACCOUNT]}
+    assert ACCOUNT in r.deferred[0]
     args = resource_args(
         AwsType.KMS_KEY,
         key_props(arn=f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1111-2222"),

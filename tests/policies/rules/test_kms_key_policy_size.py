@@ -41,15 +41,22 @@ def test_baseline_and_exactly_32_kb_pass(rtype: str) -> None:
 @pytest.mark.parametrize("rtype", [AwsType.KMS_KEY, AwsType.KMS_KEY_POLICY])
 def test_one_byte_over_fails(rtype: str) -> None:
     r = _run(rtype, _padded(32_769))
-    assert len(r.texts) == 1 and "32,769 bytes, over AWS's limit of 32,768" in r.texts[0]
+    [f] = r.found
+    assert (f.code, f.witness) == ("key-policy-too-large", {"bytes": 32_769, "limit": 32_768})
+    name = "Key" if rtype == AwsType.KMS_KEY else "KeyPolicy"
+    assert r.texts == [
+        f"{name} 'r': the key policy is 32,769 bytes, over AWS's limit of 32,768 bytes (32 KB)"
+    ]
 
 
 def test_bytes_not_characters_are_counted() -> None:
     doc = good_key_policy()
     doc["Statement"][0]["Sid"] = "é" * 17_000  # 17,000 characters, 34,000 bytes
-    assert "over AWS's limit" in _run(AwsType.KMS_KEY, json.dumps(doc, ensure_ascii=False)).texts[0]
+    [f] = _run(AwsType.KMS_KEY, json.dumps(doc, ensure_ascii=False)).found
+    assert f.code == "key-policy-too-large" and f.witness["bytes"] > 34_000
 
 
 def test_unknown_policy_is_deferred() -> None:
     r = _run(AwsType.KMS_KEY, UNKNOWN)
-    assert r.messages == [] and len(r.deferred) == 1
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'r': the key policy is unknown during preview"]

@@ -31,10 +31,10 @@ def test_key_policy_resource_form_is_understood():
 
 
 @pytest.mark.parametrize(
-    ("policy", "expected"),
+    ("policy", "code", "detail"),
     [
-        ("{not json", "not valid JSON"),
-        ("[1, 2]", "must be a JSON object"),
+        ("{not json", "key-policy-unreadable", None),
+        ("[1, 2]", "key-policy-unreadable", None),
         (
             json.dumps(
                 {
@@ -42,7 +42,8 @@ def test_key_policy_resource_form_is_understood():
                     "Statement": [{"Effect": "Maybe", "Principal": "*", "Action": "kms:Decrypt"}],
                 }
             ),
-            "malformed key policy",
+            "key-policy-malformed",
+            None,
         ),
         (
             with_statement(
@@ -53,7 +54,8 @@ def test_key_policy_resource_form_is_understood():
                     "Resource": "*",
                 }
             ),
-            "kms:Decrpyt",
+            "unknown-action",
+            None,
         ),
         (
             with_statement(
@@ -64,13 +66,35 @@ def test_key_policy_resource_form_is_understood():
                     "Resource": "*",
                 }
             ),
-            "NotPrincipal",
+            "allow-with-not-principal",
+            "statement #4 is an Allow with NotPrincipal, which grants the key to everyone "
+            "not listed",
         ),
     ],
 )
-def test_policy_valid_violations(policy, expected):
+def test_policy_valid_violations(policy, code, detail):
     r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
-    assert r.messages and any(expected in t for t in r.texts), r.texts
+    assert r.codes == [code], r.texts
+    [f] = r.found
+    assert f.rule == "kms-key-policy-valid" and f.resource == "Key 'r'"
+    assert r.texts == [f"Key 'r': {f.detail}"]
+    if detail is not None:
+        assert f.detail == detail
+
+
+def test_a_malformed_policy_names_where_and_what():
+    policy = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Maybe", "Action": "kms:Decrypt"}]}
+    )
+    [f] = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=policy))).found
+    assert f.code == "key-policy-malformed"
+    assert f.detail == f"malformed key policy at {f.witness['path']}: {f.witness['problem']}"
+    assert f.witness["path"].startswith("Statement[0]")
+
+
+def test_unreadable_policy_says_what_is_wrong():
+    r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy="{not json")))
+    assert "not valid JSON" in r.found[0].detail
 
 
 def test_policy_valid_names_the_closest_real_action_of_a_typo():
@@ -79,10 +103,13 @@ def test_policy_valid_names_the_closest_real_action_of_a_typo():
     )
     r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=policy)))
     [text] = r.texts
+    [f] = r.found
+    assert f.code == "unknown-action" and f.witness["notes"] == [text.removeprefix("Key 'r': ")]
     assert "Statement[4].Action[0]: 'kms:Decrpt' matches no action in the IAM catalog" in text
     assert "(closest: kms:Decrypt" in text
 
 
 def test_policy_unknown_is_deferred():
     r = run_rule(valid, resource_args(AwsType.KMS_KEY, key_props(policy=UNKNOWN)))
-    assert r.messages == [] and "key policy is unknown" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'r': the key policy is unknown during preview"]

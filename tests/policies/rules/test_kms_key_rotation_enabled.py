@@ -22,23 +22,70 @@ def test_key_policy_resource_form_is_understood():
 
 
 @pytest.mark.parametrize(
-    ("props", "config", "expected"),
+    ("props", "config", "code", "witness", "detail"),
     [
-        ({"enableKeyRotation": False}, None, "automatic key rotation is not enabled"),
-        ({"enableKeyRotation": None}, None, "automatic key rotation is not enabled"),
-        ({"rotationPeriodInDays": 730}, None, "above the maximum of 365"),
-        ({"rotationPeriodInDays": 200}, {"maxRotationPeriodDays": 180}, "above the maximum of 180"),
+        (
+            {"enableKeyRotation": False},
+            None,
+            "rotation-disabled",
+            {"enabled": False},
+            "automatic key rotation is not enabled",
+        ),
+        (
+            {"enableKeyRotation": None},
+            None,
+            "rotation-disabled",
+            {"enabled": None},
+            "automatic key rotation is not enabled",
+        ),
+        (
+            {"rotationPeriodInDays": 730},
+            None,
+            "rotation-period-above-maximum",
+            {"days": 730, "maximum": 365},
+            "rotation period is 730 days, above the maximum of 365",
+        ),
+        (
+            {"rotationPeriodInDays": 200},
+            {"maxRotationPeriodDays": 180},
+            "rotation-period-above-maximum",
+            {"days": 200, "maximum": 180},
+            "rotation period is 200 days, above the maximum of 180",
+        ),
         (
             {"rotationPeriodInDays": None},
             {"maxRotationPeriodDays": 180},
-            "rotation period is 365 days",
+            "rotation-period-above-maximum",
+            {"days": 365, "maximum": 180},
+            "rotation period is 365 days, above the maximum of 180",
         ),
-        ({"rotationPeriodInDays": 30}, None, "below AWS's 90 days"),
+        (
+            {"rotationPeriodInDays": 30},
+            None,
+            "rotation-period-below-aws-minimum",
+            {"days": 30, "minimum": 90},
+            "rotation period 30 is below AWS's 90 days",
+        ),
+        (
+            {"rotationPeriodInDays": "soon"},
+            None,
+            "rotation-period-not-a-number",
+            {"value": "'soon'"},
+            "rotationPeriodInDays 'soon' is not a number",
+        ),
     ],
 )
-def test_rotation_violations(props, config, expected):
+def test_rotation_violations(props, config, code, witness, detail):
     r = run_rule(rotation, resource_args(AwsType.KMS_KEY, key_props(**props), config))
-    assert len(r.messages) == 1 and expected in r.texts[0]
+    [f] = r.found
+    assert (f.rule, f.code, f.resource, f.detail, f.witness) == (
+        "kms-key-rotation-enabled",
+        code,
+        "Key 'r'",
+        detail,
+        witness,
+    )
+    assert r.texts == [f"Key 'r': {detail}"]
 
 
 def test_rotation_not_required_for_asymmetric_keys():
@@ -62,4 +109,26 @@ def test_rotation_remediation_turns_rotation_on_within_maximum():
 
 def test_rotation_unknown_is_deferred_not_passed():
     r = run_rule(rotation, resource_args(AwsType.KMS_KEY, key_props(enableKeyRotation=UNKNOWN)))
-    assert r.messages == [] and "enableKeyRotation is unknown" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["rotation-unknown"]
+    assert r.deferred == ["Key 'r': enableKeyRotation is unknown during preview"]
+
+
+@pytest.mark.parametrize(
+    ("props", "code", "detail"),
+    [
+        (
+            {"rotationPeriodInDays": UNKNOWN},
+            "rotation-period-unknown",
+            "rotationPeriodInDays is unknown during preview",
+        ),
+        (
+            {"customerMasterKeySpec": UNKNOWN},
+            "key-spec-unknown",
+            "key spec or usage is unknown during preview",
+        ),
+    ],
+)
+def test_unknown_period_or_spec_is_deferred(props, code, detail):
+    r = run_rule(rotation, resource_args(AwsType.KMS_KEY, key_props(**props)))
+    assert r.found == [] and r.deferred_codes == [code]
+    assert r.deferred == [f"Key 'r': {detail}"]

@@ -101,6 +101,14 @@ AFTER = f"path after assuming: kms:Decrypt as {READER}: key policy statement {Si
 def test_a_world_assumable_key_user_role_is_a_violation(trust_policy: Any) -> None:
     r = run(key(READER), role(READER, trust_policy))
     [text] = r.texts
+    [f] = r.found
+    assert (f.rule, f.code, f.resource, f.witness["role"]) == (
+        "stack-key-access-matches-declared",
+        "role-assumable-by-undeclared",
+        "Key 'key'",
+        READER,
+    )
+    assert f.witness["assumers"] == ["any principal of any account (trust policy statement 0)"]
     assert text.startswith(
         f"Key 'key': role {READER} can kms:Decrypt and principals that are not declared key "
         "users can assume it: any principal of any account (trust policy statement 0)"
@@ -124,6 +132,13 @@ def test_a_stack_user_that_can_assume_a_key_user_role_is_a_key_user() -> None:
     u = user()
     r = run(key(READER), role(READER, trust({"AWS": ROOT})), u, may_assume(u, READER))
     [text] = r.texts
+    [f] = r.found
+    assert (f.code, f.witness["principal"], f.witness["action"]) == (
+        "undeclared-key-user",
+        DEV,
+        "kms:Decrypt",
+    )
+    assert text == f"Key 'key': {f.detail}" and f.detail.endswith(f"path: {f.witness['path']}")
     assert text == (
         f"Key 'key': {DEV} can kms:Decrypt by becoming a role but is not a declared key user; "
         f"path: sts:AssumeRole {READER} (trust policy statement 0 + identity policy UserPolicy "
@@ -237,20 +252,32 @@ def test_a_role_that_cannot_decrypt_may_be_world_assumable_here() -> None:
 
 
 @pytest.mark.parametrize(
-    ("trust_policy", "reason"),
+    ("trust_policy", "code", "reason"),
     [
-        (UNKNOWN, f"the trust policy of role {READER} is unknown during preview"),
-        ("{not json", f"cannot tell who can become role {READER}: assumeRolePolicy"),
+        (
+            UNKNOWN,
+            "trust-policy-unknown",
+            f"the trust policy of role {READER} is unknown during preview",
+        ),
+        (
+            "{not json",
+            "trust-policy-unreadable",
+            f"cannot tell who can become role {READER}: assumeRolePolicy",
+        ),
         (
             {**trust({"AWS": "*"}), "Statement": [{**trust("*")["Statement"][0], "Resource": "*"}]},
+            "trust-policy-unreadable",
             "a role trust policy must not have Resource",
         ),
     ],
 )
-def test_a_trust_policy_that_cannot_be_read_is_deferred(trust_policy: Any, reason: str) -> None:
+def test_a_trust_policy_that_cannot_be_read_is_deferred(
+    trust_policy: Any, code: str, reason: str
+) -> None:
     r = run(key(READER), role(READER, trust_policy))
     assert r.texts == []
-    assert any(reason in d for d in r.deferred), r.deferred
+    [f] = [f for f in r.deferred_found if f.code == code]
+    assert f.witness["role"] == READER and reason in f.detail
 
 
 def test_a_long_chain_of_roles_is_followed_to_its_end() -> None:
@@ -330,6 +357,9 @@ def test_an_assumer_whose_policy_is_unknown_is_deferred() -> None:
     p = Res(AwsType.IAM_USER_POLICY, "p", {"user": "dev", "policy": UNKNOWN}, user=[u.urn])
     r = run(key(READER), role(READER, trust({"AWS": ROOT})), u, p)
     assert r.texts == []
+    assert {"principal": DEV, "role": READER} in [
+        f.witness for f in r.deferred_found if f.code == "principal-policies-unknown"
+    ]
     assert any(
         f"whether {DEV} can assume {READER} depends on policies unknown now" in d
         for d in r.deferred
@@ -447,7 +477,10 @@ def test_access_unknown_policy_is_deferred():
     u = stack_user()
     p = Res(AwsType.IAM_USER_POLICY, "p", {"user": "tester", "policy": UNKNOWN}, user=[u.urn])
     r = run_rule(rule, stack_args([stack_key(), u, p]))
-    assert r.messages == [] and "unknown" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["principal-policies-unknown"]
+    assert r.deferred[0].startswith(
+        f"Key 'key': access of arn:aws:iam::{ACCOUNT}:user/tester depends on policies unknown now"
+    )
 
 
 def test_access_key_administrator_is_not_a_declared_key_user():
@@ -510,6 +543,9 @@ def test_access_key_with_inline_policy_and_key_policy_resource_checks_both():
         keyId=[k.urn],
     )
     r = run_rule(rule, stack_args([k, kp, stack_user()]))
+    assert r.codes == ["undeclared-key-user", "undeclared-outsider"]
+    assert r.found[1].witness["witnesses"] and r.found[1].witness["complete"] in (True, False)
+    assert "key-policy-in-two-places" in r.deferred_codes
     assert len(r.messages) == 2 and "user/tester can kms:Decrypt" in r.texts[0]
     assert "principals outside the stack can kms:Decrypt" in r.texts[1]
     assert any("has both KeyPolicy kp and inline policy" in d for d in r.deferred)
@@ -538,6 +574,16 @@ def test_access_grant_to_an_undeclared_principal_is_a_violation_with_its_constra
     g = grant(other, constraints=[{"encryptionContextSubset": {"Dept": "IT"}}])
     r = run_rule(rule, stack_args([stack_key(), g]))
     assert len(r.messages) == 1, r.texts
+    [f] = r.found
+    assert (f.code, f.urn, f.witness) == (
+        "undeclared-grantee",
+        g.urn,
+        {
+            "grant": "grant 'g1'",
+            "principal": other,
+            "constraints": "EncryptionContextSubset {'Dept': 'IT'}",
+        },
+    )
     assert (
         f"grant 'g1' lets {other} kms:Decrypt but it is not a declared key user "
         "(constraints: EncryptionContextSubset {'Dept': 'IT'})"
@@ -566,14 +612,15 @@ def test_access_grant_without_decrypt_passes():
 
 def test_access_grant_with_unknown_grantee_is_deferred():
     r = run_rule(rule, stack_args([stack_key(), grant(UNKNOWN)]))
-    assert r.messages == [] and "grantee principal is unknown" in r.deferred[0]
+    assert r.messages == [] and r.deferred_codes == ["grant-unknown"]
+    assert r.deferred == ["Key 'key': grant 'g1': its grantee principal is unknown during preview"]
 
 
 def test_access_grant_with_a_bad_operation_names_it():
     r = run_rule(
         rule, stack_args([stack_key(), grant(f"arn:aws:iam::{ACCOUNT}:user/x", ("Read",))])
     )
-    assert len(r.messages) == 1
+    assert r.codes == ["grant-malformed"] and r.found[0].witness["grant"] == "grant 'g1'"
     assert "grant 'g1'.Operations[0]: 'Read' is not a grant operation" in r.texts[0]
 
 
@@ -649,7 +696,8 @@ def test_access_rcp_without_kms_allow_removes_the_violation():
 def test_access_malformed_scp_in_config_is_named():
     cfg = {"serviceControlPolicies": [{"Statement": [{"Effect": "Allow", "Action": "*"}]}]}
     r = run_rule(rule, stack_args([stack_key()], cfg))
-    assert len(r.messages) == 1
+    assert r.codes == ["org-policy-malformed"]
+    assert r.found[0].resource == "policy config serviceControlPolicies[0]"
     assert r.texts[0].startswith(
         "policy config serviceControlPolicies[0]: Statement[0]: needs Resource or NotResource"
     )
@@ -752,3 +800,43 @@ def test_access_prover_over_its_time_limit_is_an_advisory_naming_the_query():
         rule, stack_args([stack_key(policy=json.dumps(doc))], {"proverTimeoutSeconds": 0.001})
     )
     assert any("prover query access_not_granted" in d for d in r.deferred)
+    f = next(f for f in r.deferred_found if f.code == "prover-unanswered")
+    assert f.detail.endswith(f"unanswered: {f.witness['reason']}")
+
+
+def test_access_unknown_key_policy_and_account_defer():
+    r = run_rule(rule, stack_args([stack_key(policy=UNKNOWN)]))
+    assert r.messages == [] and r.deferred_codes == ["key-policy-unknown"]
+    assert r.deferred == ["Key 'key': the key policy (inline policy) is unknown during preview"]
+    args = stack_args([stack_key(policy=None, arn=UNKNOWN)], provider_props={"region": "us-east-1"})
+    r = run_rule(rule, args)
+    assert r.messages == [] and r.deferred_codes == ["key-account-unknown"]
+    args = stack_args([stack_key(arn=UNKNOWN)], provider_props={"region": "us-east-1"})
+    r = run_rule(rule, args)
+    assert r.messages == [] and "outsiders-account-unknown" in r.deferred_codes
+
+
+def test_access_a_principal_of_unknown_arn_defers():
+    ghost = Res(AwsType.IAM_USER, "ghost", {"name": UNKNOWN, "arn": UNKNOWN})
+    everyone = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
+    r = run_rule(rule, stack_args([_key_with(everyone), ghost]))
+    [f] = [f for f in r.deferred_found if f.code == "principal-arn-unknown"]
+    assert f.witness == {"kind": "user", "name": "ghost"}
+    assert f.detail == "the ARN of user 'ghost' is unknown during preview"
+
+
+def test_access_an_identity_policy_the_evaluator_cannot_read_defers():
+    u = stack_user()
+    st = {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": "not-an-object"},
+    }
+    r = run_rule(rule, stack_args([stack_key(), u, user_policy(u, st)]))
+    assert r.messages == [] and r.deferred_codes == ["evaluation-failed"]
+    f = r.deferred_found[0]
+    assert f.witness["principal"] == f"arn:aws:iam::{ACCOUNT}:user/tester"
+    assert r.deferred == [
+        f"Key 'key': cannot evaluate access of {f.witness['principal']}: {f.witness['problem']}"
+    ]
