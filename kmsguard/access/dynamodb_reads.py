@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kmsguard.access.arn import parse_arn
 
@@ -96,12 +97,13 @@ READ_PATHS: tuple[ReadPath, ...] = (
 )
 
 
-def _parts(arn: str) -> tuple[str, str, list[str]] | None:
+@lru_cache(maxsize=4096)  # every decision asks it of its resource; ARNs repeat
+def _parts(arn: str) -> tuple[str, str, tuple[str, ...]] | None:
     """(account, partition, resource path segments) of a DynamoDB ARN, else None."""
     found = parse_arn(arn)
     if found is None or found.service != "dynamodb":
         return None
-    return found.account, found.partition, found.resource.split("/")
+    return found.account, found.partition, tuple(found.resource.split("/"))
 
 
 def policy_holder(arn: str) -> str | None:
