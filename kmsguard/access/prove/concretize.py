@@ -42,10 +42,8 @@ def model_value(model: z3.ModelRef, expr: z3.ExprRef) -> Any:
     return str(v)
 
 
-def witness_of(
-    enc: Encoder, model: z3.ModelRef, allowed: list[z3.BoolRef], sides: Sequence[Side]
-) -> Witness:
-    """The model as a concrete request, decided by the evaluator on every side."""
+def principal_and_context(enc: Encoder, model: z3.ModelRef) -> tuple[int, str, dict[str, Any]]:
+    """(principal kind, principal, request context) as the model has them."""
     r, u = enc.req, enc.u
     kind = model_value(model, r.kind)
     # A variable the query never mentions is any value: the listed sample stands for it.
@@ -60,7 +58,6 @@ def witness_of(
     name, session = model_value(model, r.name), model_value(model, r.session)
     full = name if kind == SESSION else path + name
     principal = sample_principal(kind, account, full, session, service)
-    action = u.actions[model_value(model, r.action)]
     context: dict[str, Any] = {}
     if kind == SERVICE and model_value(model, r.source):
         context["aws:SourceAccount"] = account
@@ -83,6 +80,16 @@ def witness_of(
             continue
         vals = [render_value(slot.family, model_value(model, v)) for v in slot.values[:n]]
         context[slot.name] = vals if slot.multi else vals[0]
+    return kind, principal, context
+
+
+def witness_of(
+    enc: Encoder, model: z3.ModelRef, allowed: list[z3.BoolRef], sides: Sequence[Side]
+) -> Witness:
+    """The model as a concrete request, decided by the evaluator on every side."""
+    r, u = enc.req, enc.u
+    kind, principal, context = principal_and_context(enc, model)
+    action = u.actions[model_value(model, r.action)]
     assumed = model_value(model, r.identity_allows) and kind != ROOT
     decisions = _decide(principal, action, u.key_arn, context, sides, assumed)
     decided = tuple(d.allowed for d in decisions)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import z3
@@ -15,9 +14,9 @@ from kmsguard.access.matching import principal_info
 from kmsguard.access.names import fold_principal
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove.authorizer import Encoder
-from kmsguard.access.prove.concretize import model_value, render_value
+from kmsguard.access.prove.concretize import model_value, principal_and_context
 from kmsguard.access.prove.readers_setup import DECRYPT, Setup
-from kmsguard.access.prove.universe import CLOCK_KEYS, ROOT, SERVICE, SESSION, sample_principal
+from kmsguard.access.prove.universe import ROOT, SERVICE
 
 T = TypeVar("T")
 _EC = "kms:encryptioncontext:"
@@ -82,42 +81,9 @@ def _endpoint(setup: Setup) -> str:
 
 def request_of(enc: Encoder, model: z3.ModelRef, setup: Setup) -> tuple[str, dict[str, Any], bool]:
     """(principal, request context, identity assumed) as the model has them."""
-    r, u = enc.req, enc.u
-    kind = model_value(model, r.kind)
-    used = enc.used
-    account = (
-        model_value(model, r.acct) if "acct" in used else u.accounts[model_value(model, r.account)]
-    )
-    service = (
-        model_value(model, r.svc) if "svc" in used else u.services[model_value(model, r.service)]
-    )
-    path = model_value(model, r.path) if "path" in used else ""
-    name, session = model_value(model, r.name), model_value(model, r.session)
-    full = name if kind == SESSION else path + name
-    principal = _spelled(sample_principal(kind, account, full, session, service), setup)
-    context: dict[str, Any] = {}
-    if kind == SERVICE and model_value(model, r.source):
-        context["aws:SourceAccount"] = account
-    if "aws:principalarn" in enc.keys_seen:
-        if kind == SESSION and path:
-            context["aws:PrincipalArn"] = f"arn:aws:iam::{account}:role/{path}{name}"
-        if kind == SERVICE and not model_value(model, r.svc_arn):
-            context["aws:PrincipalArn"] = None
-    for key, slot in r.slots.items():
-        if key in CLOCK_KEYS:
-            now = model_value(model, r.now)
-            context["aws:CurrentTime"] = datetime.fromtimestamp(now, UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            )
-            context["aws:EpochTime"] = now
-            continue
-        n = model_value(model, slot.count)
-        if not n:
-            continue
-        vals = [render_value(slot.family, model_value(model, v)) for v in slot.values[:n]]
-        context[slot.name] = vals if slot.multi else vals[0]
-    assumed = bool(model_value(model, r.identity_allows)) and kind not in (ROOT, SERVICE)
-    return principal, context, assumed
+    kind, principal, context = principal_and_context(enc, model)
+    assumed = bool(model_value(model, enc.req.identity_allows)) and kind not in (ROOT, SERVICE)
+    return _spelled(principal, setup), context, assumed
 
 
 def _spelled(principal: str, setup: Setup) -> str:
