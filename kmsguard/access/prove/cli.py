@@ -6,6 +6,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,44 @@ _SARIF_RULES = {
 }
 
 
+def write_sarif(
+    args: argparse.Namespace,
+    command: str,
+    rule: Any,
+    target: Path,
+    verdict: Any,
+    witness_result: Callable[[Any], Any],
+) -> None:
+    """`--sarif`: one mandatory result per witness, or one advisory result saying the question
+    is undecided (undecided is not clean; the exit status is 3), written whole or not at all."""
+    from kmsguard import sarif
+
+    try:
+        root = sarif.sarif_root(args.sarif_root, target.parent)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    if verdict.status == "unknown":
+        findings = [
+            sarif.Finding(
+                rule_id=rule.id,
+                level="advisory",
+                message=f"undecided: {verdict.reason}",
+                path=target,
+                properties={"status": "unknown"},
+            )
+        ]
+    else:
+        findings = [witness_result(w) for w in verdict.witnesses]
+    properties: dict[str, Any] = {"question": verdict.question, "complete": verdict.complete}
+    log = sarif.build(
+        f"kmsguard.access {command}", "", [rule], findings, root=root, properties=properties
+    )
+    try:
+        sarif.write_whole(args.sarif, sarif.to_json(log))
+    except OSError as exc:
+        raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
+
+
 def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
     from kmsguard import sarif
 
@@ -138,52 +177,24 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
         severity="high",
     )
     target = Path(args.new if args.command == "diff" else args.policy)
-    try:
-        root = sarif.sarif_root(args.sarif_root, target.parent)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
     lines = _statement_lines(target)
-    if verdict.status == "unknown":
-        # Undecided is not clean: one advisory result says so (the exit status is 3).
-        findings = [
-            sarif.Finding(
-                rule_id=rule_id,
-                level="advisory",
-                message=f"undecided: {verdict.reason}",
-                path=target,
-                properties={"status": "unknown"},
+
+    def result(w: Witness) -> sarif.Finding:
+        return sarif.Finding(
+            rule_id=rule_id,
+            level="mandatory",
+            message=describe_request(
+                w.principal, w.actions or (w.action,), w.context, w.identity_assumed
             )
-        ]
-    else:
-        findings = [
-            sarif.Finding(
-                rule_id=rule_id,
-                level="mandatory",
-                message=describe_request(
-                    w.principal, w.actions or (w.action,), w.context, w.identity_assumed
-                )
-                + (" (NEW allows it, OLD does not)" if args.command == "diff" else ""),
-                path=target,
-                line=_line_of(w, target, lines),
-                logical_name=w.resource,
-                logical_kind="aws:kms/key",
-                properties=w.to_json(),
-            )
-            for w in verdict.witnesses
-        ]
-    properties: dict[str, Any] = {"question": verdict.question, "complete": verdict.complete}
-    log = sarif.build(
-        f"kmsguard.access {args.command}",
-        "",
-        [rule],
-        findings,
-        root=root,
-        properties=properties,
-    )
-    try:
-        sarif.write_whole(args.sarif, sarif.to_json(log))
-    except OSError as exc:
-        raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
+            + (" (NEW allows it, OLD does not)" if args.command == "diff" else ""),
+            path=target,
+            line=_line_of(w, target, lines),
+            logical_name=w.resource,
+            logical_kind="aws:kms/key",
+            properties=w.to_json(),
+        )
+
+    write_sarif(args, args.command, rule, target, verdict, result)
 
 
 def _statement_lines(path: Path) -> list[int]:

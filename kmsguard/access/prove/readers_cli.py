@@ -22,6 +22,7 @@ from kmsguard.access.prove.cli import (
     BadInput,
     add_common_options,
     checked_timeout,
+    write_sarif,
 )
 from kmsguard.access.prove.readers import ReadersVerdict, readers
 
@@ -185,45 +186,19 @@ def _write_sarif(verdict: ReadersVerdict, args: argparse.Namespace) -> None:
         severity="high",
     )
     target = Path(args.table_policy or args.stream_policy or args.key_policy or ".")
-    try:
-        root = sarif.sarif_root(args.sarif_root, target.parent)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    if verdict.status == "unknown":
-        findings = [
-            sarif.Finding(
-                rule_id=RULE_ID,
-                level="advisory",
-                message=f"undecided: {verdict.reason}",
-                path=target,
-                properties={"status": "unknown"},
-            )
-        ]
-    else:
-        findings = [
-            sarif.Finding(
-                rule_id=RULE_ID,
-                level="mandatory",
-                message=w.describe(),
-                path=target,
-                logical_name=args.table,
-                logical_kind="aws:dynamodb/table",
-                properties=w.to_json(),
-            )
-            for w in verdict.witnesses
-        ]
-    log = sarif.build(
-        "kmsguard.access readers",
-        "",
-        [rule],
-        findings,
-        root=root,
-        properties={"question": verdict.question, "complete": verdict.complete},
-    )
-    try:
-        sarif.write_whole(args.sarif, sarif.to_json(log))
-    except OSError as exc:
-        raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
+
+    def result(w: Any) -> sarif.Finding:
+        return sarif.Finding(
+            rule_id=RULE_ID,
+            level="mandatory",
+            message=w.describe(),
+            path=target,
+            logical_name=args.table,
+            logical_kind="aws:dynamodb/table",
+            properties=w.to_json(),
+        )
+
+    write_sarif(args, "readers", rule, target, verdict, result)
 
 
 def _print(verdict: ReadersVerdict, as_json: bool) -> None:
