@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmsguard.preview.yaml_file import read_yaml
+
 REPO = Path(__file__).resolve().parents[2]
 PACK_DIR = REPO / "policies"
 NAME = "PulumiPolicy.yaml"
@@ -58,24 +60,8 @@ class PackFile:
 
 def read_pack_file(pack_dir: Path) -> PackFile:
     """The pack directory's PulumiPolicy.yaml; PackFileError says what is wrong with it."""
-    import yaml
-
     path = pack_dir / NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PackFileError(f"{path}: no such file; a policy pack directory has one") from None
-    except OSError as exc:
-        raise PackFileError(f"{path}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise PackFileError(f"{path}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise PackFileError(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, PackFileError, missing="no such file; a policy pack directory has one")
     if not isinstance(data, dict):
         raise PackFileError(f"{path}: expected a mapping with runtime and version")
     runtime = data.get("runtime")

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kmsguard.preview.collect import UNKNOWN
+from kmsguard.preview.yaml_file import read_yaml
 
 # Preview-only settings in the `kmsguard` namespace: read here, never passed to the program.
 ACCOUNT_ID_KEY = "kmsguard:previewAccountId"
@@ -23,7 +22,6 @@ _NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _KEY = re.compile(r"[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?")
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _TYPES = {"string", "integer", "boolean", "array", "object"}
-MAX_NODES = 100_000  # values in one project or stack file, aliases expanded
 
 
 class ProjectError(ValueError):
@@ -62,46 +60,7 @@ class Project:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProjectError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ProjectError(f"{path}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ProjectError(f"{path}: not UTF-8 text") from None
-    try:
-        # SafeLoader: no Python objects; aliases share already-built nodes.
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ProjectError(f"{path}: not valid YAML{where}: {problem}") from None
-    if not _within(data, MAX_NODES):
-        # Nested aliases ("billion laughs") would expand exponentially once turned to JSON.
-        raise ProjectError(
-            f"{path}: more than {MAX_NODES:,} values once its aliases are expanded; "
-            "write the values out"
-        )
-    return data
-
-
-def _within(data: Any, budget: int) -> bool:
-    """Whether `data`, aliases expanded, has at most `budget` values (stops at the budget)."""
-    stack = [data]
-    seen = 0
-    while stack:
-        node = stack.pop()
-        seen += 1
-        if seen > budget:
-            return False
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return True
+    return read_yaml(path, ProjectError)
 
 
 def _runtime(path: Path, data: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:

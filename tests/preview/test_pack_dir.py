@@ -51,6 +51,15 @@ def test_invalid_yaml_names_its_line_to_both(tmp_path: Path) -> None:
         build_archive(pack, tmp_path / "dist")
 
 
+def test_a_billion_laughs_pack_file_is_refused_before_it_expands(tmp_path: Path) -> None:
+    # The same reader as Pulumi.yaml's: nested aliases are counted, never expanded.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    pack = _pack(tmp_path, "runtime: python\nversion: '1.0.0'\n" + "\n".join(lines) + "\n")
+    with pytest.raises(PackFileError, match="once its aliases are expanded"):
+        read_pack_file(pack)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
