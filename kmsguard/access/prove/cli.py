@@ -6,11 +6,9 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kmsguard import extras
 from kmsguard.access.arn import is_account_id
 from kmsguard.access.catalog import (
     SUGGESTED_PER_DOCUMENT,
@@ -22,18 +20,18 @@ from kmsguard.access.catalog import (
 )
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.policy import Policy, parse_policy
+from kmsguard.access.prove.cli_answer import (
+    BadInput,
+    answer,
+    write_sarif,
+)
 from kmsguard.access.prove.questions import no_new_access, no_public_access
 from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S
 from kmsguard.access.prove.universe import Key
 from kmsguard.access.prove.verdict import Verdict, Witness
 
-EXIT_NONE, EXIT_FOUND, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
 MAX_ROWS = 25
 ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
-
-
-class BadInput(Exception):
-    """One clear message about an argument or file; the CLI exits 2."""
 
 
 def add_commands(sub: Any) -> None:
@@ -92,21 +90,13 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if args.sarif and Path(args.sarif).is_dir():
-            raise BadInput(f"--sarif {args.sarif}: is a directory; give a file path")
-        if args.sarif and (problem := extras.problem("--sarif", "sarif")):
-            raise BadInput(problem)
-        verdict = _diff(args) if args.command == "diff" else _public(args)
-        if args.sarif:
-            _write_sarif(verdict, args)
-    except BadInput as exc:
-        print(f"kmsguard.access {args.command}: {exc}", file=sys.stderr)
-        return EXIT_BAD
-    _print(verdict, args.json, args.command)
-    if verdict.status == "unknown":
-        return EXIT_UNKNOWN
-    return EXIT_FOUND if verdict.status == "fail" else EXIT_NONE
+    return answer(
+        args,
+        args.command,
+        lambda: _diff(args) if args.command == "diff" else _public(args),
+        lambda verdict: _write_sarif(verdict, args),
+        lambda verdict: _print(verdict, args.json, args.command),
+    )
 
 
 # The pack's rules asking the same questions: code-scanning alerts line up with the pack's.
@@ -124,44 +114,6 @@ _SARIF_RULES = {
         "aws:PrincipalAccount, aws:PrincipalOrgID) or name the principals.",
     ),
 }
-
-
-def write_sarif(
-    args: argparse.Namespace,
-    command: str,
-    rule: Any,
-    target: Path,
-    verdict: Any,
-    witness_result: Callable[[Any], Any],
-) -> None:
-    """`--sarif`: one mandatory result per witness, or one advisory result saying the question
-    is undecided (undecided is not clean; the exit status is 3), written whole or not at all."""
-    from kmsguard import sarif
-
-    try:
-        root = sarif.sarif_root(args.sarif_root, target.parent)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
-    if verdict.status == "unknown":
-        findings = [
-            sarif.Finding(
-                rule_id=rule.id,
-                level="advisory",
-                message=f"undecided: {verdict.reason}",
-                path=target,
-                properties={"status": "unknown"},
-            )
-        ]
-    else:
-        findings = [witness_result(w) for w in verdict.witnesses]
-    properties: dict[str, Any] = {"question": verdict.question, "complete": verdict.complete}
-    log = sarif.build(
-        f"kmsguard.access {command}", "", [rule], findings, root=root, properties=properties
-    )
-    try:
-        sarif.write_whole(args.sarif, sarif.to_json(log))
-    except OSError as exc:
-        raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
 
 
 def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:

@@ -9,21 +9,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kmsguard import extras
 from kmsguard.access.arn import is_account_id
 from kmsguard.access.errors import PolicyDocumentError
-from kmsguard.access.prove.cli import (
-    EXIT_BAD,
-    EXIT_FOUND,
-    EXIT_NONE,
-    EXIT_UNKNOWN,
-    MAX_ROWS,
-    ORG_ID,
-    BadInput,
-    add_common_options,
-    checked_timeout,
-    write_sarif,
-)
+from kmsguard.access.prove.cli import MAX_ROWS, ORG_ID, add_common_options, checked_timeout
+from kmsguard.access.prove.cli_answer import BadInput, answer, write_sarif
 from kmsguard.access.prove.readers import ReadersVerdict, readers
 
 RULE_ID = "dynamodb-table-readers-match-declared"
@@ -94,21 +83,13 @@ def add_command(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        if args.sarif and Path(args.sarif).is_dir():
-            raise BadInput(f"--sarif {args.sarif}: is a directory; give a file path")
-        if args.sarif and (problem := extras.problem("--sarif", "sarif")):
-            raise BadInput(problem)
-        verdict = _ask(args)
-        if args.sarif:
-            _write_sarif(verdict, args)
-    except BadInput as exc:
-        print(f"kmsguard.access readers: {exc}", file=sys.stderr)
-        return EXIT_BAD
-    _print(verdict, args.json)
-    if verdict.status == "unknown":
-        return EXIT_UNKNOWN
-    return EXIT_FOUND if verdict.status == "fail" else EXIT_NONE
+    return answer(
+        args,
+        "readers",
+        lambda: _ask(args),
+        lambda verdict: _write_sarif(verdict, args),
+        lambda verdict: _print(verdict, args.json),
+    )
 
 
 def _json(path: str | None, flag: str, shape: type) -> Any:
