@@ -79,6 +79,8 @@ class Finding:
     logical_name: str = ""  # e.g. the resource URN
     logical_kind: str = ""  # e.g. the resource type
     properties: Mapping[str, Any] = field(default_factory=dict)
+    # partialFingerprints: the result's identity across runs, for code scanning to track it.
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
 
 
 def repository_root(start: Path) -> Path | None:
@@ -210,6 +212,7 @@ def _result(f: Finding, index: Mapping[str, int], root: Path) -> Result:
         level=Level(LEVELS.get(f.level, "warning")),
         message=Message(text=f.message),
         locations=locations or None,
+        partial_fingerprints=dict(f.fingerprints) or None,
         properties=dict(f.properties) or None,
     )
 

@@ -22,7 +22,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from kmsguard.findings import Finding, deferral, message
+from kmsguard.findings import Finding, Reported, deferral, message
+from kmsguard.findings_file import emit
 
 PACK_NAME = "kmsguard-policies"
 
@@ -129,26 +130,36 @@ class Findings:
         self._recorded = _RECORDING.get()
         self.deferred: list[str] = []
         self.advice: list[str] = []
+        self._found: list[Reported] = []
 
     def violation(self, finding: Finding) -> None:
         if self._recorded is not None:
             self._recorded.violations.append(finding)
-        self._report(message(finding), finding.urn)
+        text = message(finding)
+        emit(self.meta.name, finding.urn or "", text, [Reported(finding)])
+        self._report(text, finding.urn)
 
     def defer(self, finding: Finding) -> None:
         if self._recorded is not None:
             self._recorded.deferred.append(finding)
+        self._found.append(Reported(finding, deferred=True))
         self.deferred.append(message(finding))
 
     def advise(self, finding: Finding) -> None:
         """A finding worth a warning whatever the rule's level (the SDK reports it advisory)."""
         if self._recorded is not None:
             self._recorded.advice.append(finding)
+        self._found.append(Reported(finding))
         self.advice.append(message(finding))
 
     def finish(self) -> None:
         if self.deferred or self.advice:
-            raise Deferred(self.deferred, self.advice)
+            deferred = Deferred(self.deferred, self.advice)
+            # One diagnostic for all of them, advice first, as `deferral` words it; the SDK
+            # sends it without a URN.
+            found = sorted(self._found, key=lambda r: r.deferred)
+            emit(self.meta.name, "", deferred.message, found)
+            raise deferred
 
 
 Args = ResourceValidationArgs | StackValidationArgs

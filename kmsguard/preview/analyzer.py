@@ -14,11 +14,13 @@ from google.protobuf import empty_pb2, json_format
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc, plugin_pb2
 
 from kmsguard.child_process import ChildProcess
+from kmsguard.findings_file import FindingsFile
 from kmsguard.preview.collect import RegisteredResource
 from kmsguard.preview.diagnostics import (
     PackInfo,
     Remediation,
     Violation,
+    joined,
     remediated,
 )
 from kmsguard.preview.pack_dir import (
@@ -77,6 +79,8 @@ class PolicyPackClient:
         else:
             self.version = ""
         self._engine = _Engine()
+        # The findings behind each diagnostic, which the protocol does not carry.
+        self.findings_file = FindingsFile()
         self._remediating: bool | None = None
         self._engine_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
         engine_pb2_grpc.add_EngineServicer_to_server(self._engine, self._engine_server)
@@ -90,6 +94,7 @@ class PolicyPackClient:
             PULUMI_PROJECT=project,
             PULUMI_STACK=stack,
             PULUMI_DRY_RUN="true" if preview else "false",
+            **self.findings_file.env(),
         )
         # The CLI runs the pack from its own directory.
         self._python = python
@@ -125,6 +130,7 @@ class PolicyPackClient:
             channel.close()
         self._child.stop()
         self._engine_server.stop(0)
+        self.findings_file.close()
 
     @property
     def pid(self) -> int:
@@ -136,6 +142,9 @@ class PolicyPackClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _joined(self, found: list[Violation]) -> list[Violation]:
+        return joined(self.findings_file, found)
 
     # --- protocol ------------------------------------------------------------------------
 
@@ -232,7 +241,7 @@ class PolicyPackClient:
                         pack_name=rem.policyPackName,
                         pack_version=rem.policyPackVersion,
                         message=rem.diagnostic,
-                        urn=r.urn,
+                        urn="",  # as the pack sent it; the resource's once joined
                         description=rem.description,
                         enforcement_level="advisory",
                         severity="",
@@ -252,7 +261,7 @@ class PolicyPackClient:
                     )
                 )
                 r = remediated(r, after)
-        return r, fixes, notes
+        return r, fixes, [dataclasses.replace(v, urn=r.urn) for v in self._joined(notes)]
 
     def analyze(
         self, r: RegisteredResource, by_urn: Mapping[str, RegisteredResource] | None = None
@@ -261,7 +270,7 @@ class PolicyPackClient:
         # Resource policies report without a URN; the engine attributes them to the resource.
         return [
             v if v.urn else dataclasses.replace(v, urn=r.urn)
-            for v in violations(self.stub.Analyze(request))
+            for v in self._joined(violations(self.stub.Analyze(request)))
         ]
 
     def analyze_stack(self, resources: Iterable[RegisteredResource]) -> list[Violation]:
@@ -286,7 +295,7 @@ class PolicyPackClient:
             if provider is not None:
                 ar.provider.CopyFrom(provider)
             request.resources.append(ar)
-        return violations(self.stub.AnalyzeStack(request))
+        return self._joined(violations(self.stub.AnalyzeStack(request)))
 
     def analyze_run(self, resources: Iterable[RegisteredResource]) -> list[Violation]:
         """Remediate and analyze each resource, then the stack: what the engine does during

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmsguard.findings import Reported, report_fields
+from kmsguard.findings_file import FindingsFile
 from kmsguard.preview.collect import RegisteredResource
+
+# The SDK reports an UnknownValueError raised by a rule as an advisory with this prefix, the
+# version being its own default rather than the pack's; the pack raises one to defer a check.
+CANT_RUN = re.compile(
+    r"can't run (?:policy|remediation) '[^']*' from policy pack '[^']*' during preview: "
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ class Violation:
     # config keys that would let it settle it during preview.
     deferred: bool = False
     decided_by: tuple[str, ...] = ()
+    # The findings behind the diagnostic, as data, when the pack recorded them (see
+    # kmsguard.findings_file); () when it did not: the report then has no code for it.
+    findings: tuple[Reported, ...] = ()
 
     @property
     def detail(self) -> str:
@@ -57,6 +69,13 @@ class Violation:
         if self.message.startswith(self.description + "\n"):
             return self.message[len(self.description) + 1 :]
         return self.message
+
+    @property
+    def sent(self) -> str:
+        """The text as the pack passed it to the SDK: a violation's message, or the reason of
+        an UnknownValueError (a deferral), without what the SDK adds around it."""
+        m = CANT_RUN.match(self.detail)
+        return self.detail[m.end() :] if m else self.detail
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -66,6 +85,7 @@ class Violation:
             "severity": self.severity or "unspecified",
             "urn": self.urn,
             "message": self.detail,
+            **report_fields(self.findings),
         }
         if self.deferred:
             out["deferred"] = True
@@ -114,6 +134,18 @@ class Remediation:
 
         fixed = "; ".join(f"{k}: {show(b)} -> {show(a)}" for k, b, a in self.changes)
         return f"remediated by the pack: {fixed}" if fixed else "remediated by the pack"
+
+
+def joined(file: FindingsFile, found: list[Violation]) -> list[Violation]:
+    """Each diagnostic of the call just made with the findings the pack recorded for it,
+    matched by (policy, URN, text) as the pack sent them, never by reading the text; one
+    without a record keeps none (its report has no code). Records left over are dropped."""
+    file.take()
+    out = [
+        dataclasses.replace(v, findings=file.claim((v.policy_name, v.urn, v.sent))) for v in found
+    ]
+    file.forget()
+    return out
 
 
 def remediated(r: RegisteredResource, after: Mapping[str, Any]) -> RegisteredResource:

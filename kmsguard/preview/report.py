@@ -19,7 +19,7 @@ from kmsguard.preview.collect import (
     RegisteredResource,
     run_program,
 )
-from kmsguard.preview.diagnostics import PackInfo, Remediation, Violation
+from kmsguard.preview.diagnostics import CANT_RUN, PackInfo, Remediation, Violation
 
 PHASES: Mapping[str, bool] = {"denied": False, "granted": True}
 MANDATORY = ("mandatory", "remediate")
@@ -92,11 +92,6 @@ def judge(
     )
 
 
-# The SDK reports an UnknownValueError raised by a rule as an advisory with this prefix, the
-# version being its own default rather than the pack's; the pack raises one to defer a check.
-_CANT_RUN = re.compile(
-    r"can't run (?:policy|remediation) '[^']*' from policy pack '[^']*' during preview: "
-)
 _PIN = re.compile(r"set ((?:aws|[A-Za-z0-9_-]+):[A-Za-z0-9_]+) in the stack config")
 
 
@@ -117,7 +112,7 @@ def present(v: Violation, packs: Sequence[PackInfo]) -> Violation:
         version, severity = meta
         v = dataclasses.replace(v, pack_version=version, severity=v.severity or severity)
     detail = v.detail
-    m = _CANT_RUN.match(detail)
+    m = CANT_RUN.match(detail)
     if m is None:
         return v
     rest = detail[m.end() :]

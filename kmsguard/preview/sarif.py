@@ -8,6 +8,7 @@ from pathlib import Path
 from sarif_pydantic import Sarif
 
 from kmsguard import sarif
+from kmsguard.findings import fingerprints, report_fields
 from kmsguard.preview.collect import ProgramRun
 from kmsguard.preview.diagnostics import PackInfo, Remediation, Violation
 from kmsguard.preview.report import Outcome
@@ -73,6 +74,7 @@ def _finding(
     if v.deferred:
         properties["deferred"] = True
         properties["decidedBy"] = list(v.decided_by)
+    properties.update(report_fields(v.findings))
     if several:
         properties["mode"] = "preview" if o.preview else "update"
         if o.phase:
@@ -87,6 +89,7 @@ def _finding(
         logical_name=v.urn,
         logical_kind=resource.type if resource else "",
         properties=properties,
+        fingerprints=fingerprints(v.findings, v.urn),
     )
 
 
