@@ -100,6 +100,11 @@ META = RuleMeta(
 ACTION = "kms:Decrypt"
 ASSUME = "sts:AssumeRole"
 
+# Kinds of principal (and accounts) the prover lists outside the stack before it stops. The
+# SCPs judge only the key's own account, which has fewer kinds (user, role, session): a list
+# cut short with all its witnesses stopped by them ends in a deferral, never a pass.
+OUTSIDER_KINDS = 8
+
 
 def _default_policy(account: str) -> dict[str, Any]:
     return {
@@ -474,7 +479,7 @@ def _outsiders(
         rcps=org.rcps,
         key=key,
         timeout_s=timeout_s,
-        limit=8,
+        limit=OUTSIDER_KINDS,
     )
     if verdict.status == "unknown":
         findings.defer(

@@ -840,3 +840,39 @@ def test_access_an_identity_policy_the_evaluator_cannot_read_defers():
     assert r.deferred == [
         f"Key 'key': cannot evaluate access of {f.witness['principal']}: {f.witness['problem']}"
     ]
+
+
+SCP_DENYING_DECRYPT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"},
+    ],
+}
+# Anyone of the key's own account, by the key policy alone: user, role and session kinds.
+OWN_ACCOUNT_ANYONE = {
+    "Sid": "AnyoneOfTheAccount",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": "kms:Decrypt",
+    "Resource": "*",
+    "Condition": {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+}
+
+
+def test_outsiders_all_stopped_by_the_scps_are_no_finding_when_all_were_listed() -> None:
+    items = [_key_with(OWN_ACCOUNT_ANYONE)]
+    assert run(*items).codes == ["undeclared-outsider"]
+    r = run(*items, config={"serviceControlPolicies": [SCP_DENYING_DECRYPT]})
+    assert r.codes == [] and r.deferred_codes == []
+
+
+def test_outsiders_stopped_by_the_scps_in_a_list_cut_short_are_deferred(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The key's account has fewer kinds of principal than the prover lists, so only a shorter
+    # list than the rule's is cut while every witness in it is stopped by the SCPs.
+    monkeypatch.setattr(rule, "OUTSIDER_KINDS", 2)
+    r = run(_key_with(OWN_ACCOUNT_ANYONE), config={"serviceControlPolicies": [SCP_DENYING_DECRYPT]})
+    assert r.codes == [] and r.deferred_codes == ["outsiders-stopped-by-scps"]
+    assert r.deferred_found[0].witness == {"found": 2}
