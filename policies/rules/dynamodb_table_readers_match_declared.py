@@ -10,6 +10,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.key_users import declared_readers
 from kmsguard.contract import AwsType, account_root_arn
+from kmsguard.rule_text import TABLE_READERS
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
 from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
@@ -30,25 +31,11 @@ if TYPE_CHECKING:
     from kmsguard.access.prove import ReadersVerdict
 
 META = RuleMeta(
-    name="dynamodb-table-readers-match-declared",
-    description=(
-        "Whoever can read a table's items, by any read path (items, queries and scans of the "
-        "table and its indexes, PartiQL, the stream, exports and restores), is a declared "
-        "reader: DynamoDB's side (identity policies and the table's or stream's resource-based "
-        "policy) and the key's (kms:Decrypt through DynamoDB) proved together over every "
-        "principal, account and condition value. The declared readers are the key users, the "
-        "account's root, extraDeclaredReaders and the trusted accounts and organizations. A "
-        "table or stream policy that opens any DynamoDB action to another account is a "
-        "violation whatever the key says, and so is an export to another account's bucket."
-    ),
+    name=TABLE_READERS.name,
+    description=TABLE_READERS.description,
     enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.CRITICAL,
-    remediation=(
-        "Narrow the table's or stream's resource-based policy (name the principals, or pin "
-        "statements with aws:PrincipalAccount or aws:PrincipalOrgID), the key policy or the "
-        "identity policy that lets the witness read, or declare the reader (a key user, "
-        "extraDeclaredReaders, trustedAccounts, trustedOrganizations)."
-    ),
+    severity=Severity(TABLE_READERS.severity),
+    remediation=TABLE_READERS.remediation,
     no_remediation=(
         "who is meant to read the data is the author's decision; narrowing a policy by guess "
         "could cut off a legitimate reader or keep the wrong one"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.access.arn import is_key_arn
+from kmsguard.rule_text import NO_NEW_ACCESS
 from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy
 from policies.rules._common import (
@@ -18,18 +19,11 @@ from policies.rules._common import (
 from policies.values import Unknown
 
 META = RuleMeta(
-    name="kms-key-policy-no-new-access",
-    description=(
-        "Given a baseline key policy (policy config baselineKeyPolicy), the planned key policy "
-        "allows no request the baseline denies, as proved over every principal, action and "
-        "condition value; each new kind of access is shown as a concrete request."
-    ),
+    name=NO_NEW_ACCESS.name,
+    description=NO_NEW_ACCESS.description,
     enforcement_level=EnforcementLevel.ADVISORY,
-    severity=Severity.HIGH,
-    remediation=(
-        "Remove or narrow the statement that grants the reported request, or, if the new access "
-        "is intended, update baselineKeyPolicy in the policy config after review."
-    ),
+    severity=Severity(NO_NEW_ACCESS.severity),
+    remediation=NO_NEW_ACCESS.remediation,
     no_remediation=("whether new access is intended is for review to decide"),
     controls=(hub("KMS.5"),),
     config={

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, Severity
 
 from kmsguard.access.arn import is_key_arn, named_accounts
+from kmsguard.rule_text import NO_PUBLIC_PRINCIPAL
 from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
 from policies.rules._common import (
@@ -23,20 +24,11 @@ if TYPE_CHECKING:
     from kmsguard.access.prove import Witness
 
 META = RuleMeta(
-    name="kms-key-policy-no-public-principal",
-    description=(
-        "No request from a principal outside the key's account and the trusted accounts and "
-        "organizations is allowed by the key policy, as proved over every principal, action "
-        "and condition value (not only the principals the stack declares)."
-    ),
+    name=NO_PUBLIC_PRINCIPAL.name,
+    description=NO_PUBLIC_PRINCIPAL.description,
     enforcement_level=EnforcementLevel.MANDATORY,
-    severity=Severity.CRITICAL,
-    remediation=(
-        "Name the principals explicitly, or restrict the statement with a condition the caller "
-        "cannot choose (kms:CallerAccount, aws:PrincipalAccount, aws:PrincipalOrgID, "
-        "aws:PrincipalArn; aws:SourceAccount or aws:SourceArn for a service principal), or add "
-        "the other party to trustedAccounts / trustedOrganizations."
-    ),
+    severity=Severity(NO_PUBLIC_PRINCIPAL.severity),
+    remediation=NO_PUBLIC_PRINCIPAL.remediation,
     no_remediation=(
         "which principals or conditions were meant is the author's decision; a guess could lock "
         "out a legitimate caller or keep the wrong one"

@@ -11,6 +11,8 @@ import pytest
 
 from kmsguard.access import decide
 from kmsguard.access.__main__ import main
+from kmsguard.findings import FINGERPRINT
+from policies.rules.dynamodb_table_readers_match_declared import META as READERS_META
 from tests.preview.sarif_check import validated
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,9 +135,15 @@ def test_sarif_has_one_result_per_witness_and_says_undecided(in_tmp: Path) -> No
     (run,) = validated(in_tmp / "out" / "r.sarif").runs
     (rule,) = run.tool.driver.rules
     assert rule.id == "dynamodb-table-readers-match-declared"
+    # The pack's rule, in its own words.
+    assert rule.full_description.text == READERS_META.description
+    assert rule.help.text == READERS_META.remediation
     assert run.results
     for result in run.results:
         assert result.level.value == "error" and B in result.message.text
+        assert result.properties["code"] == "undeclared-reader"
+        assert "undeclared-reader" in READERS_META.codes
+        assert FINGERPRINT in result.partial_fingerprints
         assert result.locations[0].physical_location.artifact_location.uri == "table-policy.json"
     assert main(base("--sarif", "clean.sarif")) == 0
     assert validated(in_tmp / "clean.sarif").runs[0].results == []

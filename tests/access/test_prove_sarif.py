@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from kmsguard.access.__main__ import main
+from kmsguard.findings import FINGERPRINT
+from kmsguard.rule_text import NO_NEW_ACCESS, NO_PUBLIC_PRINCIPAL
+from policies.rules import kms_key_policy_no_new_access as no_new_access
+from policies.rules import kms_key_policy_no_public_principal as no_public_principal
 from tests.preview.sarif_check import validated
 
 A = "111122223333"
@@ -28,6 +33,7 @@ ALLOW_ALICE = {
     "Resource": "*",
 }
 PUBLIC = {**ALLOW_ALICE, "Sid": "Everyone", "Principal": "*"}
+_TEXTS = {"diff": NO_NEW_ACCESS, "public": NO_PUBLIC_PRINCIPAL}
 
 
 def _write(path: Path, *statements: dict) -> Path:
@@ -50,13 +56,17 @@ def test_diff_writes_one_result_per_new_access(in_tmp: Path) -> None:
     assert rule.id == "kms-key-policy-no-new-access" and rule.help.text
     assert rule.default_configuration.level == "error"
     assert run.results
+    prints = set()
     for result in run.results:
         assert result.rule_id == rule.id and result.level.value == "error"
+        assert result.properties["code"] == "new-access"
+        prints.add(result.partial_fingerprints[FINGERPRINT])
         assert result.locations[0].physical_location.artifact_location.uri == "new.json"
         assert result.properties["principal"] and "(NEW allows it, OLD does not)" in (
             result.message.text
         )
     assert any(ALICE in r.message.text and "kms:Decrypt" in r.message.text for r in run.results)
+    assert len(prints) == len(run.results)
 
 
 def test_diff_without_new_access_writes_an_empty_run(in_tmp: Path) -> None:
@@ -73,6 +83,26 @@ def test_public_writes_its_findings_under_the_packs_rule(in_tmp: Path) -> None:
     (run,) = validated(in_tmp / "public.sarif").runs
     assert run.tool.driver.rules[0].id == "kms-key-policy-no-public-principal"
     assert run.results and all(r.level.value == "error" for r in run.results)
+    assert all(r.properties["code"] == "public-access" for r in run.results)
+
+
+@pytest.mark.parametrize(
+    ("command", "module"),
+    [("diff", no_new_access), ("public", no_public_principal)],
+)
+def test_the_sarif_rule_says_what_the_packs_rule_says(
+    in_tmp: Path, command: str, module: ModuleType
+) -> None:
+    _write(in_tmp / "old.json", ROOT)
+    _write(in_tmp / "key.json", ROOT, PUBLIC)
+    args = ["old.json", "key.json"] if command == "diff" else ["key.json", "--account", A]
+    main([command, *args, "--sarif", "r.sarif"])
+    (rule,) = validated(in_tmp / "r.sarif").runs[0].tool.driver.rules
+    meta = module.META
+    assert rule.id == meta.name and rule.full_description.text == meta.description
+    assert rule.help.text == meta.remediation
+    assert rule.properties["severity"] == meta.severity.value
+    assert module.META.codes.get(_TEXTS[command].witness_code)
 
 
 def test_bad_input_writes_nothing(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,12 +23,14 @@ from kmsguard.access.policy import Policy, parse_policy
 from kmsguard.access.prove.cli_answer import (
     BadInput,
     answer,
+    witness_fingerprint,
     write_sarif,
 )
 from kmsguard.access.prove.questions import no_new_access, no_public_access
 from kmsguard.access.prove.search import DEFAULT_TIMEOUT_S
 from kmsguard.access.prove.universe import Key
 from kmsguard.access.prove.verdict import Verdict, Witness
+from kmsguard.rule_text import NO_NEW_ACCESS, NO_PUBLIC_PRINCIPAL
 
 MAX_ROWS = 25
 ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
@@ -100,33 +102,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 # The pack's rules asking the same questions: code-scanning alerts line up with the pack's.
-_SARIF_RULES = {
-    "diff": (
-        "kms-key-policy-no-new-access",
-        "A changed key policy allows no request that the previous policy denied.",
-        "Remove or narrow the statements of NEW that grant these requests, or accept the "
-        "change as intended in review.",
-    ),
-    "public": (
-        "kms-key-policy-no-public-principal",
-        "A key policy allows no request from outside the trusted accounts and organizations.",
-        "Pin each statement to the trusted accounts or organization (kms:CallerAccount, "
-        "aws:PrincipalAccount, aws:PrincipalOrgID) or name the principals.",
-    ),
-}
+# The pack's rule each command answers for: its SARIF carries that rule's own words.
+_SARIF_RULES = {"diff": NO_NEW_ACCESS, "public": NO_PUBLIC_PRINCIPAL}
 
 
 def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
     from kmsguard import sarif
 
-    rule_id, description, remediation = _SARIF_RULES[args.command]
+    text = _SARIF_RULES[args.command]
+    rule_id = text.name
+    # Mandatory whatever the pack's default level: the command fails (exit 1) on any witness.
     rule = sarif.Rule(
         id=rule_id,
-        short=description,
-        full=description,
-        help=remediation,
+        short=text.description,
+        full=text.description,
+        help=text.remediation,
         level="mandatory",
-        severity="high",
+        severity=text.severity,
     )
     target = Path(args.new if args.command == "diff" else args.policy)
     lines = _statement_lines(target)
@@ -143,7 +135,8 @@ def _write_sarif(verdict: Verdict, args: argparse.Namespace) -> None:
             line=_line_of(w, target, lines),
             logical_name=w.resource,
             logical_kind="aws:kms/key",
-            properties=w.to_json(),
+            properties={"code": text.witness_code, **w.to_json()},
+            fingerprints=witness_fingerprint(text, w.to_json(), w.resource),
         )
 
     write_sarif(args, args.command, rule, target, verdict, result)

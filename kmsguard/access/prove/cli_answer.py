@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from kmsguard import extras
+from kmsguard.rule_text import RuleText
 
 EXIT_NONE, EXIT_FOUND, EXIT_BAD, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -79,3 +80,12 @@ def write_sarif(
         sarif.write_whole(args.sarif, sarif.to_json(log))
     except OSError as exc:
         raise BadInput(f"--sarif {args.sarif}: cannot write it ({exc.strerror})") from None
+
+
+def witness_fingerprint(rule: RuleText, witness: Mapping[str, Any], where: str) -> dict[str, str]:
+    """A witness's SARIF partialFingerprints: its rule, code, principal and actions on `where`."""
+    from kmsguard.findings import FINGERPRINT, fingerprint
+
+    actions = witness.get("actions") or [witness.get("action")]
+    parts = [rule.witness_code, str(witness.get("principal")), *map(str, actions)]
+    return {FINGERPRINT: fingerprint(rule.name, parts, where)}

@@ -12,18 +12,11 @@ from typing import Any
 from kmsguard.access.arn import is_account_id
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.prove.cli import MAX_ROWS, ORG_ID, add_common_options, checked_timeout
-from kmsguard.access.prove.cli_answer import BadInput, answer, write_sarif
+from kmsguard.access.prove.cli_answer import BadInput, answer, witness_fingerprint, write_sarif
 from kmsguard.access.prove.readers import ReadersVerdict, readers
+from kmsguard.rule_text import TABLE_READERS
 
-RULE_ID = "dynamodb-table-readers-match-declared"
-RULE_TEXT = (
-    "Only the declared readers (and the trusted accounts and organizations) can read the "
-    "table's items: DynamoDB allows the read and the key lets DynamoDB decrypt for them."
-)
-RULE_HELP = (
-    "Narrow the table's or stream's resource-based policy, the key policy or the identity "
-    "policies that let the witness in, or declare it as a reader."
-)
+RULE = TABLE_READERS
 
 
 def add_command(sub: Any) -> None:
@@ -158,25 +151,27 @@ def _ask(args: argparse.Namespace) -> ReadersVerdict:
 def _write_sarif(verdict: ReadersVerdict, args: argparse.Namespace) -> None:
     from kmsguard import sarif
 
+    # Mandatory whatever the pack's default level: the command fails (exit 1) on any witness.
     rule = sarif.Rule(
-        id=RULE_ID,
-        short=RULE_TEXT,
-        full=RULE_TEXT,
-        help=RULE_HELP,
+        id=RULE.name,
+        short=RULE.description,
+        full=RULE.description,
+        help=RULE.remediation,
         level="mandatory",
-        severity="high",
+        severity=RULE.severity,
     )
     target = Path(args.table_policy or args.stream_policy or args.key_policy or ".")
 
     def result(w: Any) -> sarif.Finding:
         return sarif.Finding(
-            rule_id=RULE_ID,
+            rule_id=RULE.name,
             level="mandatory",
             message=w.describe(),
             path=target,
             logical_name=args.table,
             logical_kind="aws:dynamodb/table",
-            properties=w.to_json(),
+            properties={"code": RULE.witness_code, **w.to_json()},
+            fingerprints=witness_fingerprint(RULE, w.to_json(), args.table),
         )
 
     write_sarif(args, "readers", rule, target, verdict, result)
