@@ -91,7 +91,7 @@ def audit(args: Any) -> Any:
     ValueError on bad input, raised before anything is read from AWS where it can be.
     """
     from kmsguard.audit.discover import discover
-    from kmsguard.audit.findings import UNREADABLE, Finding
+    from kmsguard.audit.findings import UNREADABLE, own
     from kmsguard.audit.inventory import Selection
     from kmsguard.audit.judge import READERS_RULE, run_pack, start_pack
     from kmsguard.audit.model import build
@@ -133,8 +133,14 @@ def audit(args: Any) -> Any:
     proved, more = prove_tables(inv, org or OrgPolicies(), args.prover_timeout, progress, settings)
     seconds["prove"] = time.perf_counter() - t
     unreadable = [
-        Finding(
-            u.resource, UNREADABLE, UNREADABLE, "", f"{u.action} refused ({u.code}): {u.message}"
+        own(
+            u.resource,
+            UNREADABLE,
+            "read-refused",
+            UNREADABLE,
+            "",
+            f"{u.action} refused ({u.code}): {u.message}",
+            witness={"action": u.action, "error": u.code},
         )
         for u in inv.unreadable
     ]

@@ -63,10 +63,16 @@ class _Index:
             self.by_label.setdefault((r.type.rsplit(":", 1)[-1], r.name), r)
 
     def arn_for(self, v: Violation) -> tuple[str, str]:
-        """(ARN, pulumi type) of the resource a diagnostic names; the account's otherwise."""
+        """(ARN, pulumi type) of the resource a diagnostic is about: its URN, else its
+        finding's, else the one its finding (or, unrecorded, its text) names; the account's
+        otherwise."""
         r = self.by_urn.get(v.urn)
+        first = v.findings[0].finding if v.findings else None
+        if r is None and first is not None and first.urn:
+            r = self.by_urn.get(first.urn)
         if r is None:
-            m = _LABEL.match(v.detail.removeprefix(DEFERRED_PREFIX))
+            named = first.resource if first is not None else v.detail.removeprefix(DEFERRED_PREFIX)
+            m = _LABEL.match(named)
             if m:
                 r = self.by_label.get((m.group(1), m.group(2)))
         if r is None:
@@ -76,7 +82,7 @@ class _Index:
     def finding(self, v: Violation) -> Finding:
         arn, type_ = self.arn_for(v)
         level = "deferred" if v.deferred else v.enforcement_level
-        return Finding(arn, v.policy_name, level, v.severity, v.detail, type_)
+        return Finding(arn, v.policy_name, level, v.severity, v.detail, type_, v.findings)
 
 
 def start_pack(

@@ -10,7 +10,7 @@ from kmsguard.access.arn import account_of, is_key_arn, parse_arn
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
-from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
+from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped, own
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
 from kmsguard.contract import AwsType, dynamodb_service_endpoint
@@ -142,7 +142,16 @@ def key_access(
     try:
         policy = parse_policy(key.policy or "", kind="resource")
     except PolicyDocumentError as exc:
-        return Finding(table.arn, KEY_ACCESS, "advisory", "high", f"{where}: key policy: {exc}")
+        return own(
+            table.arn,
+            KEY_ACCESS,
+            "key-policy-malformed",
+            "advisory",
+            "high",
+            f"{where}: key policy: {exc}",
+            AwsType.DYNAMODB_TABLE,
+            {"key": key.arn, "error": str(exc)},
+        )
     account = account_of(key.arn) or ""
     named = named_key_users(policy)
     parsed = parse_arn(key.arn)
@@ -174,15 +183,20 @@ def key_access(
     if not shown:
         return None
     more = "" if verdict.complete else "; more kinds may exist"
-    return Finding(
+    unproved = verdict.status == "unknown" and not found
+    facts: dict[str, Any] = {"key": key.arn, "witnesses": found, "complete": verdict.complete}
+    if verdict.status == "unknown":
+        facts["unproved"] = verdict.reason
+    return own(
         table.arn,
         KEY_ACCESS,
-        "deferred" if verdict.status == "unknown" and not found else "advisory",
+        "outsiders-unproved" if unproved else "outsider-can-decrypt",
+        "deferred" if unproved else "advisory",
         "high",
         f"{where}: can be read by principals the key policy does not name: "
         f"{'; '.join(shown)}{more}",
         AwsType.DYNAMODB_TABLE,
-        tuple(found),
+        facts,
     )
 
 

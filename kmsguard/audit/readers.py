@@ -11,7 +11,7 @@ from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.key_users import declared_readers, key_users
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import ReadersVerdict, readers
-from kmsguard.audit.findings import READERS, Finding
+from kmsguard.audit.findings import READERS, Finding, own
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.contract import AwsType
 from kmsguard.org_policies import OrgPolicies
@@ -107,13 +107,15 @@ def _decrypting(
 
 
 def _unknown(table: TableData, why: str) -> Finding:
-    return Finding(
+    return own(
         table.arn,
         READERS,
+        "readers-unknown",
         "deferred",
         "high",
         f"Table {table.name!r}: who can read it is unanswered: {why}",
         AwsType.DYNAMODB_TABLE,
+        {"unanswered": why},
     )
 
 
@@ -210,13 +212,14 @@ def _finding(table: TableData, verdict: ReadersVerdict, note: str) -> Finding | 
         return None
     shown = [w.describe() + (" after kms:Decrypt" if w.decrypt else "") for w in verdict.witnesses]
     more = "" if verdict.complete else "; more kinds may exist"
-    return Finding(
+    return own(
         table.arn,
         READERS,
+        "undeclared-readers",
         "advisory",
         "high",
         f"Table {table.name!r}{note}: readable by principals that are not declared readers: "
         f"{'; '.join(shown)}{more}",
         AwsType.DYNAMODB_TABLE,
-        tuple(w.to_json() for w in verdict.witnesses),
+        {"witnesses": [w.to_json() for w in verdict.witnesses], "complete": verdict.complete},
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard.audit.findings import KEY_ACCESS, UNREADABLE, Finding, Skipped
+from kmsguard.findings import Reported, fingerprints, jsonable, report_fields
 from kmsguard.preview.diagnostics import PackInfo
 
 TOOL = "kmsguard-audit"
@@ -32,14 +33,42 @@ def sanitized(r: Result) -> Result:
     """The result with every text a report carries writable: lone surrogates (which a hostile
     endpoint's JSON can carry) as escapes, so no report fails half-written."""
 
-    def clean(text: str) -> str:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
     findings = [
-        dataclasses.replace(f, resource=clean(f.resource), message=clean(f.message))
+        dataclasses.replace(
+            f,
+            resource=_clean(f.resource),
+            message=_clean(f.message),
+            found=tuple(_clean_found(x) for x in f.found),
+        )
         for f in r.findings
     ]
     return dataclasses.replace(r, findings=findings)
+
+
+def _clean(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _clean_data(value: Any) -> Any:
+    # Witnesses are plain JSON data of bounded depth (kmsguard.findings.jsonable).
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_data(v) for v in value]
+    return value
+
+
+def _clean_found(r: Reported) -> Reported:
+    f = r.finding
+    clean = dataclasses.replace(
+        f,
+        resource=_clean(f.resource),
+        detail=_clean(f.detail),
+        witness=_clean_data(jsonable(f.witness)),
+    )
+    return dataclasses.replace(r, finding=clean)
 
 
 def shown(text: str) -> str:
@@ -158,6 +187,8 @@ def to_sarif(r: Result, version: str, root: Path) -> str:
             message=f.message,
             logical_name=f.resource,
             logical_kind=f.resource_type or "resource",
+            properties={"level": f.level, **report_fields(f.found)},
+            fingerprints=fingerprints(f.found, f.resource),
         )
         for f in r.findings
     ]
