@@ -44,31 +44,30 @@ def emit(policy: str, urn: str, sent: str, found: Sequence[Reported]) -> None:
 
 def encode(policy: str, urn: str, sent: str, found: Sequence[Reported]) -> str:
     """One JSON line (ASCII, so any text survives): the diagnostic's key and its findings."""
+    findings = [
+        {
+            "rule": r.finding.rule,
+            "code": r.finding.code,
+            "resource": r.finding.resource,
+            "detail": r.finding.detail,
+            "witness": jsonable(r.finding.witness),
+            "urn": r.finding.urn,
+            "deferred": r.deferred,
+        }
+        for r in found
+    ]
+    doc = {"v": VERSION, "policy": policy, "urn": urn, "message": sent, "findings": findings}
+    line = _line(doc)
+    if len(line) <= WRITE_LIMIT:
+        return line
+    for f in findings:
+        size = len(_line(f["witness"]))
+        f["witness"] = {"omitted": f"a witness of {size} bytes, over {WRITE_LIMIT}"}
+    return _line(doc)
 
-    def record(omit: bool) -> str:
-        findings = []
-        for r in found:
-            f = r.finding
-            text = json.dumps(jsonable(f.witness), ensure_ascii=True, allow_nan=False)
-            witness: Any = jsonable(f.witness)
-            if omit:
-                witness = {"omitted": f"a witness of {len(text)} bytes, over {WRITE_LIMIT}"}
-            findings.append(
-                {
-                    "rule": f.rule,
-                    "code": f.code,
-                    "resource": f.resource,
-                    "detail": f.detail,
-                    "witness": witness,
-                    "urn": f.urn,
-                    "deferred": r.deferred,
-                }
-            )
-        doc = {"v": VERSION, "policy": policy, "urn": urn, "message": sent, "findings": findings}
-        return json.dumps(doc, ensure_ascii=True, allow_nan=False) + "\n"
 
-    line = record(omit=False)
-    return line if len(line) <= WRITE_LIMIT else record(omit=True)
+def _line(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=True, allow_nan=False) + "\n"
 
 
 class LineError(ValueError):

@@ -98,11 +98,16 @@ class PolicyPackClient:
         )
         # The CLI runs the pack from its own directory.
         self._python = python
-        self._child = ChildProcess(
-            [python, "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
-            cwd=self.pack_dir,
-            env=run_env,
-        )
+        try:
+            self._child = ChildProcess(
+                [python, "-m", "pulumi.policy", f"127.0.0.1:{engine_port}", str(self.pack_dir)],
+                cwd=self.pack_dir,
+                env=run_env,
+            )
+        except BaseException:
+            self._engine_server.stop(0)
+            self.findings_file.close()
+            raise
         try:
             port = self._read_port(startup_timeout)
             self._channel = grpc.insecure_channel(

@@ -6,6 +6,7 @@ import ast
 import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "policies" / "rules"
 TESTS = ROOT / "tests" / "policies" / "rules"
 DOC = ROOT / "docs" / "policy-pack.md"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the SDK's unknown value
 
 
 def _meta(name: str) -> RuleMeta:
@@ -133,3 +135,31 @@ def test_the_renderer_forms() -> None:
     assert deferral(["a", "b"], []) == "deferred to verification: a; b"
     assert deferral(["a"], ["w"]) == "advisory: w; deferred to verification: a"
     assert deferral([], ["w"]) == "advisory: w"
+
+
+def test_the_findings_file_changes_no_diagnostic_and_keys_each_as_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kmsguard.contract import AwsType
+    from kmsguard.findings_file import ENV, decode
+    from policies.rules import kms_key_rotation_enabled as rotation
+    from tests.policies.helpers import key_props, resource_args, run_rule
+
+    def both() -> list[Any]:
+        off = run_rule(rotation, resource_args(AwsType.KMS_KEY, key_props(enableKeyRotation=False)))
+        unknown = run_rule(
+            rotation, resource_args(AwsType.KMS_KEY, key_props(enableKeyRotation=UNKNOWN))
+        )
+        return [off.messages, off.deferred, unknown.messages, unknown.deferred]
+
+    monkeypatch.delenv(ENV, raising=False)
+    without = both()
+    target = tmp_path / "findings.jsonl"
+    monkeypatch.setenv(ENV, str(target))
+    assert both() == without
+    (violation, later) = [decode(line) for line in target.read_text().splitlines()]
+    name = rotation.META.name
+    assert violation[0] == (name, "", without[0][0][0])
+    assert [r.finding.code for r in violation[1]] == ["rotation-disabled"]
+    assert later[0] == (name, "", deferral(without[3], []))
+    assert [(r.finding.code, r.deferred) for r in later[1]] == [("rotation-unknown", True)]

@@ -13,6 +13,7 @@ import pytest
 
 from kmsguard.findings import FINGERPRINT, Finding, Reported
 from kmsguard.findings_file import FindingsFile, encode
+from kmsguard.preview.__main__ import main
 from kmsguard.preview.diagnostics import Violation, joined
 from tests.preview.sarif_check import validated
 
@@ -114,3 +115,43 @@ def test_a_deferral_joins_by_the_reason_the_pack_gave_not_the_sdk_wording() -> N
     (v,) = joined(file, [_violation(PUBLIC, sdk)])
     file.close()
     assert v.findings == (Reported(f, deferred=True),)
+
+
+HOSTILE_PACK = """
+import os
+from pulumi_policy import EnforcementLevel, PolicyPack, ResourceValidationPolicy
+
+def validate(args, report):
+    if args.resource_type != "aws:kms/key:Key":
+        return
+    path = os.environ.get("KMSGUARD_FINDINGS_FILE")
+    if path:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write('garbage\\n{"v": 1, "policy": "hostile", "urn": "", "mess')
+    report("Key: refused")
+
+PolicyPack(
+    name="hostile",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[ResourceValidationPolicy(name="hostile", description="d", validate=validate)],
+)
+"""
+
+
+def test_a_pack_writing_garbage_still_gets_its_report_and_each_bad_line_named_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = tmp_path / "pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 1.0.0\n")
+    (pack / "__main__.py").write_text(HOSTILE_PACK)
+    program = EXAMPLE.parent / "compliant-table"
+    out = tmp_path / "r.json"
+    args = ["--program", str(program), "--stack", "dev", "--policy-pack", str(pack)]
+    assert main([*args, "--json", str(out), "--update"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("findings file line 1: not JSON") == 1, err
+    assert err.count("findings file line 2: truncated") == 1, err
+    (outcome,) = json.loads(out.read_text())
+    (v,) = [v for v in outcome["violations"] if v["policy"] == "hostile"]
+    assert v["message"] == "Key: refused" and v["code"] is None and v["witness"] is None
