@@ -44,6 +44,22 @@ def test_non_compliant_resources_are_found_by_their_arns(seeded: Seeded, report)
     assert ("stack-key-access-matches-declared", a["wide"]) in found
 
 
+def test_each_finding_carries_its_code_and_witness(seeded: Seeded, report) -> None:
+    _, out = report
+    every = findings(out / "a.json")
+    # Every diagnostic of the kmsguard pack came with its record, and so did the audit's own.
+    assert [f for f in every if not (f["code"] or f.get("findings"))] == []
+    rotation = next(
+        f
+        for f in every
+        if f["rule"] == "kms-key-rotation-enabled" and f["resource"] == seeded.arns["stale-key"]
+    )
+    assert rotation["code"] == "rotation-disabled" and isinstance(rotation["witness"], dict)
+    proof = next(f for f in every if f["rule"] == "table-readers")
+    assert proof["code"] == "undeclared-readers"
+    assert proof["witness"]["witnesses"] == proof["witnesses"]
+
+
 def test_compliant_resources_have_no_mandatory_finding(seeded: Seeded, report) -> None:
     _, out = report
     a = seeded.arns
@@ -126,6 +142,8 @@ def test_sarif_names_each_finding_by_its_resource_arn(seeded: Seeded, report) ->
     assert located == pairs(findings(out / "a.json"))
     rotation = next(r for r in results if r["ruleId"] == "kms-key-rotation-enabled")
     assert rotation["level"] == "error"
+    assert rotation["properties"]["code"] == "rotation-disabled"
+    assert all(r["partialFingerprints"]["kmsguardFinding/v1"] for r in results)
 
 
 def test_junit_fails_one_case_per_mandatory_finding(report) -> None:
