@@ -28,7 +28,8 @@ from tests.verification.test_sandbox_runs import (
 )
 from verification.outputs import parse_outputs
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the module, so its one deployment is made once.
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("verification-deployed-once")]
 
 OUTPUT_NAMES = {value for name, value in vars(Output).items() if name.isupper()}
 

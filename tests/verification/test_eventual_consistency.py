@@ -12,7 +12,8 @@ from verification import access_rows
 from verification.probes import DENY, Observation
 from verification.settle import Clock
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the module, so its one deployment is made once.
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("verification-granted-once")]
 
 
 @pytest.fixture(scope="module")
