@@ -48,7 +48,13 @@ def put_existing(d: Deployed) -> None:
     d.sb.client("dynamodb").put_item(TableName=d.table, Item=EXISTING)
 
 
+def user_tags(d: Deployed) -> list[dict[str, str]]:
+    return list(d.sb.client("iam").list_user_tags(UserName=d.user)["Tags"])
+
+
 def test_seed_phases_deny_then_grant_pass(stack: Deployed) -> None:
+    program_tags = user_tags(stack)
+    assert program_tags, "the program tags the test user"
     put_existing(stack)
     report = verify(stack)
     assert problems(report, stack) == {}
@@ -67,6 +73,8 @@ def test_seed_phases_deny_then_grant_pass(stack: Deployed) -> None:
     assert observed["kms:Decrypt"] == "deny (kms:Decrypt)"  # ViaService restriction
     assert_clean(stack)
     assert "do-not-print-me" not in json.dumps(report.to_json())
+    # The verifier tags the user while it acts as it, and removes only its own tags.
+    assert user_tags(stack) == program_tags
 
 
 def test_user_quietly_added_to_key_policy_is_a_mismatch(stack: Deployed) -> None:
