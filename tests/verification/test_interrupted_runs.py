@@ -195,7 +195,9 @@ def test_roles_are_assumed_and_leave_no_tag(stack: Deployed) -> None:
         RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
     )
     role_arn = role["Role"]["Arn"]
-    # Principals that are neither users nor roles are refused up front (tests/test_outputs.py).
+    # The program declares rows for its test user only; a stack declaring a role's rows is
+    # written here. Principals that are neither users nor roles are refused up front
+    # (tests/verification/test_outputs.py).
     stack.outputs[Output.ACCESS_EXPECTATIONS] = [
         {"principal": role_arn, "action": "dynamodb:DescribeTable", "expect": "allow"},
         {"principal": role_arn, "action": "dynamodb:GetItem", "expect": "deny"},
