@@ -24,12 +24,11 @@ def streamed(stack: Deployed) -> Deployed:
     """The program's table given an index and a stream afterwards: its configuration has
     neither (Pulumi.yaml), and the verifier must read every path of a table that has them, as
     when someone adds them outside the program."""
-    stack.sb.client("dynamodb").update_table(
+    ddb = stack.sb.client("dynamodb")
+    deployed = ddb.describe_table(TableName=stack.table)["Table"]["AttributeDefinitions"]
+    ddb.update_table(
         TableName=stack.table,
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "v", "AttributeType": "S"},
-        ],
+        AttributeDefinitions=[*deployed, {"AttributeName": "v", "AttributeType": "S"}],
         GlobalSecondaryIndexUpdates=[
             {
                 "Create": {
