@@ -1,123 +1,102 @@
-"""Fixtures: a sandbox, and a test-only deploy that provisions the stack as the program would."""
+"""Fixtures: a sandbox, and the stack the kmsguard program deploys there with the demo's engine."""
 
 from __future__ import annotations
 
-import json
+import copy
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, Output, account_root_arn
-from kmsguard.plan import Identity, Plan, make_plan
-from kmsguard.settings import parse_settings
+from kmsguard.contract import ConfigKey, Output
+from verification.ledger import TAG_PREFIX
 
-TABLE = "kms-protected-table"
-USER = "kms-test-user"
+if TYPE_CHECKING:
+    from demo.flow import Demo
+    from sandbox import SandboxInfo
 
-
-def plan_for(sb: Any, *, grant: bool, **config: Any) -> Plan:
-    settings = parse_settings(
-        {"tableName": TABLE, "testUserName": USER, "grantTestUserKeyAccess": grant, **config}
-    )
-    identity = Identity(sb.account_id, sb.region, deployer_arn=account_root_arn(sb.account_id))
-    return make_plan(settings, identity)
+# The stack's configuration; tests read every name back from the outputs the program exports.
+CONFIG = {ConfigKey.TABLE_NAME: "kms-protected-table", ConfigKey.TEST_USER_NAME: "kms-test-user"}
 
 
 @dataclass
 class Deployed:
-    """A stack provisioned with boto3, as the Pulumi program would, plus its outputs."""
+    """The program deployed to a sandbox by the demo's engine (`make demo`'s `pulumi up`), and
+    the stack outputs that run exported, as `pulumi stack output --json` prints them."""
 
-    sb: Any
-    plan: Plan
-    outputs: dict[str, Any]
+    sb: SandboxInfo
+    demo: Demo
+    config: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def table(self) -> str:
+        return str(self.outputs[Output.TABLE_NAME])
+
+    @property
+    def user(self) -> str:
+        return str(self.outputs[Output.TEST_USER_NAME])
 
     @property
     def key_arn(self) -> str:
         return str(self.outputs[Output.KEY_ARN])
 
+    def _run(self, *, grant: bool, preview: bool) -> dict[str, Any]:
+        from demo.flow import stack_outputs
+
+        config = {**self.config, ConfigKey.GRANT_TEST_USER_KEY_ACCESS: grant}
+        run, _ = self.demo.program_run(config, preview=preview)
+        return dict(stack_outputs(run.outputs))
+
     def apply(self, *, grant: bool) -> None:
-        """The second `pulumi up`: a new key policy and the matching expectations."""
-        self.plan = plan_for(self.sb, grant=grant)
-        self.sb.client("kms").put_key_policy(
-            KeyId=self.key_arn, PolicyName="default", Policy=json.dumps(self.plan.key_policy)
-        )
-        self.outputs[Output.KEY_POLICY] = self.plan.key_policy
-        self.outputs[Output.KEY_USER_ARNS] = list(self.plan.users)
-        self.outputs[Output.ACCESS_EXPECTATIONS] = [dict(e) for e in self.plan.expectations]
+        """`pulumi up` again: the engine updates the deployed resources in place (a new key
+        policy is PutKeyPolicy on the same key) and the outputs are the new run's."""
+        self.outputs = self._run(grant=grant, preview=False)
+
+    def planned(self, *, grant: bool) -> dict[str, Any]:
+        """The outputs the program would export with `grant`, from a preview: nothing applied."""
+        return self._run(grant=grant, preview=True)
+
+    def shared(self) -> Deployed:
+        """This deployment with outputs of its own, for a test that edits them."""
+        return dataclasses.replace(self, outputs=copy.deepcopy(self.outputs))
+
+    def user_leftovers(self) -> dict[str, list[Any]]:
+        """Access keys on the test user and the verifier's tags on it (as the admin)."""
+        iam = self.sb.client("iam")
+        keys = iam.list_access_keys(UserName=self.user)["AccessKeyMetadata"]
+        # The program tags the user too (project, stack): those are not the verifier's.
+        tags = iam.list_user_tags(UserName=self.user)["Tags"]
+        return {"keys": keys, "tags": [t for t in tags if t["Key"].startswith(TAG_PREFIX)]}
 
     def leftovers(self) -> dict[str, list[Any]]:
-        """Access keys on the test user, verifier tags, and items in the table (as the admin)."""
-        iam = self.sb.client("iam")
-        keys = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
-        tags = iam.list_user_tags(UserName=USER)["Tags"]
-        items = self.sb.client("dynamodb").scan(TableName=TABLE)["Items"]
-        return {"keys": keys, "tags": tags, "items": items}
+        """`user_leftovers` and the items in the table."""
+        items = self.sb.client("dynamodb").scan(TableName=self.table)["Items"]
+        return {**self.user_leftovers(), "items": items}
 
 
-def deploy(
-    sb: Any, *, grant: bool = False, index: str | None = None, stream: bool = False
-) -> Deployed:
-    """`index`: a global secondary index of that name (on attribute `v`); `stream`: a stream."""
-    plan = plan_for(sb, grant=grant)
-    iam, kms, ddb = sb.client("iam"), sb.client("kms"), sb.client("dynamodb")
-    user = iam.create_user(UserName=USER)["User"]
-    iam.attach_user_policy(UserName=USER, PolicyArn=DYNAMODB_FULL_ACCESS_POLICY_ARN)
-    key = kms.create_key(
-        Policy=json.dumps(plan.key_policy),
-        KeySpec="SYMMETRIC_DEFAULT",
-        KeyUsage="ENCRYPT_DECRYPT",
-        Description="kmsguard test key",
-    )["KeyMetadata"]
-    kms.enable_key_rotation(
-        KeyId=key["KeyId"], RotationPeriodInDays=plan.settings.key_rotation_period_days
-    )
-    alias = f"alias/{TABLE}"
-    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
-    extra: dict[str, Any] = {}
-    attributes = [{"AttributeName": "id", "AttributeType": "S"}]
-    if index:
-        attributes.append({"AttributeName": "v", "AttributeType": "S"})
-        extra["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": index,
-                "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ]
-    if stream:
-        extra["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
-    table = ddb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=attributes,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key["Arn"]},
-        **extra,
-    )["TableDescription"]
-    outputs = {
-        Output.TABLE_NAME: TABLE,
-        Output.TABLE_ARN: table["TableArn"],
-        Output.KEY_ID: key["KeyId"],
-        Output.KEY_ARN: key["Arn"],
-        Output.KEY_ALIAS: alias,
-        Output.TEST_USER_NAME: USER,
-        Output.TEST_USER_ARN: user["Arn"],
-        Output.KEY_ADMINISTRATOR_ARNS: list(plan.administrators),
-        Output.KEY_USER_ARNS: list(plan.users),
-        Output.ACCESS_EXPECTATIONS: [dict(e) for e in plan.expectations],
-        Output.KEY_POLICY: plan.key_policy,
-        Output.KEY_ROTATION_PERIOD_DAYS: plan.settings.key_rotation_period_days,
-        Output.KEY_DELETION_WINDOW_DAYS: plan.settings.key_deletion_window_days,
-        Output.REGION: sb.region,
-        Output.ACCOUNT_ID: sb.account_id,
-    }
-    return Deployed(sb, plan, outputs)
+def deploy(sb: SandboxInfo, *, grant: bool = False, **config: Any) -> Deployed:
+    """`pulumi up` of the kmsguard program (`config`: more of its stack configuration)."""
+    from demo.flow import Demo
+
+    deployed = Deployed(sb, Demo(sb, lambda _: None), {**CONFIG, **config})
+    deployed.apply(grant=grant)
+    return deployed
+
+
+def use_admin(monkeypatch: pytest.MonkeyPatch, sb: SandboxInfo) -> None:
+    """The admin's credentials in the environment, as the CLI's boto3 chain reads them."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sb.environment().items():
+        if name != "AWS_ENDPOINT_URL":
+            monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Any]:
+def sandbox() -> Iterator[SandboxInfo]:
     from sandbox import running
 
     with running() as sb:
@@ -125,16 +104,28 @@ def sandbox() -> Iterator[Any]:
 
 
 @pytest.fixture
-def admin_env(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The admin's credentials in the environment, as the CLI's boto3 chain reads them."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in sandbox.environment().items():
-        if name != "AWS_ENDPOINT_URL":
-            monkeypatch.setenv(name, value)
+def admin_env(sandbox: SandboxInfo, monkeypatch: pytest.MonkeyPatch) -> SandboxInfo:
+    use_admin(monkeypatch, sandbox)
     return sandbox
 
 
 @pytest.fixture
-def stack(admin_env: Any) -> Deployed:
+def stack(admin_env: SandboxInfo) -> Deployed:
+    """A fresh account and deployment: for tests that change what is deployed."""
     return deploy(admin_env)
+
+
+@pytest.fixture(scope="module")
+def deployed_once() -> Iterator[Deployed]:
+    """One deployment for a module's tests that leave what is deployed as they found it (the
+    verifier removes what it creates); each of them takes it through `unchanged_stack`."""
+    from sandbox import running
+
+    with running() as sb:
+        yield deploy(sb)
+
+
+@pytest.fixture
+def unchanged_stack(deployed_once: Deployed, monkeypatch: pytest.MonkeyPatch) -> Deployed:
+    use_admin(monkeypatch, deployed_once.sb)
+    return deployed_once.shared()

@@ -7,12 +7,26 @@ from typing import Any
 import pytest
 
 import verification
-from tests.verification.conftest import Deployed
+from tests.verification.conftest import Deployed, use_admin
 from verification import access_rows
 from verification.probes import DENY, Observation
 from verification.settle import Clock
 
-pytestmark = pytest.mark.sandbox
+# One worker runs the module, so its one deployment is made once.
+pytestmark = [pytest.mark.sandbox, pytest.mark.xdist_group("verification-granted-once")]
+
+
+@pytest.fixture(scope="module")
+def granted(deployed_once: Deployed) -> Deployed:
+    deployed_once.apply(grant=True)
+    return deployed_once
+
+
+@pytest.fixture
+def stack(granted: Deployed, monkeypatch: pytest.MonkeyPatch) -> Deployed:
+    """The granted stack, shared: these tests only run the verifier, which removes what it adds."""
+    use_admin(monkeypatch, granted.sb)
+    return granted.shared()
 
 
 class FakeClock:
@@ -43,7 +57,6 @@ def lagging(fake: FakeClock, lag: float) -> Any:
 def test_late_grant_settles_within_the_deadline(
     stack: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.apply(grant=True)
     fake = FakeClock()
     monkeypatch.setattr(access_rows, "probe", lagging(fake, 90.0))
     report = verification.run(
@@ -64,7 +77,6 @@ def test_late_grant_settles_within_the_deadline(
 def test_grant_that_never_arrives_is_a_mismatch_after_the_deadline(
     stack: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stack.apply(grant=True)
     fake = FakeClock()
     monkeypatch.setattr(access_rows, "probe", lagging(fake, float("inf")))
     report = verification.run(

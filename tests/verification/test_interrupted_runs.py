@@ -14,7 +14,7 @@ import pytest
 
 import verification
 from kmsguard.contract import Output
-from tests.verification.conftest import TABLE, USER, Deployed
+from tests.verification.conftest import Deployed
 from verification.ledger import (
     LEASE_SECONDS,
     TAG_PREFIX,
@@ -127,12 +127,12 @@ def test_sigterm_midway_cleans_up_without_a_rerun(stack: Deployed, tmp_path: Pat
 def test_leftover_frees_the_second_key_slot(stack: Deployed) -> None:
     """A crashed run's key plus a human's key: the leftover goes, the human's key stays."""
     iam = stack.sb.client("iam")
-    human = iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
-    crashed = iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
+    human = iam.create_access_key(UserName=stack.user)["AccessKey"]["AccessKeyId"]
+    crashed = iam.create_access_key(UserName=stack.user)["AccessKey"]["AccessKeyId"]
     run_id = "0" * 32
-    iam.tag_user(UserName=USER, Tags=[{"Key": TAG_PREFIX + run_id, "Value": crashed}])
+    iam.tag_user(UserName=stack.user, Tags=[{"Key": TAG_PREFIX + run_id, "Value": crashed}])
     stack.sb.client("dynamodb").put_item(
-        TableName=TABLE, Item={"id": {"S": f"kmsguard-verify-{run_id}"}}
+        TableName=stack.table, Item={"id": {"S": f"kmsguard-verify-{run_id}"}}
     )
     report = verification.run(stack.outputs, endpoint_url=stack.sb.endpoint_url, settle_timeout=0.5)
     assert {r.verdict for r in report.access_rows} == {"pass"}
@@ -162,9 +162,9 @@ def test_a_record_of_a_run_elsewhere_is_kept_while_its_lease_runs(
     until = time.time() + lease_left
     owner = owner_here(until) if here else Owner("another-runner", 4242, "1", until)
     iam = stack.sb.client("iam")
-    key = iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"]
+    key = iam.create_access_key(UserName=stack.user)["AccessKey"]["AccessKeyId"]
     tag = {"Key": TAG_PREFIX + "1" * 32, "Value": encode_record(key, owner)}
-    iam.tag_user(UserName=USER, Tags=[tag])
+    iam.tag_user(UserName=stack.user, Tags=[tag])
     report = verification.run(stack.outputs, endpoint_url=stack.sb.endpoint_url, settle_timeout=0.5)
     assert {r.verdict for r in report.access_rows} == {"pass"}
     left = stack.leftovers()
@@ -195,8 +195,10 @@ def test_roles_are_assumed_and_leave_no_tag(stack: Deployed) -> None:
         RoleName="reader", PolicyArn="arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
     )
     role_arn = role["Role"]["Arn"]
-    # Principals that are neither users nor roles are refused up front (tests/test_outputs.py).
-    stack.outputs["accessExpectations"] = [
+    # The program declares rows for its test user only; a stack declaring a role's rows is
+    # written here. Principals that are neither users nor roles are refused up front
+    # (tests/verification/test_outputs.py).
+    stack.outputs[Output.ACCESS_EXPECTATIONS] = [
         {"principal": role_arn, "action": "dynamodb:DescribeTable", "expect": "allow"},
         {"principal": role_arn, "action": "dynamodb:GetItem", "expect": "deny"},
     ]

@@ -10,7 +10,7 @@ import pytest
 
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.contract import DYNAMODB_FULL_ACCESS_POLICY_ARN, Output
-from tests.verification.conftest import TABLE, Deployed, deploy
+from tests.verification.conftest import Deployed
 from tests.verification.test_sandbox_runs import problems, verify
 from verification.read_probes import NOT_PROBED
 
@@ -20,12 +20,31 @@ INDEX = "byv"
 
 
 @pytest.fixture
-def streamed(admin_env: Any) -> Deployed:
-    return deploy(admin_env, index=INDEX, stream=True)
+def streamed(stack: Deployed) -> Deployed:
+    """The program's table given an index and a stream afterwards: its configuration has
+    neither (Pulumi.yaml), and the verifier must read every path of a table that has them, as
+    when someone adds them outside the program."""
+    ddb = stack.sb.client("dynamodb")
+    deployed = ddb.describe_table(TableName=stack.table)["Table"]["AttributeDefinitions"]
+    ddb.update_table(
+        TableName=stack.table,
+        AttributeDefinitions=[*deployed, {"AttributeName": "v", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": INDEX,
+                    "KeySchema": [{"AttributeName": "v", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    return stack
 
 
 def _stream_arn(d: Deployed) -> str:
-    table = d.sb.client("dynamodb").describe_table(TableName=TABLE)["Table"]
+    table = d.sb.client("dynamodb").describe_table(TableName=d.table)["Table"]
     return str(table["LatestStreamArn"])
 
 
@@ -62,7 +81,7 @@ def test_every_read_path_is_denied_then_granted_for_the_test_user(streamed: Depl
     assert set(rows.values()) == {"allow/pass"}, rows
     assert report.exit_code == 0, problems(report, streamed)
     # The stream's probe wrote its own item to read a record of it, and removed it.
-    assert streamed.sb.client("dynamodb").scan(TableName=TABLE)["Items"] == []
+    assert streamed.sb.client("dynamodb").scan(TableName=streamed.table)["Items"] == []
 
 
 def _outsider(d: Deployed, policy: dict[str, Any] | None = None) -> str:
@@ -108,7 +127,7 @@ def test_attack_a_reader_of_the_stream_alone_is_caught_twice(streamed: Deployed)
     assert row.detail.endswith("(GetRecords on the stream)"), row.detail
     assert stream  # the stream the finding is about exists
     # The outsider may not write: the admin wrote the record it read, and removed the item.
-    assert streamed.sb.client("dynamodb").scan(TableName=TABLE)["Items"] == []
+    assert streamed.sb.client("dynamodb").scan(TableName=streamed.table)["Items"] == []
 
 
 def test_a_reader_through_the_streams_own_policy_is_a_mismatch(streamed: Deployed) -> None:
