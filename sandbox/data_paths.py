@@ -9,12 +9,8 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 
 from kmsguard.access import dynamodb_reads
-from kmsguard.contract import (
-    CALLER_ACCOUNT,
-    GRANT_IS_FOR_AWS_RESOURCE,
-    VIA_SERVICE,
-    dynamodb_service_endpoint,
-)
+from kmsguard.access.dynamodb_context import via_dynamodb
+from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE
 from sandbox.check import Check, base_context
 from sandbox.keys import find_key, key_policy
 from sandbox.principals import Principal
@@ -73,11 +69,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
         return []
     region, params = request.region, request.params
     context = base_context(principal, request)
-    via = {
-        **context,
-        VIA_SERVICE: dynamodb_service_endpoint(region),
-        CALLER_ACCOUNT: principal.account_id,
-    }
+    via = {**context, **via_dynamodb(region, principal.account_id)}
     if request.action in CREATES_TABLES:
         spec = params.get("SSESpecification")
         name = params.get("TableName")

@@ -10,7 +10,7 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 
 from kmsguard.access import dynamodb_reads
 from kmsguard.access.arn import parse_arn
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from kmsguard.access.dynamodb_context import decrypt_context
 from sandbox import errors, table_policies
 from sandbox.canonical import Refused
 from sandbox.check import Check, base_context
@@ -176,13 +176,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     found = [Check(action, arn, policy, context) for action in path.actions]
     key = table_key(region, table.name) if path.decrypts else None
     if key is not None:
-        via = {
-            **context,
-            VIA_SERVICE: dynamodb_service_endpoint(region),
-            CALLER_ACCOUNT: principal.account_id,
-            "kms:EncryptionContext:aws:dynamodb:tableName": table.name,
-            "kms:EncryptionContext:aws:dynamodb:subscriberId": principal.account_id,
-        }
+        via = {**context, **decrypt_context(region, table.name, principal.account_id)}
         found.append(
             Check(
                 KMS_DECRYPT,

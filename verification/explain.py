@@ -10,8 +10,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import account_of
-from kmsguard.contract import CALLER_ACCOUNT, DYNAMODB_DATA_ACTIONS, VIA_SERVICE
-from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
+from kmsguard.access.dynamodb_context import ENCRYPTION_CONTEXT, decrypt_context
+from kmsguard.contract import DYNAMODB_DATA_ACTIONS
 from verification.config_checks import fetch_key_policy
 from verification.grants import list_grants
 from verification.outputs import StackFacts
@@ -115,22 +115,11 @@ class Explainer:
     def _decide(self, principal: str, action: str, *, on_key: bool, via: bool) -> access.Decision:
         context: dict[str, Any] = {}
         if via:
-            context = {
-                VIA_SERVICE: via_dynamodb(self.region),
-                CALLER_ACCOUNT: account_of(principal) or "",
-            }
-        if on_key:
-            # The encryption context of the call, for grant constraints: DynamoDB's own for a
-            # call through the table, the probe's for a direct one.
-            ec = (
-                {
-                    "aws:dynamodb:tableName": self.facts.table_name,
-                    "aws:dynamodb:subscriberId": account_of(principal) or "",
-                }
-                if via
-                else self.encryption_context
-            )
-            context.update({f"kms:EncryptionContext:{k}": v for k, v in ec.items()})
+            # DynamoDB's own call: its service, the caller's account, the table's context.
+            context = decrypt_context(self.region, self.facts.table_name, account_of(principal))
+        elif on_key:
+            # A direct call: the probe's encryption context, for grant constraints.
+            context = {ENCRYPTION_CONTEXT + k: v for k, v in self.encryption_context.items()}
         return access.evaluate(
             principal,
             action,

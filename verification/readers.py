@@ -11,9 +11,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import account_of
+from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.trust import Chain
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
-from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.account import Identity, Unreadable, authorization_details, identities
 from verification.grants import short_principal
 from verification.outputs import StackFacts
@@ -115,13 +114,7 @@ class Judge:
         return "; ".join(parts)
 
     def _decrypt(self, who: Identity, ids: list[Any], boundary: Any) -> access.Decision:
-        account = account_of(who.arn) or ""
-        context = {
-            VIA_SERVICE: via_dynamodb(self.region),
-            CALLER_ACCOUNT: account,
-            "kms:EncryptionContext:aws:dynamodb:tableName": self.facts.table_name,
-            "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
-        }
+        context = decrypt_context(self.region, self.facts.table_name, account_of(who.arn))
         return access.evaluate(
             who.arn,
             "kms:Decrypt",

@@ -7,13 +7,14 @@ from typing import Any
 
 from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
 from kmsguard.access.arn import account_of, is_key_arn, parse_arn
+from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
-from kmsguard.contract import AwsType, dynamodb_service_endpoint
+from kmsguard.contract import AwsType
 from kmsguard.org_policies import OrgPolicies
 
 ACTION = "kms:Decrypt"
@@ -150,7 +151,7 @@ def key_access(
     found: list[dict[str, Any]] = []
     for arn in principals.policies:
         if arn not in named:
-            witness = _decides(arn, key, policy, principals, org, region)
+            witness = _decides(arn, key, policy, principals, org, (region, table.name))
             if witness is not None:
                 found.append(witness)
     # The root delegates to the account's IAM, decided above; known principals are set aside.
@@ -187,10 +188,17 @@ def key_access(
 
 
 def _decides(
-    arn: str, key: KeyData, policy: Policy, principals: Principals, org: OrgPolicies, region: str
+    arn: str,
+    key: KeyData,
+    policy: Policy,
+    principals: Principals,
+    org: OrgPolicies,
+    table: tuple[str, str],
 ) -> dict[str, Any] | None:
-    """The request by which a known principal decrypts, directly or through DynamoDB."""
-    for context in ({}, {"kms:ViaService": dynamodb_service_endpoint(region)}):
+    """The request by which a known principal decrypts, directly or through DynamoDB when it
+    reads the table (`table`: its region and name)."""
+    region, name = table
+    for context in ({}, decrypt_context(region, name, account_of(arn))):
         decision = evaluate(
             arn,
             ACTION,

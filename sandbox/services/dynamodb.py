@@ -9,7 +9,7 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from kmsguard.access.dynamodb_context import decrypt_context
 from sandbox import data_paths, errors, identifiers, partiql, streams, table_grants, table_policies
 from sandbox.canonical import Refused
 from sandbox.check import Check, base_context
@@ -168,21 +168,11 @@ def _table_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         checks.append(Check(f"dynamodb:{action}", resource, policy, context))
     if request.action not in DYNAMODB_ITEM_ACTIONS:
         return checks
-    via = {
-        **context,
-        VIA_SERVICE: dynamodb_service_endpoint(region),
-        CALLER_ACCOUNT: principal.account_id,
-    }
     for table in sorted({table for _, table, _ in seen if table}):
         key = table_key(region, table)
         if key is not None:
             policy = key_policy(key, region)
-            # DynamoDB's encryption context for the table's data keys.
-            ctx = {
-                **via,
-                "kms:EncryptionContext:aws:dynamodb:tableName": table_name_of(table),
-                "kms:EncryptionContext:aws:dynamodb:subscriberId": principal.account_id,
-            }
+            ctx = {**context, **decrypt_context(region, table_name_of(table), principal.account_id)}
             checks.append(
                 Check(
                     KMS_DECRYPT,
