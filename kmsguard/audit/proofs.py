@@ -7,10 +7,12 @@ from typing import Any
 
 from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
 from kmsguard.access.arn import account_of, is_key_arn, parse_arn
+from kmsguard.access.authorization_details import subjects
 from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
+from kmsguard.access.subject import PolicySource
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
@@ -48,65 +50,44 @@ class Principals:
         self.problems: list[str] = []
         if iam is None:
             return
-        managed: dict[str, Policy] = {}
-        for arn, doc in (aws_policies or {}).items():
-            one = self._parse(doc, arn)
-            if one is not None:
-                managed[arn] = one
-        for p in iam.get("Policies", []):
-            doc = next(
-                (
-                    v.get("Document")
-                    for v in p.get("PolicyVersionList") or []
-                    if v.get("IsDefaultVersion")
-                ),
-                None,
-            )
-            one = self._parse(doc, p["Arn"])
-            if one is not None:
-                managed[p["Arn"]] = one
-        groups = {g["GroupName"]: g for g in iam.get("GroupDetailList", [])}
-        for kind, items, inline in (
-            ("user", iam.get("UserDetailList", []), "UserPolicyList"),
-            ("role", iam.get("RoleDetailList", []), "RolePolicyList"),
-        ):
-            for e in items:
-                arn = str(e["Arn"])
-                docs = [self._parse(ip["PolicyDocument"], arn) for ip in e.get(inline) or []]
-                attached = [mp["PolicyArn"] for mp in e.get("AttachedManagedPolicies") or []]
-                for g in e.get("GroupList") or [] if kind == "user" else []:
-                    group = groups.get(g, {})
-                    docs += [
-                        self._parse(ip["PolicyDocument"], arn)
-                        for ip in group.get("GroupPolicyList") or []
-                    ]
-                    attached += [
-                        mp["PolicyArn"] for mp in group.get("AttachedManagedPolicies") or []
-                    ]
-                docs += [managed.get(a) for a in attached]
-                known = [d for d in docs if d is not None]
-                if any(
-                    not st.is_deny and st.action_matches(ACTION.lower())
-                    for d in known
-                    for st in d.statements
-                ):
-                    self.policies[arn] = known
-                if any(
-                    st.action_matches(a) for d in known for st in d.statements for a in RELEVANT
-                ):
-                    self.readers[arn] = known
-                boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-                if boundary in managed:
-                    self.boundaries[arn] = managed[boundary]
+        # One parse per distinct document: a managed policy attached to many is read once.
+        parsed: dict[str, Policy | None] = {}
+        for subject in subjects(iam, (aws_policies or {}).get):
+            arn = str(subject.arn)
+            known = [
+                p
+                for p in (self._parse(s, arn, parsed) for s in subject.identity_policies)
+                if p is not None
+            ]
+            if any(
+                not st.is_deny and st.action_matches(ACTION.lower())
+                for d in known
+                for st in d.statements
+            ):
+                self.policies[arn] = known
+            if any(st.action_matches(a) for d in known for st in d.statements for a in RELEVANT):
+                self.readers[arn] = known
+            boundary = self._parse(subject.boundary, arn, parsed)
+            if boundary is not None:
+                self.boundaries[arn] = boundary
 
-    def _parse(self, doc: Any, where: str) -> Policy | None:
-        if doc is None:
+    def _parse(
+        self, source: PolicySource | None, where: str, parsed: dict[str, Policy | None]
+    ) -> Policy | None:
+        """The source's document parsed; None when it is unknown or unreadable (noted)."""
+        if source is None:
             return None
-        try:
-            return parse_policy(document_text(doc), kind="identity")
-        except PolicyDocumentError as exc:
-            self.problems.append(f"{where}: {exc}")
+        if not source.known:
+            self.problems.append(f"{where}: {source.origin}: {source.problem}")
             return None
+        text = document_text(source.document)
+        if text not in parsed:
+            try:
+                parsed[text] = parse_policy(text, kind="identity")
+            except PolicyDocumentError as exc:
+                self.problems.append(f"{where}: {source.origin}: {exc}")
+                parsed[text] = None
+        return parsed[text]
 
 
 def named_key_users(policy: Policy) -> list[str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from kmsguard.access import evaluate, parse_grant
 from kmsguard.access.dynamodb_context import decrypt_context, encryption_context, via_dynamodb
+from tests.access.docs import row
 
 USER = "arn:aws:iam::111122223333:user/reader"
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def test_a_read_presents_the_service_the_account_and_the_tables_context() -> None:
+    row("readers-decrypt-request")
     assert decrypt_context("eu-west-1", "orders", "111122223333") == {
         "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com",
         "kms:CallerAccount": "111122223333",
@@ -23,6 +25,7 @@ def test_a_read_presents_the_service_the_account_and_the_tables_context() -> Non
 
 
 def test_an_unknown_account_is_left_out_never_written_as_empty() -> None:
+    row("ddb-context-unknown-account")
     assert decrypt_context("eu-west-1", "orders", None) == {
         "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com",
         "kms:EncryptionContext:aws:dynamodb:tableName": "orders",

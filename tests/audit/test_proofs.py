@@ -74,3 +74,31 @@ def test_a_key_bound_to_the_tables_encryption_context_is_read_through_the_table(
     assert [w["principal"] for w in _witnesses(key)] == [USER]
     elsewhere = _key({"StringEquals": {"kms:EncryptionContext:aws:dynamodb:tableName": "other"}})
     assert _witnesses(elsewhere) == []
+
+
+def test_principals_read_groups_managed_policies_and_note_what_the_listing_lacks() -> None:
+    aws = "arn:aws:iam::aws:policy/DecryptEverything"
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/gone"
+    decrypt = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*"}],
+    }
+    details = {
+        "UserDetailList": [
+            {
+                "Arn": USER,
+                "GroupList": ["readers"],
+                "PermissionsBoundary": {"PermissionsBoundaryArn": missing},
+            }
+        ],
+        "GroupDetailList": [
+            {"GroupName": "readers", "AttachedManagedPolicies": [{"PolicyArn": aws}]}
+        ],
+        "RoleDetailList": [],
+    }
+    principals = Principals(details, {aws: decrypt})
+    assert [len(p.statements) for p in principals.policies[USER]] == [1]
+    assert USER not in principals.boundaries
+    assert principals.problems == [
+        f"{USER}: permissions boundary {missing}: managed policy {missing} is not in the listing"
+    ]
