@@ -115,6 +115,7 @@ def subjects(
         for g in _entries(details, "GroupDetailList")
         if isinstance(name := g.get("GroupName"), str)
     }
+    of_group: dict[str, list[PolicySource]] = {}
     found: list[Subject] = []
     for user in _entries(details, "UserDetailList"):
         arn = user.get("Arn")
@@ -125,7 +126,9 @@ def subjects(
         for name in _listed(user.get("GroupList")):
             group = groups.get(name) if isinstance(name, str) else None
             if group is not None:
-                docs += attached(group, f" of group {name}")
+                if name not in of_group:  # read once, however many members
+                    of_group[name] = attached(group, f" of group {name}")
+                docs += of_group[name]
                 member.append(str(group.get("Arn") or name))
         found.append(Subject(arn, "user", tuple(docs), boundary(user), tuple(member)))
     for role in _entries(details, "RoleDetailList"):

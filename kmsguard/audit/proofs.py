@@ -50,8 +50,9 @@ class Principals:
         self.problems: list[str] = []
         if iam is None:
             return
-        # One parse per distinct document: a managed policy attached to many is read once.
-        parsed: dict[str, Policy | None] = {}
+        # One parse per document: the collector hands a managed policy attached to many as one
+        # object (kept here with its parse, so that its id stays its own).
+        parsed: dict[int, tuple[Any, Policy | None]] = {}
         for subject in subjects(iam, (aws_policies or {}).get):
             arn = str(subject.arn)
             known = [
@@ -72,7 +73,7 @@ class Principals:
                 self.boundaries[arn] = boundary
 
     def _parse(
-        self, source: PolicySource | None, where: str, parsed: dict[str, Policy | None]
+        self, source: PolicySource | None, where: str, parsed: dict[int, tuple[Any, Policy | None]]
     ) -> Policy | None:
         """The source's document parsed; None when it is unknown or unreadable (noted)."""
         if source is None:
@@ -80,14 +81,15 @@ class Principals:
         if not source.known:
             self.problems.append(f"{where}: {source.origin}: {source.problem}")
             return None
-        text = document_text(source.document)
-        if text not in parsed:
+        key = id(source.document)
+        if key not in parsed:
             try:
-                parsed[text] = parse_policy(text, kind="identity")
+                one = parse_policy(document_text(source.document), kind="identity")
             except PolicyDocumentError as exc:
                 self.problems.append(f"{where}: {source.origin}: {exc}")
-                parsed[text] = None
-        return parsed[text]
+                one = None
+            parsed[key] = (source.document, one)
+        return parsed[key][1]
 
 
 def named_key_users(policy: Policy) -> list[str]:
