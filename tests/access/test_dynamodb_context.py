@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kmsguard.access import evaluate, parse_grant
-from kmsguard.access.dynamodb_context import decrypt_context, encryption_context, via_dynamodb
+from kmsguard.access.dynamodb_context import (
+    SUBSCRIBER_ID,
+    TABLE_NAME,
+    decrypt_context,
+    encryption_context,
+    via_dynamodb,
+)
 from tests.access.docs import row
 
 USER = "arn:aws:iam::111122223333:user/reader"
@@ -56,3 +64,16 @@ def test_dynamodbs_own_grant_constraints_hold_for_the_context_it_presents() -> N
             grants=[grant],
         )
         assert decision.allowed is allowed
+
+
+def test_no_other_module_spells_dynamodbs_encryption_context() -> None:
+    # Built once: a second copy is how the judges came to disagree on it.
+    root = Path(__file__).resolve().parents[2]
+    product = ("kmsguard", "policies", "sandbox", "verification", "demo")
+    spelled = sorted(
+        str(path.relative_to(root))
+        for package in product
+        for path in (root / package).rglob("*.py")
+        if TABLE_NAME in (text := path.read_text()) or SUBSCRIBER_ID in text
+    )
+    assert spelled == ["kmsguard/access/dynamodb_context.py"]
