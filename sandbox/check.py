@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.principals import Principal
+from kmsguard.access.subject import Subject
 from sandbox.wire import ApiRequest
 
 
 @dataclass(frozen=True)
 class Check:
-    """One authorization question: may the principal do `action` on `resource`?"""
+    """One authorization question: may the subject do `action` on `resource`?"""
 
     action: str
     resource: str
@@ -28,13 +28,29 @@ class Check:
     grants: tuple[Mapping[str, Any], ...] = ()
 
 
-def base_context(principal: Principal, request: ApiRequest) -> dict[str, Any]:
+def base_context(subject: Subject, request: ApiRequest) -> dict[str, Any]:
     context: dict[str, Any] = {
-        "aws:PrincipalArn": principal.role_arn or principal.arn,
-        "aws:PrincipalAccount": principal.account_id,
+        "aws:PrincipalArn": subject.policy_principal,
+        "aws:PrincipalAccount": subject.account,
         "aws:RequestedRegion": request.region,
         "aws:SecureTransport": "false",
     }
-    if principal.kind == "user":
-        context["aws:username"] = principal.arn.rsplit("/", 1)[-1]
+    # A key the sandbox cannot know is absent from the request, as in AWS, never None.
+    context = {k: v for k, v in context.items() if v is not None}
+    if subject.kind == "user":
+        context["aws:username"] = user_name(subject)
     return context
+
+
+def user_name(subject: Subject) -> str:
+    """An IAM user's name: the last segment of its ARN (after its path)."""
+    return (subject.arn or "").rsplit("/", 1)[-1]
+
+
+def arn_of(subject: Subject) -> str:
+    """The caller's ARN: the sandbox resolves callers from its own IAM, so every one has one."""
+    return subject.arn or ""
+
+
+def is_root(subject: Subject) -> bool:
+    return subject.kind == "root"

@@ -9,15 +9,11 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 
 from kmsguard.access import dynamodb_reads
-from kmsguard.contract import (
-    CALLER_ACCOUNT,
-    GRANT_IS_FOR_AWS_RESOURCE,
-    VIA_SERVICE,
-    dynamodb_service_endpoint,
-)
+from kmsguard.access.dynamodb_context import via_dynamodb
+from kmsguard.access.subject import Subject
+from kmsguard.contract import GRANT_IS_FOR_AWS_RESOURCE
 from sandbox.check import Check, base_context
 from sandbox.keys import find_key, key_policy
-from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.tables import table_arn, table_name_of
 from sandbox.wire import ApiRequest
@@ -67,17 +63,13 @@ def _chosen_key(spec: Any, region: str) -> tuple[bool, Any | None]:
     return True, find_key(region, spec.get("KMSMasterKeyId"))
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """What a data path needs beyond its own dynamodb action (services.dynamodb checks that)."""
     if request.service != "dynamodb" or request.action not in HANDLED:
         return []
     region, params = request.region, request.params
-    context = base_context(principal, request)
-    via = {
-        **context,
-        VIA_SERVICE: dynamodb_service_endpoint(region),
-        CALLER_ACCOUNT: principal.account_id,
-    }
+    context = base_context(subject, request)
+    via = {**context, **via_dynamodb(region, subject.account)}
     if request.action in CREATES_TABLES:
         spec = params.get("SSESpecification")
         name = params.get("TableName")

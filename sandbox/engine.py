@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from kmsguard.access.subject import PolicySource, Subject
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -56,12 +58,12 @@ class Engine:
         except self._access.PolicyDocumentError as exc:
             raise PolicyInvalid(str(exc)) from exc
 
-    def _stored(self, doc: str | None) -> Any:
+    def _stored(self, source: PolicySource | None) -> Any:
         """An identity-kind document IAM or STS accepted; one unreadable now grants nothing."""
-        if doc is None:
+        if source is None or not source.known:
             return None
         try:
-            return self.parse(doc, "identity")
+            return self.parse(source.document, "identity")
         except PolicyInvalid:
             return None
 
@@ -108,21 +110,21 @@ class Engine:
 
     def decide(
         self,
-        principal_arn: str,
+        subject: Subject,
         action: str,
         resource: str,
         *,
-        identity_policies: Sequence[str],
         resource_policy: str | None,
         context: Mapping[str, Any],
-        permissions_boundary: str | None = None,
-        session_policies: Sequence[str] = (),
         grants: Sequence[Mapping[str, Any]] = (),
     ) -> Verdict:
+        """Whether `subject` may do `action` on `resource`: its identity policies, boundary and
+        session policies, the resource's policy and grants, and the organization's levels."""
+        principal_arn = subject.arn or ""
         identity = []
-        for doc in identity_policies:
+        for source in subject.identity_policies:
             try:
-                identity.append(self.parse(doc, "identity"))
+                identity.append(self.parse(source.document, "identity"))
             except PolicyInvalid:
                 continue  # IAM validated it on the way in; an unreadable one grants nothing
         resource_parsed = None
@@ -146,8 +148,10 @@ class Engine:
             resource_policy=resource_parsed,
             context=dict(context),
             trust_policy=trust_parsed,
-            permissions_boundary=self._stored(permissions_boundary),
-            session_policies=[p for p in map(self._stored, session_policies) if p is not None],
+            permissions_boundary=self._stored(subject.boundary),
+            session_policies=[
+                p for p in map(self._stored, subject.session_policies) if p is not None
+            ],
             grants=[g for g in map(self._grant, grants) if g is not None],
             scps=self.scps,
             rcps=self.rcps,

@@ -6,11 +6,12 @@ import re
 from typing import Any
 
 from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
+from kmsguard.access.subject import Subject
 from sandbox import errors, streams
 from sandbox.canonical import Refused
+from sandbox.check import user_name
 from sandbox.errors import ErrorResponse
 from sandbox.keys import find_key
-from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
@@ -215,13 +216,13 @@ IAM_SELF_ACTIONS = frozenset(
 )
 
 
-def canonical_iam(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+def canonical_iam(request: ApiRequest, subject: Subject) -> dict[str, Any] | None:
     """The implicit UserName made explicit, so moto acts on the user the authorizer checked."""
     if request.action not in IAM_SELF_ACTIONS or request.params.get("UserName"):
         return None
-    if principal.kind == "user":
-        return {**request.params, "UserName": principal.arn.rsplit("/", 1)[-1]}
-    if principal.kind == "assumed-role" and request.action != "GetUser":
+    if subject.kind == "user":
+        return {**request.params, "UserName": user_name(subject)}
+    if subject.kind == "assumed-role" and request.action != "GetUser":
         message = f"{request.action} from a role session must name the user (UserName)."
         raise Refused(errors.query_error("iam", "ValidationError", message, 400))
     return None

@@ -10,13 +10,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from kmsguard.access.subject import Subject
 from sandbox import canonical, errors, limits, principals, served, services, sigv4, validation
-from sandbox.check import Check
+from sandbox.check import Check, is_root
 from sandbox.engine import Engine, Verdict
 from sandbox.errors import ErrorResponse
 from sandbox.keys import KMS_CRYPTO_ACTIONS
 from sandbox.kms_rotation import RotationPeriods
-from sandbox.principals import Principal
 from sandbox.settings import SERVICES
 from sandbox.wire import ApiRequest, parse_request, signing_service
 
@@ -131,20 +131,20 @@ class AuthorizingApp:
         if request.service not in SERVICES:
             return request, errors.unknown_service(request, SERVICES)
         with self._lock:
-            principal = principals.resolve(request.access_key_id)
-        if principal is None:
+            caller = principals.resolve(request.access_key_id)
+        if caller is None:
             log.debug("refused %s:%s: unknown access key", request.service, request.action)
             return request, errors.unrecognized_client(request)
         # Authenticated first: a forged or stale request costs one signature check, never a
         # read of the resources and policies the request names.
         try:
-            sigv4.verify(signed, body, secret_access_key=principal.secret_access_key)
+            sigv4.verify(signed, body, secret_access_key=caller.secret_access_key)
         except sigv4.SignatureError as exc:
             log.debug("refused %s:%s: %s", request.service, request.action, exc.message)
             return request, errors.bad_signature(request, exc.message, incomplete=exc.incomplete)
-        if environ.get("HTTP_X_AMZ_SECURITY_TOKEN") != principal.session_token:
+        if environ.get("HTTP_X_AMZ_SECURITY_TOKEN") != caller.session_token:
             return request, errors.unrecognized_client(request)
-        if principal.expired:
+        if caller.expired:
             log.debug("refused %s:%s: expired session token", request.service, request.action)
             return request, errors.expired_token(request)
         try:
@@ -160,8 +160,9 @@ class AuthorizingApp:
         too_long = validation.refuse(request)
         if too_long is not None:
             return request, too_long
+        subject = caller.subject
         with self._lock:
-            plan = self._plan(service, principal, request)
+            plan = self._plan(service, subject, request)
         if plan.refusal is not None:
             return request, plan.refusal
         if plan.params is not None:
@@ -169,30 +170,30 @@ class AuthorizingApp:
         refusal = (
             limits.oversized_item(request)
             or limits.oversized_key_policy(request)
-            or self._authorize(service, principal, request, plan)
+            or self._authorize(service, subject, request, plan)
         )
         return request, refusal
 
-    def _plan(self, service: services.Service, principal: Principal, request: ApiRequest) -> _Plan:
+    def _plan(self, service: services.Service, subject: Subject, request: ApiRequest) -> _Plan:
         """Under the lock: every check the authenticated request must pass, made on the
         parameters moto will run (identifiers resolved), or the refusal."""
         try:
-            params = service.resolve(request, principal)
+            params = service.resolve(request, subject)
             if params is not None:
                 request = replace(request, params=params)
-            checks = service.checks(principal, request)
+            checks = service.checks(subject, request)
         except canonical.Refused as exc:
             return _Plan(refusal=exc.response)
-        return _Plan(checks, service.lockout(principal, request), params)
+        return _Plan(checks, service.lockout(subject, request), params)
 
     # ------------------------------------------------------------ authorization
 
     def _authorize(
-        self, service: services.Service, principal: Principal, request: ApiRequest, plan: _Plan
+        self, service: services.Service, subject: Subject, request: ApiRequest, plan: _Plan
     ) -> ErrorResponse | None:
         for check in plan.checks:
             if (
-                principal.is_admin
+                is_root(subject)
                 and not check.action.startswith("kms:")
                 and check.policy_kind != "trust"
                 and check.resource_policy is None
@@ -201,39 +202,36 @@ class AuthorizingApp:
                 # binds it too); still logged.
                 log.debug(
                     "%s %s on %s -> allow (account root: only key policies apply to it)",
-                    principal.arn,
+                    subject.arn,
                     check.action,
                     check.resource,
                 )
                 continue
-            refusal = self._check(principal, request, check)
+            refusal = self._check(subject, request, check)
             if refusal is not None:
                 return refusal
-        return service.validate(self, principal, request, plan.lockout)
+        return service.validate(self, subject, request, plan.lockout)
 
-    def decide(self, principal: Principal, check: Check) -> Verdict:
+    def decide(self, subject: Subject, check: Check) -> Verdict:
         trust = check.policy_kind == "trust"
         verdict = self._engine.decide(
-            principal.arn,
+            subject,
             check.action,
             check.resource,
-            identity_policies=principal.identity_policies,
             resource_policy=check.resource_policy,
             context=check.context,
-            permissions_boundary=principal.boundary,
-            session_policies=principal.session_policies,
             grants=check.grants,
         )
         if trust and check.resource_policy is None and verdict.allowed:
             # No such role (or not a role ARN at all): AWS answers as for a role it may not assume.
             message = (
-                f"User: {principal.arn} is not authorized to perform: {check.action} "
+                f"User: {subject.arn} is not authorized to perform: {check.action} "
                 f"on resource: {check.resource}"
             )
             verdict = Verdict(False, "implicit_deny", "no such role", message)
         log.debug(
             "%s %s on %s%s -> %s (%s)",
-            principal.arn,
+            subject.arn,
             check.action,
             check.resource,
             f" via {check.via_table}" if check.via_table else "",
@@ -242,10 +240,8 @@ class AuthorizingApp:
         )
         return verdict
 
-    def _check(
-        self, principal: Principal, request: ApiRequest, check: Check
-    ) -> ErrorResponse | None:
-        verdict = self.decide(principal, check)
+    def _check(self, subject: Subject, request: ApiRequest, check: Check) -> ErrorResponse | None:
+        verdict = self.decide(subject, check)
         if check.via_table is not None:
             if not verdict.allowed:
                 message = (

@@ -10,12 +10,12 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 
 from kmsguard.access import dynamodb_reads
 from kmsguard.access.arn import parse_arn
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from kmsguard.access.dynamodb_context import decrypt_context
+from kmsguard.access.subject import Subject
 from sandbox import errors, table_policies
 from sandbox.canonical import Refused
 from sandbox.check import Check, base_context
 from sandbox.keys import KMS_DECRYPT, key_grants, key_policy
-from sandbox.principals import Principal
 from sandbox.settings import ACCOUNT_ID
 from sandbox.tables import table_key
 from sandbox.wire import ApiRequest
@@ -156,10 +156,10 @@ def _stream_of(request: ApiRequest) -> Any:
     return stream_table(region, params.get("StreamArn"))
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """The stream operation's actions on the stream moto will read (its own resource-based
     policy, not the table's), and kms:Decrypt on the table key where it returns items."""
-    context = base_context(principal, request)
+    context = base_context(subject, request)
     if request.action == "ListStreams":
         name = request.params.get("TableName")
         if name is not None and not (isinstance(name, str) and _TABLE_NAME.fullmatch(name)):
@@ -176,13 +176,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
     found = [Check(action, arn, policy, context) for action in path.actions]
     key = table_key(region, table.name) if path.decrypts else None
     if key is not None:
-        via = {
-            **context,
-            VIA_SERVICE: dynamodb_service_endpoint(region),
-            CALLER_ACCOUNT: principal.account_id,
-            "kms:EncryptionContext:aws:dynamodb:tableName": table.name,
-            "kms:EncryptionContext:aws:dynamodb:subscriberId": principal.account_id,
-        }
+        via = {**context, **decrypt_context(region, table.name, subject.account)}
         found.append(
             Check(
                 KMS_DECRYPT,

@@ -6,6 +6,7 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
+from kmsguard.access.dynamodb_context import encryption_context
 from kmsguard.contract import dynamodb_service_endpoint
 from sandbox.settings import ACCOUNT_ID
 from sandbox.tables import table_key, table_name_of
@@ -53,12 +54,7 @@ def after(request: ApiRequest) -> None:
         _grant_name(table_name),
         service,
         list(OPERATIONS),
-        constraints={
-            "EncryptionContextSubset": {
-                "aws:dynamodb:tableName": table_name,
-                "aws:dynamodb:subscriberId": ACCOUNT_ID,
-            }
-        },
+        constraints={"EncryptionContextSubset": encryption_context(table_name, ACCOUNT_ID)},
         retiring_principal=service,
     )
 

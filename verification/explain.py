@@ -10,17 +10,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import account_of
-from kmsguard.contract import CALLER_ACCOUNT, DYNAMODB_DATA_ACTIONS, VIA_SERVICE
-from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
+from kmsguard.access.authorization_details import policy_document
+from kmsguard.access.dynamodb_context import ENCRYPTION_CONTEXT, decrypt_context
+from kmsguard.access.subject import PolicySource, Subject, SubjectKind
+from kmsguard.contract import DYNAMODB_DATA_ACTIONS
 from verification.config_checks import fetch_key_policy
 from verification.grants import list_grants
 from verification.outputs import StackFacts
 from verification.principals import NotVerifiable, parse_principal
-
-
-def _document(raw: Any) -> Any:
-    # boto3 decodes IAM policy documents into dicts; moto or proxies may leave JSON strings.
-    return raw
 
 
 class Explainer:
@@ -51,59 +48,57 @@ class Explainer:
         return fetch_key_policy(self.kms, self.facts.key_arn)
 
     @functools.cache  # noqa: B019 - one Explainer per run; the cache dies with it
-    def identity_policies(self, principal: str) -> tuple[Any, ...]:
+    def subject(self, principal: str) -> Subject:
+        """The user or role with its policies as deployed: its own, its groups', its boundary."""
         ref = parse_principal(principal)
-        iam = self.iam
-        docs: list[Any] = []
+        docs: list[PolicySource] = []
+        groups: list[str] = []
         if ref.kind == "user":
             docs += self._inline("user", ref.name)
             docs += self._attached("user", ref.name)
-            groups = iam.get_paginator("list_groups_for_user").paginate(UserName=ref.name)
-            for page in groups:
+            pages = self.iam.get_paginator("list_groups_for_user").paginate(UserName=ref.name)
+            for page in pages:
                 for group in page.get("Groups", []):
-                    docs += self._inline("group", group["GroupName"])
-                    docs += self._attached("group", group["GroupName"])
+                    where = f" of group {group['GroupName']}"
+                    docs += self._inline("group", group["GroupName"], where)
+                    docs += self._attached("group", group["GroupName"], where)
+                    groups.append(str(group.get("Arn") or group["GroupName"]))
+            entity = self.iam.get_user(UserName=ref.name)["User"]
         else:
             docs += self._inline("role", ref.name)
             docs += self._attached("role", ref.name)
-        return tuple(docs)
+            entity = self.iam.get_role(RoleName=ref.name)["Role"]
+        arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        boundary = PolicySource(f"permissions boundary {arn}", self._managed(arn)) if arn else None
+        kind: SubjectKind = "user" if ref.kind == "user" else "role"
+        return Subject(principal, kind, tuple(docs), boundary, tuple(groups))
 
-    def _inline(self, kind: str, name: str) -> list[Any]:
+    def _inline(self, kind: str, name: str, where: str = "") -> list[PolicySource]:
         arg = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
         lister = self.iam.get_paginator(f"list_{kind}_policies")
         getter = getattr(self.iam, f"get_{kind}_policy")
         return [
-            _document(getter(**{arg: name, "PolicyName": policy_name})["PolicyDocument"])
+            PolicySource(
+                f"inline policy {policy_name}{where}",
+                policy_document(getter(**{arg: name, "PolicyName": policy_name})["PolicyDocument"]),
+            )
             for page in lister.paginate(**{arg: name})
             for policy_name in page.get("PolicyNames", [])
         ]
 
-    def _attached(self, kind: str, name: str) -> list[Any]:
+    def _attached(self, kind: str, name: str, where: str = "") -> list[PolicySource]:
         arg = {"user": "UserName", "group": "GroupName", "role": "RoleName"}[kind]
         lister = self.iam.get_paginator(f"list_attached_{kind}_policies")
-        docs = []
-        for page in lister.paginate(**{arg: name}):
-            for attached in page.get("AttachedPolicies", []):
-                arn = attached["PolicyArn"]
-                version = self.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-                doc = self.iam.get_policy_version(PolicyArn=arn, VersionId=version)
-                docs.append(_document(doc["PolicyVersion"]["Document"]))
-        return docs
+        return [
+            PolicySource(f"managed policy {a['PolicyArn']}{where}", self._managed(a["PolicyArn"]))
+            for page in lister.paginate(**{arg: name})
+            for a in page.get("AttachedPolicies", [])
+        ]
 
-    @functools.cache  # noqa: B019 - one Explainer per run; the cache dies with it
-    def boundary(self, principal: str) -> Any:
-        """The user's or role's permissions boundary document, or None."""
-        ref = parse_principal(principal)
-        if ref.kind == "user":
-            entity = self.iam.get_user(UserName=ref.name)["User"]
-        else:
-            entity = self.iam.get_role(RoleName=ref.name)["Role"]
-        arn = (entity.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-        if not arn:
-            return None
+    def _managed(self, arn: str) -> Any:
         version = self.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         doc = self.iam.get_policy_version(PolicyArn=arn, VersionId=version)
-        return _document(doc["PolicyVersion"]["Document"])
+        return policy_document(doc["PolicyVersion"]["Document"])
 
     @functools.cached_property
     def grants(self) -> list[dict[str, Any]]:
@@ -115,30 +110,20 @@ class Explainer:
     def _decide(self, principal: str, action: str, *, on_key: bool, via: bool) -> access.Decision:
         context: dict[str, Any] = {}
         if via:
-            context = {
-                VIA_SERVICE: via_dynamodb(self.region),
-                CALLER_ACCOUNT: account_of(principal) or "",
-            }
-        if on_key:
-            # The encryption context of the call, for grant constraints: DynamoDB's own for a
-            # call through the table, the probe's for a direct one.
-            ec = (
-                {
-                    "aws:dynamodb:tableName": self.facts.table_name,
-                    "aws:dynamodb:subscriberId": account_of(principal) or "",
-                }
-                if via
-                else self.encryption_context
-            )
-            context.update({f"kms:EncryptionContext:{k}": v for k, v in ec.items()})
+            # DynamoDB's own call: its service, the caller's account, the table's context.
+            context = decrypt_context(self.region, self.facts.table_name, account_of(principal))
+        elif on_key:
+            # A direct call: the probe's encryption context, for grant constraints.
+            context = {ENCRYPTION_CONTEXT + k: v for k, v in self.encryption_context.items()}
+        who = self.subject(principal)
         return access.evaluate(
             principal,
             action,
             self.facts.key_arn if on_key else self.facts.table_arn,
-            identity_policies=list(self.identity_policies(principal)),
+            identity_policies=[source.document for source in who.identity_policies],
             resource_policy=self.key_policy if on_key else None,
             context=context or None,
-            permissions_boundary=self.boundary(principal),
+            permissions_boundary=who.boundary.document if who.boundary is not None else None,
             grants=self.grants if on_key else None,
             scps=self.scps,
             rcps=self.rcps,

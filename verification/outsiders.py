@@ -8,7 +8,7 @@ from typing import Any
 
 from kmsguard import access
 from kmsguard.access.arn import account_of, iam_identity, is_account_id, parse_arn
-from verification.account import Identity
+from kmsguard.access.subject import PolicySource, Subject
 from verification.read_paths import DeployedTable
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, ConfigRow
 
@@ -69,7 +69,8 @@ def outsider_rows(judge: Any, table: DeployedTable, account: str) -> list[Config
     for name, arn in outsiders(table, account):
         if arn.lower() in declared:
             continue
-        who = Identity(arn, "user", (("its own IAM policies, if they allow it", ITS_OWN),))
+        own = PolicySource("its own IAM policies, if they allow it", ITS_OWN)
+        who = Subject(arn, "user", (own,))
         check = f"{CHECK}[{name}]"
         try:
             witness = judge.reads(who)

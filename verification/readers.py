@@ -11,10 +11,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import account_of
+from kmsguard.access.dynamodb_context import decrypt_context
+from kmsguard.access.subject import Subject
 from kmsguard.access.trust import Chain
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
-from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
-from verification.account import Identity, Unreadable, authorization_details, identities
+from verification.account import Unreadable, authorization_details, identities
 from verification.grants import short_principal
 from verification.outputs import StackFacts
 from verification.outsiders import outsider_rows
@@ -25,9 +25,14 @@ CHECK = "table.readers"
 EXPECTED = "only declared key users can read"
 
 
+def _arn(who: Subject) -> str:
+    """A listed subject's ARN: IAM's listing names every user and role by one."""
+    return who.arn or ""
+
+
 def _witness(
     decision: access.Decision,
-    who: Identity,
+    who: Subject,
     key_policy: Mapping[str, Any],
     resource: str = "key policy",
 ) -> str:
@@ -38,7 +43,8 @@ def _witness(
     for ref in decision.statements:
         if ref.policy.startswith("identity["):
             i = int(ref.policy[len("identity[") : -1])
-            origin = who.policies[i][0] if i < len(who.policies) else ref.policy
+            known = who.identity_policies
+            origin = known[i].origin if i < len(known) else ref.policy
             parts.append(f"{origin} statement {ref.index}" + (f" ({ref.sid!r})" if ref.sid else ""))
         elif ref.policy == "resource":
             st = sts[ref.index] if 0 <= ref.index < len(sts) else {}
@@ -51,7 +57,7 @@ def _witness(
         elif ref.policy == "trust":
             parts.append(f"trust policy {ref.label()}")
         elif ref.policy == "permissions_boundary" and who.boundary is not None:
-            parts.append(f"within {who.boundary[0]}")
+            parts.append(f"within {who.boundary.origin}")
         else:
             parts.append(ref.label())
     return " + ".join(parts) or decision.reason
@@ -71,12 +77,12 @@ class Judge:
     # The deployed indexes and stream with their policies; without it, the table alone.
     table: DeployedTable | None = None
 
-    def reads(self, who: Identity) -> str | None:
+    def reads(self, who: Subject) -> str | None:
         """The witness of a read through one of the table's read paths (DynamoDB allows its
         actions and, where it returns items, the key the Decrypt it makes for the caller), or
         None when no path reads."""
-        ids = [doc for _, doc in who.policies]
-        boundary = who.boundary[1] if who.boundary is not None else None
+        ids = [source.document for source in who.identity_policies]
+        boundary = who.boundary.document if who.boundary is not None else None
         table = self.table or DeployedTable(self.facts.table_arn, table_policy=self.table_policy)
         key: access.Decision | None = None
         for target in targets(table):
@@ -94,12 +100,12 @@ class Judge:
             return f"{allowed} ({where})"
         return None
 
-    def _allowed(self, who: Identity, ids: list[Any], boundary: Any, target: Target) -> str | None:
+    def _allowed(self, who: Subject, ids: list[Any], boundary: Any, target: Target) -> str | None:
         """The witness that DynamoDB allows every action of the path, else None."""
         parts = []
         for action in target.path.actions:
             d = access.evaluate(
-                who.arn,
+                _arn(who),
                 action,
                 target.resource,
                 identity_policies=ids,
@@ -114,16 +120,10 @@ class Judge:
             parts.append(f"{action}: {_witness(d, who, policy, target.policy_name)}")
         return "; ".join(parts)
 
-    def _decrypt(self, who: Identity, ids: list[Any], boundary: Any) -> access.Decision:
-        account = account_of(who.arn) or ""
-        context = {
-            VIA_SERVICE: via_dynamodb(self.region),
-            CALLER_ACCOUNT: account,
-            "kms:EncryptionContext:aws:dynamodb:tableName": self.facts.table_name,
-            "kms:EncryptionContext:aws:dynamodb:subscriberId": account,
-        }
+    def _decrypt(self, who: Subject, ids: list[Any], boundary: Any) -> access.Decision:
+        context = decrypt_context(self.region, self.facts.table_name, account_of(_arn(who)))
         return access.evaluate(
-            who.arn,
+            _arn(who),
             "kms:Decrypt",
             self.facts.key_arn,
             identity_policies=ids,
@@ -136,42 +136,42 @@ class Judge:
         )
 
 
-def _row(who: Identity, observed: str, verdict: str, detail: str) -> ConfigRow:
-    return ConfigRow(f"{CHECK}[{short_principal(who.arn)}]", EXPECTED, observed, verdict, detail)
+def _row(who: Subject, observed: str, verdict: str, detail: str) -> ConfigRow:
+    return ConfigRow(f"{CHECK}[{short_principal(_arn(who))}]", EXPECTED, observed, verdict, detail)
 
 
-def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
+def reader_rows(found: Iterable[Subject], judge: Judge) -> list[ConfigRow]:
     """One MISMATCH row per undeclared identity that can read, directly or by becoming a role
     that can; a PASS row when there is none."""
     found = list(found)
     declared = {a.lower() for a in judge.facts.key_user_arns}
     rows: list[ConfigRow] = []
-    readers: list[tuple[Identity, Chain]] = []
+    readers: list[tuple[Subject, Chain]] = []
     judged = 0
     declared_readers: list[str] = []
     for who in found:
-        own = who.arn.lower() in declared
+        own = _arn(who).lower() in declared
         judged += not own
         try:
             witness = judge.reads(who)
         except access.PolicyDocumentError as exc:
             if not own:
                 rows.append(
-                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {_arn(who)}'s policies: {exc}")
                 )
             continue
         if witness is None:
             continue
         if own:
-            declared_readers.append(short_principal(who.arn))
-        readers.append((who, Chain.start(f"as {short_principal(who.arn)}: {witness}")))
+            declared_readers.append(short_principal(_arn(who)))
+        readers.append((who, Chain.start(f"as {short_principal(_arn(who))}: {witness}")))
         if not own:
             rows.append(
                 _row(
                     who,
-                    f"{short_principal(who.arn)} can read",
+                    f"{short_principal(_arn(who))} can read",
                     MISMATCH,
-                    f"{who.arn} is not a declared key user; {witness}",
+                    f"{_arn(who)} is not a declared key user; {witness}",
                 )
             )
     rows += _becoming(found, readers, declared, judge)
@@ -185,8 +185,8 @@ def reader_rows(found: Iterable[Identity], judge: Judge) -> list[ConfigRow]:
 
 
 def _becoming(
-    found: list[Identity],
-    readers: list[tuple[Identity, Chain]],
+    found: list[Subject],
+    readers: list[tuple[Subject, Chain]],
     declared: set[str],
     judge: Judge,
 ) -> list[ConfigRow]:
@@ -198,23 +198,23 @@ def _becoming(
     """
     from kmsguard.access.trust import ALL_BUT, ANYONE, entries, lets_in_undeclared
 
-    listed = {w.arn.lower() for w in found}
-    known = {w.arn for w, _ in readers}
+    listed = {_arn(w).lower() for w in found}
+    known = {_arn(w) for w, _ in readers}
     queue = deque((w, how) for w, how in readers if w.kind == "role")
     rows: list[ConfigRow] = []
     while queue:
         role, how = queue.popleft()
-        short = short_principal(role.arn)
+        short = short_principal(_arn(role))
         try:
-            if role.trust is None:
+            if role.trust is None or not role.trust.known:
                 raise access.PolicyDocumentError("AssumeRolePolicyDocument", "missing")
-            ways = entries(role.trust)
+            ways = entries(role.trust.document)
         except access.PolicyDocumentError as exc:
             rows.append(
                 _row(role, "", NOT_VERIFIABLE, f"cannot read the trust policy of {short}: {exc}")
             )
             continue
-        account = account_of(role.arn) or ""
+        account = account_of(_arn(role)) or ""
         outside = [e for e in ways if lets_in_undeclared(e, account, listed, declared)]
         if outside:
             rows.append(
@@ -222,44 +222,44 @@ def _becoming(
                     role,
                     f"undeclared principals can become {short}",
                     MISMATCH,
-                    f"{role.arn} can read and can be assumed by principals that are not declared "
+                    f"{_arn(role)} can read and can be assumed by principals that are not declared "
                     f"key users: {'; '.join(e.describe() for e in outside)}; {how.text()}",
                 )
             )
         if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
             continue  # everyone can become it: said above
         for who in found:
-            if who.arn in known:
+            if _arn(who) in known:
                 continue
             try:
                 d = access.evaluate(
-                    who.arn,
+                    _arn(who),
                     "sts:AssumeRole",
-                    role.arn,
-                    identity_policies=[doc for _, doc in who.policies],
+                    _arn(role),
+                    identity_policies=[source.document for source in who.identity_policies],
                     resource_policy=None,
-                    trust_policy=role.trust,
-                    permissions_boundary=who.boundary[1] if who.boundary else None,
+                    trust_policy=role.trust.document,
+                    permissions_boundary=who.boundary.document if who.boundary else None,
                     scps=judge.scps,
                     rcps=judge.rcps,
                 )
             except access.PolicyDocumentError as exc:
                 rows.append(
-                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {who.arn}'s policies: {exc}")
+                    _row(who, "", NOT_VERIFIABLE, f"cannot evaluate {_arn(who)}'s policies: {exc}")
                 )
-                known.add(who.arn)
+                known.add(_arn(who))
                 continue
             if not d.allowed:
                 continue
-            known.add(who.arn)
-            step = how.via(f"sts:AssumeRole {role.arn}: {_witness(d, who, {})}")
-            if who.arn.lower() not in declared:
+            known.add(_arn(who))
+            step = how.via(f"sts:AssumeRole {_arn(role)}: {_witness(d, who, {})}")
+            if _arn(who).lower() not in declared:
                 rows.append(
                     _row(
                         who,
-                        f"{short_principal(who.arn)} can read",
+                        f"{short_principal(_arn(who))} can read",
                         MISMATCH,
-                        f"{who.arn} is not a declared key user; {step.text()}",
+                        f"{_arn(who)} is not a declared key user; {step.text()}",
                     )
                 )
             if who.kind == "role":

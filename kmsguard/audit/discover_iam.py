@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.access.arn import managed_policy_name
+from kmsguard.access.authorization_details import referenced_policies
 from kmsguard.audit.inventory import Calls, Inventory
 
 # GetAccountAuthorizationDetails without AWS managed policies: the pack reads those from its
@@ -47,25 +48,13 @@ def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progre
     progress("iam", 1, 1)
 
 
-def _attached_aws_policies(details: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """AWS managed policies attached to an entity or used as a boundary, each once."""
-    arns: dict[str, None] = {}
-    for kind in ("UserDetailList", "GroupDetailList", "RoleDetailList"):
-        for e in details[kind]:
-            for mp in e.get("AttachedManagedPolicies") or []:
-                arns[str(mp.get("PolicyArn", ""))] = None
-            boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-            if boundary:
-                arns[str(boundary)] = None
-    return [a for a in arns if managed_policy_name(a)]
-
-
 def _aws_policies(inv: Inventory, iam: Any, calls: Calls) -> None:
     """The documents of the AWS managed policies in use, for the per-table proof (the pack has
     its own catalog): GetAccountAuthorizationDetails once more, for AWS managed policies only,
     and only when one is in use."""
     assert inv.iam is not None
-    wanted = set(_attached_aws_policies(inv.iam))
+    # AWS managed policies attached to an entity or used as a boundary.
+    wanted = {a for a in referenced_policies(inv.iam) if managed_policy_name(a)}
     if not wanted:
         return
     try:

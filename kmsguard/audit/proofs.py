@@ -7,13 +7,16 @@ from typing import Any
 
 from kmsguard.access import PolicyDocumentError, evaluate, parse_policy
 from kmsguard.access.arn import account_of, is_key_arn, parse_arn
+from kmsguard.access.authorization_details import subjects
+from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove import Key, Verdict, access_not_granted
+from kmsguard.access.subject import PolicySource
 from kmsguard.audit.findings import KEY_ACCESS, READERS, Finding, Skipped, own
 from kmsguard.audit.inventory import Inventory, KeyData, TableData
 from kmsguard.audit.model import document_text
-from kmsguard.contract import AwsType, dynamodb_service_endpoint
+from kmsguard.contract import AwsType
 from kmsguard.org_policies import OrgPolicies
 
 ACTION = "kms:Decrypt"
@@ -47,65 +50,46 @@ class Principals:
         self.problems: list[str] = []
         if iam is None:
             return
-        managed: dict[str, Policy] = {}
-        for arn, doc in (aws_policies or {}).items():
-            one = self._parse(doc, arn)
-            if one is not None:
-                managed[arn] = one
-        for p in iam.get("Policies", []):
-            doc = next(
-                (
-                    v.get("Document")
-                    for v in p.get("PolicyVersionList") or []
-                    if v.get("IsDefaultVersion")
-                ),
-                None,
-            )
-            one = self._parse(doc, p["Arn"])
-            if one is not None:
-                managed[p["Arn"]] = one
-        groups = {g["GroupName"]: g for g in iam.get("GroupDetailList", [])}
-        for kind, items, inline in (
-            ("user", iam.get("UserDetailList", []), "UserPolicyList"),
-            ("role", iam.get("RoleDetailList", []), "RolePolicyList"),
-        ):
-            for e in items:
-                arn = str(e["Arn"])
-                docs = [self._parse(ip["PolicyDocument"], arn) for ip in e.get(inline) or []]
-                attached = [mp["PolicyArn"] for mp in e.get("AttachedManagedPolicies") or []]
-                for g in e.get("GroupList") or [] if kind == "user" else []:
-                    group = groups.get(g, {})
-                    docs += [
-                        self._parse(ip["PolicyDocument"], arn)
-                        for ip in group.get("GroupPolicyList") or []
-                    ]
-                    attached += [
-                        mp["PolicyArn"] for mp in group.get("AttachedManagedPolicies") or []
-                    ]
-                docs += [managed.get(a) for a in attached]
-                known = [d for d in docs if d is not None]
-                if any(
-                    not st.is_deny and st.action_matches(ACTION.lower())
-                    for d in known
-                    for st in d.statements
-                ):
-                    self.policies[arn] = known
-                if any(
-                    st.action_matches(a) for d in known for st in d.statements for a in RELEVANT
-                ):
-                    self.readers[arn] = known
-                boundary = (e.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
-                if boundary in managed:
-                    self.boundaries[arn] = managed[boundary]
+        # One parse per document: the collector hands a managed policy attached to many as one
+        # object (kept here with its parse, so that its id stays its own).
+        parsed: dict[int, tuple[Any, Policy | None]] = {}
+        for subject in subjects(iam, (aws_policies or {}).get):
+            arn = str(subject.arn)
+            known = [
+                p
+                for p in (self._parse(s, arn, parsed) for s in subject.identity_policies)
+                if p is not None
+            ]
+            if any(
+                not st.is_deny and st.action_matches(ACTION.lower())
+                for d in known
+                for st in d.statements
+            ):
+                self.policies[arn] = known
+            if any(st.action_matches(a) for d in known for st in d.statements for a in RELEVANT):
+                self.readers[arn] = known
+            boundary = self._parse(subject.boundary, arn, parsed)
+            if boundary is not None:
+                self.boundaries[arn] = boundary
 
-    def _parse(self, doc: Any, where: str) -> Policy | None:
-        if doc is None:
+    def _parse(
+        self, source: PolicySource | None, where: str, parsed: dict[int, tuple[Any, Policy | None]]
+    ) -> Policy | None:
+        """The source's document parsed; None when it is unknown or unreadable (noted)."""
+        if source is None:
             return None
-        try:
-            return parse_policy(document_text(doc), kind="identity")
-        except PolicyDocumentError as exc:
-            self.problems.append(f"{where}: {exc}")
+        if not source.known:
+            self.problems.append(f"{where}: {source.origin}: {source.problem}")
             return None
+        key = id(source.document)
+        if key not in parsed:
+            try:
+                one = parse_policy(document_text(source.document), kind="identity")
+            except PolicyDocumentError as exc:
+                self.problems.append(f"{where}: {source.origin}: {exc}")
+                one = None
+            parsed[key] = (source.document, one)
+        return parsed[key][1]
 
 
 def named_key_users(policy: Policy) -> list[str]:
@@ -159,7 +143,7 @@ def key_access(
     found: list[dict[str, Any]] = []
     for arn in principals.policies:
         if arn not in named:
-            witness = _decides(arn, key, policy, principals, org, region)
+            witness = _decides(arn, key, policy, principals, org, (region, table.name))
             if witness is not None:
                 found.append(witness)
     # The root delegates to the account's IAM, decided above; known principals are set aside.
@@ -201,10 +185,17 @@ def key_access(
 
 
 def _decides(
-    arn: str, key: KeyData, policy: Policy, principals: Principals, org: OrgPolicies, region: str
+    arn: str,
+    key: KeyData,
+    policy: Policy,
+    principals: Principals,
+    org: OrgPolicies,
+    table: tuple[str, str],
 ) -> dict[str, Any] | None:
-    """The request by which a known principal decrypts, directly or through DynamoDB."""
-    for context in ({}, {"kms:ViaService": dynamodb_service_endpoint(region)}):
+    """The request by which a known principal decrypts, directly or through DynamoDB when it
+    reads the table (`table`: its region and name)."""
+    region, name = table
+    for context in ({}, decrypt_context(region, name, account_of(arn))):
         decision = evaluate(
             arn,
             ACTION,

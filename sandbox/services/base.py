@@ -7,11 +7,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kmsguard.access.subject import Subject
 from sandbox.check import Check, base_context
 from sandbox.engine import Engine, Verdict
 from sandbox.errors import ErrorResponse
 from sandbox.kms_rotation import RotationPeriods
-from sandbox.principals import Principal
 from sandbox.wire import ApiRequest
 
 
@@ -27,29 +27,27 @@ class Host(Protocol):
     @property
     def rotation(self) -> RotationPeriods: ...
 
-    def decide(self, principal: Principal, check: Check) -> Verdict: ...
+    def decide(self, subject: Subject, check: Check) -> Verdict: ...
 
 
-Checks = Callable[[Principal, ApiRequest], list[Check]]
+Checks = Callable[[Subject, ApiRequest], list[Check]]
 
 
-def every_action_on_anything(principal: Principal, request: ApiRequest) -> list[Check]:
+def every_action_on_anything(subject: Subject, request: ApiRequest) -> list[Check]:
     """The request's own action on "*" (a service that names no resources)."""
-    return [
-        Check(f"{request.service}:{request.action}", "*", None, base_context(principal, request))
-    ]
+    return [Check(f"{request.service}:{request.action}", "*", None, base_context(subject, request))]
 
 
-def _unchanged(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+def _unchanged(request: ApiRequest, subject: Subject) -> dict[str, Any] | None:
     return None
 
 
-def _no_lockout(principal: Principal, request: ApiRequest) -> Check | None:
+def _no_lockout(subject: Subject, request: ApiRequest) -> Check | None:
     return None
 
 
 def _valid(
-    host: Host, principal: Principal, request: ApiRequest, lockout: Check | None
+    host: Host, subject: Subject, request: ApiRequest, lockout: Check | None
 ) -> ErrorResponse | None:
     return None
 
@@ -83,13 +81,13 @@ class Service:
     # Operations the layer serves itself, beside moto's (refused as unknown otherwise).
     serves: Callable[[ApiRequest], bool] = _served_by_moto
     # The parameters moto will run, identifiers resolved as moto looks them up (None: as sent).
-    resolve: Callable[[ApiRequest, Principal], dict[str, Any] | None] = _unchanged
+    resolve: Callable[[ApiRequest, Subject], dict[str, Any] | None] = _unchanged
     # Every check the request must pass, in AWS's order (service action first, then KMS).
     checks: Checks = every_action_on_anything
     # A check decided only after `validate` has read the document it is about.
-    lockout: Callable[[Principal, ApiRequest], Check | None] = _no_lockout
+    lockout: Callable[[Subject, ApiRequest], Check | None] = _no_lockout
     # What AWS refuses beyond authorization, once every check passed.
-    validate: Callable[[Host, Principal, ApiRequest, Check | None], ErrorResponse | None] = _valid
+    validate: Callable[[Host, Subject, ApiRequest, Check | None], ErrorResponse | None] = _valid
     # An answer the layer gives instead of moto: (status, XML body) or the refusal; None: moto's.
     answer: Callable[[ApiRequest], tuple[int, bytes] | ErrorResponse | None] = _moto_answers
     # What moto may touch while it runs the request.

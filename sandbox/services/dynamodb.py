@@ -9,14 +9,14 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from kmsguard.access.dynamodb_context import decrypt_context
+from kmsguard.access.subject import Subject
 from sandbox import data_paths, errors, identifiers, partiql, streams, table_grants, table_policies
 from sandbox.canonical import Refused
 from sandbox.check import Check, base_context
 from sandbox.engine import PolicyInvalid
 from sandbox.errors import ErrorResponse
 from sandbox.keys import KMS_DECRYPT, key_grants, key_policy
-from sandbox.principals import Principal
 from sandbox.services.base import Host, Service
 from sandbox.settings import ACCOUNT_ID
 from sandbox.tables import table_arn, table_key, table_name_of
@@ -145,9 +145,9 @@ def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str, str]]:
     raise Refused(errors.json_error("dynamodb", "ValidationException", message))
 
 
-def _table_checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def _table_checks(subject: Subject, request: ApiRequest) -> list[Check]:
     region = request.region
-    context = base_context(principal, request)
+    context = base_context(subject, request)
     checks: list[Check] = []
     seen: set[tuple[str, str, str]] = set()
     found = _tables_and_actions(request)
@@ -168,21 +168,11 @@ def _table_checks(principal: Principal, request: ApiRequest) -> list[Check]:
         checks.append(Check(f"dynamodb:{action}", resource, policy, context))
     if request.action not in DYNAMODB_ITEM_ACTIONS:
         return checks
-    via = {
-        **context,
-        VIA_SERVICE: dynamodb_service_endpoint(region),
-        CALLER_ACCOUNT: principal.account_id,
-    }
     for table in sorted({table for _, table, _ in seen if table}):
         key = table_key(region, table)
         if key is not None:
             policy = key_policy(key, region)
-            # DynamoDB's encryption context for the table's data keys.
-            ctx = {
-                **via,
-                "kms:EncryptionContext:aws:dynamodb:tableName": table_name_of(table),
-                "kms:EncryptionContext:aws:dynamodb:subscriberId": principal.account_id,
-            }
+            ctx = {**context, **decrypt_context(region, table_name_of(table), subject.account)}
             checks.append(
                 Check(
                     KMS_DECRYPT,
@@ -197,14 +187,14 @@ def _table_checks(principal: Principal, request: ApiRequest) -> list[Check]:
     return checks
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """The request's actions on its tables (and indexes), then what its data path needs."""
-    found = _table_checks(principal, request)
-    found.extend(data_paths.checks(principal, request))
+    found = _table_checks(subject, request)
+    found.extend(data_paths.checks(subject, request))
     return found
 
 
-def resolve(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+def resolve(request: ApiRequest, subject: Subject) -> dict[str, Any] | None:
     """Every table the request names, named as moto looks it up."""
     if request.protocol != "json":
         return None
@@ -212,7 +202,7 @@ def resolve(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
 
 
 def validate(
-    host: Host, principal: Principal, request: ApiRequest, lockout: Check | None
+    host: Host, subject: Subject, request: ApiRequest, lockout: Check | None
 ) -> ErrorResponse | None:
     """A table's policy must be one the authorizer reads: a Deny it could not read would
     otherwise be silently ignored."""

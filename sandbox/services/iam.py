@@ -9,10 +9,10 @@ from typing import Any
 
 from moto.iam.models import iam_backends
 
+from kmsguard.access.subject import Subject
 from sandbox import identifiers, user_boundaries
 from sandbox.check import Check, base_context
 from sandbox.errors import ErrorResponse
-from sandbox.principals import Principal
 from sandbox.services.base import Host, Service
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
@@ -53,11 +53,11 @@ def iam_resource_kinds(action: str) -> tuple[str, ...]:
     return tuple(kind for kind in types if kind in _IAM_NAMED_BY)
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """The IAM action on the entity (or policy) its catalog entry says it is on."""
     params, action = request.params, request.action
     iam = iam_backends[ACCOUNT_ID]["aws"]
-    context = base_context(principal, request)
+    context = base_context(subject, request)
     entities: dict[str, Mapping[str, Any]] = {
         "user": iam.users,
         "group": iam.groups,

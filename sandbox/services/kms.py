@@ -9,14 +9,14 @@ from typing import Any
 from moto.kms.models import kms_backends
 
 from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias
+from kmsguard.access.subject import Subject
 from kmsguard.contract import CALLER_ACCOUNT
 from sandbox import errors, identifiers
 from sandbox.canonical import Refused
-from sandbox.check import Check, base_context
+from sandbox.check import Check, arn_of, base_context, is_root
 from sandbox.engine import PolicyInvalid
 from sandbox.errors import ErrorResponse
 from sandbox.keys import find_key, key_from_ciphertext, key_grants, key_policy, kms_refusal
-from sandbox.principals import Principal
 from sandbox.services.base import Host, Service
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
@@ -36,27 +36,29 @@ def _incorrect_key(name: str) -> Refused:
     )
 
 
-def _may_retire(principal: Principal, region: str, params: Mapping[str, Any]) -> bool:
+def _may_retire(subject: Subject, region: str, params: Mapping[str, Any]) -> bool:
     """AWS: a grant's retiring principal, its grantee when it lists RetireGrant, and the account
     it was created in (the sandbox's one account, whose root the admin is) may retire it without
     any policy (RetireGrant by GrantToken or by KeyId + GrantId)."""
     token, gid = params.get("GrantToken"), params.get("GrantId")
-    me = {principal.arn.lower(), (principal.role_arn or principal.arn).lower()}
+    me = {arn_of(subject).lower(), (subject.policy_principal or "").lower()}
     for key in kms_backends[ACCOUNT_ID][region].keys.values():
         for grant in getattr(key, "grants", {}).values():
             if (token and grant.token == token) or (gid and grant.id == gid):
                 retiring = str(grant.retiring_principal or "").lower()
                 grantee = str(grant.grantee_principal or "").lower()
-                if principal.is_admin and principal.account_id == ACCOUNT_ID:
+                if is_root(subject) and subject.account == ACCOUNT_ID:
                     return True
                 return retiring in me or (grantee in me and "RetireGrant" in grant.operations)
     return False
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """The KMS action on the key the request acts on (for an alias, on it and its keys)."""
     params, region, action = request.params, request.region, request.action
-    context = {**base_context(principal, request), CALLER_ACCOUNT: principal.account_id}
+    context = base_context(subject, request)
+    if subject.account:
+        context[CALLER_ACCOUNT] = subject.account
 
     ec = params.get("EncryptionContext")
     if isinstance(ec, dict):
@@ -88,8 +90,8 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
             raise kms_refusal("ValidationException", "ReEncrypt needs a DestinationKeyId.")
         return [on_key("kms:ReEncryptFrom", source), on_key("kms:ReEncryptTo", destination)]
     if action in ALIAS_ACTIONS:
-        return _alias_checks(principal, request, context, on_key)
-    if action == "RetireGrant" and _may_retire(principal, region, params):
+        return _alias_checks(subject, request, context, on_key)
+    if action == "RetireGrant" and _may_retire(subject, region, params):
         return []
     key = find_key(region, params.get("KeyId")) or find_key(region, params.get("TargetKeyId"))
     if key is not None:
@@ -100,7 +102,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
 
 
 def _alias_checks(
-    principal: Principal, request: ApiRequest, context: Mapping[str, Any], on_key: Any
+    subject: Subject, request: ApiRequest, context: Mapping[str, Any], on_key: Any
 ) -> list[Check]:
     """AWS "Controlling access to aliases": the alias (IAM policy) and every key it is on."""
     params, region, action = request.params, request.region, request.action
@@ -128,7 +130,7 @@ def _alias_checks(
     return found
 
 
-def resolve(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
+def resolve(request: ApiRequest, subject: Subject) -> dict[str, Any] | None:
     """Key parameters as moto's key ids."""
     if request.protocol != "json":
         return None
@@ -138,7 +140,7 @@ def resolve(request: ApiRequest, principal: Principal) -> dict[str, Any] | None:
     return params
 
 
-def lockout(principal: Principal, request: ApiRequest) -> Check | None:
+def lockout(subject: Subject, request: ApiRequest) -> Check | None:
     """CreateKey / PutKeyPolicy: the new policy must keep the caller able to change it."""
     if request.action not in ("CreateKey", "PutKeyPolicy"):
         return None
@@ -150,22 +152,22 @@ def lockout(principal: Principal, request: ApiRequest) -> Check | None:
         key_arn = key.arn if key is not None else "*"
     else:
         key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
-    context = {**base_context(principal, request), "kms:CallerAccount": ACCOUNT_ID}
+    context = {**base_context(subject, request), "kms:CallerAccount": ACCOUNT_ID}
     return Check("kms:PutKeyPolicy", key_arn, policy, context)
 
 
 def validate(
-    host: Host, principal: Principal, request: ApiRequest, lockout: Check | None
+    host: Host, subject: Subject, request: ApiRequest, lockout: Check | None
 ) -> ErrorResponse | None:
     return (
-        _validate_new_key_policy(host, principal, request, lockout)
+        _validate_new_key_policy(host, subject, request, lockout)
         or _validate_grant(host, request)
         or host.rotation.refuse(request)
     )
 
 
 def _validate_new_key_policy(
-    host: Host, principal: Principal, request: ApiRequest, lockout: Check | None
+    host: Host, subject: Subject, request: ApiRequest, lockout: Check | None
 ) -> ErrorResponse | None:
     """CreateKey / PutKeyPolicy: AWS validates the document and applies the lockout check."""
     if request.action not in ("CreateKey", "PutKeyPolicy"):
@@ -179,7 +181,7 @@ def _validate_new_key_policy(
         host.engine.validate_key_policy(policy)
     except PolicyInvalid as exc:
         return errors.malformed_policy(exc.message)
-    if lockout is not None and not host.decide(principal, lockout).allowed:
+    if lockout is not None and not host.decide(subject, lockout).allowed:
         return errors.malformed_policy(LOCKOUT_MESSAGE)
     return None
 

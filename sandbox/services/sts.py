@@ -8,22 +8,22 @@ from typing import Any
 
 from moto.iam.models import iam_backends
 
+from kmsguard.access.subject import Subject
 from sandbox import errors, principals
-from sandbox.check import Check, base_context
+from sandbox.check import Check, base_context, is_root
 from sandbox.engine import PolicyInvalid
 from sandbox.errors import ErrorResponse
-from sandbox.principals import Principal
 from sandbox.services.base import Host, Service
 from sandbox.settings import ACCOUNT_ID
 from sandbox.wire import ApiRequest
 
 
-def checks(principal: Principal, request: ApiRequest) -> list[Check]:
+def checks(subject: Subject, request: ApiRequest) -> list[Check]:
     """AssumeRole on the role, under its trust policy; any other action on "*"."""
     action, params = request.action, request.params
     if action == "GetCallerIdentity":
         return []  # AWS lets every authenticated caller ask who it is
-    context = base_context(principal, request)
+    context = base_context(subject, request)
     if action == "AssumeRole" and params.get("RoleArn"):
         role_arn = str(params["RoleArn"])
         trust = None
@@ -36,7 +36,7 @@ def checks(principal: Principal, request: ApiRequest) -> list[Check]:
 
 
 def validate(
-    host: Host, principal: Principal, request: ApiRequest, lockout: Check | None
+    host: Host, subject: Subject, request: ApiRequest, lockout: Check | None
 ) -> ErrorResponse | None:
     """AssumeRole's Policy must be a valid policy; its PolicyArns must exist."""
     if request.action != "AssumeRole":
@@ -87,13 +87,14 @@ def answer(request: ApiRequest) -> tuple[int, bytes] | None:
     answers the root's keys with the root."""
     if request.action != "GetCallerIdentity":
         return None
-    principal = principals.resolve(request.access_key_id or "")
-    if principal is None or not principal.is_admin:
+    caller = principals.resolve(request.access_key_id or "")
+    if caller is None or not is_root(caller.subject):
         return None
+    arn, account = caller.subject.arn, caller.subject.account
     body = (
         '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
-        f"<GetCallerIdentityResult><Arn>{principal.arn}</Arn>"
-        f"<UserId>{principal.account_id}</UserId><Account>{principal.account_id}</Account>"
+        f"<GetCallerIdentityResult><Arn>{arn}</Arn>"
+        f"<UserId>{account}</UserId><Account>{account}</Account>"
         "</GetCallerIdentityResult>"
         f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
         "</GetCallerIdentityResponse>"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
+from kmsguard.access.subject import PolicySource, Subject
 from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy
-from verification.account import Identity, Unreadable, authorization_details, identities
+from verification.account import Unreadable, authorization_details, identities
 from verification.outputs import StackFacts
 from verification.readers import Judge, reader_rows
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS
@@ -254,7 +256,21 @@ def test_a_managed_policy_missing_from_the_listing_is_fetched_or_refused() -> No
     with pytest.raises(Unreadable, match=f"managed policy {arn} is not in the listing"):
         identities(details)
     [who] = identities(details, lambda a: READ if a == arn else None)
-    assert who.policies[0] == (f"managed policy {arn}", READ)
+    assert who.identity_policies[0] == PolicySource(f"managed policy {arn}", READ)
+
+
+def test_a_url_encoded_document_as_the_api_returns_it_is_read_not_refused() -> None:
+    # GetAccountAuthorizationDetails URL-encodes policy documents; a client that does not
+    # decode them (a proxy, another SDK) hands over the encoded text.
+    [row] = rows_for(group_details(quote(json.dumps(READ))))
+    assert (row.check, row.verdict) == ("table.readers[user/intruder]", MISMATCH)
+
+
+def test_an_inline_policy_without_a_document_is_not_verifiable_never_a_traceback() -> None:
+    details = group_details()
+    details["GroupDetailList"][0]["GroupPolicyList"] = [{"PolicyName": "read"}]
+    with pytest.raises(Unreadable, match="inline policy read of group readers has no document"):
+        identities(details)
 
 
 def test_a_document_the_evaluator_refuses_is_not_verifiable_naming_the_identity() -> None:
@@ -301,7 +317,12 @@ def test_every_page_of_the_listing_is_read() -> None:
 
 def test_identity_keeps_where_each_document_comes_from() -> None:
     [who] = identities(group_details())
-    assert who == Identity(INTRUDER, "user", (("inline policy read of group readers", READ),))
+    assert who == Subject(
+        INTRUDER,
+        "user",
+        (PolicySource("inline policy read of group readers", READ),),
+        groups=(f"arn:aws:iam::{ACCT}:group/readers",),
+    )
 
 
 class _Refusing:

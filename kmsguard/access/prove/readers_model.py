@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from kmsguard.access.dynamodb_context import SUBSCRIBER_ID, encryption_context
 from kmsguard.access.dynamodb_reads import ReadPath
 from kmsguard.access.grants import Grant
 from kmsguard.access.matching import principal_info
@@ -207,11 +208,7 @@ class Model:
             info = principal_info(g.grantee)
             # The subscriber id is the caller's account: a constraint on it names one account.
             for acct in _grant_accounts(g, info.account):
-                ec = {
-                    k[len("kms:EncryptionContext:") :]: v
-                    for k, v in s.decrypt_context(acct).items()
-                    if k.startswith("kms:EncryptionContext:")
-                }
+                ec = encryption_context(s.table_name, acct)
                 if not g.constraints_hold(ec):
                     continue
                 in_acct = e.t() if acct == "*" else e.account_is(acct)
@@ -275,7 +272,7 @@ def _grant_accounts(g: Grant, grantee_account: str | None) -> list[str]:
     """The caller accounts to try a grant's constraints with ("*": the constraints do not read
     the subscriber id, so any account)."""
     keys = {k for k, _ in (g.subset or ())} | {k for k, _ in (g.equals or ())}
-    if "aws:dynamodb:subscriberId" not in keys:
+    if SUBSCRIBER_ID not in keys:
         return ["*"]
-    named = {v for k, v in (g.subset or ()) + (g.equals or ()) if k == "aws:dynamodb:subscriberId"}
+    named = {v for k, v in (g.subset or ()) + (g.equals or ()) if k == SUBSCRIBER_ID}
     return sorted(named | ({grantee_account} if grantee_account else set()))

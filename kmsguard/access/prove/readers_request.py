@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import z3
 
 from kmsguard.access.arn import account_of
+from kmsguard.access.dynamodb_context import SUBSCRIBER_ID, TABLE_NAME
 from kmsguard.access.dynamodb_reads import ReadPath
 from kmsguard.access.evaluate import decide
 from kmsguard.access.matching import principal_info
@@ -20,8 +21,6 @@ from kmsguard.access.prove.universe import ROOT, SERVICE
 
 T = TypeVar("T")
 _EC = "kms:encryptioncontext:"
-_TABLE_KEY = "aws:dynamodb:tableName"
-_SUBSCRIBER_KEY = "aws:dynamodb:subscriberId"
 
 
 def assumed_policy(setup: Setup, path: ReadPath, resource: str) -> dict[str, Any]:
@@ -54,9 +53,9 @@ def pin_decrypt_keys(enc: Encoder, setup: Setup) -> list[z3.BoolRef]:
         v0 = slot.values[0]
         if key == "kms:viaservice":
             out += [slot.count == 1, v0 == enc.s(_endpoint(setup))]
-        elif key == _EC + _TABLE_KEY.lower():
+        elif key == _EC + TABLE_NAME.lower():
             out += [slot.count == 1, v0 == enc.s(setup.table_name)]
-        elif key == _EC + _SUBSCRIBER_KEY.lower():
+        elif key == _EC + SUBSCRIBER_ID.lower():
             out += [
                 z3.Implies(r.kind == SERVICE, slot.count == 0),
                 z3.Implies(r.kind != SERVICE, z3.And(slot.count == 1, v0 == r.acct)),
@@ -64,7 +63,7 @@ def pin_decrypt_keys(enc: Encoder, setup: Setup) -> list[z3.BoolRef]:
         elif key.startswith(_EC):
             out.append(slot.count == 0)
         elif key == "kms:encryptioncontextkeys":
-            names = [enc.s(_TABLE_KEY), enc.s(_SUBSCRIBER_KEY)]
+            names = [enc.s(TABLE_NAME), enc.s(SUBSCRIBER_ID)]
             out.append(slot.count >= min(slot.size, 2))
             out += [
                 z3.Implies(slot.count > i, z3.Or(*(v == n for n in names)))

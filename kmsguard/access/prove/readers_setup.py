@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmsguard.access.arn import account_of, is_account_id, parse_arn
+from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.dynamodb_reads import BACKUP, INDEX, READ_PATHS, STREAM, TABLE, ReadPath
 from kmsguard.access.errors import PolicyDocumentError
 from kmsguard.access.evaluate import PolicyLike
@@ -22,11 +23,6 @@ DECRYPT = "kms:Decrypt"
 _PRINCIPAL = re.compile(r"^(arn:[\w-]+:(iam|sts)::\d{12}:\S+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?)$")
 # A backup's id as DynamoDB writes it (14 digits, a dash, 8 characters): any one stands for all.
 SAMPLE_BACKUP = "backup/01234567890123-abcdefgh"
-
-
-def via_dynamodb(region: str) -> str:
-    """The `kms:ViaService` value DynamoDB presents when it decrypts for a caller in `region`."""
-    return f"dynamodb.{region}.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -89,14 +85,7 @@ class Setup:
 
     def decrypt_context(self, caller_account: str) -> dict[str, str]:
         """The request context DynamoDB adds when it calls kms:Decrypt for the caller."""
-        out = {
-            "kms:ViaService": via_dynamodb(self.region),
-            "kms:EncryptionContext:aws:dynamodb:tableName": self.table_name,
-        }
-        if caller_account:
-            out["kms:CallerAccount"] = caller_account
-            out["kms:EncryptionContext:aws:dynamodb:subscriberId"] = caller_account
-        return out
+        return decrypt_context(self.region, self.table_name, caller_account)
 
     def only_declared_reach(self) -> bool:
         """Without a table or stream policy, in a closed account, DynamoDB allows a read only to
