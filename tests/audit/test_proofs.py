@@ -47,7 +47,7 @@ def _principals() -> Principals:
 def _witnesses(key: KeyData) -> list[dict[str, object]]:
     table = TableData("eu-west-1", "orders", TABLE, {})
     finding = key_access(table, key, _principals(), OrgPolicies(), 10.0)
-    found = finding.witnesses if finding is not None else ()
+    found = [w for r in finding.found for w in r.finding.witness["witnesses"]] if finding else []
     return [w for w in found if w.get("principal") == USER]
 
 
