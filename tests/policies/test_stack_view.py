@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kmsguard.contract import AwsType
-from policies.stack import StackView
+from policies.stack.graph import StackView
 from tests.policies.helpers import Res, key_props, stack_args
 
 

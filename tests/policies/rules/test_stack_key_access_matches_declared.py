@@ -840,3 +840,28 @@ def test_access_an_identity_policy_the_evaluator_cannot_read_defers():
     assert r.deferred == [
         f"Key 'key': cannot evaluate access of {f.witness['principal']}: {f.witness['problem']}"
     ]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [pytest.param("not json", id="not JSON"), pytest.param(UNKNOWN, id="unknown now")],
+)
+def test_access_path_names_the_policy_that_allowed_not_one_before_it(first: str) -> None:
+    # The evaluator numbers only the documents it is given; a policy it cannot be given
+    # (unreadable, or unknown now) must not shift the name the path shows.
+    u = stack_user()
+    junk = Res(AwsType.IAM_USER_POLICY, "junk", {"user": "tester", "policy": first}, user=[u.urn])
+    pol = _decrypt_policy_resource()
+    att = Res(
+        AwsType.IAM_USER_POLICY_ATTACHMENT,
+        "att",
+        {"user": "tester", "policyArn": pol.props["arn"]},
+        user=[u.urn],
+        policyArn=[pol.urn],
+    )
+    r = run_rule(rule, stack_args([stack_key(), u, junk, pol, att]))
+    assert r.codes == ["undeclared-key-user"] and r.deferred_codes == []
+    assert r.found[0].witness["path"] == (
+        "root delegation (statement 'EnableRootAccountIamDelegation') + identity policy "
+        "Policy dec (attached by att) (identity[0] statement 0)"
+    )
