@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from kmsguard.access.arn import account_of
@@ -44,6 +44,8 @@ class PrincipalReach:
                 continue
             for resource in reach:
                 self._by_resource.setdefault(resource.lower(), []).append(p)
+        # Made once: see arns_for_resource.
+        self.everywhere_arns = frozenset(a for p in self.everywhere if (a := p.subject.arn))
 
     def for_resource(self, identifiers: Iterable[str], named: Iterable[str]) -> list[StackSubject]:
         """Principals that may reach a resource known by these identifiers, plus those named.
@@ -64,6 +66,24 @@ class PrincipalReach:
     def named(self, arn: str) -> list[StackSubject]:
         """The stack's principals with this ARN (IAM names are case-insensitive)."""
         return self._by_arn.get(arn.lower(), [])
+
+
+def arns_for_resource(
+    reaches: Iterable[PrincipalReach], identifiers: Collection[str], named: Collection[str]
+) -> set[str]:
+    """The known ARNs of the principals any of these reaches offers the resource, unordered:
+    `for_resource` for the rules that want ARNs only, without a list per resource (when most
+    principals reach everywhere, every resource is offered all of them)."""
+    found: set[str] = set()
+    for reach in reaches:
+        found |= reach.everywhere_arns
+        for ident in identifiers:
+            found.update(
+                a for p in reach._by_resource.get(ident.lower(), ()) if (a := p.subject.arn)
+            )
+        for arn in named:
+            found.update(a for p in reach.named(arn) if (a := p.subject.arn))
+    return found
 
 
 _ANYWHERE: frozenset[str] = frozenset({"*"})

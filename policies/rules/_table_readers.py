@@ -8,7 +8,13 @@ from kmsguard.access.key_users import key_users
 from policies.document import statements
 from policies.grants import key_grants
 from policies.meta import Findings
-from policies.rules._principals import PrincipalReach, boundary_of, readable, unknown_reasons
+from policies.rules._principals import (
+    PrincipalReach,
+    arns_for_resource,
+    boundary_of,
+    readable,
+    unknown_reasons,
+)
 from policies.rules.stack_key_access_matches_declared import _default_policy
 from policies.stack.graph import Node, StackView
 from policies.stack.keys import stack_keys
@@ -48,8 +54,7 @@ class KeySide:
             if st.not_principal or spec is None or spec.everyone:
                 return None
             named |= set(spec.arns)
-        found = reach.for_resource(self.identifiers, named)
-        return {p.subject.arn for p in found if p.subject.arn is not None}
+        return arns_for_resource([reach], self.identifiers, named)
 
 
 def key_sides(
@@ -190,12 +195,7 @@ def reaching(
             if st.not_principal or spec is None or spec.everyone:
                 return None
             named |= set(spec.arns)
-    return {
-        p.subject.arn
-        for reach in reaches
-        for p in reach.for_resource(idents, named)
-        if p.subject.arn is not None
-    }
+    return arns_for_resource(reaches, idents, named)
 
 
 def check_exports(facts: TableFacts, where: str, allowed: set[str], findings: Findings) -> None:

@@ -6,7 +6,13 @@ import json
 from typing import Any
 
 from kmsguard.contract import AwsType
-from policies.rules._principals import PrincipalReach, boundary_of, readable, unknown_reasons
+from policies.rules._principals import (
+    PrincipalReach,
+    arns_for_resource,
+    boundary_of,
+    readable,
+    unknown_reasons,
+)
 from policies.stack.graph import StackView
 from policies.stack.principals import StackSubject, stack_subjects
 from tests.policies.helpers import ACCOUNT, KEY_ARN, Res, stack_args
@@ -81,3 +87,22 @@ def test_the_evaluator_is_given_the_parsed_documents_and_told_what_is_unknown() 
     assert boundary_of(p) is None
     [p] = subjects(user("u", allow("*")))
     assert [d.origin for d in readable(p)] == ["UserPolicy u-p"] and unknown_reasons(p) == ""
+
+
+def test_the_arns_offered_by_several_reaches_are_those_each_offers() -> None:
+    found = subjects(
+        user("exact", allow(KEY_ARN)),
+        user("star", allow("*", "dynamodb:*")),
+        user("other", allow(OTHER_KEY)),
+        user("named", allow("*", "s3:GetObject")),
+    )
+    ghost = Res(AwsType.IAM_USER, "ghost", {"arn": UNKNOWN})  # reaches everywhere, has no ARN
+    found += stack_subjects(StackView(stack_args([ghost]).resources))
+    reaches = [PrincipalReach(found, a) for a in ("kms:Decrypt", "dynamodb:GetItem")]
+    named = {f"arn:aws:iam::{ACCOUNT}:user/named"}
+    expected = {
+        p.subject.arn for r in reaches for p in r.for_resource({KEY_ARN}, named) if p.subject.arn
+    }
+    assert arns_for_resource(reaches, {KEY_ARN.lower()}, named) == expected
+    assert expected == {f"arn:aws:iam::{ACCOUNT}:user/{n}" for n in ("exact", "star", "named")}
+    assert arns_for_resource([], {KEY_ARN}, named) == set()
