@@ -102,7 +102,12 @@ class StackView:
         return view
 
     def collected(self, collect: Callable[[StackView], T]) -> T:
-        """What `collect` gathers from this view, gathered on the first call only."""
+        """What `collect` gathers from this view, gathered on the first call only.
+
+        What it returns must not refer back to the view: a view the next stack replaces is
+        then freed at once, not kept with its whole stack until the cycle collector's slowest
+        pass, which would walk it.
+        """
         if collect not in self._collected:
             self._collected[collect] = collect(self)
         return cast(T, self._collected[collect])

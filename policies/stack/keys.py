@@ -28,27 +28,37 @@ def _doc(value: Any) -> dict[str, Any] | Unknown | None:
         return None
 
 
-class StackKeys:
-    """The keys of one view, indexed once by identifier (ARN, key id, alias name or ARN)."""
+class _Index:
+    """The keys by identifier, kept on the view: it holds no reference back to the view, so a
+    view the next stack replaces is freed at once (a cycle would keep its whole stack alive
+    until the collector's slowest pass, which then walks it)."""
 
     def __init__(self, view: StackView) -> None:
-        self.view = view
-        # Keys by their own identifiers; then aliases added (an alias names its target).
-        self._base_index: dict[str, Node] = {}
+        # Keys by their own identifiers; aliases are added on first use (an alias names its
+        # target, found through these).
+        self.base: dict[str, Node] = {}
         for key in view.of_type(AwsType.KMS_KEY):
             for k in ("arn", "keyId", "id"):
                 ident = text(key.props.get(k))
                 if ident:
-                    self._base_index.setdefault(ident, key)
-        self._index: dict[str, Node] | None = None
-        self._idents: dict[int, set[str]] = {}
-        self._key_links: dict[tuple[str, str], dict[int, list[Node]]] = {}
+                    self.base.setdefault(ident, key)
+        self.full: dict[str, Node] | None = None
+        self.idents: dict[int, set[str]] = {}
+        self.links: dict[tuple[str, str], dict[int, list[Node]]] = {}
+
+
+class StackKeys:
+    """The keys of one view, indexed once by identifier (ARN, key id, alias name or ARN)."""
+
+    def __init__(self, view: StackView, index: _Index) -> None:
+        self.view = view
+        self._idx = index
 
     def _key_index(self) -> dict[str, Node]:
         """Identifier -> key, aliases included, built once per view."""
-        index = self._index
+        index = self._idx.full
         if index is None:
-            index = dict(self._base_index)
+            index = dict(self._idx.base)
             for alias in self.view.of_type(AwsType.KMS_ALIAS):
                 target = self.alias_target(alias)
                 if target is not None:
@@ -57,13 +67,13 @@ class StackKeys:
                         if ident:
                             index.setdefault(ident, target)
             for ident, node in index.items():
-                self._idents.setdefault(id(node), set()).add(ident)
-            self._index = index
+                self._idx.idents.setdefault(id(node), set()).add(ident)
+            self._idx.full = index
         return index
 
     def key_identifiers(self, key: Node) -> set[str]:
         self._key_index()
-        return set(self._idents.get(id(key), ()))
+        return set(self._idx.idents.get(id(key), ()))
 
     def alias_target(self, alias: Node) -> Node | None:
         for urn in alias.dep_urns("targetKeyId"):
@@ -71,7 +81,7 @@ class StackKeys:
             if n is not None and n.type == AwsType.KMS_KEY:
                 return n
         target = text(alias.props.get("targetKeyId"))
-        return self._base_index.get(target) if target else None
+        return self._idx.base.get(target) if target else None
 
     def table_key(self, table: Node) -> KeyRef:
         return self.key_ref(table, ("serverSideEncryption", "kmsKeyArn"))
@@ -96,7 +106,7 @@ class StackKeys:
 
     def linked_to_key(self, type_: str, key: Node, prop: str = "keyId") -> list[Node]:
         """Resources of a type whose `prop` names the key: by dependency or any identifier."""
-        index = self._key_links.get((type_, prop))
+        index = self._idx.links.get((type_, prop))
         if index is None:
             identifiers = self._key_index()
             index = {}
@@ -111,7 +121,7 @@ class StackKeys:
                     targets[id(named)] = named
                 for target in targets:
                     index.setdefault(target, []).append(n)
-            self._key_links[(type_, prop)] = index
+            self._idx.links[(type_, prop)] = index
         return index.get(id(key), [])
 
     def key_policies(self, key: Node) -> list[tuple[dict[str, Any] | Unknown | None, str]]:
@@ -145,4 +155,4 @@ class StackKeys:
 
 def stack_keys(view: StackView) -> StackKeys:
     """The view's keys, indexed on the first call for every rule of the stack."""
-    return view.collected(StackKeys)
+    return StackKeys(view, view.collected(_Index))

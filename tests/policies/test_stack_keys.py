@@ -79,5 +79,9 @@ def test_a_key_policy_resource_comes_before_the_inline_policy_and_none_means_the
 
 
 def test_the_keys_are_indexed_once_per_view() -> None:
-    v = view(KEY)
-    assert stack_keys(v) is stack_keys(v)
+    v = view(KEY, ALIAS)
+    [key] = v.of_type(AwsType.KMS_KEY)
+    first = stack_keys(v)
+    first.key_identifiers(key)
+    # Every rule asking later reads the same index, aliases included, and builds nothing.
+    assert stack_keys(v)._idx is first._idx and first._idx.full is not None
