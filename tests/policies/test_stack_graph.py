@@ -1,4 +1,4 @@
-"""The stack indexed once per AnalyzeStack call, however many stack rules read it."""
+"""The stack graph: indexed once per AnalyzeStack call for every stack rule, freed when dropped."""
 
 from __future__ import annotations
 
