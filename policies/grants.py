@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmsguard.contract import AwsType
-from policies.stack import Node, StackView
+from policies.stack.graph import Node, StackView
+from policies.stack.keys import stack_keys
 from policies.values import is_unknown
 
 
@@ -46,7 +47,7 @@ def _constraints(raw: Any) -> dict[str, Any] | None:
 def key_grants(view: StackView, key: Node) -> list[StackGrant]:
     """The stack's grants on `key` (linked by dependency or by one of its identifiers)."""
     out = []
-    for n in view.linked_to_key(AwsType.KMS_GRANT, key):
+    for n in stack_keys(view).linked_to_key(AwsType.KMS_GRANT, key):
         grantee = n.props.get("granteePrincipal")
         ops = n.props.get("operations")
         if is_unknown(grantee) or not _text(grantee):

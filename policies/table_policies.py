@@ -7,7 +7,7 @@ from typing import Any
 
 from kmsguard.access.arn import account_of, parse_arn
 from kmsguard.contract import AwsType, Output
-from policies.stack import Node, StackView
+from policies.stack.graph import Node, StackView
 from policies.values import DocumentError, Unknown, is_unknown, load_document
 
 RESOURCE_POLICY = AwsType.DYNAMODB_RESOURCE_POLICY

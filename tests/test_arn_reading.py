@@ -24,7 +24,7 @@ NOT_ARNS: dict[tuple[str, str], str] = {
     ("demo/engine.py", "args.typ"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/audit/judge.py", "r.type"): "a Pulumi type token, pkg:module:Type",
     ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",
-    ("policies/stack.py", "n.type"): "a Pulumi type token, pkg:module:Type",
+    ("policies/stack/principals.py", "n.type"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/preview/analyzer.py", "ref"): "a Pulumi provider reference, urn::id",
 }
 

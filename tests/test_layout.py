@@ -17,6 +17,7 @@ MIRROR = {
     "kmsguard/audit": "tests/audit",
     "policies": "tests/policies",
     "policies/rules": "tests/policies/rules",
+    "policies/stack": "tests/policies",
     "sandbox": "tests/sandbox",
     "sandbox/services": "tests/sandbox",
     "verification": "tests/verification",
@@ -36,7 +37,6 @@ LARGE = frozenset(
         "kmsguard/access/policy.py",
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
-        "policies/stack.py",
     }
 )
 

@@ -8,8 +8,17 @@ from kmsguard.access.key_users import key_users
 from policies.document import statements
 from policies.grants import key_grants
 from policies.meta import Findings
+from policies.rules._principals import (
+    PrincipalReach,
+    arns_for_resource,
+    boundary_of,
+    readable,
+    unknown_reasons,
+)
 from policies.rules.stack_key_access_matches_declared import _default_policy
-from policies.stack import Node, PrincipalReach, StackView
+from policies.stack.graph import Node, StackView
+from policies.stack.keys import stack_keys
+from policies.stack.principals import stack_subjects
 from policies.values import Unknown, is_unknown
 
 if TYPE_CHECKING:
@@ -45,8 +54,7 @@ class KeySide:
             if st.not_principal or spec is None or spec.everyone:
                 return None
             named |= set(spec.arns)
-        found = reach.for_resource(self.identifiers, named)
-        return {p.arn for p in found if p.arn is not None}
+        return arns_for_resource([reach], self.identifiers, named)
 
 
 def key_sides(
@@ -55,7 +63,8 @@ def key_sides(
     """Each policy the table's key may end up with; None: deferred. An AWS managed or owned
     key (or one outside the stack, whose policy the stack does not show) lets DynamoDB's
     side decide alone, which never finds fewer readers."""
-    ref = view.table_key(facts.node)
+    keys = stack_keys(view)
+    ref = keys.table_key(facts.node)
     if ref.node is None:
         if is_unknown(ref.value):
             findings.defer(
@@ -67,9 +76,9 @@ def key_sides(
         )
         return [KeySide(None, None, [], note)]
     key: Node = ref.node
-    account = view.key_account(key)
+    account = keys.key_account(key)
     out: list[KeySide] = []
-    for doc, origin in view.key_policies(key):
+    for doc, origin in keys.key_policies(key):
         if isinstance(doc, Unknown):
             findings.defer(
                 findings.meta.finding(
@@ -91,8 +100,8 @@ def key_sides(
                 )
                 return None
             doc = _default_policy(account)
-        side = KeySide(doc, view.key_arn(key), key_users(statements(doc)))
-        side.identifiers = view.key_identifiers(key) | {view.key_arn(key)}
+        side = KeySide(doc, keys.key_arn(key), key_users(statements(doc)))
+        side.identifiers = keys.key_identifiers(key) | {keys.key_arn(key)}
         for sg in key_grants(view, key):
             if sg.grant is None:
                 findings.defer(
@@ -113,32 +122,32 @@ def identities(view: StackView, findings: Findings) -> tuple[dict[str, list[Any]
     """The stack's principals' identity policies and boundaries, as the proof takes them."""
     ids: dict[str, list[Any]] = {}
     bounds: dict[str, Any] = {}
-    for p in view.principals():
-        if p.arn is None:
+    for p in stack_subjects(view):
+        arn, kind = p.subject.arn, p.subject.kind
+        if arn is None:
             findings.defer(
                 findings.meta.finding(
                     "principal-arn-unknown",
                     "",
-                    f"the ARN of {p.kind} {p.node.name!r} is unknown during preview",
-                    {"kind": p.kind, "name": p.node.name},
+                    f"the ARN of {kind} {p.node.name!r} is unknown during preview",
+                    {"kind": kind, "name": p.node.name},
                 )
             )
             continue
-        docs = [d.document for d in p.policies if isinstance(d.document, dict)]
-        unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
-        if unknown:
-            reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+        reasons = unknown_reasons(p)
+        if reasons:
             findings.defer(
                 findings.meta.finding(
                     "principal-policies-unknown",
                     "",
-                    f"what {p.arn} can read depends on policies unknown now ({reasons})",
-                    {"principal": p.arn},
+                    f"what {arn} can read depends on policies unknown now ({reasons})",
+                    {"principal": arn},
                 )
             )
-        ids[p.arn] = docs
-        if p.boundary is not None and isinstance(p.boundary.document, dict):
-            bounds[p.arn] = p.boundary.document
+        ids[arn] = [d.document for d in readable(p)]
+        boundary = boundary_of(p)
+        if boundary is not None:
+            bounds[arn] = boundary
     return ids, bounds
 
 
@@ -186,9 +195,7 @@ def reaching(
             if st.not_principal or spec is None or spec.everyone:
                 return None
             named |= set(spec.arns)
-    return {
-        p.arn for reach in reaches for p in reach.for_resource(idents, named) if p.arn is not None
-    }
+    return arns_for_resource(reaches, idents, named)
 
 
 def check_exports(facts: TableFacts, where: str, allowed: set[str], findings: Findings) -> None:

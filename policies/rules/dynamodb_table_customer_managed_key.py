@@ -10,7 +10,8 @@ from kmsguard.access.arn import account_of
 from kmsguard.contract import AwsType
 from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
-from policies.stack import KeyRef, Node, StackView
+from policies.stack.graph import Node, StackView
+from policies.stack.keys import KeyRef, stack_keys
 from policies.values import Unknown, as_bool, get, is_unknown
 
 META = RuleMeta(
@@ -192,11 +193,11 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
             )
             continue
         _check_replicas(table, where, findings)
-        _check_ref(view, view.table_key(table), where, table.urn, allowed, findings)
+        _check_ref(view, stack_keys(view).table_key(table), where, table.urn, allowed, findings)
     for replica in view.of_type(AwsType.DYNAMODB_TABLE_REPLICA):
         # A TableReplica without kmsKeyArn is encrypted with alias/aws/dynamodb in its region.
         where = f"TableReplica {replica.name!r}"
-        ref = view.key_ref(replica, ("kmsKeyArn",))
+        ref = stack_keys(view).key_ref(replica, ("kmsKeyArn",))
         _check_ref(view, ref, where, replica.urn, allowed, findings)
     findings.finish()
 

@@ -13,10 +13,12 @@ from kmsguard.contract import AwsType, account_root_arn
 from kmsguard.rule_text import TABLE_READERS
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
+from policies.rules._principals import PrincipalReach
 from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
 from policies.rules._table_readers import reaching as _who
 from policies.rules.stack_key_access_matches_declared import Org, _org
-from policies.stack import Node, PrincipalReach, StackView
+from policies.stack.graph import Node, StackView
+from policies.stack.principals import stack_subjects
 from policies.table_policies import (
     ON_EITHER,
     ON_STREAM,
@@ -304,9 +306,8 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     # Indexed once: each table is offered only the principals that may reach it.
     actions = sorted({a for path in READ_PATHS if path.returns_items for a in path.actions})
     # The first: who may decrypt (an identity Allow for kms:Decrypt); then one per read action.
-    reaches = (
-        [PrincipalReach(view.principals(), a) for a in ["kms:Decrypt", *actions]] if tables else []
-    )
+    subjects = stack_subjects(view) if tables else []
+    reaches = [PrincipalReach(subjects, a) for a in ["kms:Decrypt", *actions]] if tables else []
     index = TableIndex.of(view)
     for table in tables:
         t = _Table(view, table, config, org, index)

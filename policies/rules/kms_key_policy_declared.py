@@ -6,7 +6,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 
 from kmsguard.contract import AwsType
 from policies.meta import Findings, RuleMeta, stack_policy
-from policies.stack import StackView
+from policies.stack.graph import StackView
+from policies.stack.keys import stack_keys
 
 META = RuleMeta(
     name="kms-key-policy-declared",
@@ -33,7 +34,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     findings = Findings(report, META)
     view = StackView.shared(args.resources)
     for key in view.of_type(AwsType.KMS_KEY):
-        policies = view.key_policies(key)
+        policies = stack_keys(view).key_policies(key)
         if all(doc is None for doc, _ in policies):
             findings.violation(
                 META.finding(

@@ -6,7 +6,8 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 
 from kmsguard.contract import AwsType
 from policies.meta import Findings, RuleMeta, stack_policy
-from policies.stack import StackView
+from policies.stack.graph import StackView
+from policies.stack.keys import stack_keys
 from policies.values import Unknown, as_bool, is_unknown
 
 META = RuleMeta(
@@ -43,7 +44,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     view = StackView.shared(args.resources)
     seen: set[str] = set()
     for table in view.of_type(AwsType.DYNAMODB_TABLE):
-        key = view.table_key(table).node
+        key = stack_keys(view).table_key(table).node
         if key is None or key.urn in seen:
             continue
         seen.add(key.urn)

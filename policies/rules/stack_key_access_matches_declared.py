@@ -20,7 +20,10 @@ from policies.document import allows, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
-from policies.stack import Node, Principal, PrincipalReach, StackView
+from policies.rules._principals import PrincipalReach, boundary_of, readable, unknown_reasons
+from policies.stack.graph import Node, StackView
+from policies.stack.keys import stack_keys
+from policies.stack.principals import StackSubject, stack_subjects
 from policies.values import Unknown
 
 if TYPE_CHECKING:
@@ -139,9 +142,14 @@ def _compiled(doc: dict[str, Any], kind: PolicyKind, cache: dict[int, Any]) -> A
     return found[1]
 
 
-def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
+def _identity_docs(p: StackSubject, compiled: dict[int, Any]) -> list[Any]:
+    return [_compiled(d.document, "identity", compiled) for d in readable(p)]
+
+
+def _path(decision: Any, doc: dict[str, Any] | None, p: StackSubject) -> str:
     """The statements that allowed a decision, named as the user wrote them."""
     sts = {st.index: st for st in statements(doc)} if doc is not None else {}
+    given = readable(p)
     via: list[str] = []
     for ref in decision.statements:
         if ref.layer == "trust":
@@ -154,11 +162,12 @@ def _path(decision: Any, doc: dict[str, Any] | None, p: Principal) -> str:
             else:
                 via.append(f"key policy {ref.label()}")
         elif ref.layer == "identity" and ref.position is not None:
+            # The position is among the documents the evaluator was given.
             i = ref.position
-            origin = p.policies[i].origin if i < len(p.policies) else ref.policy
+            origin = given[i].origin if i < len(given) else ref.policy
             via.append(f"identity policy {origin} ({ref.label()})")
-        elif ref.layer == "permissions_boundary" and p.boundary is not None:
-            via.append(f"within boundary {p.boundary.origin} ({ref.label()})")
+        elif ref.layer == "permissions_boundary" and p.subject.boundary is not None:
+            via.append(f"within boundary {p.subject.boundary.origin} ({ref.label()})")
         else:
             via.append(ref.label())
     return " + ".join(via) or decision.reason
@@ -205,7 +214,7 @@ def _org(config: dict[str, Any], findings: Findings) -> Org | None:
 def _check_key(
     view: StackView,
     key: Node,
-    principals: list[Principal],
+    principals: list[StackSubject],
     reach: PrincipalReach,
     compiled: dict[int, Any],
     extra: list[str],
@@ -214,7 +223,7 @@ def _check_key(
     timeout_s: float = 10.0,
     assume: PrincipalReach | None = None,
 ) -> None:
-    policies = view.key_policies(key)
+    policies = stack_keys(view).key_policies(key)
     where = f"Key {key.name!r}"
     if len(policies) > 1:
         findings.defer(
@@ -248,7 +257,7 @@ def _check_policy(
     key: Node,
     doc: dict[str, Any] | Unknown | None,
     origin: str,
-    principals: list[Principal],
+    principals: list[StackSubject],
     reach: PrincipalReach,
     compiled: dict[int, Any],
     extra: list[str],
@@ -268,7 +277,8 @@ def _check_policy(
             )
         )
         return
-    key_account = view.key_account(key)
+    keys = stack_keys(view)
+    key_account = keys.key_account(key)
     if doc is None:
         if not key_account:
             findings.defer(
@@ -289,7 +299,7 @@ def _check_policy(
     open_key = any(
         allows(s) and (s.not_principal or any("*" in p for p in s.principal_names)) for s in sts
     )
-    key_arn = view.key_arn(key)
+    key_arn = keys.key_arn(key)
     contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
     key_policy = _compiled(doc, "resource", {})
     # Only these can hold access the key policy does not declare; the others are never
@@ -297,41 +307,38 @@ def _check_policy(
     candidates = (
         principals
         if open_key
-        else reach.for_resource(view.key_identifiers(key) | {key_arn}, declared)
+        else reach.for_resource(keys.key_identifiers(key) | {key_arn}, declared)
     )
     # Roles that can decrypt, with how: whoever can become one of them is a key user too.
-    decrypters: list[tuple[Principal, Chain]] = []
+    decrypters: list[tuple[StackSubject, Chain]] = []
     for p in candidates:
-        if p.arn is None:
+        arn = p.subject.arn
+        if arn is None:
             findings.defer(
                 META.finding(
                     "principal-arn-unknown",
                     where,
-                    f"the ARN of {p.kind} {p.node.name!r} is unknown during preview",
-                    {"kind": p.kind, "name": p.node.name},
+                    f"the ARN of {p.subject.kind} {p.node.name!r} is unknown during preview",
+                    {"kind": p.subject.kind, "name": p.node.name},
                 )
             )
             continue
-        unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
-        docs = [
-            _compiled(d.document, "identity", compiled)
-            for d in p.policies
-            if isinstance(d.document, dict)
-        ]
-        boundary = p.boundary.document if p.boundary is not None else None
-        bounds = {p.arn: boundary} if isinstance(boundary, dict) else None
+        unknown = unknown_reasons(p)
+        docs = _identity_docs(p, compiled)
+        boundary = boundary_of(p)
+        bounds = {arn: boundary} if boundary is not None else None
         try:
             decisions = [
                 who_can(
                     ACTION,
                     key_arn,
                     key_policy,
-                    {p.arn: docs},
+                    {arn: docs},
                     ctx,
                     boundaries=bounds,
                     scps=org.scps,
                     rcps=org.rcps,
-                )[p.arn]
+                )[arn]
                 for ctx in contexts
             ]
         except PolicyDocumentError as exc:
@@ -339,33 +346,32 @@ def _check_policy(
                 META.finding(
                     "evaluation-failed",
                     where,
-                    f"cannot evaluate access of {p.arn}: {exc}",
-                    {"principal": p.arn, "problem": str(exc)},
+                    f"cannot evaluate access of {arn}: {exc}",
+                    {"principal": arn, "problem": str(exc)},
                 )
             )
             continue
         allowed = next((d for d in decisions if d.allowed), None)
-        if allowed is not None and p.kind == "role":
-            decrypters.append((p, Chain.start(f"{ACTION} as {p.arn}: {_path(allowed, doc, p)}")))
-        if allowed is not None and p.arn not in declared:
+        if allowed is not None and p.subject.kind == "role":
+            decrypters.append((p, Chain.start(f"{ACTION} as {arn}: {_path(allowed, doc, p)}")))
+        if allowed is not None and arn not in declared:
             findings.violation(
                 META.finding(
                     "undeclared-key-user",
                     where,
-                    f"{p.arn} can {ACTION} but is not a declared key user; path: "
+                    f"{arn} can {ACTION} but is not a declared key user; path: "
                     f"{_path(allowed, doc, p)}",
-                    {"principal": p.arn, "action": ACTION, "path": _path(allowed, doc, p)},
+                    {"principal": arn, "action": ACTION, "path": _path(allowed, doc, p)},
                     urn=p.node.urn,
                 )
             )
-        elif allowed is None and unknown and p.arn not in declared:
-            reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+        elif allowed is None and unknown and arn not in declared:
             findings.defer(
                 META.finding(
                     "principal-policies-unknown",
                     where,
-                    f"access of {p.arn} depends on policies unknown now ({reasons})",
-                    {"principal": p.arn},
+                    f"access of {arn} depends on policies unknown now ({unknown})",
+                    {"principal": arn},
                 )
             )
     _assumers(
@@ -416,7 +422,7 @@ def _outsiders(
     key_arn: str,
     doc: dict[str, Any],
     where: str,
-    principals: list[Principal],
+    principals: list[StackSubject],
     declared: set[str],
     findings: Findings,
     org: Org,
@@ -469,7 +475,10 @@ def _outsiders(
         for name in (*st.principal.arns, *st.principal.others)
     }
     allowed = sorted(
-        named | declared | {p.arn for p in principals if p.arn} | {account_root_arn(account)}
+        named
+        | declared
+        | {p.subject.arn for p in principals if p.subject.arn}
+        | {account_root_arn(account)}
     )
     verdict = access_not_granted(
         parsed,
@@ -537,7 +546,7 @@ def _outsiders(
 def _assumers(
     view: StackView,
     where: str,
-    decrypters: list[tuple[Principal, Chain]],
+    decrypters: list[tuple[StackSubject, Chain]],
     assume: PrincipalReach,
     declared: set[str],
     compiled: dict[int, Any],
@@ -559,19 +568,21 @@ def _assumers(
     queue = deque(decrypters)
     while queue:
         role, chain = queue.popleft()
-        if role.kind != "role" or role.arn is None:
+        role_arn = role.subject.arn
+        if role.subject.kind != "role" or role_arn is None:
             continue
-        trust = view.trust_policy(role.node)
-        if isinstance(trust, Unknown):
+        source = role.subject.trust
+        if source is not None and not source.known:
             findings.defer(
                 META.finding(
                     "trust-policy-unknown",
                     where,
-                    f"the trust policy of role {role.arn} is unknown during preview",
-                    {"role": role.arn},
+                    f"the trust policy of role {role_arn} is unknown during preview",
+                    {"role": role_arn},
                 )
             )
             continue
+        trust = source.document if source and isinstance(source.document, dict) else None
         try:
             if trust is None:
                 raise PolicyDocumentError("assumeRolePolicy", "missing or not a JSON object")
@@ -581,23 +592,23 @@ def _assumers(
                 META.finding(
                     "trust-policy-unreadable",
                     where,
-                    f"cannot tell who can become role {role.arn}: {exc}",
-                    {"role": role.arn, "problem": str(exc)},
+                    f"cannot tell who can become role {role_arn}: {exc}",
+                    {"role": role_arn, "problem": str(exc)},
                 )
             )
             continue
-        own = account_of(role.arn) or view.account_id
+        own = account_of(role_arn) or view.account_id
         outside = [e for e in ways if lets_in_undeclared(e, own, stack, folded)]
         if outside:
             findings.violation(
                 META.finding(
                     "role-assumable-by-undeclared",
                     where,
-                    f"role {role.arn} can {ACTION} and principals that are not declared key "
+                    f"role {role_arn} can {ACTION} and principals that are not declared key "
                     f"users can assume it: {'; '.join(e.describe() for e in outside)}; path "
                     f"after assuming: {chain.text()}",
                     {
-                        "role": role.arn,
+                        "role": role_arn,
                         "assumers": [e.describe() for e in outside],
                         "path": chain.text(),
                     },
@@ -607,24 +618,19 @@ def _assumers(
         if any(e.kind in (ANYONE, ALL_BUT) for e in ways):
             continue  # everyone can become it: said above, no need to name each
         named = [e.name for e in ways if e.kind == PRINCIPAL]
-        for p in assume.for_resource({role.arn}, named):
-            if id(p) in known or p.arn is None:
+        for p in assume.for_resource({role_arn}, named):
+            arn = p.subject.arn
+            if id(p) in known or arn is None:
                 continue
-            docs = [
-                _compiled(d.document, "identity", compiled)
-                for d in p.policies
-                if isinstance(d.document, dict)
-            ]
-            boundary = p.boundary.document if p.boundary is not None else None
             try:
                 decision = evaluate(
-                    p.arn,
+                    arn,
                     ASSUME,
-                    role.arn,
-                    identity_policies=docs,
+                    role_arn,
+                    identity_policies=_identity_docs(p, compiled),
                     resource_policy=None,
                     trust_policy=trust,
-                    permissions_boundary=boundary if isinstance(boundary, dict) else None,
+                    permissions_boundary=boundary_of(p),
                     scps=org.scps,
                     rcps=org.rcps,
                 )
@@ -633,35 +639,34 @@ def _assumers(
                     META.finding(
                         "evaluation-failed",
                         where,
-                        f"cannot evaluate whether {p.arn} can assume {role.arn}: {exc}",
-                        {"principal": p.arn, "role": role.arn, "problem": str(exc)},
+                        f"cannot evaluate whether {arn} can assume {role_arn}: {exc}",
+                        {"principal": arn, "role": role_arn, "problem": str(exc)},
                     )
                 )
                 continue
             if not decision.allowed:
-                unknown = [d for d in p.policies if isinstance(d.document, Unknown)]
-                if unknown and p.arn not in declared:
-                    reasons = ", ".join(d.problem or f"{d.origin} unknown" for d in unknown)
+                reasons = unknown_reasons(p)
+                if reasons and arn not in declared:
                     findings.defer(
                         META.finding(
                             "principal-policies-unknown",
                             where,
-                            f"whether {p.arn} can assume {role.arn} depends on policies "
+                            f"whether {arn} can assume {role_arn} depends on policies "
                             f"unknown now ({reasons})",
-                            {"principal": p.arn, "role": role.arn},
+                            {"principal": arn, "role": role_arn},
                         )
                     )
                 continue
             known.add(id(p))
-            step = chain.via(f"{ASSUME} {role.arn} ({_path(decision, None, p)})")
-            if p.arn not in declared:
+            step = chain.via(f"{ASSUME} {role_arn} ({_path(decision, None, p)})")
+            if arn not in declared:
                 findings.violation(
                     META.finding(
                         "undeclared-key-user",
                         where,
-                        f"{p.arn} can {ACTION} by becoming a role but is not a declared key "
+                        f"{arn} can {ACTION} by becoming a role but is not a declared key "
                         f"user; path: {step.text()}",
-                        {"principal": p.arn, "action": ACTION, "path": step.text()},
+                        {"principal": arn, "action": ACTION, "path": step.text()},
                         urn=p.node.urn,
                     )
                 )
@@ -709,8 +714,8 @@ def _check_grant(
     if grantee in declared or grantee.lower() in {d.lower() for d in declared}:
         return
     holder = next(iter(reach.named(grantee)), None)
-    docs = [d.document for d in holder.policies if isinstance(d.document, dict)] if holder else []
-    boundary = holder.boundary.document if holder and holder.boundary else None
+    docs = [d.document for d in readable(holder)] if holder else []
+    boundary = boundary_of(holder) if holder else None
     try:
         decision = evaluate(
             _grant_caller(grantee),
@@ -720,7 +725,7 @@ def _check_grant(
             resource_policy=doc,
             context=satisfying_context(sg.grant),
             grants=[grant],
-            permissions_boundary=boundary if isinstance(boundary, dict) else None,
+            permissions_boundary=boundary,
             scps=org.scps,
             rcps=org.rcps,
         )
@@ -756,7 +761,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
     view = StackView.shared(args.resources, account)
-    principals = view.principals()
+    principals = stack_subjects(view)
     extra = str_list(config["extraDeclaredKeyUsers"])
     reach = PrincipalReach(principals, ACTION)
     assume = PrincipalReach(principals, ASSUME)

@@ -9,7 +9,8 @@ from pulumi_policy import StackValidationPolicy
 
 from kmsguard.contract import AwsType
 from policies.rules import MODULES
-from policies.stack import StackView
+from policies.stack.graph import StackView
+from policies.stack.keys import stack_keys
 from tests.policies.helpers import (
     ACCOUNT,
     KEY_ARN,
@@ -100,9 +101,9 @@ def test_a_stack_key_account_is_its_arns_never_a_vote_over_the_stacks_other_arns
     view = StackView(stack_args([key, *roles], provider_props=None).resources)
     assert view.account_id == ""  # the provider does not say: unknown, not the majority's
     [node] = view.of_type(AwsType.KMS_KEY)
-    assert view.key_account(node) == ACCOUNT
+    assert stack_keys(view).key_account(node) == ACCOUNT
     pinned = StackView(stack_args([key], provider_props={"allowedAccountIds": [other]}).resources)
-    assert pinned.key_account(pinned.of_type(AwsType.KMS_KEY)[0]) == ACCOUNT
+    assert stack_keys(pinned).key_account(pinned.of_type(AwsType.KMS_KEY)[0]) == ACCOUNT
     unknown = Res(AwsType.KMS_KEY, "key", {**key_props(), "arn": UNKNOWN})
     view = StackView(stack_args([unknown, *roles], provider_props=None).resources)
-    assert view.key_account(view.of_type(AwsType.KMS_KEY)[0]) == ""
+    assert stack_keys(view).key_account(view.of_type(AwsType.KMS_KEY)[0]) == ""

@@ -876,3 +876,28 @@ def test_outsiders_stopped_by_the_scps_in_a_list_cut_short_are_deferred(
     r = run(_key_with(OWN_ACCOUNT_ANYONE), config={"serviceControlPolicies": [SCP_DENYING_DECRYPT]})
     assert r.codes == [] and r.deferred_codes == ["outsiders-stopped-by-scps"]
     assert r.deferred_found[0].witness == {"found": 2}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [pytest.param("not json", id="not JSON"), pytest.param(UNKNOWN, id="unknown now")],
+)
+def test_access_path_names_the_policy_that_allowed_not_one_before_it(first: str) -> None:
+    # The evaluator numbers only the documents it is given; a policy it cannot be given
+    # (unreadable, or unknown now) must not shift the name the path shows.
+    u = stack_user()
+    junk = Res(AwsType.IAM_USER_POLICY, "junk", {"user": "tester", "policy": first}, user=[u.urn])
+    pol = _decrypt_policy_resource()
+    att = Res(
+        AwsType.IAM_USER_POLICY_ATTACHMENT,
+        "att",
+        {"user": "tester", "policyArn": pol.props["arn"]},
+        user=[u.urn],
+        policyArn=[pol.urn],
+    )
+    r = run_rule(rule, stack_args([stack_key(), u, junk, pol, att]))
+    assert r.codes == ["undeclared-key-user"] and r.deferred_codes == []
+    assert r.found[0].witness["path"] == (
+        "root delegation (statement 'EnableRootAccountIamDelegation') + identity policy "
+        "Policy dec (attached by att) (identity[0] statement 0)"
+    )
