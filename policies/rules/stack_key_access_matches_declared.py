@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING, Any
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
 from kmsguard.access.arn import account_of, parse_arn
+from kmsguard.access.dynamodb_context import decrypt_context, via_dynamodb
 from kmsguard.access.key_users import decrypt_grantees
 from kmsguard.access.trust import Chain
-from kmsguard.contract import (
-    AwsType,
-    account_root_arn,
-    dynamodb_service_endpoint,
-)
+from kmsguard.contract import AwsType, account_root_arn
 from policies.document import allows, is_account_root, statements
 from policies.grants import StackGrant, key_grants, satisfying_context
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
@@ -252,6 +249,28 @@ def _check_key(
         )
 
 
+def _table_names_by_key(view: StackView) -> dict[str, tuple[str, ...]]:
+    """The names of the stack's tables each key encrypts (by key URN), read once per stack."""
+    keys = stack_keys(view)
+    out: dict[str, list[str]] = {}
+    for table in view.of_type(AwsType.DYNAMODB_TABLE):
+        ref = keys.table_key(table)
+        name = table.props.get("name")
+        if ref.node is not None and isinstance(name, str) and name:
+            out.setdefault(ref.node.urn, []).append(name)
+    return {urn: tuple(names) for urn, names in out.items()}
+
+
+def _contexts(
+    region: str, tables: tuple[str, ...], caller_account: str | None
+) -> list[dict[str, str] | None]:
+    """A direct call, then the decrypt DynamoDB makes for the caller on each table the key
+    encrypts (service, caller account and encryption context, as the sandbox and the prover
+    present it); without a known table, DynamoDB's service and the caller's account alone."""
+    via: list[dict[str, str] | None] = [decrypt_context(region, t, caller_account) for t in tables]
+    return [None, *(via or [via_dynamodb(region, caller_account)])]
+
+
 def _check_policy(
     view: StackView,
     key: Node,
@@ -300,7 +319,7 @@ def _check_policy(
         allows(s) and (s.not_principal or any("*" in p for p in s.principal_names)) for s in sts
     )
     key_arn = keys.key_arn(key)
-    contexts = (None, {"kms:ViaService": dynamodb_service_endpoint(view.region())})
+    tables = view.collected(_table_names_by_key).get(key.urn, ())
     key_policy = _compiled(doc, "resource", {})
     # Only these can hold access the key policy does not declare; the others are never
     # evaluated, so the rule stays linear in the stack.
@@ -339,7 +358,7 @@ def _check_policy(
                     scps=org.scps,
                     rcps=org.rcps,
                 )[arn]
-                for ctx in contexts
+                for ctx in _contexts(view.region(), tables, account_of(arn))
             ]
         except PolicyDocumentError as exc:
             findings.defer(
@@ -513,7 +532,7 @@ def _outsiders(
                 identity_policies=ids,
                 resource_policy=doc,
                 context=w.context,
-                scps=org.scps if f":{account}:" in w.principal else (),
+                scps=org.scps if account_of(w.principal) == account else (),
                 rcps=org.rcps,
             )
             if not d.allowed:

@@ -901,3 +901,47 @@ def test_access_path_names_the_policy_that_allowed_not_one_before_it(first: str)
         "root delegation (statement 'EnableRootAccountIamDelegation') + identity policy "
         "Policy dec (attached by att) (identity[0] statement 0)"
     )
+
+
+def _table_on(k: Res, name: str = "orders") -> Res:
+    props = {"name": name, "serverSideEncryption": {"enabled": True, "kmsKeyArn": KEY_ARN}}
+    return Res(AwsType.DYNAMODB_TABLE, name, props, serverSideEncryption=[k.urn])
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        pytest.param({"kms:EncryptionContext:aws:dynamodb:tableName": "orders"}, id="table"),
+        pytest.param({"kms:EncryptionContext:aws:dynamodb:subscriberId": ACCOUNT}, id="account"),
+        pytest.param({"kms:CallerAccount": ACCOUNT}, id="caller-account"),
+    ],
+)
+def test_access_through_dynamodb_carries_the_context_dynamodb_presents(
+    condition: dict[str, str],
+) -> None:
+    # Root delegation only for decrypts DynamoDB makes with the table's encryption context or
+    # for the caller's account: a user with kms:Decrypt reads the table, so is a key user.
+    from tests.policies.helpers import good_key_policy
+
+    doc = good_key_policy(enable_root_delegation=False)
+    doc["Statement"].append(
+        {
+            "Sid": "ThroughTheTable",
+            "Effect": "Allow",
+            "Principal": {"AWS": ROOT},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": condition},
+        }
+    )
+    k = stack_key(policy=json.dumps(doc))
+    u = stack_user()
+    r = run(k, _table_on(k), u, user_policy(u, DECRYPT_ALL))
+    assert r.codes == ["undeclared-key-user"]
+    assert r.found[0].witness["principal"] == f"arn:aws:iam::{ACCOUNT}:user/tester"
+    # Another table's name in the condition opens nothing through this table.
+    if "tableName" in next(iter(condition)):
+        other = dict(condition, **{next(iter(condition)): "other"})
+        doc["Statement"][-1]["Condition"] = {"StringEquals": other}
+        k2 = stack_key(policy=json.dumps(doc))
+        assert run(k2, _table_on(k2), u, user_policy(u, DECRYPT_ALL)).codes == []
