@@ -94,7 +94,11 @@ _OUTSIDER = rf"arn:aws:(iam|sts)::(?!{ACCOUNT})\d{{12}}:\S+"
         ({"StringEqualsIfExists": {"kms:CallerAccount": ACCOUNT}}, "service.amazonaws.com"),
         ({"ForAllValues:StringEquals": {"aws:PrincipalOrgID": ORG}}, "999999999999"),
         ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, "aws:PrincipalOrgID=o-"),
-        ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app"}}, "role/app may"),
+        # The role itself or one of its sessions (their aws:PrincipalArn is the role's).
+        (
+            {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/app"}},
+            r"(:role/app|:assumed-role/app/\S+) may",
+        ),
         ({"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/app-*"}}, "role/app-"),
     ],
 )
