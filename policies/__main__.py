@@ -80,8 +80,11 @@ def main() -> None:
 
     from pulumi_policy import EnforcementLevel, PolicyPack
 
+    from policies import servicer
     from policies.meta import PACK_NAME
     from policies.rules import POLICIES
+
+    servicer.install()
 
     PolicyPack(
         name=PACK_NAME,
