@@ -22,6 +22,8 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from policies.values import request_documents
+
 # The SDK's servicer deserializes a resource's properties (and its provider's) once per policy:
 # twelve times per Analyze call, five times the whole stack per AnalyzeStack call. The methods
 # below are the SDK's own, step for step, with that conversion done once per request. They
@@ -72,7 +74,7 @@ class SharedConversionServicer(sdk._PolicyAnalyzerServicer):
     def _run(self, response: Any, policy: Any, args: Any, report_violation: Any) -> None:
         try:
             result = policy.validate(args, report_violation)
-            if isawaitable(result):
+            if result is not None and isawaitable(result):
                 loop = asyncio.new_event_loop()
                 task = asyncio.Task(cast(Any, result), loop=loop)
                 loop.run_until_complete(task)
@@ -109,10 +111,19 @@ class SharedConversionServicer(sdk._PolicyAnalyzerServicer):
         props = convert_properties(prov.properties)
         return sdk.PolicyProviderResource(prov.type, props, prov.urn, prov.name)
 
-    def Analyze(self, request: Any, _context: Any) -> Any:
+    def Analyze(self, request: Any, context: Any) -> Any:
+        with request_documents():
+            return self._analyze(request)
+
+    def AnalyzeStack(self, request: Any, context: Any) -> Any:
+        with request_documents():
+            return self._analyze_stack(request)
+
+    def _analyze(self, request: Any) -> Any:
         self._configure_runtime_settings()
         response = proto.AnalyzeResponse()
         converted: tuple[Any, Any, Any] | None = None
+        stack_tags = self._private("stack_tags")
         for policy in self._private("policies"):
             enforcement_level = self._get_enforcement_level(policy)
             if enforcement_level == EnforcementLevel.DISABLED or not isinstance(
@@ -142,7 +153,7 @@ class SharedConversionServicer(sdk._PolicyAnalyzerServicer):
                 opts,
                 provider,
                 self._get_policy_config(policy.name),
-                self._private("stack_tags"),
+                stack_tags,
             )
             self._run(response, policy, args, report_violation)
         return response
@@ -165,7 +176,7 @@ class SharedConversionServicer(sdk._PolicyAnalyzerServicer):
                 resource.property_dependencies[k] = [by_urn[d] for d in v.urns if d in by_urn]
         return resources
 
-    def AnalyzeStack(self, request: Any, _context: Any) -> Any:
+    def _analyze_stack(self, request: Any) -> Any:
         self._configure_runtime_settings()
         response = proto.AnalyzeResponse()
         resources: list[PolicyResource] | None = None

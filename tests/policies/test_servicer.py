@@ -263,3 +263,34 @@ def test_the_pack_is_served_by_the_installed_servicer(monkeypatch):
     with pytest.raises(_Served) as served:
         sdk.PolicyPack(name=PACK_NAME, policies=POLICIES)
     assert type(served.value.servicer) is servicer.SharedConversionServicer
+
+
+def test_a_stack_with_more_documents_than_the_shared_cache_parses_each_once(monkeypatch):
+    from policies import values
+    from tests.policies.helpers import good_key_policy
+
+    request = analyzer_pb2.AnalyzeStackRequest()
+    for i in range(4):
+        props = {"arn": f"{KEY_ARN}{i}", "policy": json.dumps({**good_key_policy(), "Id": str(i)})}
+        request.resources.append(
+            analyzer_pb2.AnalyzerResource(
+                type=AwsType.KMS_KEY, properties=_struct(props), urn=_urn("k", str(i)), name="k"
+            )
+        )
+    parsed: list[str] = []
+
+    class CountingJson:
+        @staticmethod
+        def loads(text: str) -> Any:
+            parsed.append(text)
+            return json.loads(text)
+
+    monkeypatch.setattr(values, "json", CountingJson)
+    monkeypatch.setattr(values, "_LOADED_ENTRIES", 2)
+    monkeypatch.setattr(values, "_LOADED", {})
+    _servicer(SDK_SERVICER).AnalyzeStack(request, None)
+    assert len(parsed) > 4  # each stack rule parses the documents the bound dropped again
+    parsed.clear()
+    values._LOADED.clear()
+    _servicer(servicer.SharedConversionServicer).AnalyzeStack(request, None)
+    assert sorted(parsed) == sorted(set(parsed)) and len(parsed) == 4
