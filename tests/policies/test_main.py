@@ -35,22 +35,31 @@ def serve(**kwargs):
         "servicer": sdk._PolicyAnalyzerServicer.__name__,
     }))
 
+if sys.argv[2] == "another SDK":
+    real_analyze = sdk._PolicyAnalyzerServicer.Analyze
+    sdk._PolicyAnalyzerServicer.Analyze = lambda self, request, context: real_analyze(
+        self, request, context
+    )
 pack.preload = preload
 pulumi_policy.PolicyPack = serve
 pack.main()
 """
 
 
-def test_the_pack_starts_without_collecting_then_freezes_what_it_loaded():
+def _start(sdk: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(ROOT)],
+        [sys.executable, "-c", PROBE, str(ROOT), sdk],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
         timeout=120,
     )
-    state = json.loads(out.stdout)
+    return dict(json.loads(out.stdout))
+
+
+def test_the_pack_starts_without_collecting_then_freezes_what_it_loaded():
+    state = _start("this SDK")
     assert state["collecting during preload"] is False
     assert state["collecting"] is True
     # The prover, the IAM catalog and the rules: tens of thousands of objects.
@@ -58,3 +67,9 @@ def test_the_pack_starts_without_collecting_then_freezes_what_it_loaded():
     assert state["threshold"] == [50_000, 10, 10]
     assert state["prover loaded"] is True
     assert state["servicer"] == "SharedConversionServicer"
+
+
+def test_under_another_sdk_the_pack_serves_with_the_sdks_own_servicer():
+    state = _start("another SDK")
+    assert state["servicer"] == "_PolicyAnalyzerServicer"
+    assert state["prover loaded"] is True
