@@ -29,13 +29,18 @@ from policies.values import request_documents
 
 # The SDK's servicer deserializes a resource's properties (and its provider's) once per policy:
 # twelve times per Analyze call, five times the whole stack per AnalyzeStack call. The methods
-# below are the SDK's own, step for step, with that conversion done once per request. They
-# stand in only for an SDK whose methods are exactly these (sha256 of their source): any other
-# version is served by its own servicer, unchanged and merely slower.
+# below are the SDK's own, step for step, with that conversion done once per request (and the
+# Settings signature read once). They stand in only for an SDK whose methods are exactly these
+# (sha256 of their source): any other version is served by its own servicer, unchanged and
+# merely slower.
 KNOWN_SOURCES: dict[str, frozenset[str]] = {
     # pulumi-policy 1.20.0 and 1.21.0
     "Analyze": frozenset({"75db9cf8fc9d158596909b9b3f77bf48815990a6f513f2bb35728a67e4d8a515"}),
     "AnalyzeStack": frozenset({"3917a008482c2387d7da37f65d889970933e8df8efc57270559e20b36be837bf"}),
+    # pulumi-policy 1.13.0 to 1.21.0
+    "_configure_runtime_settings": frozenset(
+        {"da0923ff3a404f3633b701587071091c98432f5d7c70856eb8be6a6ee6c4c845"}
+    ),
 }
 _PRIVATE = "_PolicyAnalyzerServicer__"
 

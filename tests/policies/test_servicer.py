@@ -373,3 +373,15 @@ def test_the_settings_signature_is_read_once(monkeypatch):
     for _ in range(3):
         _runtime_after(SDK_SERVICER)
     assert len(calls) == 3  # the SDK's own servicer reads it on every request
+
+
+class _OtherRuntimeSetup(SDK_SERVICER):  # type: ignore[misc, valid-type]
+    """An SDK configuring the runtime otherwise than the pack's servicer re-expresses."""
+
+    def _configure_runtime_settings(self) -> None:
+        return None
+
+
+def test_an_sdk_configuring_the_runtime_otherwise_is_served_by_its_own_servicer():
+    reason = servicer.unsupported_reason(_OtherRuntimeSetup)
+    assert reason == "the SDK's _configure_runtime_settings is not the one this pack re-expresses"
