@@ -18,6 +18,7 @@ from kmsguard.keypolicy import KeyPolicyRoles, build_key_policy  # noqa: E402
 from kmsguard.preview.analyzer import PolicyPackClient  # noqa: E402
 from kmsguard.preview.collect import RegisteredResource  # noqa: E402
 from kmsguard.preview.pack_dir import PACK_DIR  # noqa: E402
+from policies.servicer import servicer_class  # noqa: E402
 
 N = 3000
 SCALING = (300, 3000, 10000)
@@ -186,6 +187,8 @@ def main() -> None:
         runs["trivial pack"].append(measure(ROOT / "benchmarks" / "trivial_pack", resources))
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"resources: {n}; medians of {SAMPLES} alternating rounds; load average {load:.1f}")
+    # The SDK this Python has, which the pack's own virtualenv may not share.
+    print(f"pack servicer with this Python's pulumi-policy: {servicer_class()[1]}")
     med: dict[str, Run] = {}
     for label, rs in runs.items():
         m = med[label] = Run(*(median(getattr(r, f) for r in rs) for f in Run._fields))

@@ -71,8 +71,17 @@ def main() -> None:
         )
         sys.stderr.flush()
         raise SystemExit(1)
-    load_pack_package()
-    preload()
+    # The imports and the preload build some 85,000 long-lived objects (the prover, the IAM
+    # catalog) and almost no garbage: collecting meanwhile is an eighth of the start's CPU.
+    # Frozen once built, no later collection walks them again (the few hundred objects of
+    # cycles the imports dropped stay with them).
+    gc.disable()
+    try:
+        load_pack_package()
+        preload()
+    finally:
+        gc.freeze()
+        gc.enable()
     # AnalyzeStack builds a few objects per property of every resource; with the default
     # threshold (700) the collector runs so often over that growing heap that the time per
     # resource rises with the stack's size. A larger young generation keeps the pack linear.
@@ -80,8 +89,11 @@ def main() -> None:
 
     from pulumi_policy import EnforcementLevel, PolicyPack
 
+    from policies import servicer
     from policies.meta import PACK_NAME
     from policies.rules import POLICIES
+
+    servicer.install()
 
     PolicyPack(
         name=PACK_NAME,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pulumi_policy.proxy import (
@@ -133,6 +135,22 @@ _LOADED: dict[str, dict[str, Any]] = {}
 _LOADED_ENTRIES = 1024
 _LOADED_MAX_TEXT = 64 * 1024  # twice the largest key policy AWS accepts (32 KiB)
 
+# Within one request to the pack, every text is parsed once, however many documents the request
+# holds: the stack rules each read every key policy, and past the bound above each rule would
+# parse each document again (the time per resource would grow with the stack). The request
+# holds every text already, so this grows with it and goes with it.
+_REQUEST: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("documents", default=None)
+
+
+@contextmanager
+def request_documents() -> Iterator[None]:
+    """Within: `load_document` parses each text once (per thread: one request each)."""
+    token = _REQUEST.set({})
+    try:
+        yield
+    finally:
+        _REQUEST.reset(token)
+
 
 def load_document(value: Any) -> dict[str, Any] | Unknown | None:
     """A policy document given as a JSON string or an object; None when absent.
@@ -150,8 +168,14 @@ def load_document(value: Any) -> dict[str, Any] | Unknown | None:
         return value
     if not isinstance(value, str):
         raise DocumentError(f"policy must be a JSON string, got {type(value).__name__}")
+    request = _REQUEST.get()
+    known = request.get(value) if request is not None else None
+    if known is not None:
+        return known
     known = _LOADED.get(value)
     if known is not None:
+        if request is not None:
+            request[value] = known
         return known
     if any(s in value for s in UNKNOWN_SENTINELS):
         return UNKNOWN
@@ -165,4 +189,6 @@ def load_document(value: Any) -> dict[str, Any] | Unknown | None:
         if len(_LOADED) >= _LOADED_ENTRIES:
             _LOADED.clear()
         _LOADED[value] = doc
+    if request is not None:
+        request[value] = doc
     return doc

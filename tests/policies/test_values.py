@@ -32,10 +32,44 @@ def test_distinct_texts_never_keep_more_than_the_bound() -> None:
     assert len(values._LOADED) <= values._LOADED_ENTRIES
 
 
+def _texts(n: int) -> list[str]:
+    return [json.dumps({**DOC, "Id": f"request{i}"}) for i in range(n)]
+
+
+def test_within_a_request_each_text_is_parsed_once_past_the_bound() -> None:
+    texts = _texts(values._LOADED_ENTRIES + 50)
+    with values.request_documents():
+        first = [load_document(t) for t in texts]
+        # A second rule reading the same documents: every one the same parse.
+        assert all(load_document(t) is doc for t, doc in zip(texts, first, strict=True))
+    assert len(values._LOADED) <= values._LOADED_ENTRIES
+    # Outside a request the bound holds alone: the earliest texts were dropped.
+    assert load_document(texts[0]) is not first[0]
+
+
+def test_a_request_keeps_nothing_once_over() -> None:
+    (text,) = _texts(1)
+    with values.request_documents():
+        doc = load_document(text)
+        with values.request_documents():  # a nested request starts empty
+            assert values._REQUEST.get() == {}
+        assert values._REQUEST.get() == {text: doc}
+    assert values._REQUEST.get() is None
+
+
+def test_a_request_reads_what_an_earlier_one_left_in_the_shared_cache() -> None:
+    (text,) = _texts(1)
+    doc = load_document(text)
+    with values.request_documents():
+        assert load_document(text) is doc
+
+
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '"a string"'])
 def test_a_bad_text_is_refused_every_time_it_is_read(text: str) -> None:
     for _ in range(2):
         with pytest.raises(DocumentError):
+            load_document(text)
+        with values.request_documents(), pytest.raises(DocumentError):
             load_document(text)
 
 
