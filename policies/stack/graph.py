@@ -87,8 +87,10 @@ class StackView:
     def shared(cls, resources: Iterable[Any], account_id: str = "") -> StackView:
         """The view of these resource objects, built once for all the stack rules of a call.
 
-        The SDK hands each stack policy a new list of the same resource objects, so five rules
-        would index the stack five times. Entries hold their resources, so an id in a key can
+        The pack's servicer (policies/servicer.py) hands each stack policy a new list of the
+        same resource objects, so the five rules index the stack once; under the SDK's own
+        servicer (another SDK version) each rule gets new objects and its own view: correct,
+        only slower. Entries hold their resources, so an id in a key can
         never be reused by another object while the entry lives; views of other stacks are
         dropped.
         """
