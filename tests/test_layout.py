@@ -36,7 +36,6 @@ LARGE = frozenset(
         "kmsguard/access/matching.py",
         "kmsguard/access/policy.py",
         "kmsguard/preview/collect.py",
-        "policies/rules/stack_key_access_matches_declared.py",
     }
 )
 
