@@ -35,7 +35,6 @@ LARGE = frozenset(
         "kmsguard/access/logic.py",
         "kmsguard/access/matching.py",
         "kmsguard/access/policy.py",
-        "kmsguard/preview/collect.py",
     }
 )
 
