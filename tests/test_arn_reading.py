@@ -20,7 +20,7 @@ NOT_ARNS: dict[tuple[str, str], str] = {
     ("kmsguard/access/grants.py", "op"): "a grant operation as an action, kms:Name",
     ("kmsguard/preview/collect.py", "type_"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/preview/collect.py", "k"): "a stack config key, namespace:name",
-    ("kmsguard/preview/collect.py", "token"): "a Pulumi function token, pkg:module/fn:fn",
+    ("kmsguard/preview/unknowns.py", "token"): "a Pulumi function token, pkg:module/fn:fn",
     ("demo/engine.py", "args.typ"): "a Pulumi type token, pkg:module:Type",
     ("kmsguard/audit/judge.py", "r.type"): "a Pulumi type token, pkg:module:Type",
     ("policies/rules/_common.py", "args.resource_type"): "a Pulumi type token, pkg:module:Type",

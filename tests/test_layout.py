@@ -35,8 +35,6 @@ LARGE = frozenset(
         "kmsguard/access/logic.py",
         "kmsguard/access/matching.py",
         "kmsguard/access/policy.py",
-        "kmsguard/preview/collect.py",
-        "policies/rules/stack_key_access_matches_declared.py",
     }
 )
 

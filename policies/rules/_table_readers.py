@@ -15,7 +15,7 @@ from policies.rules._principals import (
     readable,
     unknown_reasons,
 )
-from policies.rules.stack_key_access_matches_declared import _default_policy
+from policies.rules._stack_access_common import default_key_policy
 from policies.stack.graph import Node, StackView
 from policies.stack.keys import stack_keys
 from policies.stack.principals import stack_subjects
@@ -99,7 +99,7 @@ def key_sides(
                     )
                 )
                 return None
-            doc = _default_policy(account)
+            doc = default_key_policy(account)
         side = KeySide(doc, keys.key_arn(key), key_users(statements(doc)))
         side.identifiers = keys.key_identifiers(key) | {keys.key_arn(key)}
         for sg in key_grants(view, key):

@@ -14,9 +14,9 @@ from kmsguard.rule_text import TABLE_READERS
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
 from policies.rules._principals import PrincipalReach
+from policies.rules._stack_access_org import Org, read_org
 from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
 from policies.rules._table_readers import reaching as _who
-from policies.rules.stack_key_access_matches_declared import Org, _org
 from policies.stack.graph import Node, StackView
 from policies.stack.principals import stack_subjects
 from policies.table_policies import (
@@ -297,7 +297,7 @@ def validate(args: StackValidationArgs, report: ReportViolation) -> None:
     config = config_of(META, args)
     account = config["accountId"] if isinstance(config["accountId"], str) else ""
     view = StackView.shared(args.resources, account)
-    org = _org(config, findings)
+    org = read_org(config, findings)
     if org is None:
         findings.finish()
         return
