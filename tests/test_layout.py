@@ -33,7 +33,6 @@ LARGE = frozenset(
         "kmsguard/access/evaluate.py",
         "kmsguard/access/logic.py",
         "kmsguard/access/matching.py",
-        "kmsguard/access/policy.py",
         "kmsguard/preview/collect.py",
         "policies/rules/stack_key_access_matches_declared.py",
         "policies/stack.py",
