@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import account_of
+from kmsguard.aws_errors import error_code
 from kmsguard.contract import CALLER_ACCOUNT, DYNAMODB_DATA_ACTIONS, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.config_checks import fetch_key_policy
@@ -151,10 +152,7 @@ class Explainer:
         except NotVerifiable as exc:
             return str(exc)
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
-            return (
-                f"explanation unavailable: could not read policies ({code or type(exc).__name__})"
-            )
+            return f"explanation unavailable: could not read policies ({error_code(exc)})"
         except Exception as exc:  # the evaluator rejecting a deployed document, for instance
             return f"explanation unavailable: {type(exc).__name__}: {str(exc)[:160]}"
 

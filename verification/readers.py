@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kmsguard import access
 from kmsguard.access.arn import account_of
 from kmsguard.access.trust import Chain
+from kmsguard.aws_errors import error_code
 from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE
 from kmsguard.contract import dynamodb_service_endpoint as via_dynamodb
 from verification.account import Identity, Unreadable, authorization_details, identities
@@ -267,12 +268,6 @@ def _becoming(
     return rows
 
 
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
-
-
 def check_readers(
     iam: Any,
     kms: Any,
@@ -310,7 +305,7 @@ def check_readers(
                 EXPECTED,
                 "",
                 NOT_VERIFIABLE,
-                f"cannot list the account's identities and policies ({_code(exc)}); the admin "
+                f"cannot list the account's identities and policies ({error_code(exc)}); the admin "
                 "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants, "
                 "dynamodb:DescribeTable and dynamodb:GetResourcePolicy (table and stream)",
             )
