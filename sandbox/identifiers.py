@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
+from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn, table_arn, table_path
 from sandbox import errors, streams
 from sandbox.canonical import Refused
 from sandbox.errors import ErrorResponse
@@ -98,17 +98,17 @@ def table_name(region: str, value: Any, field: str, *, arn_allowed: bool = True)
     """The table a name or ARN parameter names, as moto looks it up; raise Refused."""
     if not isinstance(value, str):
         raise _ddb_refusal("ValidationException", f"{field} must be a string.")
-    prefix = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/"
     name = value
     if value.startswith("arn:"):
         if not arn_allowed:
             raise _ddb_refusal("ValidationException", f"{field} takes a table name, not an ARN.")
-        if not value.startswith(prefix):
+        path = table_path(value, ACCOUNT_ID, region)
+        if path is None:
             # Another region's or account's table: not in this sandbox.
             raise _ddb_refusal(
                 "ResourceNotFoundException", f"Requested resource not found: {value[:128]}"
             )
-        name = value[len(prefix) :]
+        name = path
     if not _TABLE_NAME.match(name):
         raise _ddb_refusal(
             "ValidationException",
@@ -116,10 +116,6 @@ def table_name(region: str, value: Any, field: str, *, arn_allowed: bool = True)
             "A-Z a-z 0-9 _ . - (in an ARN: arn:aws:dynamodb:<region>:<account>:table/<name>).",
         )
     return name
-
-
-def _table_arn(region: str, name: str) -> str:
-    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
 
 
 def _sse(region: str, spec: Any) -> Any:
@@ -163,8 +159,10 @@ def canonical_dynamodb(request: ApiRequest) -> dict[str, Any] | None:
     for field in _ARN_FIELDS:
         if field in params:
             # A stream holds a policy of its own; any other operation takes a table ARN only.
-            stream = streams.policy_resource(request) if field == "ResourceArn" else None
-            params[field] = stream or _table_arn(region, table_name(region, params[field], field))
+            named = streams.policy_resource(request) if field == "ResourceArn" else None
+            if named is None:
+                named = table_arn(ACCOUNT_ID, table_name(region, params[field], field), region)
+            params[field] = named
     for field in _SSE_FIELDS:
         if field in params:
             params[field] = _sse(region, params[field])
