@@ -36,7 +36,7 @@ ALIAS_ACCEPTING = frozenset(
     }
 )
 KEY_FIELDS = ("KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId")
-_KEY_ID = re.compile(r"^(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_KEY_ID = re.compile(r"(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _not_found(message: str) -> ErrorResponse:
@@ -68,7 +68,7 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
                 arn = alias_arn(ACCOUNT_ID, value, request.region)
                 return None, _not_found(f"Alias {arn} is not found.")
             replacement = str(key.id)
-        elif not _KEY_ID.match(value):
+        elif not _KEY_ID.fullmatch(value):
             return None, _not_found(f"Invalid keyId {value}")
         elif find_key(request.region, value) is None:
             # Deny by default: a key the authorizer cannot find is not handed to moto.
@@ -83,7 +83,7 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
 
 
 # DynamoDB table names (CreateTable's pattern and lengths); an ARN of one is up to 1024.
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 # Parameters naming one table, by name or ARN; those moto looks up by ARN keep the ARN form.
 _TABLE_FIELDS = ("TableName", "SourceTableName")
 _ARN_FIELDS = ("TableArn", "ResourceArn")
@@ -109,7 +109,7 @@ def table_name(region: str, value: Any, field: str, *, arn_allowed: bool = True)
                 "ResourceNotFoundException", f"Requested resource not found: {value[:128]}"
             )
         name = path
-    if not _TABLE_NAME.match(name):
+    if not _TABLE_NAME.fullmatch(name):
         raise _ddb_refusal(
             "ValidationException",
             f"{field} {value[:128]!r} is not a table name or table ARN: a name is 1 to 255 of "
