@@ -62,6 +62,40 @@ def _splits_on_colon(tree: ast.AST) -> list[tuple[int, str]]:
     return out
 
 
+def _arn_prefix(node: ast.expr) -> bool:
+    """Text or an f-string beginning with more of an ARN than `arn:` (`arn:aws:iam::...`)."""
+    if isinstance(node, ast.JoinedStr) and node.values:
+        first = node.values[0]
+        return (
+            isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+            and first.value.startswith("arn:")
+            and len(node.values) > 1
+        )
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("arn:")
+        and len(node.value) > len("arn:")
+    )
+
+
+def _prefix_comparisons(tree: ast.AST) -> list[tuple[int, str]]:
+    """`text.startswith("arn:aws:...")`: an ARN's fields compared by hand, as a prefix."""
+    return [
+        (node.lineno, ast.unparse(node.func.value))
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("startswith", "removeprefix")
+        and node.args
+        and (
+            _arn_prefix(node.args[0])
+            or (isinstance(node.args[0], ast.Tuple) and any(map(_arn_prefix, node.args[0].elts)))
+        )
+    ]
+
+
 def _modules() -> list[Path]:
     found = {p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py") if "venv" not in p.parts}
     return sorted(found | {ROOT / PROGRAM})
@@ -108,3 +142,26 @@ def test_the_scan_catches_the_spellings_an_arn_was_split_with() -> None:
 def test_every_product_package_and_the_program_are_scanned() -> None:
     scanned = {p.relative_to(ROOT).parts[0] for p in _modules()}
     assert {*PRODUCT, PROGRAM} <= scanned
+
+
+def test_no_module_but_the_reader_compares_an_arn_prefix_by_hand() -> None:
+    found = [
+        f"{rel}:{line}: {what}.startswith('arn:...') (use kmsguard.access.arn)"
+        for path in _modules()
+        if (rel := path.relative_to(ROOT).as_posix()) != READER
+        for line, what in _prefix_comparisons(ast.parse(path.read_text(), rel))
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_prefix_scan_catches_hand_built_arn_prefixes() -> None:
+    code = (
+        'a = arn.startswith(f"arn:aws:iam::{acct}:role/")\n'
+        'b = value.startswith("arn:aws:dynamodb:")\n'
+        'c = text.startswith(("x", "arn:aws-cn:"))\n'
+        'd = v.removeprefix(f"arn:{p}:kms:{r}:{a}:key/")\n'
+        'e = text.startswith("arn:")\n'
+        'f = s.startswith(f"{table_arn}/stream/")\n'
+    )
+    found = sorted(w for _, w in _prefix_comparisons(ast.parse(code)))
+    assert found == ["arn", "text", "v", "value"]
