@@ -14,7 +14,7 @@ from sandbox.server import is_loopback, serve
 from sandbox.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
 from sandbox.state import StateError
 
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +34,7 @@ def _port(text: str) -> int:
 
 
 def _region(text: str) -> str:
-    if not _REGION.match(text):
+    if not _REGION.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region name (e.g. us-east-1)")
     return text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn
+from kmsguard.access.arn import alias_arn, is_alias_reference, key_arn, table_arn, table_path
 from kmsguard.access.subject import Subject
 from sandbox import errors, streams
 from sandbox.canonical import Refused
@@ -37,7 +37,7 @@ ALIAS_ACCEPTING = frozenset(
     }
 )
 KEY_FIELDS = ("KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId")
-_KEY_ID = re.compile(r"^(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_KEY_ID = re.compile(r"(mrk-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _not_found(message: str) -> ErrorResponse:
@@ -69,7 +69,7 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
                 arn = alias_arn(ACCOUNT_ID, value, request.region)
                 return None, _not_found(f"Alias {arn} is not found.")
             replacement = str(key.id)
-        elif not _KEY_ID.match(value):
+        elif not _KEY_ID.fullmatch(value):
             return None, _not_found(f"Invalid keyId {value}")
         elif find_key(request.region, value) is None:
             # Deny by default: a key the authorizer cannot find is not handed to moto.
@@ -84,7 +84,7 @@ def canonical_kms(request: ApiRequest) -> tuple[dict[str, Any] | None, ErrorResp
 
 
 # DynamoDB table names (CreateTable's pattern and lengths); an ARN of one is up to 1024.
-_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 # Parameters naming one table, by name or ARN; those moto looks up by ARN keep the ARN form.
 _TABLE_FIELDS = ("TableName", "SourceTableName")
 _ARN_FIELDS = ("TableArn", "ResourceArn")
@@ -99,28 +99,24 @@ def table_name(region: str, value: Any, field: str, *, arn_allowed: bool = True)
     """The table a name or ARN parameter names, as moto looks it up; raise Refused."""
     if not isinstance(value, str):
         raise _ddb_refusal("ValidationException", f"{field} must be a string.")
-    prefix = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/"
     name = value
     if value.startswith("arn:"):
         if not arn_allowed:
             raise _ddb_refusal("ValidationException", f"{field} takes a table name, not an ARN.")
-        if not value.startswith(prefix):
+        path = table_path(value, ACCOUNT_ID, region)
+        if path is None:
             # Another region's or account's table: not in this sandbox.
             raise _ddb_refusal(
                 "ResourceNotFoundException", f"Requested resource not found: {value[:128]}"
             )
-        name = value[len(prefix) :]
-    if not _TABLE_NAME.match(name):
+        name = path
+    if not _TABLE_NAME.fullmatch(name):
         raise _ddb_refusal(
             "ValidationException",
             f"{field} {value[:128]!r} is not a table name or table ARN: a name is 1 to 255 of "
             "A-Z a-z 0-9 _ . - (in an ARN: arn:aws:dynamodb:<region>:<account>:table/<name>).",
         )
     return name
-
-
-def _table_arn(region: str, name: str) -> str:
-    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name}"
 
 
 def _sse(region: str, spec: Any) -> Any:
@@ -164,8 +160,10 @@ def canonical_dynamodb(request: ApiRequest) -> dict[str, Any] | None:
     for field in _ARN_FIELDS:
         if field in params:
             # A stream holds a policy of its own; any other operation takes a table ARN only.
-            stream = streams.policy_resource(request) if field == "ResourceArn" else None
-            params[field] = stream or _table_arn(region, table_name(region, params[field], field))
+            named = streams.policy_resource(request) if field == "ResourceArn" else None
+            if named is None:
+                named = table_arn(ACCOUNT_ID, table_name(region, params[field], field), region)
+            params[field] = named
     for field in _SSE_FIELDS:
         if field in params:
             params[field] = _sse(region, params[field])

@@ -10,7 +10,12 @@ from typing import Any
 from moto.kms.models import kms_backends
 
 from kmsguard.access.arn import parse_arn
-from kmsguard.contract import CALLER_ACCOUNT, VIA_SERVICE, dynamodb_service_endpoint
+from kmsguard.contract import (
+    CALLER_ACCOUNT,
+    VIA_SERVICE,
+    account_root_arn,
+    dynamodb_service_endpoint,
+)
 from sandbox import errors
 from sandbox.canonical import Refused
 from sandbox.settings import ACCOUNT_ID
@@ -61,7 +66,7 @@ def aws_managed_key_policy(region: str) -> str:
     metadata = {
         "Sid": "Allow direct access to key metadata to the account",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+        "Principal": {"AWS": account_root_arn(ACCOUNT_ID)},
         "Action": ["kms:Describe*", "kms:Get*", "kms:List*", "kms:RevokeGrant"],
         "Resource": "*",
     }

@@ -22,7 +22,7 @@ _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
-_DATE = re.compile(r"^\d{8}T\d{6}Z$")
+_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -103,7 +103,7 @@ def verify(
     for name, value in signed.headers:
         headers[name] = value
     stamp = headers.get("x-amz-date") or ""
-    if not _DATE.match(stamp) or stamp[:8] != day:
+    if not _DATE.fullmatch(stamp) or stamp[:8] != day:
         raise SignatureError(_MISMATCH)
     _check_time(stamp, now or datetime.datetime.now(datetime.UTC))
     if "host" not in headers:
@@ -132,7 +132,11 @@ def verify(
 
 
 def _check_time(stamp: str, now: datetime.datetime) -> None:
-    signed_at = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    try:
+        signed_at = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
+    except ValueError:  # digits that name no time (month 13, second 61)
+        raise SignatureError(_MISMATCH) from None
+    signed_at = signed_at.replace(tzinfo=datetime.UTC)
     shown = now.strftime("%Y%m%dT%H%M%SZ")
     if signed_at < now - MAX_SKEW:
         earliest = (now - MAX_SKEW).strftime("%Y%m%dT%H%M%SZ")

@@ -6,6 +6,7 @@ from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
+from kmsguard.access import arn
 from kmsguard.access.arn import parse_arn
 from sandbox.keys import find_key
 from sandbox.settings import ACCOUNT_ID
@@ -21,7 +22,7 @@ def table_name_of(name_or_arn: str) -> str:
 def table_arn(region: str, name_or_arn: str) -> str:
     if name_or_arn.startswith("arn:"):
         return name_or_arn
-    return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{name_or_arn}"
+    return arn.table_arn(ACCOUNT_ID, name_or_arn, region)
 
 
 def table_key(region: str, name_or_arn: str) -> Any | None:

@@ -34,7 +34,6 @@ LARGE = frozenset(
         "kmsguard/access/evaluate.py",
         "kmsguard/access/logic.py",
         "kmsguard/access/matching.py",
-        "kmsguard/access/policy.py",
     }
 )
 

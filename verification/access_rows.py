@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.aws_errors import error_code
 from kmsguard.contract import Expect
 from verification import read_probes
 from verification.aws import Aws
@@ -21,12 +22,6 @@ from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, AccessRow
 ENCRYPTION_CONTEXT = {"kmsguard": "verify"}
 
 ProbeHook = Callable[[str, str, Observation], None]
-
-
-def error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
 
 
 @dataclass(frozen=True)

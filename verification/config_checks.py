@@ -9,16 +9,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.access.arn import account_of
+from kmsguard.aws_errors import error_code
 from kmsguard.keypolicy import statements_by_sid
 from verification.grants import check_grants
 from verification.outputs import StackFacts
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
-
-
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
 
 
 def _row(check: str, expected: Any, observed: Any, detail: str = "") -> ConfigRow:
@@ -35,7 +30,8 @@ def _show(value: Any) -> str:
 
 
 def _unverifiable(checks: list[str], exc: Exception, call: str) -> list[ConfigRow]:
-    return [ConfigRow(c, "", "", NOT_VERIFIABLE, f"{call} failed ({_code(exc)})") for c in checks]
+    detail = f"{call} failed ({error_code(exc)})"
+    return [ConfigRow(c, "", "", NOT_VERIFIABLE, detail) for c in checks]
 
 
 def check_table(dynamodb: Any, facts: StackFacts) -> list[ConfigRow]:
@@ -43,7 +39,7 @@ def check_table(dynamodb: Any, facts: StackFacts) -> list[ConfigRow]:
     try:
         table = dynamodb.describe_table(TableName=facts.table_name)["Table"]
     except (ClientError, BotoCoreError) as exc:
-        if _code(exc) == "ResourceNotFoundException":
+        if error_code(exc) == "ResourceNotFoundException":
             return [missing_table(dynamodb, facts)]
         return _unverifiable(names, exc, "DescribeTable")
     sse = table.get("SSEDescription") or {}
@@ -76,7 +72,7 @@ def check_key(kms: Any, facts: StackFacts) -> list[ConfigRow]:
     try:
         meta = kms.describe_key(KeyId=facts.key_arn)["KeyMetadata"]
     except (ClientError, BotoCoreError) as exc:
-        if _code(exc) == "NotFoundException":
+        if error_code(exc) == "NotFoundException":
             return [
                 ConfigRow(
                     "key.arn",

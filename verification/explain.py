@@ -13,6 +13,7 @@ from kmsguard.access.arn import account_of
 from kmsguard.access.authorization_details import policy_document
 from kmsguard.access.dynamodb_context import ENCRYPTION_CONTEXT, decrypt_context
 from kmsguard.access.subject import PolicySource, Subject, SubjectKind
+from kmsguard.aws_errors import error_code
 from kmsguard.contract import DYNAMODB_DATA_ACTIONS
 from verification.config_checks import fetch_key_policy
 from verification.grants import list_grants
@@ -136,10 +137,7 @@ class Explainer:
         except NotVerifiable as exc:
             return str(exc)
         except (ClientError, BotoCoreError) as exc:
-            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else ""
-            return (
-                f"explanation unavailable: could not read policies ({code or type(exc).__name__})"
-            )
+            return f"explanation unavailable: could not read policies ({error_code(exc)})"
         except Exception as exc:  # the evaluator rejecting a deployed document, for instance
             return f"explanation unavailable: {type(exc).__name__}: {str(exc)[:160]}"
 

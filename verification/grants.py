@@ -8,6 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard import access
 from kmsguard.access.arn import arn_fields
+from kmsguard.aws_errors import error_code
 from verification.outputs import StackFacts
 from verification.verdicts import MISMATCH, NOT_VERIFIABLE, PASS, ConfigRow
 
@@ -69,10 +70,5 @@ def check_grants(kms: Any, facts: StackFacts) -> list[ConfigRow]:
     try:
         grants = list_grants(kms, facts.key_arn)
     except (ClientError, BotoCoreError) as exc:
-        code = (
-            exc.response.get("Error", {}).get("Code", "Unknown")
-            if isinstance(exc, ClientError)
-            else type(exc).__name__
-        )
-        return [ConfigRow(CHECK, "", "", NOT_VERIFIABLE, f"ListGrants failed ({code})")]
+        return [ConfigRow(CHECK, "", "", NOT_VERIFIABLE, f"ListGrants failed ({error_code(exc)})")]
     return grant_findings(grants, facts)

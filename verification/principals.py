@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.access.arn import iam_identity
+from kmsguard.aws_errors import error_code
 from verification.aws import Aws, Credentials
 from verification.ledger import (
     PENDING,
@@ -46,12 +47,6 @@ def parse_principal(arn: str) -> PrincipalRef:
     raise NotVerifiable(
         f"{arn} is neither an IAM user nor an IAM role; the verifier cannot act as it"
     )
-
-
-def _error_code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
 
 
 @dataclass
@@ -103,7 +98,7 @@ class PrincipalActor:
         try:
             records = ledger.records()
         except (ClientError, BotoCoreError) as exc:
-            return [f"could not read {ref.arn}'s tags to find leftovers ({_error_code(exc)})"]
+            return [f"could not read {ref.arn}'s tags to find leftovers ({error_code(exc)})"]
         if not records:
             return notes
         keys = self._key_ids(ref) if ref.kind == "user" else []
@@ -132,7 +127,7 @@ class PrincipalActor:
                     self.iam.delete_access_key(UserName=ref.name, AccessKeyId=value)
                     notes.append(f"removed access key {value} left on {ref.name} by an earlier run")
                 except (ClientError, BotoCoreError) as exc:
-                    problems.append(f"could not delete leftover key {value} ({_error_code(exc)})")
+                    problems.append(f"could not delete leftover key {value} ({error_code(exc)})")
             clients = [*(extra_clients or []), self.aws.client("dynamodb")]
             item_problems = self.remove_items([probe_item_value(run_id)], clients)
             if item_problems:
@@ -173,7 +168,7 @@ class PrincipalActor:
                     recorded = True
                 except (ClientError, BotoCoreError) as exc:
                     raise NotVerifiable(
-                        f"cannot tag {ref.arn} to record the run ({_error_code(exc)}); "
+                        f"cannot tag {ref.arn} to record the run ({error_code(exc)}); "
                         "the admin needs iam:TagUser/TagRole"
                     ) from None
                 if ref.kind == "user":
@@ -205,7 +200,7 @@ class PrincipalActor:
             keys = self._key_ids(ref)
         except (ClientError, BotoCoreError) as exc:
             raise NotVerifiable(
-                f"cannot list {ref.name}'s access keys ({_error_code(exc)})"
+                f"cannot list {ref.name}'s access keys ({error_code(exc)})"
             ) from None
         if len(keys) >= 2:
             raise NotVerifiable(
@@ -217,12 +212,12 @@ class PrincipalActor:
         try:
             key = self.iam.create_access_key(UserName=ref.name)["AccessKey"]
         except ClientError as exc:
-            if _error_code(exc) == "LimitExceeded":
+            if error_code(exc) == "LimitExceeded":
                 raise NotVerifiable(
                     f"user {ref.name} has no free access key slot (IAM allows 2)"
                 ) from None
             raise NotVerifiable(
-                f"cannot create a temporary access key for {ref.name} ({_error_code(exc)})"
+                f"cannot create a temporary access key for {ref.name} ({error_code(exc)})"
             ) from None
         return Credentials(key["AccessKeyId"], key["SecretAccessKey"]), key["AccessKeyId"]
 
@@ -232,7 +227,7 @@ class PrincipalActor:
                 RoleArn=ref.arn, RoleSessionName=f"kmsguard-verify-{run_id[:16]}"
             )["Credentials"]
         except (ClientError, BotoCoreError) as exc:
-            raise NotVerifiable(f"cannot assume role {ref.arn} ({_error_code(exc)})") from None
+            raise NotVerifiable(f"cannot assume role {ref.arn} ({error_code(exc)})") from None
         return Credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
 
     def _release(
@@ -266,11 +261,11 @@ class PrincipalActor:
             except (ClientError, BotoCoreError) as exc:
                 problems.append(
                     f"could not delete temporary key {created_key} of {ref.name} "
-                    f"({_error_code(exc)}); the next run removes it"
+                    f"({error_code(exc)}); the next run removes it"
                 )
         if recorded and not problems:
             try:
                 record.erase()
             except (ClientError, BotoCoreError) as exc:
-                problems.append(f"could not remove the run tag from {ref.arn} ({_error_code(exc)})")
+                problems.append(f"could not remove the run tag from {ref.arn} ({error_code(exc)})")
         notes.extend(problems)

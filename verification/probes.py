@@ -9,6 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.aws_errors import error_code, error_message
+
 ALLOW = "allow"
 DENY = "deny"  # refused, and the refusal names a kms: action (the key said no)
 DENY_OTHER = "deny-other"  # refused, but not for a KMS reason (e.g. IAM on dynamodb:DescribeTable)
@@ -55,9 +57,8 @@ class ProbeTarget:
 def classify(exc: Exception) -> Observation:
     """Map an exception from a probe call to an observation (no secrets: messages are AWS's)."""
     if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
-        message = " ".join(str(error.get("Message", "")).split())[:300]
+        code = error_code(exc)
+        message = " ".join(error_message(exc).split())[:300]
         kms = _KMS_ACTION.search(message)
         if code in _KMS_FAILURE_CODES:
             return Observation(DENY, kms.group(0) if kms else code, message)

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from kmsguard.access.dynamodb_reads import BACKUP, INDEX, READ_PATHS, STREAM, TABLE, ReadPath
+from kmsguard.aws_errors import error_code
 
 # A backup of the table as AWS names them (`backup/<14 digits>-<8 hex>`): a policy naming the
 # table's backups by pattern covers it; no resource-based policy can be attached to a backup.
@@ -63,16 +64,12 @@ def targets(table: DeployedTable) -> Iterator[Target]:
             yield Target(path, f"{table.table_arn}/{_SOME_BACKUP}", None, "backups")
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-
-
 def resource_policy(dynamodb: Any, arn: str) -> dict[str, Any] | None:
     """A table's or stream's resource-based policy, None when it has none."""
     try:
         text = dynamodb.get_resource_policy(ResourceArn=arn)["Policy"]
     except ClientError as exc:
-        if _code(exc) in ("PolicyNotFoundException", "ResourceNotFoundException"):
+        if error_code(exc) in ("PolicyNotFoundException", "ResourceNotFoundException"):
             return None
         raise
     policy = json.loads(text)
@@ -87,7 +84,7 @@ def describe(dynamodb: Any, table_name: str, table_arn: str) -> DeployedTable:
     try:
         table = dynamodb.describe_table(TableName=table_name)["Table"]
     except ClientError as exc:
-        if _code(exc) != "ResourceNotFoundException":
+        if error_code(exc) != "ResourceNotFoundException":
             raise
         return DeployedTable(table_arn)
     indexes = tuple(

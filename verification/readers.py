@@ -14,6 +14,7 @@ from kmsguard.access.arn import account_of
 from kmsguard.access.dynamodb_context import decrypt_context
 from kmsguard.access.subject import Subject
 from kmsguard.access.trust import Chain
+from kmsguard.aws_errors import error_code
 from verification.account import Unreadable, authorization_details, identities
 from verification.grants import short_principal
 from verification.outputs import StackFacts
@@ -267,12 +268,6 @@ def _becoming(
     return rows
 
 
-def _code(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Unknown"))
-    return type(exc).__name__
-
-
 def check_readers(
     iam: Any,
     kms: Any,
@@ -310,7 +305,7 @@ def check_readers(
                 EXPECTED,
                 "",
                 NOT_VERIFIABLE,
-                f"cannot list the account's identities and policies ({_code(exc)}); the admin "
+                f"cannot list the account's identities and policies ({error_code(exc)}); the admin "
                 "needs iam:GetAccountAuthorizationDetails, kms:GetKeyPolicy, kms:ListGrants, "
                 "dynamodb:DescribeTable and dynamodb:GetResourcePolicy (table and stream)",
             )

@@ -15,6 +15,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from kmsguard.aws_errors import error_code
 from kmsguard.contract import Expect
 from kmsguard.org_policies import OrgPolicies
 from verification.access_rows import (
@@ -23,7 +24,6 @@ from verification.access_rows import (
     ProbeHook,
     Prober,
     delete_probe_items,
-    error_code,
     read_key_schema,
     unverifiable,
 )

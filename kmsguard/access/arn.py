@@ -230,3 +230,22 @@ def alias_arn(account: str, name: str, region: str, partition: str = "aws") -> s
 def key_arn(account: str, key_id: str, region: str, partition: str = "aws") -> str:
     """The ARN KMS gives key `key_id` of `account` in `region`."""
     return str(Arn(partition, "kms", region, account, f"key/{key_id}"))
+
+
+def table_arn(account: str, name: str, region: str, partition: str = "aws") -> str:
+    """The ARN DynamoDB gives table `name` of `account` in `region`."""
+    return str(Arn(partition, "dynamodb", region, account, f"table/{name}"))
+
+
+def table_path(text: str, account: str, region: str, partition: str = "aws") -> str | None:
+    """What follows `table/` in a DynamoDB table ARN of `account` in `region` (a table's name,
+    or `<name>/index/<index>`, `<name>/stream/<label>`, unchecked); None for any other text."""
+    parts = arn_fields(text) if text.startswith("arn:") else None
+    if parts is None or parts[1:5] != [partition, "dynamodb", region, account]:
+        return None
+    return parts[5][len("table/") :] if parts[5].startswith("table/") else None
+
+
+def iam_arn(account: str, resource: str, partition: str = "aws") -> str:
+    """The ARN of IAM resource `resource` (`user/<name>`, `role/<path><name>`...) of `account`."""
+    return str(Arn(partition, "iam", "", account, resource))

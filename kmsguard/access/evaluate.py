@@ -145,13 +145,14 @@ def build_context(
     return ctx
 
 
-_REQUEST_ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9]+$")
+# Whole-string matches (fullmatch): `$` would also accept a trailing newline.
+_REQUEST_ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9]+")
 
 
 @lru_cache(maxsize=4096)
 def _well_formed(principal: str, action: str) -> bool:
     # Cached: the sandbox and the pack ask about the same few callers and actions again and again.
-    return bool(_REQUEST_ACTION.match(action)) and _is_caller(principal)
+    return bool(_REQUEST_ACTION.fullmatch(action)) and _is_caller(principal)
 
 
 def _is_caller(principal: str) -> bool:
@@ -164,7 +165,7 @@ def _check_request(principal: Any, action: Any, resource: Any) -> None:
         if not isinstance(value, str) or not value:
             raise PolicyDocumentError(name, "must be a non-empty string")
     # A request names one concrete action and one caller; a pattern here would be a silent guess.
-    if not _REQUEST_ACTION.match(action):
+    if not _REQUEST_ACTION.fullmatch(action):
         raise PolicyDocumentError(
             "action", f"{action!r} is not an action; allowed: service:Action, e.g. kms:Decrypt"
         )

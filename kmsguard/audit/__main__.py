@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kmsguard import extras
+from kmsguard.aws_errors import error_code, error_message
 
 PROG = "kmsguard-audit"
 
@@ -72,10 +73,8 @@ def _identity(clients: Any, region: str) -> tuple[str, str]:
             "no credentials: configure the standard AWS credential chain or give --profile"
         ) from None
     except ClientError as exc:
-        error = exc.response.get("Error", {})
         raise ValueError(
-            f"the credentials were refused by STS ({error.get('Code')}: "
-            f"{str(error.get('Message', ''))[:200]})"
+            f"the credentials were refused by STS ({error_code(exc)}: {error_message(exc)[:200]})"
         ) from None
     except BotoCoreError as exc:
         raise ValueError(f"cannot reach AWS: {exc}") from None

@@ -17,6 +17,7 @@ from kmsguard.audit.inventory import (
     Selection,
     TableData,
 )
+from kmsguard.aws_errors import error_code
 
 # Connections per client and threads per phase: botocore's pool is the bound on concurrency.
 POOL = 10
@@ -24,12 +25,6 @@ _GONE = ("ResourceNotFoundException", "NotFoundException", "TableNotFoundExcepti
 
 Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-
-
-def _code(exc: ClientError | BotoCoreError) -> str:
-    if isinstance(exc, BotoCoreError):
-        return type(exc).__name__
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _pages(client: Any, operation: str, key: str, calls: Calls, action: str, **kw: Any) -> list:
@@ -49,7 +44,7 @@ def _call(
     try:
         return True, fn()
     except (ClientError, BotoCoreError) as exc:
-        if _code(exc) in absent:
+        if error_code(exc) in absent:
             return True, None
         calls.refused(resource, action, exc)
         return False, None
@@ -61,7 +56,7 @@ def _table(ddb: Any, region: str, name: str, calls: Calls, account: str) -> Tabl
     try:
         description = ddb.describe_table(TableName=name)["Table"]
     except (ClientError, BotoCoreError) as exc:
-        if _code(exc) in _GONE:
+        if error_code(exc) in _GONE:
             return None  # deleted since it was listed
         calls.refused(arn_guess, "dynamodb:DescribeTable", exc)
         return TableData(region, name, arn_guess, {}, unread={"*"})
@@ -117,7 +112,7 @@ def _key(kms: Any, region: str, key_id: str, calls: Calls, account: str) -> KeyD
     try:
         metadata = kms.describe_key(KeyId=key_id)["KeyMetadata"]
     except (ClientError, BotoCoreError) as exc:
-        if _code(exc) in ("NotFoundException",):
+        if error_code(exc) in ("NotFoundException",):
             return None
         calls.refused(guess, "kms:DescribeKey", exc)
         return KeyData(region, {"Arn": guess, "KeyId": key_id}, unread={"*"})

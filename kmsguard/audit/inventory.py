@@ -10,6 +10,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kmsguard.aws_errors import error_code, error_message
+
 
 @dataclass(frozen=True)
 class Unreadable:
@@ -98,11 +100,6 @@ class Calls:
 
     def refused(self, resource: str, action: str, exc: ClientError | BotoCoreError) -> None:
         """A refusal (or a failure the retries did not overcome: its class is the code)."""
-        if isinstance(exc, ClientError):
-            error = exc.response.get("Error", {})
-            code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-        else:
-            code, message = type(exc).__name__, str(exc)
-        entry = Unreadable(resource, action, code, message[:300])
+        entry = Unreadable(resource, action, error_code(exc), error_message(exc)[:300])
         with self._lock:
             self.inventory.unreadable.append(entry)

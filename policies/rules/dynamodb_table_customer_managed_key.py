@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackValidationArgs
 
-from kmsguard.access.arn import account_of
+from kmsguard.access.arn import account_of, is_reserved_alias
 from kmsguard.contract import AwsType
 from policies.meta import Control, Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import AWS_CONFIG
@@ -19,8 +17,8 @@ META = RuleMeta(
     description=(
         "DynamoDB tables and table replicas (aws.dynamodb.TableReplica) enable server-side "
         "encryption with an explicit customer managed KMS key: "
-        "not the AWS owned key, not alias/aws/dynamodb in any form, not another account's key "
-        "unless allow-listed."
+        "not the AWS owned key, not alias/aws/dynamodb by name or alias ARN, "
+        "not another account's key unless allow-listed."
     ),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
@@ -52,8 +50,6 @@ META = RuleMeta(
         "key-outside-stack": "a key not declared in the stack, checked when deployed (deferred)",
     },
 )
-
-_AWS_ALIAS = re.compile(r"(^|:)alias/aws/", re.I)
 
 
 def _check_replicas(table: Node, where: str, findings: Findings) -> None:
@@ -89,7 +85,7 @@ def _check_replicas(table: Node, where: str, findings: Findings) -> None:
                     urn=table.urn,
                 )
             )
-        elif _AWS_ALIAS.search(arn):
+        elif is_reserved_alias(arn):
             findings.violation(
                 META.finding(
                     "aws-managed-key",
@@ -105,7 +101,7 @@ def _check_ref(
     view: StackView, ref: KeyRef, where: str, urn: str, allowed: list[str], findings: Findings
 ) -> None:
     value = ref.value
-    if isinstance(value, str) and _AWS_ALIAS.search(value):
+    if is_reserved_alias(value):
         # Even when an alias of that name is declared in the stack: AWS reserves alias/aws/.
         findings.violation(
             META.finding(

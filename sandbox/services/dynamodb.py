@@ -60,7 +60,7 @@ _RESOURCE_NAMES = (
 )
 # DynamoDB operations on no particular resource (IAM: "*"). Every other operation must name
 # its resource, or it is refused: the authorizer never guesses what moto will touch.
-_INDEX_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_INDEX_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 DYNAMODB_RESOURCELESS = frozenset(
     {"ListTables", "ListBackups", "ListExports", "DescribeLimits", "DescribeEndpoints"}
 )
@@ -132,7 +132,7 @@ def _tables_and_actions(request: ApiRequest) -> list[tuple[str, str, str]]:
         if isinstance(name, str) and name:
             return [(action, name, "")]
     index = params.get("IndexName")
-    if index is not None and (not isinstance(index, str) or not _INDEX_NAME.match(index)):
+    if index is not None and (not isinstance(index, str) or not _INDEX_NAME.fullmatch(index)):
         message = "IndexName must be an index name: 3 to 255 of A-Z a-z 0-9 _ . -"
         raise Refused(errors.json_error("dynamodb", "ValidationException", message))
     for name in _RESOURCE_NAMES:

@@ -9,6 +9,7 @@ from typing import Any
 
 from moto.iam.models import iam_backends
 
+from kmsguard.access.arn import iam_arn
 from kmsguard.access.subject import Subject
 from sandbox import identifiers, user_boundaries
 from sandbox.check import Check, base_context
@@ -22,7 +23,7 @@ def _iam_entity_arn(kind: str, name: str, entities: Mapping[str, Any]) -> str:
     entity = entities.get(name)
     if entity is not None and getattr(entity, "arn", None):
         return str(entity.arn)
-    return f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{name}"
+    return iam_arn(ACCOUNT_ID, f"{kind}/{name}")
 
 
 # IAM resource types (the catalog's ARN kinds) and the parameter that names each.

@@ -8,7 +8,7 @@ from typing import Any
 
 from moto.kms.models import kms_backends
 
-from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias
+from kmsguard.access.arn import RESERVED_ALIAS_PREFIX, alias_arn, is_reserved_alias, key_arn
 from kmsguard.access.subject import Subject
 from kmsguard.contract import CALLER_ACCOUNT
 from sandbox import errors, identifiers
@@ -149,11 +149,11 @@ def lockout(subject: Subject, request: ApiRequest) -> Check | None:
         return None
     if request.action == "PutKeyPolicy":
         key = find_key(request.region, request.params.get("KeyId"))
-        key_arn = key.arn if key is not None else "*"
+        resource = key.arn if key is not None else "*"
     else:
-        key_arn = f"arn:aws:kms:{request.region}:{ACCOUNT_ID}:key/{uuid.uuid4()}"
+        resource = key_arn(ACCOUNT_ID, str(uuid.uuid4()), request.region)
     context = {**base_context(subject, request), "kms:CallerAccount": ACCOUNT_ID}
-    return Check("kms:PutKeyPolicy", key_arn, policy, context)
+    return Check("kms:PutKeyPolicy", resource, policy, context)
 
 
 def validate(

@@ -243,6 +243,7 @@ def test_implicit_deny_names_the_allow_whose_condition_was_not_met() -> None:
     [
         ("arn:aws:iam::111122223333:user/a", "nocolon", "action"),
         ("arn:aws:iam::111122223333:user/a", "kms:De*", "action"),
+        ("arn:aws:iam::111122223333:user/a", "kms:Decrypt\n", "action"),
         ("x", "kms:Decrypt", "principal"),
         ("arn:aws:iam::1234:user/a", "kms:Decrypt", "principal"),
     ],
@@ -261,3 +262,18 @@ def test_a_request_that_is_not_one_action_by_one_principal_is_refused(
             resource_policy=None,
         )
     assert err.value.path == path and "allowed:" in str(err.value)
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt\n", "kms:Decrypt\r\n", "\nkms:Decrypt"])
+def test_an_action_with_a_newline_is_refused_by_name_before_any_policy_is_read(
+    action: str,
+) -> None:
+    from kmsguard.access import PolicyDocumentError
+
+    anyone = doc(stmt(principal="*", action="kms:*"))
+    with pytest.raises(PolicyDocumentError) as err:
+        evaluate(ALICE, action, KEY, identity_policies=[], resource_policy=anyone)
+    assert err.value.path == "action"
+    assert str(err.value).startswith(
+        f"action: {action!r} is not an action; allowed: service:Action"
+    )

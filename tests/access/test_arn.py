@@ -8,6 +8,7 @@ from kmsguard.access.arn import (
     Arn,
     account_of,
     arn_fields,
+    iam_arn,
     iam_identity,
     is_account_id,
     is_key_arn,
@@ -17,6 +18,8 @@ from kmsguard.access.arn import (
     named_accounts,
     parse_arn,
     session_role,
+    table_arn,
+    table_path,
 )
 
 A = "111122223333"
@@ -290,3 +293,40 @@ def test_alias_arn_builds_what_parse_reads_back() -> None:
     assert built == f"arn:aws:kms:eu-west-1:{A}:alias/aws/dynamodb"
     arn = parse_arn(built)
     assert arn is not None and arn.is_alias and arn.account == A
+
+
+def test_table_arns_are_built_and_read_in_one_place() -> None:
+    arn = table_arn(A, "orders", "eu-west-1")
+    assert arn == f"arn:aws:dynamodb:eu-west-1:{A}:table/orders"
+    assert table_path(arn, A, "eu-west-1") == "orders"
+    assert table_path(f"{arn}/index/by-day", A, "eu-west-1") == "orders/index/by-day"
+    assert (
+        table_arn(A, "t", "cn-north-1", "aws-cn") == f"arn:aws-cn:dynamodb:cn-north-1:{A}:table/t"
+    )
+    assert table_path(f"arn:aws-cn:dynamodb:cn-north-1:{A}:table/t", A, "cn-north-1") is None
+    assert (
+        table_path(f"arn:aws-cn:dynamodb:cn-north-1:{A}:table/t", A, "cn-north-1", "aws-cn") == "t"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"arn:aws:dynamodb:eu-west-1:{B}:table/orders",  # another account
+        f"arn:aws:dynamodb:us-east-1:{A}:table/orders",  # another region
+        f"arn:aws:dynamodb:eu-west-1:{FULLWIDTH}:table/orders",
+        f"arn:aws:dynamodb:eu-west-1:{A}:tableorders",
+        f"arn:aws:dynamodb:eu-west-1:{A}",
+        f"arn:aws:kms:eu-west-1:{A}:table/orders",
+        f"ARN:aws:dynamodb:eu-west-1:{A}:table/orders",
+        "orders",
+        "",
+    ],
+)
+def test_table_path_names_only_this_account_and_region_s_tables(text: str) -> None:
+    assert table_path(text, A, "eu-west-1") is None
+
+
+def test_iam_arns_have_no_region() -> None:
+    assert iam_arn(A, "user/alice") == f"arn:aws:iam::{A}:user/alice"
+    assert parse_arn(iam_arn(A, "role/ops/r")) == Arn("aws", "iam", "", A, "role/ops/r")

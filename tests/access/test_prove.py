@@ -582,3 +582,35 @@ def test_cli_diff_without_account_asks_every_owner(tmp_path: Any) -> None:
     assert code == 1
     code, _, _ = _run_cli(tmp_path, "diff", "old.json", "new.json", "--account", A)
     assert code == 0
+
+
+@pytest.mark.parametrize("partition", ["aws", "aws-cn", "aws-us-gov"])
+def test_a_session_acts_with_its_role_s_policies_in_every_partition(partition: str) -> None:
+    from kmsguard.access.policy import parse_policy
+    from kmsguard.access.prove.concretize import _identity_for
+    from kmsguard.access.prove.universe import Side
+
+    acct = "111122223333"
+    key = f"arn:{partition}:kms:us-east-1:{acct}:key/k"
+    own = [parse_policy(assumed_identity_policy("kms:Decrypt", key), kind="identity")]
+    other = [parse_policy(assumed_identity_policy("kms:Encrypt", key), kind="identity")]
+    side = Side(
+        parse_policy(
+            {
+                "Statement": [
+                    {"Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*"}
+                ]
+            },
+            kind="resource",
+        ),
+        {
+            f"arn:{partition}:iam::{acct}:user/r": other,  # a user of the same name
+            f"arn:{partition}:iam::444455556666:role/r": other,  # another account's role
+            f"arn:{partition}:iam::{acct}:role/ops/r": own,  # the role, under a path
+        },
+    )
+    session = f"arn:{partition}:sts::{acct}:assumed-role/r/s"
+    assert _identity_for(session, side) is own
+    elsewhere = "aws-cn" if partition == "aws" else "aws"
+    assert _identity_for(session.replace(f"arn:{partition}:", f"arn:{elsewhere}:"), side) is None
+    assert _identity_for(f"arn:{partition}:sts::{acct}:assumed-role/q/s", side) is None

@@ -385,6 +385,19 @@ def test_a_name_that_is_not_a_principal_is_refused_with_what_is_allowed() -> Non
             ask(**{field: value})
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "arn:aws:iam::111122223333:user/a\n",
+        "dynamodb.amazonaws.com\n",
+        "arn:aws:iam::\u0661\u0661\u0661\u0661\u0662\u0662\u0662\u0662\u0663\u0663\u0663\u0663:user/a",
+    ],
+)
+def test_a_principal_with_a_trailing_newline_or_foreign_digits_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match=r"declared: .* is not a principal; allowed: an IAM ARN"):
+        ask(declared=(name,))
+
+
 def test_confirmed_readers_stay_a_failure_when_the_solver_gives_up_on_more(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from kmsguard.audit.cli import parser
@@ -51,3 +52,17 @@ def test_the_scheduled_audit_is_optional_read_only_and_on_oidc() -> None:
     assert "aws-access-key-id" not in text and "secrets." not in text
     runs = [s["run"] for s in job["steps"] if "run" in s]
     assert any(r.startswith("venv/bin/kmsguard-audit ") for r in runs)
+
+
+def test_credentials_refused_without_a_code_say_unknown_not_none() -> None:
+    from botocore.exceptions import ClientError
+
+    from kmsguard.audit.__main__ import _identity
+
+    class Sts:
+        def get_caller_identity(self) -> None:
+            raise ClientError({"Error": {"Message": "signature mismatch"}}, "GetCallerIdentity")
+
+    with pytest.raises(ValueError) as refused:
+        _identity(lambda service, region: Sts(), "us-east-1")
+    assert str(refused.value) == "the credentials were refused by STS (Unknown: signature mismatch)"

@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
         ["serve", "--port", "70000"],
         ["serve", "--port", "http"],
         ["serve", "--region", "moon-1"],
+        ["serve", "--region", "us-east-1\n"],
+        ["serve", "--region", "us-east-\u0661"],
         ["launch"],
     ],
 )

@@ -150,6 +150,32 @@ def test_verifier_accepts_exactly_what_botocore_signed() -> None:
     assert info.value.incomplete
 
 
+_ARABIC_DAY = "".join(chr(0x0660 + int(c)) for c in "20260101")
+
+
+@pytest.mark.parametrize(
+    ("day", "stamp"),
+    [
+        ("20260101", "20260101T000000Z\n"),  # a newline after the stamp
+        ("20261301", "20261301T000000Z"),  # month 13
+        ("20260101", "20260101T000061Z"),  # second 61
+        (_ARABIC_DAY, f"{_ARABIC_DAY}T000000Z"),  # digits, but not ASCII ones
+    ],
+)
+def test_a_date_that_names_no_time_is_a_signature_error(day: str, stamp: str) -> None:
+    authorization = (
+        f"AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/{day}/us-east-1/dynamodb/aws4_request, "
+        f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}"
+    )
+    signed = SignedRequest(
+        "POST", "http://127.0.0.1:4599/", authorization, (("host", "h"), ("x-amz-date", stamp))
+    )
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    with pytest.raises(SignatureError) as info:
+        verify(signed, b"{}", secret_access_key="s", now=now)
+    assert "signature we calculated does not match" in info.value.message
+
+
 # Run in a child process: the app is moto in-process, whose globals must not leak into others.
 _PLAN_ONLY_AFTER_AUTHENTICATION = r"""
 import json

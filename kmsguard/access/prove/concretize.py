@@ -10,7 +10,7 @@ from typing import Any
 
 import z3
 
-from kmsguard.access.arn import account_of
+from kmsguard.access.arn import account_of, iam_identity, parse_arn, session_role
 from kmsguard.access.evaluate import Decision, PolicyLike, evaluate
 from kmsguard.access.policy import Policy
 from kmsguard.access.prove.alphabet import text_of
@@ -109,12 +109,15 @@ def render_value(family: str, v: Any) -> Any:
 def _identity_for(principal: str, side: Side) -> Sequence[Policy] | None:
     if principal in side.identities:
         return side.identities[principal]
-    if ":assumed-role/" in principal:
-        acct = account_of(principal)
-        role = principal.split("/")[1]
-        for arn, docs in side.identities.items():
-            if arn.startswith(f"arn:aws:iam::{acct}:role/") and arn.rsplit("/", 1)[-1] == role:
-                return docs
+    # A session acts with its role's policies; the role may have a path the session omits.
+    session = parse_arn(principal)
+    wanted = iam_identity(session_role(principal))
+    if session is None or wanted is None:
+        return None
+    for arn, docs in side.identities.items():
+        role = parse_arn(arn)
+        if role is not None and role.partition == session.partition and iam_identity(arn) == wanted:
+            return docs
     return None
 
 

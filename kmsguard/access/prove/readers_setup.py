@@ -20,7 +20,7 @@ from kmsguard.access.prove.universe import KEY_ID
 DECRYPT = "kms:Decrypt"
 # An IAM or STS principal's ARN (12-digit account) or a service principal, as a request names
 # its caller.
-_PRINCIPAL = re.compile(r"^(arn:[\w-]+:(iam|sts)::\d{12}:\S+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?)$")
+_PRINCIPAL = re.compile(r"arn:[\w-]+:(iam|sts)::[0-9]{12}:\S+|[a-z0-9.-]+\.amazonaws\.com(\.cn)?")
 # A backup's id as DynamoDB writes it (14 digits, a dash, 8 characters): any one stands for all.
 SAMPLE_BACKUP = "backup/01234567890123-abcdefgh"
 
@@ -182,7 +182,7 @@ def build_setup(
         ("boundaries", boundaries),
     ):
         for name in names:
-            if not isinstance(name, str) or not _PRINCIPAL.match(name):
+            if not isinstance(name, str) or not _PRINCIPAL.fullmatch(name):
                 raise ValueError(
                     f"{what}: {name!r} is not a principal; allowed: an IAM ARN with a 12-digit "
                     "account (arn:aws:iam::<account>:user/<name>, :role/<name>, :root, "

@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from kmsguard.access.arn import is_reserved_alias
 from kmsguard.contract import AwsType
 from policies.rules import dynamodb_table_customer_managed_key as rule
+from tests.access.docs import row
 from tests.policies.helpers import ACCOUNT, KEY_ARN, Res, key_props, run_rule, stack_args
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown sentinel
@@ -104,8 +106,8 @@ def test_an_alias_outside_the_stack_is_deferred_not_passed() -> None:
     "value",
     [
         "alias/aws/dynamodb",
-        "ALIAS/AWS/DYNAMODB",
         f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/dynamodb",
+        f"arn:aws-cn:kms:cn-north-1:{ACCOUNT}:alias/aws/dynamodb",
     ],
 )
 def test_an_aws_alias_fails_even_with_a_dependency_on_the_key(value: str) -> None:
@@ -113,6 +115,51 @@ def test_an_aws_alias_fails_even_with_a_dependency_on_the_key(value: str) -> Non
     r = _run(k, _table({"enabled": True, "kmsKeyArn": value}, k))
     assert r.codes == ["aws-managed-key"] and r.found[0].witness == {"kmsKeyArn": value}
     assert r.texts == [f"Table 'table': kmsKeyArn {value!r} is an AWS managed key"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "alias/AWS/dynamodb",
+        "ALIAS/AWS/DYNAMODB",
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/Aws/dynamodb",
+    ],
+)
+def test_the_reserved_prefix_is_compared_as_written_like_the_evaluator(value: str) -> None:
+    row("alias-reserved")
+    assert not is_reserved_alias(value)
+    k = _key()
+    r = _run(k, _table({"enabled": True, "kmsKeyArn": value}, k))
+    # Not an AWS managed key by its name: a key outside the stack, checked when deployed.
+    assert r.codes == [] and r.deferred_codes == ["key-outside-stack"]
+    assert r.deferred_found[0].witness == {"kmsKeyArn": value}
+
+
+def test_a_mixed_case_alias_of_the_stack_key_is_the_stack_key() -> None:
+    row("alias-reserved")
+    k = _key()
+    mine = _alias(k, name="alias/AWS/orders")
+    r = _run(k, mine, _table({"enabled": True, "kmsKeyArn": "alias/AWS/orders"}, mine))
+    assert r.messages == [] and r.deferred == []
+
+
+def test_a_replica_with_a_mixed_case_alias_is_not_an_aws_managed_key() -> None:
+    row("alias-reserved")
+    table = Res(
+        AwsType.DYNAMODB_TABLE,
+        "table",
+        {
+            "serverSideEncryption": {"enabled": True, "kmsKeyArn": KEY_ARN},
+            "replicas": [
+                {"regionName": "eu-west-1", "kmsKeyArn": "alias/AWS/dynamodb"},
+                {"regionName": "eu-west-2", "kmsKeyArn": "alias/aws/dynamodb"},
+            ],
+        },
+    )
+    r = _run(_key(), table)
+    assert [f.witness for f in r.found] == [
+        {"replica": "eu-west-2", "kmsKeyArn": "alias/aws/dynamodb"}
+    ]
 
 
 def test_an_aws_alias_declared_in_the_stack_is_still_an_aws_managed_key() -> None:
