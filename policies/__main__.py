@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.metadata
 import importlib.util
 import re
 import sys
@@ -17,9 +18,19 @@ def missing_requirements(pack_dir: Path = PACK_DIR) -> list[str]:
     missing = []
     for line in (pack_dir / "requirements.txt").read_text(encoding="utf-8").splitlines():
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#", 1)[0])
-        if name and importlib.util.find_spec(name.group(1).replace("-", "_").lower()) is None:
+        if name and not _installed(name.group(1)):
             missing.append(name.group(1))
     return missing
+
+
+def _installed(distribution: str) -> bool:
+    """Installed, or importable under its own name (a checkout on the path): a distribution's
+    module may be named otherwise (`protobuf` installs `google.protobuf`)."""
+    try:
+        importlib.metadata.distribution(distribution)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return importlib.util.find_spec(distribution.replace("-", "_").lower()) is not None
 
 
 def load_pack_package(pack_dir: Path = PACK_DIR) -> None:

@@ -73,3 +73,16 @@ def test_under_another_sdk_the_pack_serves_with_the_sdks_own_servicer():
     state = _start("another SDK")
     assert state["servicer"] == "_PolicyAnalyzerServicer"
     assert state["prover loaded"] is True
+
+
+def test_a_requirement_is_found_by_its_distribution_not_only_its_module_name(
+    tmp_path: Path,
+) -> None:
+    # protobuf installs `google.protobuf`: a module-name check alone called it missing.
+    from policies.__main__ import missing_requirements
+
+    (tmp_path / "requirements.txt").write_text(
+        "protobuf>=3.20.3,<7\npulumi-policy>=1.13,<2  # comment\nkmsguard-absent-dist>=1\n",
+        encoding="utf-8",
+    )
+    assert missing_requirements(tmp_path) == ["kmsguard-absent-dist"]
