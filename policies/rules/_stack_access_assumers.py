@@ -7,10 +7,10 @@ from typing import Any
 
 from kmsguard.access.arn import account_of
 from kmsguard.access.trust import Chain
+from kmsguard.org_policies import OrgPolicies
 from policies.meta import Findings
 from policies.rules._principals import PrincipalReach, boundary_of, unknown_reasons
 from policies.rules._stack_access_common import ACTION, ASSUME, access_path, identity_docs
-from policies.rules._stack_access_org import Org
 from policies.stack.graph import StackView
 from policies.stack.principals import StackSubject
 
@@ -23,7 +23,7 @@ def assumers(
     declared: set[str],
     compiled: dict[int, Any],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
 ) -> None:
     """Whoever can become a role that can decrypt is a key user: sts:AssumeRole through the
     role's trust policy, then the role's own access, followed transitively (role chaining).

@@ -8,10 +8,10 @@ from kmsguard.access.arn import account_of
 from kmsguard.access.dynamodb_context import decrypt_context, via_dynamodb
 from kmsguard.access.trust import Chain
 from kmsguard.contract import AwsType
+from kmsguard.org_policies import OrgPolicies
 from policies.meta import Findings
 from policies.rules._principals import boundary_of, unknown_reasons
 from policies.rules._stack_access_common import ACTION, access_path, compile_once, identity_docs
-from policies.rules._stack_access_org import Org
 from policies.stack.graph import Node, StackView
 from policies.stack.keys import stack_keys
 from policies.stack.principals import StackSubject
@@ -49,7 +49,7 @@ def direct_users(
     declared: set[str],
     compiled: dict[int, Any],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
 ) -> list[tuple[StackSubject, Chain]]:
     """A violation for each candidate that can decrypt and is not declared (a deferral when its
     access depends on what is unknown now); returns the roles that can, with how."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from kmsguard.access.arn import parse_arn
+from kmsguard.org_policies import OrgPolicies
 from policies.grants import StackGrant, satisfying_context
 from policies.meta import Findings
 from policies.rules._principals import PrincipalReach, boundary_of, readable
 from policies.rules._stack_access_common import ACTION
-from policies.rules._stack_access_org import Org
 
 
 def grant_caller(grantee: str) -> str:
@@ -29,7 +29,7 @@ def check_grant(
     reach: PrincipalReach,
     declared: set[str],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
 ) -> None:
     """A violation when the grant lets a principal that is not a declared key user decrypt."""
     from kmsguard.access import PolicyDocumentError, evaluate, parse_grant

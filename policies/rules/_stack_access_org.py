@@ -2,48 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
+from kmsguard.org_policies import OrgPolicies, OrgPoliciesError, read_level
 from policies.meta import Findings
 
-if TYPE_CHECKING:
-    from kmsguard.access import PolicyKind
+_SETTINGS: tuple[tuple[str, Literal["scp", "rcp"]], ...] = (
+    ("serviceControlPolicies", "scp"),
+    ("resourceControlPolicies", "rcp"),
+)
 
 
-@dataclass(frozen=True)
-class Org:
-    """The organization's policies from the policy config, one document per level."""
-
-    scps: tuple[Any, ...] = ()
-    rcps: tuple[Any, ...] = ()
-
-
-def read_org(config: dict[str, Any], findings: Findings) -> Org | None:
+def read_org(config: dict[str, Any], findings: Findings) -> OrgPolicies | None:
     """Parsed SCP/RCP levels; None (after one violation naming the document) when malformed."""
-    from kmsguard.access import PolicyDocumentError, parse_policy
-
     parsed: dict[str, tuple[Any, ...]] = {}
-    kinds: tuple[tuple[str, PolicyKind], ...] = (
-        ("serviceControlPolicies", "identity"),
-        ("resourceControlPolicies", "resource"),
-    )
-    for name, kind in kinds:
+    for name, kind in _SETTINGS:
         docs = config.get(name) or []
         out = []
         for i, doc in enumerate(docs if isinstance(docs, list) else [docs]):
             try:
-                out.append(parse_policy(doc, kind=kind))
-            except PolicyDocumentError as exc:
+                out.append(read_level(doc, kind, f"{name}[{i}]"))
+            except OrgPoliciesError as exc:
+                problem = str(exc).removeprefix(f"{name}[{i}]: ")
                 findings.violation(
                     findings.meta.finding(
                         "org-policy-malformed",
                         f"policy config {name}[{i}]",
-                        f"{exc}; a {name[:-8]} document must be a valid IAM policy (SCPs "
-                        "without Principal, RCPs with Principal)",
-                        {"setting": name, "index": i, "problem": str(exc)},
+                        f"{problem}; a {name[:-8]} document "
+                        "must be a valid IAM policy (SCPs without Principal, RCPs with "
+                        "Principal)",
+                        {"setting": name, "index": i, "problem": problem},
                     )
                 )
                 return None
         parsed[name] = tuple(out)
-    return Org(parsed["serviceControlPolicies"], parsed["resourceControlPolicies"])
+    return OrgPolicies(parsed["serviceControlPolicies"], parsed["resourceControlPolicies"])

@@ -6,9 +6,9 @@ from typing import Any
 
 from kmsguard.access.arn import account_of
 from kmsguard.contract import account_root_arn
+from kmsguard.org_policies import OrgPolicies
 from policies.meta import Findings
 from policies.rules._stack_access_common import ACTION
-from policies.rules._stack_access_org import Org
 from policies.stack.principals import StackSubject
 
 
@@ -19,7 +19,7 @@ def outsiders(
     principals: list[StackSubject],
     declared: set[str],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
     timeout_s: float,
     limit: int,
 ) -> None:

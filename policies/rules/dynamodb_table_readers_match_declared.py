@@ -10,11 +10,12 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 from kmsguard.access.dynamodb_reads import READ_PATHS
 from kmsguard.access.key_users import declared_readers
 from kmsguard.contract import AwsType, account_root_arn
+from kmsguard.org_policies import OrgPolicies
 from kmsguard.rule_text import TABLE_READERS
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
 from policies.rules._common import PROVER_TIMEOUT, prover_timeout
 from policies.rules._principals import PrincipalReach
-from policies.rules._stack_access_org import Org, read_org
+from policies.rules._stack_access_org import read_org
 from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
 from policies.rules._table_readers import reaching as _who
 from policies.stack.graph import Node, StackView
@@ -104,7 +105,12 @@ class _Table:
     """One table's question, in the stack's words: facts, stand-in ARNs, findings."""
 
     def __init__(
-        self, view: StackView, table: Node, config: dict[str, Any], org: Org, index: TableIndex
+        self,
+        view: StackView,
+        table: Node,
+        config: dict[str, Any],
+        org: OrgPolicies,
+        index: TableIndex,
     ) -> None:
         self.view, self.config, self.org = view, config, org
         self.facts: TableFacts = table_facts(view, table, index)

@@ -9,6 +9,7 @@ from pulumi_policy import EnforcementLevel, ReportViolation, Severity, StackVali
 from kmsguard.access.arn import account_of
 from kmsguard.access.key_users import decrypt_grantees
 from kmsguard.contract import AwsType
+from kmsguard.org_policies import OrgPolicies
 from policies.document import allows, is_account_root, statements
 from policies.grants import key_grants
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
@@ -18,7 +19,7 @@ from policies.rules._stack_access_assumers import assumers
 from policies.rules._stack_access_common import ACTION, ASSUME, default_key_policy
 from policies.rules._stack_access_direct import direct_users
 from policies.rules._stack_access_grants import check_grant
-from policies.rules._stack_access_org import Org, read_org
+from policies.rules._stack_access_org import read_org
 from policies.rules._stack_access_outsiders import outsiders
 from policies.stack.graph import Node, StackView
 from policies.stack.keys import stack_keys
@@ -110,7 +111,7 @@ def _check_key(
     compiled: dict[int, Any],
     extra: list[str],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
     timeout_s: float,
     assume: PrincipalReach,
 ) -> None:
@@ -153,7 +154,7 @@ def _check_policy(
     compiled: dict[int, Any],
     extra: list[str],
     findings: Findings,
-    org: Org,
+    org: OrgPolicies,
     timeout_s: float,
     assume: PrincipalReach,
 ) -> None:

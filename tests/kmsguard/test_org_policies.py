@@ -79,3 +79,17 @@ def test_verifier_cli_refuses_a_bad_org_policies_dir_in_one_line(tmp_path: Path)
     assert out.returncode == 2
     assert out.stderr.startswith("verification: --org-policies: ")
     assert "scp-1.json: not JSON" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_level_is_read_the_same_from_text_bytes_or_a_parsed_document() -> None:
+    from kmsguard.org_policies import OrgPoliciesError, read_level
+
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
+    text = json.dumps(doc)
+    for given in (doc, text, text.encode()):
+        assert read_level(given, "scp", "x").statements[0].effect == "Deny"
+    with pytest.raises(OrgPoliciesError, match=r"^config\[2\]: "):
+        read_level({"Statement": [{"Effect": "Maybe"}]}, "rcp", "config[2]")

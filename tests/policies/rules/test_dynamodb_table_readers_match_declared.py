@@ -329,3 +329,20 @@ def test_a_proof_over_its_time_limit_defers() -> None:
     assert "prover-unanswered" in r.deferred_codes
     f = next(f for f in r.deferred_found if f.code == "prover-unanswered")
     assert f.detail == f"who can read it is unanswered: {f.witness['reason']}"
+
+
+def test_an_scp_larger_than_organizations_allows_is_refused_as_the_org_directory_refuses_it() -> (
+    None
+):
+    # One reading of organization policies: the config's documents get the same 5,120-byte
+    # bound as the --org-policies directory's files (the pack had no bound of its own).
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": f"S{i}", "Effect": "Allow", "Action": "*", "Resource": "*"} for i in range(120)
+        ],
+    }
+    r = run(*baseline(), config={"serviceControlPolicies": [big]})
+    [f] = r.found
+    assert f.code == "org-policy-malformed"
+    assert "an organization policy is at most 5120" in f.witness["problem"]
