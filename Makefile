@@ -32,10 +32,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck -pyflakes=
 
-TYPECHECK = $(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
-
 typecheck: venv
-	$(TYPECHECK)
+	$(BIN)/mypy kmsguard policies verification sandbox demo __main__.py
 
 # The tests start hundreds of Python processes (CLIs, policy packs, sandboxes, clean
 # virtualenvs): each reuses the bytecode the first one wrote (in git-ignored __pycache__/)
@@ -44,20 +42,10 @@ typecheck: venv
 TEST_ENV := PYTHONDONTWRITEBYTECODE=
 
 # The gate runs the property tests with CI's hypothesis budgets (tests/budgets.py), here as there.
-GATE_TESTS = $(TEST_ENV) HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n $(WORKERS) --dist loadgroup
-
 pytest: venv
-	$(GATE_TESTS)
+	$(TEST_ENV) HYPOTHESIS_PROFILE=ci $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
-# The type check runs beside the tests (the test processes leave a core idle at times);
-# its report follows the tests' and either failing fails the target.
-test: lint
-	@log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
-	$(TYPECHECK) > "$$log" 2>&1 & types=$$!; \
-	$(GATE_TESTS); tests=$$?; \
-	wait $$types; typed=$$?; \
-	echo "==> type check (mypy)"; cat "$$log"; \
-	test $$tests -eq 0 && test $$typed -eq 0
+test: lint typecheck pytest
 
 # The inner loop: lint, types and every test but the slow end-to-end ones, with the dev profile's
 # hypothesis budgets (CI runs `make test`).

@@ -36,11 +36,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         in_slow_module = any(relative == s or relative.startswith(f"{s}/") for s in SLOW)
         if in_slow_module or item.get_closest_marker("sandbox") is not None:
             item.add_marker(pytest.mark.slow)
-    # Longest first: the workers take modules in this order, so the slow end-to-end modules
-    # start at once instead of leaving one worker alone with them at the end. Each module's
-    # tests stay together and in order (module fixtures are built once).
-    slow_modules = {item.path for item in items if item.get_closest_marker("slow") is not None}
-    items.sort(key=lambda item: item.path not in slow_modules)
 
 
 @pytest.fixture(scope="session")

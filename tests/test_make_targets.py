@@ -41,30 +41,3 @@ def test_the_test_targets_write_bytecode_whatever_the_callers_environment(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [f"dont-write=[] profile={profile} args={args}"]
-
-
-@pytest.mark.parametrize(("types", "tests"), [(0, 0), (1, 0), (0, 1), (1, 1)])
-def test_make_test_runs_the_type_check_beside_the_tests_and_fails_if_either_fails(
-    tmp_path: Path, types: int, tests: int
-) -> None:
-    (tmp_path / "mypy").write_text(f'#!/bin/sh\necho "mypy args=$*"\nexit {types}\n')
-    (tmp_path / "pytest").write_text(f'#!/bin/sh\necho "pytest args=$*"\nexit {tests}\n')
-    for fake in ("mypy", "pytest"):
-        (tmp_path / fake).chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    proc = subprocess.run(
-        ["make", "-s", "-o", "venv", "-o", "lint", f"BIN={tmp_path}", "test"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    lines = proc.stdout.splitlines()
-    assert lines[0] == "pytest args=-n auto --dist loadgroup"
-    assert lines[1:] == [
-        "==> type check (mypy)",
-        "mypy args=kmsguard policies verification sandbox demo __main__.py",
-    ]
-    assert (proc.returncode == 0) == (types == 0 and tests == 0)
