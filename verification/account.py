@@ -5,31 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kmsguard.access.authorization_details import subjects
+from kmsguard.access.authorization_details import LISTED, merge_pages, subjects
 from kmsguard.access.subject import Subject
-
-LISTED = ["User", "Group", "Role", "LocalManagedPolicy"]
 
 
 class Unreadable(Exception):
     """An attached policy whose document the listing does not hold and IAM does not return."""
 
 
-def authorization_details(iam: Any) -> dict[str, list[dict[str, Any]]]:
-    """Users, groups, roles and managed policies of the account, every page merged."""
-    out: dict[str, list[dict[str, Any]]] = {
-        "UserDetailList": [],
-        "GroupDetailList": [],
-        "RoleDetailList": [],
-        "Policies": [],
-    }
-    # AWS managed policies are left out (over a thousand of them); the few attached ones are
-    # fetched one by one.
-    pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=LISTED)
-    for page in pages:
-        for name, items in out.items():
-            items.extend(page.get(name, []))
-    return out
+def authorization_details(iam: Any) -> dict[str, list[Any]]:
+    """Users, groups, roles and customer managed policies of the account, every page merged."""
+    pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=list(LISTED))
+    return merge_pages(pages)
 
 
 def identities(

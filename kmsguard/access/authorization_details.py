@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -11,6 +11,23 @@ from kmsguard.access.subject import PolicySource, Subject
 
 # What GetAccountAuthorizationDetails lists an entity's inline policies under.
 _INLINE = ("UserPolicyList", "GroupPolicyList", "RolePolicyList")
+# The listing's filter: AWS managed policies are left out (over a thousand of them would dwarf
+# a small account); the few in use are read apart.
+LISTED = ("User", "Group", "Role", "LocalManagedPolicy")
+DETAIL_LISTS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+
+
+def merge_pages(
+    pages: Iterable[Mapping[str, Any]], on_page: Callable[[], None] | None = None
+) -> dict[str, list[Any]]:
+    """The listing's pages as one listing; `on_page` is told of each page (a call made)."""
+    out: dict[str, list[Any]] = {name: [] for name in DETAIL_LISTS}
+    for page in pages:
+        if on_page is not None:
+            on_page()
+        for name, items in out.items():
+            items.extend(page.get(name, []))
+    return out
 
 
 def policy_document(raw: Any) -> Any:

@@ -8,12 +8,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsguard.access.arn import managed_policy_name
-from kmsguard.access.authorization_details import referenced_policies
+from kmsguard.access.authorization_details import LISTED, merge_pages, referenced_policies
 from kmsguard.audit.inventory import Calls, Inventory
+from kmsguard.contract import account_root_arn
 
-# GetAccountAuthorizationDetails without AWS managed policies: the pack reads those from its
-# own catalog, and listing every one of them would dwarf a small account.
-IAM_FILTER = ("User", "Role", "Group", "LocalManagedPolicy")
 Clients = Callable[[str, str], Any]  # (service, region) -> a boto3 client
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -22,22 +20,12 @@ def discover_iam(inv: Inventory, clients: Clients, region: str, progress: Progre
     calls = Calls(inv)
     iam = clients("iam", region)
     progress("iam", 0, 1)
-    merged: dict[str, list[dict[str, Any]]] = {
-        "UserDetailList": [],
-        "GroupDetailList": [],
-        "RoleDetailList": [],
-        "Policies": [],
-    }
     try:
-        for page in iam.get_paginator("get_account_authorization_details").paginate(
-            Filter=list(IAM_FILTER)
-        ):
-            calls.count("iam:GetAccountAuthorizationDetails")
-            for k, items in merged.items():
-                items.extend(page.get(k, []))
+        pages = iam.get_paginator("get_account_authorization_details").paginate(Filter=list(LISTED))
+        merged = merge_pages(pages, lambda: calls.count("iam:GetAccountAuthorizationDetails"))
     except (ClientError, BotoCoreError) as exc:
         calls.refused(
-            f"arn:{inv.partition}:iam::{inv.account}:root",
+            account_root_arn(inv.account, inv.partition),
             "iam:GetAccountAuthorizationDetails",
             exc,
         )
@@ -71,7 +59,7 @@ def _aws_policies(inv: Inventory, iam: Any, calls: Calls) -> None:
                     inv.aws_policies[str(p["Arn"])] = doc
     except (ClientError, BotoCoreError) as exc:
         calls.refused(
-            f"arn:{inv.partition}:iam::{inv.account}:root",
+            account_root_arn(inv.account, inv.partition),
             "iam:GetAccountAuthorizationDetails",
             exc,
         )

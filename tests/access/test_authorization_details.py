@@ -135,3 +135,19 @@ def test_a_malformed_listing_yields_what_it_can_never_a_traceback() -> None:
         "inline policy None has no document",
     )
     assert subjects({}) == []
+
+
+def test_the_listings_pages_merge_into_one_and_each_page_is_counted() -> None:
+    from kmsguard.access.authorization_details import DETAIL_LISTS, merge_pages
+
+    pages = [
+        {"UserDetailList": [{"UserName": "a"}], "IsTruncated": True, "Marker": "m"},
+        {"RoleDetailList": [{"RoleName": "r"}], "UserDetailList": [{"UserName": "b"}]},
+        {},
+    ]
+    seen: list[int] = []
+    merged = merge_pages(pages, lambda: seen.append(1))
+    assert sorted(merged) == sorted(DETAIL_LISTS)
+    assert [u["UserName"] for u in merged["UserDetailList"]] == ["a", "b"]
+    assert merged["RoleDetailList"] == [{"RoleName": "r"}] and merged["Policies"] == []
+    assert len(seen) == 3
