@@ -49,8 +49,10 @@ def _friendly(err: ValidationError, name: str) -> str:
         if low is not None:
             return f"{where} = {value}: must be at least {low}"
         return f"{where} = {value}: must be at most {high}"
-    if kind == "pattern":
-        return f"{where} = {value}: must match {err.validator_value}"
+    if kind == "pattern" or (kind in ("minLength", "maxLength", "not") and "pattern" in s):
+        # A length that bounds a pattern is part of it (it stops a final newline that Python's
+        # `$` lets through): the user is told the pattern.
+        return f"{where} = {value}: must match {s.get('pattern', err.validator_value)}"
     if kind == "enum":
         allowed = ", ".join(json.dumps(v) for v in err.validator_value)
         return f"{where} = {value}: allowed: {allowed}"
@@ -131,7 +133,8 @@ def problems(
         errors = sorted(
             Draft7Validator(schema).iter_errors(merged), key=lambda e: [str(p) for p in e.path]
         )
-        out.extend(_friendly(e, name) for e in errors)
+        # One value breaking a pattern and the lengths that bound it is one problem.
+        out.extend(dict.fromkeys(_friendly(e, name) for e in errors))
     return out
 
 

@@ -17,6 +17,14 @@ CIS = "CIS AWS Foundations Benchmark"
 AWS_CONFIG = "AWS Config managed rules"
 
 
+# Config items naming accounts and organizations. The lengths bound them in every validator:
+# Python's `$` (kmsguard-preview's jsonschema) also matches before a final newline, the
+# engine's does not; "123456789012\n" names no account in either. Organization ids vary in
+# length, so whitespace is refused outright (RE2, the engine's regexp, has no lookahead).
+ACCOUNT_ID_ITEM = {"type": "string", "pattern": "^[0-9]{12}$", "minLength": 12, "maxLength": 12}
+ORG_ID_ITEM = {"type": "string", "pattern": "^o-[a-z0-9]{10,32}$", "not": {"pattern": "\\s"}}
+
+
 def hub(control: str) -> Control:
     return Control(SECURITY_HUB, control, "1.0.0")
 

@@ -13,7 +13,7 @@ from kmsguard.contract import AwsType, account_root_arn
 from kmsguard.org_policies import OrgPolicies
 from kmsguard.rule_text import TABLE_READERS
 from policies.meta import Findings, RuleMeta, config_of, stack_policy, str_list
-from policies.rules._common import PROVER_TIMEOUT, prover_timeout
+from policies.rules._common import ACCOUNT_ID_ITEM, ORG_ID_ITEM, PROVER_TIMEOUT, prover_timeout
 from policies.rules._principals import PrincipalReach
 from policies.rules._stack_access_org import read_org
 from policies.rules._table_readers import KeySide, check_exports, identities, key_sides, said
@@ -46,13 +46,13 @@ META = RuleMeta(
     config={
         "trustedAccounts": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "items": ACCOUNT_ID_ITEM,
             "default": [],
             "description": "Accounts whose principals may read the stack's tables.",
         },
         "trustedOrganizations": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^o-[a-z0-9]{10,32}$"},
+            "items": ORG_ID_ITEM,
             "default": [],
             "description": "Organization ids whose principals may read the stack's tables.",
         },

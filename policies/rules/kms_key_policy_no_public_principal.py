@@ -11,6 +11,8 @@ from kmsguard.rule_text import NO_PUBLIC_PRINCIPAL
 from policies.deployer import key_account_of
 from policies.meta import Findings, RuleMeta, config_of, resource_policy, str_list
 from policies.rules._common import (
+    ACCOUNT_ID_ITEM,
+    ORG_ID_ITEM,
     PROVER_TIMEOUT,
     KeyPolicyInput,
     hub,
@@ -37,13 +39,13 @@ META = RuleMeta(
     config={
         "trustedAccounts": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+            "items": ACCOUNT_ID_ITEM,
             "default": [],
             "description": "Accounts besides the key's own whose principals may use the key.",
         },
         "trustedOrganizations": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^o-[a-z0-9]{10,32}$"},
+            "items": ORG_ID_ITEM,
             "default": [],
             "description": "Organization ids whose member accounts' principals may use the key.",
         },

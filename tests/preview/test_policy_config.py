@@ -60,6 +60,15 @@ def test_an_empty_file_is_no_configuration_as_for_the_cli(tmp_path, capsys) -> N
             {"kms-key-policy-no-public-principal": {"trustedAccounts": ["12345"]}},
             'trustedAccounts[0] = "12345": must match ^[0-9]{12}$',
         ),
+        # Python's `$` matches before a final newline; the length bound does not let it by.
+        (
+            {"kms-key-policy-no-public-principal": {"trustedAccounts": ["123456789012\n"]}},
+            'trustedAccounts[0] = "123456789012\\n": must match ^[0-9]{12}$',
+        ),
+        (
+            {"dynamodb-table-readers-match-declared": {"trustedOrganizations": ["o-abcdefghij\n"]}},
+            'trustedOrganizations[0] = "o-abcdefghij\\n": must match ^o-[a-z0-9]{10,32}$',
+        ),
         (
             {"kms-key-policy-no-public-principal": {"proverTimeoutSeconds": 0}},
             "proverTimeoutSeconds = 0: must be at least 0.1",
