@@ -21,6 +21,8 @@ venv: $(STAMP)
 # setuptools into it on every run.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) >&2
+	@# The pip a virtualenv starts with may be years old; a recent one resolves in half the time.
+	@$(BIN)/pip install --disable-pip-version-check -q --no-compile 'pip>=25,<27' >&2
 	@echo "==> installing dependencies into $(VENV) (first run takes about two minutes)" >&2
 	@$(BIN)/pip install --disable-pip-version-check -q --no-compile -r requirements.txt >&2
 	@$(BIN)/pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e . >&2

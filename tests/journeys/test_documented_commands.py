@@ -94,6 +94,7 @@ NOT_HERE: dict[str, str] = {
 ELSEWHERE: set[str] = {
     "make dist",
     "python3 -m venv venv",
+    "venv/bin/python -m pip install -q --upgrade pip",
     "venv/bin/pip install 'kmsguard[preview]' -r ../kmsguard/policies/requirements.txt",
     "venv/bin/kmsguard-preview --stack dev --policy-pack ../kmsguard/policies --sarif "
     "kmsguard.sarif",

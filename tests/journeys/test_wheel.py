@@ -130,6 +130,8 @@ def stages(tmp_path_factory: pytest.TempPathFactory, kmsguard_dist: Dist) -> Ite
     installs: dict[str, Result] = {}
     results: dict[tuple[str, str], Result] = {}
     installs["venv"] = sh(documented_command("python3 -m venv").text, program, env)
+    installs["pip"] = sh(documented_command("venv/bin/python -m pip install").text, program, env)
+    assert installs["pip"].returncode == 0, installs["pip"].stderr[-3000:]
     for stage, spec in (
         ("wheel", f"'{wheel}'"),
         ("sarif", f"'{wheel}[sarif]'"),
