@@ -9,34 +9,23 @@ DISTRIBUTION = "kmsguard"
 
 # The modules each extra of pyproject.toml provides (import names, not distribution names); a
 # test keeps this table and the extras' requirements in step.
+_PREVIEW = (
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_policy",
+    "grpc",
+    "google.protobuf",
+    "yaml",
+    "sarif_pydantic",
+    "jsonschema",
+    "pathspec",
+)
 EXTRAS: Mapping[str, Sequence[str]] = {
     "sarif": ("sarif_pydantic",),
     "pulumi": ("pulumi", "pulumi_aws"),
-    "preview": (
-        "pulumi",
-        "pulumi_aws",
-        "pulumi_policy",
-        "grpc",
-        "google.protobuf",
-        "yaml",
-        "sarif_pydantic",
-        "jsonschema",
-        "pathspec",
-    ),
+    "preview": _PREVIEW,
     # kmsguard.audit drives the pack through kmsguard.preview's analyzer: preview's modules too.
-    "audit": (
-        "boto3",
-        "botocore",
-        "pulumi",
-        "pulumi_aws",
-        "pulumi_policy",
-        "grpc",
-        "google.protobuf",
-        "yaml",
-        "sarif_pydantic",
-        "jsonschema",
-        "pathspec",
-    ),
+    "audit": ("boto3", "botocore", *_PREVIEW),
 }
 
 

@@ -29,6 +29,39 @@ def _default_version(policy: Mapping[str, Any]) -> Any:
     return None
 
 
+# A user's or group's inline policies and attachments: (listing key, inline type, attachment type).
+_SEPARATE = {
+    "user": ("UserPolicyList", AwsType.IAM_USER_POLICY, AwsType.IAM_USER_POLICY_ATTACHMENT),
+    "group": ("GroupPolicyList", AwsType.IAM_GROUP_POLICY, AwsType.IAM_GROUP_POLICY_ATTACHMENT),
+}
+
+
+def _policies_of(
+    entity: Mapping[str, Any], kind: str, name: str, arn: str, text: Text
+) -> list[Item]:
+    """The UserPolicy/GroupPolicy and its attachments pulumi-aws models apart from the entity."""
+    listing, inline, attachment = _SEPARATE[kind]
+    out: list[Item] = [
+        (
+            inline,
+            f"{kind}/{name}/{ip['PolicyName']}",
+            {kind: name, "name": ip["PolicyName"], "policy": text(ip["PolicyDocument"])},
+            arn,
+        )
+        for ip in entity.get(listing) or []
+    ]
+    out += [
+        (
+            attachment,
+            f"{kind}/{name}/{mp['PolicyArn']}",
+            {kind: name, "policyArn": mp["PolicyArn"]},
+            arn,
+        )
+        for mp in entity.get("AttachedManagedPolicies") or []
+    ]
+    return out
+
+
 def iam_items(details: Mapping[str, list[dict[str, Any]]], text: Text) -> list[Item]:
     """Users (with UserPolicy, UserPolicyAttachment, UserGroupMembership), groups (with
     GroupPolicy, GroupPolicyAttachment), roles (inline and managed policies on the Role, as
@@ -60,24 +93,7 @@ def iam_items(details: Mapping[str, list[dict[str, Any]]], text: Text) -> list[I
                 arn,
             )
         )
-        for ip in g.get("GroupPolicyList") or []:
-            out.append(
-                (
-                    AwsType.IAM_GROUP_POLICY,
-                    f"group/{name}/{ip['PolicyName']}",
-                    {"group": name, "name": ip["PolicyName"], "policy": text(ip["PolicyDocument"])},
-                    arn,
-                )
-            )
-        for mp in g.get("AttachedManagedPolicies") or []:
-            out.append(
-                (
-                    AwsType.IAM_GROUP_POLICY_ATTACHMENT,
-                    f"group/{name}/{mp['PolicyArn']}",
-                    {"group": name, "policyArn": mp["PolicyArn"]},
-                    arn,
-                )
-            )
+        out += _policies_of(g, "group", name, arn, text)
     for u in details.get("UserDetailList", []):
         name, arn = u["UserName"], u["Arn"]
         props = {
@@ -89,24 +105,7 @@ def iam_items(details: Mapping[str, list[dict[str, Any]]], text: Text) -> list[I
             **_boundary(u),
         }
         out.append((AwsType.IAM_USER, f"user/{name}", props, arn))
-        for ip in u.get("UserPolicyList") or []:
-            out.append(
-                (
-                    AwsType.IAM_USER_POLICY,
-                    f"user/{name}/{ip['PolicyName']}",
-                    {"user": name, "name": ip["PolicyName"], "policy": text(ip["PolicyDocument"])},
-                    arn,
-                )
-            )
-        for mp in u.get("AttachedManagedPolicies") or []:
-            out.append(
-                (
-                    AwsType.IAM_USER_POLICY_ATTACHMENT,
-                    f"user/{name}/{mp['PolicyArn']}",
-                    {"user": name, "policyArn": mp["PolicyArn"]},
-                    arn,
-                )
-            )
+        out += _policies_of(u, "user", name, arn, text)
         if u.get("GroupList"):
             out.append(
                 (
